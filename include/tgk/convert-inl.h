@@ -1,0 +1,97 @@
+// bf16 and f16 conversions for lane bodies, per Highway target. The vector versions compute
+// exactly the scalar definitions of convert.h (tests/convert_test.cc checks every 16-bit
+// pattern and the rounding boundaries on every compiled target). Values travel as u32 lanes
+// holding the 16-bit pattern in their low half.
+
+#if defined(TGK_CONVERT_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TGK_CONVERT_INL_H_
+#undef TGK_CONVERT_INL_H_
+#else
+#define TGK_CONVERT_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include "tgk/convert.h"
+#include "tgk/ops-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tgk {
+namespace HWY_NAMESPACE {
+
+HWY_API float WidenBF16(uint32_t bits) { return F32FromBF16(bf16{uint16_t(bits)}); }
+HWY_API uint32_t NarrowBF16(float f) { return BF16FromF32(f).bits; }
+HWY_API float RoundBF16(float f) { return RoundToBF16(f); }
+HWY_API float WidenF16(uint32_t bits) { return F32FromF16(f16{uint16_t(bits)}); }
+HWY_API uint32_t NarrowF16(float f) { return F16FromF32(f).bits; }
+
+template <class VU, hwy::EnableIf<!hwy::IsFloat<hn::TFromV<VU>>()>* = nullptr>
+HWY_API auto WidenBF16(VU bits) {
+  const hn::DFromV<VU> du;
+  const VU u = hn::ShiftLeft<16>(bits);
+  const auto is_nan = hn::Gt(hn::And(u, hn::Set(du, 0x7FFFFFFFu)), hn::Set(du, 0x7F800000u));
+  return FloatFromBits(hn::IfThenElse(is_nan, hn::Or(u, hn::Set(du, 0x00400000u)), u));
+}
+
+template <class VF, hwy::EnableIf<hwy::IsFloat<hn::TFromV<VF>>()>* = nullptr>
+HWY_API auto NarrowBF16(VF f) {
+  const hn::RebindToUnsigned<hn::DFromV<VF>> du;
+  const auto u = BitsOf(f);
+  const auto upper = hn::ShiftRight<16>(u);
+  const auto is_nan = hn::Gt(hn::And(u, hn::Set(du, 0x7FFFFFFFu)), hn::Set(du, 0x7F800000u));
+  const auto bias = hn::Add(hn::Set(du, 0x7FFFu), hn::And(upper, hn::Set(du, 1u)));
+  const auto rounded = hn::ShiftRight<16>(hn::Add(u, bias));
+  return hn::IfThenElse(is_nan, hn::Or(upper, hn::Set(du, 0x0040u)), rounded);
+}
+
+template <class VF, hwy::EnableIf<hwy::IsFloat<hn::TFromV<VF>>()>* = nullptr>
+HWY_API VF RoundBF16(VF f) {
+  return FloatFromBits(hn::ShiftLeft<16>(NarrowBF16(f)));
+}
+
+template <class VU, hwy::EnableIf<!hwy::IsFloat<hn::TFromV<VU>>()>* = nullptr>
+HWY_API auto WidenF16(VU bits) {
+  const hn::DFromV<VU> du;
+  const hn::Rebind<float, decltype(du)> df;
+  const hn::RebindToSigned<decltype(du)> di;
+  const auto sign = hn::ShiftLeft<16>(hn::And(bits, hn::Set(du, 0x8000u)));
+  const auto exponent = hn::And(hn::ShiftRight<10>(bits), hn::Set(du, 0x1Fu));
+  const auto mantissa = hn::And(bits, hn::Set(du, 0x3FFu));
+  const auto mantissa_f32 = hn::ShiftLeft<13>(mantissa);
+
+  const auto normal = hn::Or(hn::ShiftLeft<23>(hn::Add(exponent, hn::Set(du, 112u))), mantissa_f32);
+  const auto quiet = hn::IfThenElseZero(hn::Ne(mantissa, hn::Zero(du)), hn::Set(du, 0x00400000u));
+  const auto special = hn::Or(hn::Or(hn::Set(du, 0x7F800000u), mantissa_f32), quiet);
+  const auto subnormal =
+      BitsOf(hn::Mul(hn::ConvertTo(df, hn::BitCast(di, mantissa)), hn::Set(df, 0x1p-24f)));
+
+  auto magnitude = hn::IfThenElse(hn::Eq(exponent, hn::Set(du, 0x1Fu)), special, normal);
+  magnitude = hn::IfThenElse(hn::Eq(exponent, hn::Zero(du)), subnormal, magnitude);
+  return FloatFromBits(hn::Or(sign, magnitude));
+}
+
+template <class VF, hwy::EnableIf<hwy::IsFloat<hn::TFromV<VF>>()>* = nullptr>
+HWY_API auto NarrowF16(VF f) {
+  const hn::DFromV<VF> df;
+  const hn::RebindToUnsigned<decltype(df)> du;
+  const auto u = BitsOf(f);
+  const auto sign = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 0x8000u));
+  const auto magnitude = hn::And(u, hn::Set(du, 0x7FFFFFFFu));
+
+  const auto nan = hn::Or(hn::Set(du, 0x7E00u), hn::And(hn::ShiftRight<13>(magnitude), hn::Set(du, 0x3FFu)));
+  const auto bias = hn::Add(hn::Set(du, 0xFFFu), hn::And(hn::ShiftRight<13>(magnitude), hn::Set(du, 1u)));
+  const auto normal = hn::ShiftRight<13>(hn::Add(hn::Sub(magnitude, hn::Set(du, 0x38000000u)), bias));
+  const auto scaled = hn::Add(hn::Mul(FloatFromBits(magnitude), hn::Set(df, 0x1p24f)), hn::Set(df, 0x1p23f));
+  const auto subnormal = hn::Sub(BitsOf(scaled), hn::Set(du, 0x4B000000u));
+
+  auto result = hn::IfThenElse(hn::Ge(magnitude, hn::Set(du, 0x38800000u)), normal, subnormal);
+  result = hn::IfThenElse(hn::Ge(magnitude, hn::Set(du, 0x477FF000u)), hn::Set(du, 0x7C00u), result);
+  result = hn::IfThenElse(hn::Gt(magnitude, hn::Set(du, 0x7F800000u)), nan, result);
+  return hn::Or(sign, result);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace tgk
+HWY_AFTER_NAMESPACE();
+
+#endif  // TGK_CONVERT_INL_H_

@@ -1,0 +1,44 @@
+// Per-thread scratch memory: threadgroup arenas and per-lane state. Allocated once per OpenMP
+// thread of a queue, 64-byte aligned, grown on demand and reused across groups and dispatches.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "tgk/detail/launch.h"
+
+namespace tgk::detail {
+
+inline constexpr size_t kScratchAlignment = 64;
+// Arenas and lane state are padded so that a full vector (up to 64 bytes) read at any valid
+// element never leaves the allocation.
+inline constexpr size_t kScratchPadding = 64;
+
+class ThreadScratch {
+ public:
+  ThreadScratch();
+  ~ThreadScratch();
+  ThreadScratch(const ThreadScratch&) = delete;
+  ThreadScratch& operator=(const ThreadScratch&) = delete;
+
+  // Makes the arenas at least as large as `geometry` asks; contents are unspecified.
+  void PrepareArenas(const LaunchGeometry& geometry);
+  std::byte* arena(uint32_t index) const { return arena_base_[index]; }
+
+  // Zero-filled, 64-byte aligned storage that lives until ReleaseLaneState().
+  void* AllocateLaneState(size_t bytes);
+  void ReleaseLaneState();
+
+ private:
+  struct Block;
+  std::byte* arena_base_[kMaxArenas] = {};
+  std::byte* arena_storage_ = nullptr;
+  size_t arena_capacity_ = 0;
+  std::vector<std::unique_ptr<Block>> state_blocks_;
+  size_t state_block_index_ = 0;
+  size_t state_block_used_ = 0;
+};
+
+}  // namespace tgk::detail

@@ -1,0 +1,499 @@
+// The threadgroup programming model, per Highway target (DESIGN.md section 1).
+//
+// A kernel is a functor with `template <class Group> void operator()(Group& g) const`. The
+// group gives its position in the grid, its threadgroup arenas and per-lane state, and runs
+// the kernel's lane bodies:
+//
+//   g.for_each_lane([&](auto lane) HWY_ATTR { ... });   // every lane executes the body
+//   g.barrier();                                         // ends a phase
+//
+// A phase is the code between barriers. Lanes of one group run one phase to completion before
+// the next starts, so a lane sees every arena write any lane made in an earlier phase; within
+// a phase, a lane must not read arena bytes another lane writes (a GPU would race; the checked
+// scalar mode reports it). Lane-body locals end with the body; values that cross a barrier
+// live in g.lane_state<T, N>() (N values per lane).
+//
+// Two instantiations run the same functor:
+//   ScalarGroup: `lane` is a ScalarLane, one lane at a time, varying values are plain float /
+//                uint32_t / int32_t / bool. This is the oracle.
+//   SimdGroup:   `lane` is a LanePack of LanePack::kWidth consecutive lanes (Highway vectors;
+//                the last pack of a group may be partial: count() < kWidth, and loads and
+//                stores touch only its active lanes). A pack starts at a multiple of kWidth,
+//                a power of two <= 16, so it never straddles a simdgroup or any aligned block
+//                of kWidth or more lanes: a value that is uniform over such a block (like
+//                lane_id / 64) can be computed from lane.first().
+// Lane bodies are generic lambdas and need HWY_ATTR (Highway's per-target attribute).
+//
+// Simdgroup collectives (sum, max, shuffle-xor, broadcast over each simdgroup of 32 lanes)
+// act on lane state between lane bodies and follow the canonical order of spec/README.md.
+//
+// Per-target header: include it inside a foreach_target pass (see kernels/kkt/kkt.cc).
+
+#if defined(TGK_GROUP_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TGK_GROUP_INL_H_
+#undef TGK_GROUP_INL_H_
+#else
+#define TGK_GROUP_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include <hwy/highway.h>
+
+#include "tgk/convert-inl.h"
+#include "tgk/convert.h"
+#include "tgk/detail/collectives.h"
+#include "tgk/detail/launch.h"
+#include "tgk/detail/race_check.h"
+#include "tgk/detail/scratch.h"
+#include "tgk/dtype.h"
+#include "tgk/geometry.h"
+#include "tgk/math-inl.h"
+#include "tgk/ops-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tgk {
+namespace HWY_NAMESPACE {
+
+// ===========================================================================================
+// Scalar lanes: the oracle
+// ===========================================================================================
+
+// An element of a threadgroup arena as the scalar lanes see it: every read and write goes
+// through the race checker when one is active.
+template <class T>
+class ArenaRef {
+ public:
+  ArenaRef(T* p, tgk::detail::RaceChecker* checker, uint32_t arena, size_t offset)
+      : p_(p), checker_(checker), arena_(arena), offset_(offset) {}
+  operator T() const {  // NOLINT(google-explicit-constructor)
+    if (checker_ && !checker_->OnRead(arena_, offset_, sizeof(T))) return T{};
+    return *p_;
+  }
+  ArenaRef& operator=(T value) {
+    if (!checker_ || checker_->OnWrite(arena_, offset_, sizeof(T))) *p_ = value;
+    return *this;
+  }
+  ArenaRef& operator=(const ArenaRef& other) { return *this = T(other); }
+  ArenaRef& operator+=(T value) { return *this = T(*this) + value; }
+
+ private:
+  T* p_;
+  tgk::detail::RaceChecker* checker_;
+  uint32_t arena_;
+  size_t offset_;
+};
+
+template <class T>
+class ScalarArenaView {
+ public:
+  ScalarArenaView(T* data, size_t size, uint32_t arena, tgk::detail::RaceChecker* checker)
+      : data_(data), size_(size), arena_(arena), checker_(checker) {}
+  size_t size() const { return size_; }
+  ArenaRef<T> operator[](size_t i) const {
+    return ArenaRef<T>(data_ + i, checker_, arena_, i * sizeof(T));
+  }
+
+ private:
+  T* data_;
+  size_t size_;
+  uint32_t arena_;
+  tgk::detail::RaceChecker* checker_;
+};
+
+// Per-lane state: N values of T per lane, laid out [n][lane] with the lane count padded to a
+// multiple of 16 so that a pack's values are one contiguous, full vector.
+template <class T, uint32_t N>
+class LaneState {
+ public:
+  static constexpr uint32_t kPerLane = N;
+  LaneState(T* data, uint32_t stride) : data_(data), stride_(stride) {}
+  T* row(uint32_t n) const { return data_ + size_t{n} * stride_; }
+  uint32_t stride() const { return stride_; }
+
+ private:
+  T* data_;
+  uint32_t stride_;
+};
+
+inline constexpr uint32_t kLaneStatePadding = 16;
+
+class ScalarLane {
+ public:
+  using VF = float;
+  using VU = uint32_t;
+  using VI = int32_t;
+  using MF = bool;
+  static constexpr uint32_t kWidth = 1;
+
+  explicit ScalarLane(uint32_t id) : id_(id) {}
+  uint32_t first() const { return id_; }
+  uint32_t count() const { return 1; }
+  uint32_t id() const { return id_; }
+  bool active() const { return true; }
+
+  float splat(float x) const { return x; }
+  uint32_t splat(uint32_t x) const { return x; }
+  int32_t splat(int32_t x) const { return x; }
+  float zero() const { return 0.0f; }
+  bool any(bool m) const { return m; }
+  bool all(bool m) const { return m; }
+
+  // Lane k of a pack reads p[k]; the scalar lane reads *p.
+  float load(const float* p) const { return *p; }
+  uint32_t load(const uint32_t* p) const { return *p; }
+  int32_t load(const int32_t* p) const { return *p; }
+  uint32_t load(const uint8_t* p) const { return *p; }
+  float load(const bf16* p) const { return F32FromBF16(*p); }
+  float load(const f16* p) const { return F32FromF16(*p); }
+  template <class T>
+  auto load(const ScalarArenaView<T>& view, size_t i) const {
+    return load_value(T(view[i]));
+  }
+
+  void store(float* p, float v) const { *p = v; }
+  void store(uint32_t* p, uint32_t v) const { *p = v; }
+  void store(int32_t* p, int32_t v) const { *p = v; }
+  void store(uint8_t* p, uint32_t v) const { *p = uint8_t(v); }
+  void store(bf16* p, float v) const { *p = BF16FromF32(v); }
+  void store(f16* p, float v) const { *p = F16FromF32(v); }
+  template <class T, class V>
+  void store(const ScalarArenaView<T>& view, size_t i, V v) const {
+    T value;
+    store(&value, v);
+    view[i] = value;
+  }
+  template <class T, class V>
+  void store_if(bool m, T* p, V v) const {
+    if (m) store(p, v);
+  }
+
+  float gather(const float* base, uint32_t index) const { return base[index]; }
+  uint32_t gather(const uint32_t* base, uint32_t index) const { return base[index]; }
+  // Lane k of a pack reads p[k·stride] if k < valid, else 0 (a column of a row-major tile).
+  template <class T>
+  auto load_strided(const T* p, size_t /*stride*/, uint32_t valid) const {
+    return valid > 0 ? load(p) : load_value(T{});
+  }
+
+  template <class T, uint32_t N>
+  auto load(const LaneState<T, N>& state, uint32_t n) const {
+    return state.row(n)[id_];
+  }
+  template <class T, uint32_t N>
+  void store(const LaneState<T, N>& state, uint32_t n, T v) const {
+    state.row(n)[id_] = v;
+  }
+
+ private:
+  static float load_value(float v) { return v; }
+  static uint32_t load_value(uint32_t v) { return v; }
+  static int32_t load_value(int32_t v) { return v; }
+  static uint32_t load_value(uint8_t v) { return v; }
+  static float load_value(bf16 v) { return F32FromBF16(v); }
+  static float load_value(f16 v) { return F32FromF16(v); }
+
+  uint32_t id_;
+};
+
+// ===========================================================================================
+// Highway lane packs
+// ===========================================================================================
+
+template <class T>
+class SimdArenaView {
+ public:
+  SimdArenaView(T* data, size_t size) : data_(data), size_(size) {}
+  size_t size() const { return size_; }
+  T& operator[](size_t i) const { return data_[i]; }
+  T* data() const { return data_; }
+
+ private:
+  T* data_;
+  size_t size_;
+};
+
+template <class DF>
+class LanePack {
+ public:
+  using DU = hn::RebindToUnsigned<DF>;
+  using DI = hn::RebindToSigned<DF>;
+  using VF = hn::Vec<DF>;
+  using VU = hn::Vec<DU>;
+  using VI = hn::Vec<DI>;
+  using MF = hn::Mask<DF>;
+  static constexpr uint32_t kWidth = uint32_t(hn::MaxLanes(DF()));
+
+  LanePack(uint32_t first, uint32_t count) : first_(first), count_(count) {}
+  uint32_t first() const { return first_; }
+  uint32_t count() const { return count_; }
+  VU id() const { return hn::Iota(DU(), first_); }
+  MF active() const { return hn::FirstN(DF(), count_); }
+
+  VF splat(float x) const { return hn::Set(DF(), x); }
+  VU splat(uint32_t x) const { return hn::Set(DU(), x); }
+  VI splat(int32_t x) const { return hn::Set(DI(), x); }
+  VF zero() const { return hn::Zero(DF()); }
+  // Whether the mask holds for any / all active lanes.
+  template <class M>
+  bool any(M m) const {
+    return !hn::AllFalse(DF(), hn::And(hn::RebindMask(DF(), m), active()));
+  }
+  template <class M>
+  bool all(M m) const {
+    return hn::AllTrue(DF(), hn::Or(hn::RebindMask(DF(), m), hn::Not(active())));
+  }
+
+  VF load(const float* p) const { return hn::LoadU(DF(), Tail(p)); }
+  VU load(const uint32_t* p) const { return hn::LoadU(DU(), Tail(p)); }
+  VI load(const int32_t* p) const { return hn::LoadU(DI(), Tail(p)); }
+  VU load(const uint8_t* p) const {
+    return hn::PromoteTo(DU(), hn::LoadU(hn::Rebind<uint8_t, DF>(), Tail(p)));
+  }
+  VF load(const bf16* p) const { return WidenBF16(Load16(p)); }
+  VF load(const f16* p) const { return WidenF16(Load16(p)); }
+  // Arenas are padded, so a full vector read at any element is in bounds.
+  template <class T>
+  auto load(const SimdArenaView<T>& view, size_t i) const {
+    if constexpr (std::is_same_v<T, float>) {
+      return hn::LoadU(DF(), view.data() + i);
+    } else {
+      return load(static_cast<const T*>(view.data() + i));
+    }
+  }
+
+  void store(float* p, VF v) const { StoreTail(DF(), v, p); }
+  void store(uint32_t* p, VU v) const { StoreTail(DU(), v, p); }
+  void store(int32_t* p, VI v) const { StoreTail(DI(), v, p); }
+  // Values must be below 256.
+  void store(uint8_t* p, VU v) const {
+    const hn::Rebind<uint8_t, DF> d8;
+    StoreTail(d8, hn::DemoteTo(d8, hn::BitCast(DI(), v)), p);
+  }
+  void store(bf16* p, VF v) const { Store16(NarrowBF16(v), p); }
+  void store(f16* p, VF v) const { Store16(NarrowF16(v), p); }
+  template <class T, class V>
+  void store(const SimdArenaView<T>& view, size_t i, V v) const {
+    store(view.data() + i, v);
+  }
+  template <class T, class V>
+  void store_if(MF m, T* p, V v) const {
+    HWY_ALIGN T current[kWidth];
+    HWY_ALIGN T updated[kWidth];
+    std::memcpy(current, p, count_ * sizeof(T));
+    LanePack whole(first_, kWidth);
+    whole.store(updated, v);
+    HWY_ALIGN int32_t keep[kWidth];
+    hn::Store(hn::VecFromMask(DI(), hn::RebindMask(DI(), m)), DI(), keep);
+    for (uint32_t k = 0; k < count_; ++k) {
+      if (keep[k]) current[k] = updated[k];
+    }
+    std::memcpy(p, current, count_ * sizeof(T));
+  }
+
+  // Inactive lanes read base[0].
+  VF gather(const float* base, VU index) const {
+    return hn::GatherIndex(DF(), base, hn::BitCast(DI(), MaskIndex(index)));
+  }
+  VU gather(const uint32_t* base, VU index) const {
+    return hn::BitCast(DU(), hn::GatherIndex(DI(), reinterpret_cast<const int32_t*>(base),
+                                             hn::BitCast(DI(), MaskIndex(index))));
+  }
+
+  template <class T>
+  auto load_strided(const T* p, size_t stride, uint32_t valid) const {
+    HWY_ALIGN T column[kWidth] = {};
+    const uint32_t n = std::min(valid, count_);
+    for (uint32_t k = 0; k < n; ++k) column[k] = p[k * stride];
+    return LanePack(first_, kWidth).load(static_cast<const T*>(column));
+  }
+
+  template <class T, uint32_t N>
+  auto load(const LaneState<T, N>& state, uint32_t n) const {
+    return hn::Load(hn::Rebind<T, DF>(), state.row(n) + first_);
+  }
+  template <class T, uint32_t N, class V>
+  void store(const LaneState<T, N>& state, uint32_t n, V v) const {
+    hn::Store(v, hn::Rebind<T, DF>(), state.row(n) + first_);
+  }
+
+ private:
+  VU MaskIndex(VU index) const { return hn::IfThenElseZero(hn::RebindMask(DU(), active()), index); }
+
+  // A partial pack reads only its active elements: copy them into a full-width buffer.
+  template <class T>
+  const T* Tail(const T* p) const {
+    if (HWY_LIKELY(count_ == kWidth)) return p;
+    std::memset(tail_, 0, sizeof tail_);
+    std::memcpy(tail_, p, std::min(count_, kWidth) * sizeof(T));
+    return reinterpret_cast<const T*>(tail_);
+  }
+  template <class D, class T>
+  void StoreTail(D d, hn::Vec<D> v, T* p) const {
+    if (HWY_LIKELY(count_ == kWidth)) return hn::StoreU(v, d, p);
+    HWY_ALIGN T buffer[kWidth];
+    hn::StoreU(v, d, buffer);
+    std::memcpy(p, buffer, std::min(count_, kWidth) * sizeof(T));
+  }
+  template <class T>
+  VU Load16(const T* p) const {
+    const hn::Rebind<uint16_t, DF> d16;
+    return hn::PromoteTo(DU(), hn::LoadU(d16, reinterpret_cast<const uint16_t*>(Tail(p))));
+  }
+  template <class T>
+  void Store16(VU bits, T* p) const {
+    const hn::Rebind<uint16_t, DF> d16;
+    StoreTail(d16, hn::DemoteTo(d16, hn::BitCast(DI(), bits)), reinterpret_cast<uint16_t*>(p));
+  }
+
+  uint32_t first_;
+  uint32_t count_;
+  HWY_ALIGN mutable uint8_t tail_[kWidth * sizeof(float)];
+};
+
+// ===========================================================================================
+// Groups
+// ===========================================================================================
+
+namespace impl {
+
+// What both group kinds share: position, arenas, lane state, collectives.
+class GroupBase {
+ public:
+  GroupBase(const tgk::detail::GroupBatch& batch, uint64_t linear)
+      : batch_(batch), id_(batch.geometry->GroupId(linear)) {}
+
+  Dim3 group_id() const { return id_; }
+  Dim3 grid_size() const { return batch_.geometry->grid; }
+  uint32_t size() const { return batch_.geometry->group_size; }
+  uint32_t simdgroups() const { return (size() + kSimdWidth - 1) / kSimdWidth; }
+  // Bytes of arena `index`, as dispatched.
+  size_t arena_bytes(uint32_t index) const { return batch_.geometry->arenas[index]; }
+
+  template <class T, uint32_t N = 1>
+  LaneState<T, N> lane_state() {
+    const uint32_t stride = (size() + kLaneStatePadding - 1) / kLaneStatePadding * kLaneStatePadding;
+    void* p = batch_.scratch->AllocateLaneState(sizeof(T) * N * stride);
+    return LaneState<T, N>(static_cast<T*>(p), stride);
+  }
+
+  // Simdgroup collectives over lane state slot n; every active lane of a simdgroup receives
+  // the result (spec/README.md: canonical halving tree for the sum, maxNum with -0 < +0).
+  template <uint32_t N>
+  void simd_sum(const LaneState<float, N>& state, uint32_t n = 0) {
+    tgk::detail::SimdSum(state.row(n), size());
+  }
+  template <uint32_t N>
+  void simd_max(const LaneState<float, N>& state, uint32_t n = 0) {
+    tgk::detail::SimdMax(state.row(n), size());
+  }
+  // Lane l receives the value of lane l ^ mask (its own when that lane is past the group).
+  template <class T, uint32_t N>
+  void simd_shuffle_xor(const LaneState<T, N>& state, uint32_t mask, uint32_t n = 0) {
+    tgk::detail::SimdShuffleXor(state.row(n), size(), mask);
+  }
+  // Every lane receives the value of lane `source` (0..31) of its simdgroup (a simdgroup that
+  // has no such lane, the partial last one, is left unchanged).
+  template <class T, uint32_t N>
+  void simd_broadcast(const LaneState<T, N>& state, uint32_t source, uint32_t n = 0) {
+    tgk::detail::SimdBroadcast(state.row(n), size(), source);
+  }
+
+ protected:
+  const tgk::detail::GroupBatch& batch_;
+  Dim3 id_;
+};
+
+}  // namespace impl
+
+class ScalarGroup : public impl::GroupBase {
+ public:
+  using Lane = ScalarLane;
+  ScalarGroup(const tgk::detail::GroupBatch& batch, uint64_t linear)
+      : GroupBase(batch, linear), checker_(batch.checker) {
+    if (checker_) checker_->BeginGroup(batch.kernel_name, *batch.geometry, id_);
+  }
+
+  template <class T>
+  ScalarArenaView<T> arena(uint32_t index) const {
+    return ScalarArenaView<T>(reinterpret_cast<T*>(batch_.scratch->arena(index)),
+                              arena_bytes(index) / sizeof(T), index, checker_);
+  }
+
+  template <class Body>
+  void for_each_lane(Body&& body) {
+    for (uint32_t l = 0; l < size(); ++l) {
+      if (checker_) checker_->SetLane(int32_t(l));
+      body(ScalarLane(l));
+    }
+    if (checker_) checker_->SetLane(tgk::detail::RaceChecker::kGroupLevel);
+  }
+  void barrier() {
+    if (checker_) checker_->Barrier();
+  }
+
+ private:
+  tgk::detail::RaceChecker* checker_;
+};
+
+class SimdGroup : public impl::GroupBase {
+ public:
+  using Lane = LanePack<hn::ScalableTag<float>>;
+  using GroupBase::GroupBase;
+
+  template <class T>
+  SimdArenaView<T> arena(uint32_t index) const {
+    return SimdArenaView<T>(reinterpret_cast<T*>(batch_.scratch->arena(index)),
+                            arena_bytes(index) / sizeof(T));
+  }
+
+  template <class Body>
+  HWY_INLINE void for_each_lane(Body&& body) {
+    const uint32_t n = size();
+    uint32_t first = 0;
+    for (; first + Lane::kWidth <= n; first += Lane::kWidth) body(Lane(first, Lane::kWidth));
+    if (first < n) body(Lane(first, n - first));
+  }
+  void barrier() {}
+};
+
+// Runs groups [batch.begin, batch.end) of a kernel with group type G.
+template <class G, class Kernel>
+HWY_NOINLINE void RunGroups(const Kernel& kernel, const tgk::detail::GroupBatch& batch) {
+  for (uint64_t linear = batch.begin; linear < batch.end; ++linear) {
+    G group(batch, linear);
+    kernel(group);
+    batch.scratch->ReleaseLaneState();
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace tgk
+HWY_AFTER_NAMESPACE();
+
+// In a kernel's foreach_target .cc, inside namespace tgk::HWY_NAMESPACE (within
+// HWY_BEFORE_NAMESPACE): defines the scalar and SIMD runners of functor `Kernel`, constructed
+// from its argument struct `Args`.
+#define TGK_DEFINE_KERNEL_RUNNERS(Kernel, Args)                                               \
+  void Kernel##_RunScalar(const ::tgk::detail::GroupBatch& batch) {                           \
+    RunGroups<ScalarGroup>(Kernel{*static_cast<const Args*>(batch.args)}, batch);             \
+  }                                                                                           \
+  void Kernel##_RunSimd(const ::tgk::detail::GroupBatch& batch) {                             \
+    RunGroups<SimdGroup>(Kernel{*static_cast<const Args*>(batch.args)}, batch);               \
+  }
+
+// In the same .cc, inside `#if HWY_ONCE` and namespace tgk: exports the runners and defines
+// `const tgk::detail::KernelEntry& Kernel##Entry()`, which Queue::dispatch takes.
+#define TGK_EXPORT_KERNEL(Kernel, kernel_name)                                                \
+  HWY_EXPORT(Kernel##_RunSimd);                                                               \
+  const ::tgk::detail::KernelEntry& Kernel##Entry() {                                        \
+    static const ::tgk::detail::KernelEntry entry{                                            \
+        kernel_name, &HWY_STATIC_DISPATCH(Kernel##_RunScalar),                                \
+        HWY_DISPATCH_TABLE(Kernel##_RunSimd)};                                                \
+    return entry;                                                                             \
+  }
+
+#endif  // TGK_GROUP_INL_H_

@@ -1,0 +1,86 @@
+// The encoder/queue: dispatches recorded in order, explicit memory barriers between dependent
+// dispatches, and commit_and_wait() to run them on an OpenMP team.
+//
+// Execution: a dispatch's groups are spread over the queue's threads, and a whole group always
+// runs on one thread, so no result depends on scheduling. Dispatches not separated by
+// memory_barrier() may run concurrently (their groups share one parallel loop), as on a GPU;
+// a dispatch that reads what an earlier one wrote needs the barrier.
+//
+// Threads: `threads` sets the team size of this queue's parallel regions through a
+// num_threads clause; the process-wide OpenMP settings are never changed. 0 means the OpenMP
+// default (OMP_NUM_THREADS, else the number of cores). OMP_PROC_BIND and OMP_PLACES apply as
+// the OpenMP runtime implements them. Inside an enclosing parallel region OpenMP runs the team
+// on one thread (unless the caller enabled nesting). A server that brings its own threads uses
+// caller_thread_only: every group then runs on the calling thread, without OpenMP.
+//
+// A Queue is not thread-safe; use one queue per server thread. Queues share no state.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <vector>
+
+#include "tgk/detail/launch.h"
+#include "tgk/detail/race_check.h"
+#include "tgk/geometry.h"
+#include "tgk/target.h"
+
+namespace tgk {
+
+struct QueueOptions {
+  int threads = 0;
+  bool caller_thread_only = false;
+  // Which instantiation runs the kernels; BestTarget() when unset.
+  std::optional<Target> target;
+  // Debug mode of the scalar target: track every arena access and report missing barriers
+  // (see RaceReport). Requires the scalar target.
+  bool check_races = false;
+};
+
+class Queue {
+ public:
+  explicit Queue(QueueOptions options = {});
+  ~Queue();
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  Target target() const { return target_; }
+  // The team size commit_and_wait() will use.
+  int threads() const;
+
+  // Records a dispatch of `kernel` over `grid` groups of `group_size` lanes with threadgroup
+  // arenas of `arenas` bytes; `args` (trivially copyable) is copied. Throws tgk::Error, and
+  // records nothing, when group_size is outside [1, 1024] or an arena is too large.
+  template <class Args>
+  void dispatch(const detail::KernelEntry& kernel, Dim3 grid, uint32_t group_size,
+                ArenaSizes arenas, const Args& args) {
+    static_assert(std::is_trivially_copyable_v<Args>, "kernel arguments are copied as bytes");
+    Record(kernel, grid, group_size, arenas, std::make_shared<const Args>(args));
+  }
+
+  // Everything recorded before the barrier completes before anything recorded after it.
+  void memory_barrier();
+
+  // Runs every recorded dispatch and returns when all have finished. In the checked mode, throws
+  // tgk::Error (kind kRace) if the race checker reported anything; race_reports() has the list.
+  void commit_and_wait();
+
+  const std::vector<RaceReport>& race_reports() const { return race_reports_; }
+
+ private:
+  struct Command;
+  void Record(const detail::KernelEntry& kernel, Dim3 grid, uint32_t group_size,
+              ArenaSizes arenas, std::shared_ptr<const void> args);
+  void RunSegment(const Command* begin, const Command* end, int team_size);
+
+  QueueOptions options_;
+  Target target_;
+  std::vector<Command> commands_;
+  std::vector<std::unique_ptr<detail::ThreadScratch>> scratch_;
+  std::unique_ptr<detail::RaceLog> race_log_;
+  std::vector<RaceReport> race_reports_;
+};
+
+}  // namespace tgk

@@ -1,0 +1,149 @@
+// The kkt functor (spec/gated_delta_net_kkt.md sections 3 and 4), one source for the scalar
+// oracle and every Highway target.
+//
+// Structure, as on the GPU: 256 lanes per (chunk, head, batch) group; for each 64-wide tile q
+// of K, a staging phase fills the threadgroup arenas, a barrier, an accumulation phase adds
+// the tile's dot products into each lane's cells, a barrier; then the gate, mask and store.
+// Per cell the arithmetic is exactly the spec's: kb = bf16(k_i[c]·β_i) (one f32 multiply, one
+// rounding), d = Σ_c kb·k_j[c] from +0 in ascending c, acc = acc + d per tile in order,
+// v = acc·exp(g_i − g_j), stored where i > j. The dot uses Fma: the products of two bf16
+// values are exact in f32, so the fused and the unfused sum agree except for a product below
+// 2^-126 (gradual underflow), where tgk's result is the fused one on every path.
+//
+// What differs from the Metal kernel, none of it visible in the output:
+//   - Arenas (tgk sizes them at dispatch): 0 `kb` f32 [64][64], the rounded k·β tile widened
+//     (exactly); 1 `kt` f32 [64][64], the k tile transposed ([c][j]) so that a lane pack reads
+//     64 consecutive j at once; 2 `chunk` f32 [2][64], g then β of the chunk's rows. Metal
+//     keeps kb as bf16 and reads k and β/g from device memory.
+//   - Cell ownership: lane l owns column j = l % 64 and rows 16·(l / 64) .. +15 (Metal:
+//     rows l / 64 + 4r). Accumulators live in per-lane state, not in an arena.
+//   - Sub-tiles whose every cell is masked (above the diagonal, or past T) are not computed:
+//     they are stored as +0 as the mask demands.
+
+#if defined(TGK_KERNELS_KKT_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TGK_KERNELS_KKT_INL_H_
+#undef TGK_KERNELS_KKT_INL_H_
+#else
+#define TGK_KERNELS_KKT_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/kkt/kkt_args.h"
+#include "tgk/group-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tgk {
+namespace HWY_NAMESPACE {
+
+struct KktKernel {
+  static constexpr uint32_t kLanes = 256;
+  static constexpr uint32_t kBT = 64;
+  static constexpr uint32_t kBK = 64;
+  static constexpr uint32_t kRowsPerLane = kBT * kBT / kLanes;  // 16
+
+  KktArgs a;
+
+  template <class Group>
+  HWY_INLINE void operator()(Group& g) const {
+    const Dim3 id = g.group_id();
+    const uint32_t h = id.y;
+    const uint32_t t0 = id.x * kBT;
+    const uint32_t valid = std::min(kBT, a.T - t0);  // rows of this chunk inside T
+    const uint32_t key_head = h / (a.H / a.Hg);
+    const size_t k_row_stride = size_t{a.Hg} * a.K;
+    const bf16* k_chunk = a.k + ((size_t{id.z} * a.T + t0) * a.Hg + key_head) * a.K;
+    const size_t gate_base = (size_t{id.z} * a.T + t0) * a.H + h;
+
+    auto kb = g.template arena<float>(0);
+    auto kt = g.template arena<float>(1);
+    auto chunk = g.template arena<float>(2);  // [0, 64): g, [64, 128): β
+    auto acc = g.template lane_state<float, kRowsPerLane>();
+
+    // Phase: lanes 0..63 stage g and β of their row (0 past T; never read there).
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      for (uint32_t k = 0; k < lane.count() && lane.first() + k < kBT; ++k) {
+        const uint32_t row = lane.first() + k;
+        const bool inside = row < valid;
+        chunk[row] = inside ? a.g[gate_base + size_t{row} * a.H] : 0.0f;
+        chunk[kBT + row] = inside ? a.beta[gate_base + size_t{row} * a.H] : 0.0f;
+      }
+    });
+    g.barrier();
+
+    for (uint32_t tile = 0; tile < a.K / kBK; ++tile) {
+      // Phase: stage the tile. Lane l fills cells l + 256·r of both tiles; a pack covers
+      // consecutive columns of one row.
+      g.for_each_lane([&](auto lane) HWY_ATTR {
+        for (uint32_t r = 0; r < kRowsPerLane; ++r) {
+          const uint32_t cell = lane.first() + kLanes * r;
+          const uint32_t row = cell / kBK, col = cell % kBK;
+          // kb[row][col] = bf16(k[row][c] · β_row), widened.
+          auto scaled = lane.zero();
+          if (row < valid) {
+            const auto key = lane.load(k_chunk + row * k_row_stride + tile * kBK + col);
+            scaled = RoundBF16(key * lane.splat(float(chunk[kBT + row])));
+          }
+          lane.store(kb, cell, scaled);
+          // kt[c][j] = k[j][c] with c = row, j = col: a column of the k tile.
+          const uint32_t c = row, j = col;
+          const uint32_t rows_left = valid > j ? valid - j : 0;
+          lane.store(kt, cell,
+                     lane.load_strided(k_chunk + j * k_row_stride + tile * kBK + c, k_row_stride,
+                                       rows_left));
+        }
+      });
+      g.barrier();
+
+      // Phase: each lane adds this tile's dot products into its cells.
+      g.for_each_lane([&](auto lane) HWY_ATTR {
+        using L = decltype(lane);
+        constexpr uint32_t kPass = L::kWidth >= 16 ? 16 : 8;  // rows per register block
+        const uint32_t j0 = lane.first() % kBT;
+        const uint32_t row0 = kRowsPerLane * (lane.first() / kBT);
+        for (uint32_t pass = 0; pass < kRowsPerLane; pass += kPass) {
+          const uint32_t first_row = row0 + pass;
+          if (first_row >= valid || first_row + kPass - 1 <= j0) continue;  // all masked
+          typename L::VF d[kPass];
+          for (uint32_t r = 0; r < kPass; ++r) d[r] = lane.zero();
+          for (uint32_t c = 0; c < kBK; ++c) {
+            const auto key = lane.load(kt, c * kBT + j0);
+            for (uint32_t r = 0; r < kPass; ++r) {
+              d[r] = Fma(lane.splat(float(kb[(first_row + r) * kBK + c])), key, d[r]);
+            }
+          }
+          for (uint32_t r = 0; r < kPass; ++r) {
+            lane.store(acc, pass + r, lane.load(acc, pass + r) + d[r]);
+          }
+        }
+      });
+      g.barrier();
+    }
+
+    // Phase: gate, strict-lower mask, store the rows inside T.
+    float* a_chunk = a.A + gate_base * kBT;
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      const uint32_t j0 = lane.first() % kBT;
+      const uint32_t row0 = kRowsPerLane * (lane.first() / kBT);
+      const auto j = lane.id() - lane.splat(lane.first() - j0);  // id % 64
+      const auto g_j = lane.load(chunk, j0);
+      for (uint32_t r = 0; r < kRowsPerLane; ++r) {
+        const uint32_t i = row0 + r;
+        if (i >= valid) break;
+        auto v = lane.zero();
+        if (i > j0) {
+          const auto gate = Exp(lane.splat(float(chunk[i])) - g_j);
+          v = Select(j < lane.splat(i), lane.load(acc, r) * gate, lane.zero());
+        }
+        lane.store(a_chunk + size_t{i} * a.H * kBT + j0, v);
+      }
+    });
+  }
+};
+
+}  // namespace HWY_NAMESPACE
+}  // namespace tgk
+HWY_AFTER_NAMESPACE();
+
+#endif  // TGK_KERNELS_KKT_INL_H_

@@ -1,0 +1,4 @@
+set(TGK_kkt_SOURCES ${CMAKE_CURRENT_LIST_DIR}/kkt.cc)
+set(TGK_kkt_PUBLIC_HEADERS ${CMAKE_CURRENT_LIST_DIR}/kkt.h)
+set(TGK_kkt_TESTS ${CMAKE_CURRENT_LIST_DIR}/kkt_test.cc)
+set(TGK_kkt_BENCHMARKS ${CMAKE_CURRENT_LIST_DIR}/kkt_bench.cc)
