@@ -1,0 +1,72 @@
+// gated_delta_net_kkt at the tool's default shape (B=1, T=4096, H=Hg=16, K=128: 1.07 GFLOP a
+// call), for threads 1..nproc, on the best target and on the scalar oracle.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <chrono>
+#include <random>
+#include <vector>
+
+#include "ceilings.h"
+#include "tgk/convert.h"
+#include "tgk/kernels/kkt.h"
+
+namespace {
+
+struct Problem {
+  tgk::KktShape shape{1, 4096, 16, 16, 128};
+  std::vector<tgk::bf16> k;
+  std::vector<float> beta, g, a;
+
+  Problem() {
+    std::mt19937_64 rng(1);
+    std::normal_distribution<float> normal(0.0f, 0.1f);
+    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+    k.resize(size_t{shape.B} * shape.T * shape.Hg * shape.K);
+    for (auto& x : k) x = tgk::BF16FromF32(normal(rng));
+    beta.resize(size_t{shape.B} * shape.T * shape.H);
+    for (auto& x : beta) x = uniform(rng) * 0.9f + 0.1f;
+    g.resize(beta.size());
+    for (size_t i = 0; i < g.size(); ++i) g[i] = -0.05f * float(i / shape.H % tgk::kKktChunk);
+    a.resize(size_t{shape.B} * shape.T * shape.H * tgk::kKktChunk);
+  }
+};
+
+void RunKkt(benchmark::State& state, tgk::Target target) {
+  static Problem problem;
+  const int threads = int(state.range(0));
+  tgk::Queue queue(tgk::QueueOptions{.threads = threads, .target = target});
+  double seconds = 0.0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    tgk::GatedDeltaNetKkt(queue, problem.shape,
+                          tgk::ConstView::Of<tgk::bf16>(problem.k.data(), problem.k.size()),
+                          tgk::ConstView::Of<float>(problem.beta.data(), problem.beta.size()),
+                          tgk::ConstView::Of<float>(problem.g.data(), problem.g.size()),
+                          tgk::View::Of<float>(problem.a.data(), problem.a.size()));
+    queue.commit_and_wait();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(elapsed);
+    seconds += elapsed;
+  }
+  const double gflops = tgk::KktFlops(problem.shape) * double(state.iterations()) / seconds * 1e-9;
+  const double peak = tgk::perf::MeasuredCeilings(threads).fma_gflops;
+  state.counters["GFLOPs"] = gflops;
+  state.counters["fma_peak_GFLOPs"] = peak;
+  state.counters["fraction_of_peak"] = gflops / peak;
+  state.SetLabel(target.name());
+}
+
+void ThreadArgs(benchmark::internal::Benchmark* b) {
+  for (int t = 1; t <= omp_get_num_procs(); ++t) b->Arg(t);
+  b->UseManualTime()->Unit(benchmark::kMillisecond);
+}
+
+void BM_KktBest(benchmark::State& state) { RunKkt(state, tgk::BestTarget()); }
+BENCHMARK(BM_KktBest)->Apply(ThreadArgs);
+
+void BM_KktScalarOracle(benchmark::State& state) { RunKkt(state, tgk::Target::Scalar()); }
+BENCHMARK(BM_KktScalarOracle)->Apply(ThreadArgs)->Iterations(1);
+
+}  // namespace
