@@ -173,6 +173,10 @@ class ScalarLane {
 
   float gather(const float* base, uint32_t index) const { return base[index]; }
   uint32_t gather(const uint32_t* base, uint32_t index) const { return base[index]; }
+  template <class T>
+  auto gather(const ScalarArenaView<T>& view, uint32_t index) const {
+    return load_value(T(view[index]));
+  }
   // Lane k of a pack reads p[k·stride] if k < valid, else 0 (a column of a row-major tile).
   template <class T>
   auto load_strided(const T* p, size_t /*stride*/, uint32_t valid) const {
@@ -294,7 +298,8 @@ class LanePack {
     std::memcpy(p, current, count_ * sizeof(T));
   }
 
-  // Inactive lanes read base[0].
+  // Inactive lanes read element 0.
+  VF gather(const SimdArenaView<float>& view, VU index) const { return gather(view.data(), index); }
   VF gather(const float* base, VU index) const {
     return hn::GatherIndex(DF(), base, hn::BitCast(DI(), MaskIndex(index)));
   }

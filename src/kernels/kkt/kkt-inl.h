@@ -13,8 +13,9 @@
 // What differs from the Metal kernel, none of it visible in the output:
 //   - Arenas (tgk sizes them at dispatch): 0 `kb` f32 [64][64], the rounded k·β tile widened
 //     (exactly); 1 `kt` f32 [64][64], the k tile transposed ([c][j]) so that a lane pack reads
-//     64 consecutive j at once; 2 `chunk` f32 [2][64], g then β of the chunk's rows. Metal
-//     keeps kb as bf16 and reads k and β/g from device memory.
+//     consecutive j at once; 2 `chunk` f32 [2][64], g then β of the chunk's rows; 3 `kraw` f32
+//     [64][64], the k tile as read, from which kt is transposed (an extra phase). Metal keeps
+//     kb as bf16 and reads k and β/g from device memory.
 //   - Cell ownership: lane l owns column j = l % 64 and rows 16·(l / 64) .. +15 (Metal:
 //     rows l / 64 + 4r). Accumulators live in per-lane state, not in an arena.
 //   - Sub-tiles whose every cell is masked (above the diagonal, or past T) are not computed:
@@ -47,9 +48,11 @@ struct KktKernel {
 
   template <class Group>
   HWY_INLINE void operator()(Group& g) const {
+    // tgk's grid is (H, ceil(T/64), B), heads fastest, so that consecutive groups on a thread
+    // share the cache lines of g, β and A rows; the Metal grid is (ceil(T/64), H, B).
     const Dim3 id = g.group_id();
-    const uint32_t h = id.y;
-    const uint32_t t0 = id.x * kBT;
+    const uint32_t h = id.x;
+    const uint32_t t0 = id.y * kBT;
     const uint32_t valid = std::min(kBT, a.T - t0);  // rows of this chunk inside T
     const uint32_t key_head = h / (a.H / a.Hg);
     const size_t k_row_stride = size_t{a.Hg} * a.K;
@@ -59,6 +62,7 @@ struct KktKernel {
     auto kb = g.template arena<float>(0);
     auto kt = g.template arena<float>(1);
     auto chunk = g.template arena<float>(2);  // [0, 64): g, [64, 128): β
+    auto kraw = g.template arena<float>(3);
     auto acc = g.template lane_state<float, kRowsPerLane>();
 
     // Phase: lanes 0..63 stage g and β of their row (0 past T; never read there).
@@ -73,25 +77,33 @@ struct KktKernel {
     g.barrier();
 
     for (uint32_t tile = 0; tile < a.K / kBK; ++tile) {
-      // Phase: stage the tile. Lane l fills cells l + 256·r of both tiles; a pack covers
-      // consecutive columns of one row.
+      // Phase: stage the tile: lane l fills cells l + 256·r of kb (rounded k·β) and of kraw
+      // (k as is); a pack covers consecutive columns of one row, read contiguously.
+      const bf16* tile_keys = k_chunk + size_t{tile} * kBK;
       g.for_each_lane([&](auto lane) HWY_ATTR {
         for (uint32_t r = 0; r < kRowsPerLane; ++r) {
           const uint32_t cell = lane.first() + kLanes * r;
           const uint32_t row = cell / kBK, col = cell % kBK;
-          // kb[row][col] = bf16(k[row][c] · β_row), widened.
+          auto key = lane.zero();
           auto scaled = lane.zero();
           if (row < valid) {
-            const auto key = lane.load(k_chunk + row * k_row_stride + tile * kBK + col);
+            key = lane.load(tile_keys + row * k_row_stride + col);
             scaled = RoundBF16(key * lane.splat(float(chunk[kBT + row])));
           }
+          lane.store(kraw, cell, key);
           lane.store(kb, cell, scaled);
-          // kt[c][j] = k[j][c] with c = row, j = col: a column of the k tile.
-          const uint32_t c = row, j = col;
-          const uint32_t rows_left = valid > j ? valid - j : 0;
-          lane.store(kt, cell,
-                     lane.load_strided(k_chunk + j * k_row_stride + tile * kBK + c, k_row_stride,
-                                       rows_left));
+        }
+      });
+      g.barrier();
+
+      // Phase: transpose kraw into kt (lane l fills kt[c][l % 64] for c = l / 64 + 4·r) from
+      // the arena, where the strided reads are cheap.
+      g.for_each_lane([&](auto lane) HWY_ATTR {
+        const uint32_t j0 = lane.first() % kBT;
+        const auto j = lane.id() - lane.splat(lane.first() - j0);  // id % 64
+        for (uint32_t r = 0; r < kRowsPerLane; ++r) {
+          const uint32_t c = lane.first() / kBT + kLanes / kBT * r;
+          lane.store(kt, size_t{c} * kBT + j0, lane.gather(kraw, j * lane.splat(kBK) + lane.splat(c)));
         }
       });
       g.barrier();
@@ -107,10 +119,12 @@ struct KktKernel {
           if (first_row >= valid || first_row + kPass - 1 <= j0) continue;  // all masked
           typename L::VF d[kPass];
           for (uint32_t r = 0; r < kPass; ++r) d[r] = lane.zero();
-          for (uint32_t c = 0; c < kBK; ++c) {
+          // size_t indices let the compiler address the kPass rows of kb from one register.
+          const size_t kb_row = size_t{first_row} * kBK;
+          for (size_t c = 0; c < kBK; ++c) {
             const auto key = lane.load(kt, c * kBT + j0);
-            for (uint32_t r = 0; r < kPass; ++r) {
-              d[r] = Fma(lane.splat(float(kb[(first_row + r) * kBK + c])), key, d[r]);
+            for (size_t r = 0; r < kPass; ++r) {
+              d[r] = Fma(lane.splat(float(kb[kb_row + r * kBK + c])), key, d[r]);
             }
           }
           for (uint32_t r = 0; r < kPass; ++r) {

@@ -85,8 +85,8 @@ void GatedDeltaNetKkt(Queue& queue, const KktShape& s, ConstView k, ConstView be
                      s.B,          s.T,              s.Hg,         s.H,          s.K};
   const uint32_t chunks = (s.T + kKktChunk - 1) / kKktChunk;
   constexpr size_t kTileBytes = kKktChunk * kKktTile * sizeof(float);
-  queue.dispatch(KktKernelEntry(), Dim3{chunks, s.H, s.B}, 256,
-                 ArenaSizes{kTileBytes, kTileBytes, 2 * kKktChunk * sizeof(float)}, args);
+  queue.dispatch(KktKernelEntry(), Dim3{s.H, chunks, s.B}, 256,
+                 ArenaSizes{kTileBytes, kTileBytes, 2 * kKktChunk * sizeof(float), kTileBytes}, args);
 }
 
 double KktFlops(const KktShape& s) {
