@@ -173,6 +173,9 @@ class ScalarLane {
 
   float gather(const float* base, uint32_t index) const { return base[index]; }
   uint32_t gather(const uint32_t* base, uint32_t index) const { return base[index]; }
+  // Transposes the kWidth × kWidth block held in rows[0..kWidth): for one lane, nothing to do.
+  void transpose(float*) const {}
+
   template <class T>
   auto gather(const ScalarArenaView<T>& view, uint32_t index) const {
     return load_value(T(view[index]));
@@ -297,6 +300,53 @@ class LanePack {
     }
     std::memcpy(p, current, count_ * sizeof(T));
   }
+
+  // Transposes the kWidth × kWidth block whose rows are rows[0..kWidth): afterwards rows[c]
+  // holds column c. Pure data movement (4×4 transposes inside 128-bit blocks, then moves of
+  // whole blocks), so every target gives the same values.
+#if HWY_TARGET == HWY_SCALAR
+  void transpose(VF*) const {}  // one lane: nothing to move (SCALAR lacks the block ops)
+#else
+  template <class V>  // V = VF; a template so that only the branch for kWidth is instantiated
+  void transpose(V* rows) const {
+    const DF d;
+    const hn::Repartition<uint64_t, DF> d64;
+    for (uint32_t g = 0; g < kWidth; g += 4) {
+      V* r = rows + g;
+      const auto t0 = hn::BitCast(d64, hn::InterleaveLower(d, r[0], r[1]));
+      const auto t1 = hn::BitCast(d64, hn::InterleaveUpper(d, r[0], r[1]));
+      const auto t2 = hn::BitCast(d64, hn::InterleaveLower(d, r[2], r[3]));
+      const auto t3 = hn::BitCast(d64, hn::InterleaveUpper(d, r[2], r[3]));
+      r[0] = hn::BitCast(d, hn::InterleaveLower(d64, t0, t2));
+      r[1] = hn::BitCast(d, hn::InterleaveUpper(d64, t0, t2));
+      r[2] = hn::BitCast(d, hn::InterleaveLower(d64, t1, t3));
+      r[3] = hn::BitCast(d, hn::InterleaveUpper(d64, t1, t3));
+    }
+    // Now block b of rows[g + k] holds rows g..g+3 of column 4b + k.
+    if constexpr (kWidth == 8) {
+      for (uint32_t k = 0; k < 4; ++k) {
+        const V lower = hn::ConcatLowerLower(d, rows[4 + k], rows[k]);
+        rows[4 + k] = hn::ConcatUpperUpper(d, rows[4 + k], rows[k]);
+        rows[k] = lower;
+      }
+    } else if constexpr (kWidth == 16) {
+      HWY_ALIGN static constexpr int32_t kSwapMiddleBlocks[16] = {0, 1, 2,  3,  8, 9, 10, 11,
+                                                                  4, 5, 6,  7, 12, 13, 14, 15};
+      const auto swap = hn::SetTableIndices(d, kSwapMiddleBlocks);
+      for (uint32_t k = 0; k < 4; ++k) {
+        const V u0 = rows[k], u1 = rows[4 + k], u2 = rows[8 + k], u3 = rows[12 + k];
+        const V l01 = hn::TableLookupLanes(hn::ConcatLowerLower(d, u1, u0), swap);
+        const V u01 = hn::TableLookupLanes(hn::ConcatUpperUpper(d, u1, u0), swap);
+        const V l23 = hn::TableLookupLanes(hn::ConcatLowerLower(d, u3, u2), swap);
+        const V u23 = hn::TableLookupLanes(hn::ConcatUpperUpper(d, u3, u2), swap);
+        rows[k] = hn::ConcatLowerLower(d, l23, l01);
+        rows[4 + k] = hn::ConcatUpperUpper(d, l23, l01);
+        rows[8 + k] = hn::ConcatLowerLower(d, u23, u01);
+        rows[12 + k] = hn::ConcatUpperUpper(d, u23, u01);
+      }
+    }
+  }
+#endif
 
   // Inactive lanes read element 0.
   VF gather(const SimdArenaView<float>& view, VU index) const { return gather(view.data(), index); }

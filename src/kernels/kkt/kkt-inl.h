@@ -96,14 +96,18 @@ struct KktKernel {
       });
       g.barrier();
 
-      // Phase: transpose kraw into kt (lane l fills kt[c][l % 64] for c = l / 64 + 4·r) from
-      // the arena, where the strided reads are cheap.
+      // Phase: transpose kraw into kt. Lane l writes kt[c][j] for j = l % 64 and the 16
+      // columns c = 16·(l / 64) + 0..15; a pack transposes kWidth × kWidth blocks in registers.
       g.for_each_lane([&](auto lane) HWY_ATTR {
+        using L = decltype(lane);
+        constexpr uint32_t kWidth = L::kWidth;
         const uint32_t j0 = lane.first() % kBT;
-        const auto j = lane.id() - lane.splat(lane.first() - j0);  // id % 64
-        for (uint32_t r = 0; r < kRowsPerLane; ++r) {
-          const uint32_t c = lane.first() / kBT + kLanes / kBT * r;
-          lane.store(kt, size_t{c} * kBT + j0, lane.gather(kraw, j * lane.splat(kBK) + lane.splat(c)));
+        const uint32_t c0 = kRowsPerLane * (lane.first() / kBT);
+        for (uint32_t cb = c0; cb < c0 + kRowsPerLane; cb += kWidth) {
+          typename L::VF block[kWidth];
+          for (uint32_t k = 0; k < kWidth; ++k) block[k] = lane.load(kraw, size_t{j0 + k} * kBK + cb);
+          lane.transpose(block);
+          for (uint32_t k = 0; k < kWidth; ++k) lane.store(kt, size_t{cb + k} * kBT + j0, block[k]);
         }
       });
       g.barrier();
