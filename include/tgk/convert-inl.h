@@ -84,8 +84,9 @@ HWY_API auto NarrowF16(VF f) {
   const auto scaled = hn::Add(hn::Mul(FloatFromBits(magnitude), hn::Set(df, 0x1p24f)), hn::Set(df, 0x1p23f));
   const auto subnormal = hn::Sub(BitsOf(scaled), hn::Set(du, 0x4B000000u));
 
-  auto result = hn::IfThenElse(hn::Ge(magnitude, hn::Set(du, 0x38800000u)), normal, subnormal);
-  result = hn::IfThenElse(hn::Ge(magnitude, hn::Set(du, 0x477FF000u)), hn::Set(du, 0x7C00u), result);
+  // Highway 1.0.3 has no unsigned >= on x86: m >= c is written m > c - 1.
+  auto result = hn::IfThenElse(hn::Gt(magnitude, hn::Set(du, 0x387FFFFFu)), normal, subnormal);
+  result = hn::IfThenElse(hn::Gt(magnitude, hn::Set(du, 0x477FEFFFu)), hn::Set(du, 0x7C00u), result);
   result = hn::IfThenElse(hn::Gt(magnitude, hn::Set(du, 0x7F800000u)), nan, result);
   return hn::Or(sign, result);
 }

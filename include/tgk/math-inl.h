@@ -3,13 +3,17 @@
 // bit manipulation), so every path returns the same bits.
 //
 // Method: k = round(x·log2 e) by the 1.5·2^23 addition trick; r = x − k·ln2 with ln2 split in
-// two and each step fused; e^r ≈ 1 + r + r²·q(r) with the degree-7 Taylor polynomial (Horner,
-// fused); the result is scaled by 2^k in two exact halves (2^⌊k/2⌋ then 2^(k−⌊k/2⌋)) so that
-// overflow and gradual underflow round once, correctly.
-// Accuracy (tests/math_test.cc, exhaustive over every f32 input that gives a finite non-zero
-// result, against the fp64 exp): at most 1 ulp; results are never off by more than one
-// representable value. exp(+inf) = +inf, exp(-inf) = +0, exp(NaN) = NaN; results below half the
-// smallest subnormal are +0 and above FLT_MAX are +inf.
+// two and each step fused; e^r ≈ 1 + r·(1 + r·(1/2 + r·(1/6 + … + r/5040))), the degree-7
+// Taylor polynomial in Horner form with every step fused, so that the last step, 1 + r·(…),
+// rounds once (1 + (r + r²·q) rounds twice: up to 1.06 ulp); the result is scaled by 2^k in two
+// exact halves (2^⌊k/2⌋ then 2^(k−⌊k/2⌋)) so that overflow and gradual underflow round once,
+// correctly.
+// Accuracy (tests/math_test.cc, exhaustive over all 2^32 f32 inputs, against the fp64 exp):
+// every finite non-zero result is within 0.9387 ulp of the exact value (the maximum, at
+// x = 26.688921 = 0x41D582E9); 10,239,483 of the 2,239,849,421 such results (0.46%) are not
+// correctly rounded. exp(±0) = 1, exp(+inf) = +inf, exp(-inf) = +0, exp(NaN) = NaN; results
+// below half the smallest subnormal (x < -103.972076) are +0 and above FLT_MAX
+// (x > 88.7228317) are +inf.
 
 #if defined(TGK_MATH_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_MATH_INL_H_
@@ -61,7 +65,8 @@ HWY_API VF Exp(VF x) {
   q = Fma(q, r, c(1.0f / 24.0f));
   q = Fma(q, r, c(1.0f / 6.0f));
   q = Fma(q, r, c(0.5f));
-  const VF p = Fma(r * r, q, r) + c(1.0f);
+  q = Fma(q, r, c(1.0f));
+  const VF p = Fma(q, r, c(1.0f));
 
   // k sits in the low mantissa bits of t: t = 1.5·2^23 + k exactly.
   const auto k_int = AsSigned(BitsOf(t) - u(0x4B400000u));

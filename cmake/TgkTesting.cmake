@@ -1,0 +1,10 @@
+include(GoogleTest)
+
+# tgk_add_test(NAME SOURCES...): a GoogleTest program registered with CTest.
+function(tgk_add_test name)
+  add_executable(${name} ${ARGN})
+  target_link_libraries(${name} PRIVATE tgk::tgk GTest::gtest GTest::gtest_main)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+  tgk_apply_warnings(${name})
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 900)
+endfunction()

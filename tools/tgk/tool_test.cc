@@ -1,0 +1,451 @@
+// The tgk tool: its safetensors reader and writer directly, then the built executable end to
+// end on a tiny kkt shape.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "safetensors.h"
+#include "tgk/convert.h"
+#include "tgk/error.h"
+#include "tgk/target.h"
+
+namespace tgk::tool {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ToolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::path(::testing::TempDir()) /
+           ("tgk_tool_test_" + std::to_string(::getpid()) + "_" + info->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // A file of an 8-byte header length (`length`, else the header's size), the header and
+  // `data_bytes` zero bytes.
+  std::string WriteRaw(const std::string& name, const std::string& header, size_t data_bytes,
+                       std::optional<uint64_t> length = std::nullopt) const {
+    const std::string path = Path(name);
+    std::ofstream out(path, std::ios::binary);
+    const uint64_t n = length.value_or(header.size());
+    for (int i = 0; i < 8; ++i) out.put(char(n >> (8 * i) & 0xFF));
+    out << header << std::string(data_bytes, '\0');
+    return path;
+  }
+
+  fs::path dir_;
+};
+
+// Runs `body`, which must throw a tgk::Error of kind kIo naming `path` and saying `problem`.
+void ExpectIoError(const std::string& path, const std::string& problem,
+                   const std::function<void()>& body) {
+  try {
+    body();
+    ADD_FAILURE() << "no error; expected: " << problem;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kIo) << e.what();
+    EXPECT_NE(e.message().find(path + ": "), std::string::npos) << e.what();
+    EXPECT_NE(e.message().find(problem), std::string::npos) << e.what();
+  }
+}
+
+Tensor Filled(DType dtype, std::vector<uint64_t> shape, uint8_t seed) {
+  Tensor t = Tensor::Zeros(dtype, std::move(shape));
+  for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = std::byte(uint8_t(seed + 7 * i));
+  return t;
+}
+
+// ---- safetensors ---------------------------------------------------------------------------
+
+TEST_F(ToolTest, SafetensorsRoundTrip) {
+  const Tensors tensors{
+      {"a", Filled(DType::kF32, {2, 3}, 1)},       {"b16", Filled(DType::kBF16, {5}, 2)},
+      {"half", Filled(DType::kF16, {1, 1, 3}, 3)}, {"bytes", Filled(DType::kU8, {7}, 4)},
+      {"ints", Filled(DType::kI32, {2, 2}, 5)},    {"words", Filled(DType::kU32, {3}, 6)},
+      {"scalar", Filled(DType::kF32, {}, 7)},      {"empty", Filled(DType::kF32, {4, 0}, 8)}};
+  const std::string path = Path("round_trip.safetensors");
+  WriteSafetensors(path, tensors, {{"producer", "tool_test"}});
+
+  const TensorFile file = ReadSafetensors(path);
+  EXPECT_EQ(file.path, path);
+  EXPECT_EQ(file.metadata, (std::map<std::string, std::string>{{"producer", "tool_test"}}));
+  ASSERT_EQ(file.tensors.size(), tensors.size());
+  for (const auto& [name, want] : tensors) {
+    SCOPED_TRACE(name);
+    const Tensor& got = file.Get(name, want.dtype);
+    EXPECT_EQ(got.shape, want.shape);
+    EXPECT_EQ(got.data, want.data);
+  }
+
+  // The layout the format prescribes: a little-endian length, a space-padded JSON header of a
+  // multiple of 8 bytes, then the data in name order.
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | uint8_t(bytes[size_t(i)]);
+  EXPECT_EQ(n % 8, 0u);
+  EXPECT_EQ(bytes[8], '{');
+  size_t data_bytes = 0;
+  for (const auto& [name, t] : tensors) data_bytes += t.data.size();
+  EXPECT_EQ(bytes.size(), 8 + n + data_bytes);
+  EXPECT_EQ(bytes.compare(8 + n, tensors.at("a").data.size(),
+                          reinterpret_cast<const char*>(tensors.at("a").data.data()),
+                          tensors.at("a").data.size()),
+            0);
+}
+
+TEST_F(ToolTest, SafetensorsLookupErrors) {
+  const std::string path = Path("lookup.safetensors");
+  WriteSafetensors(path, {{"x", Filled(DType::kF32, {2}, 0)}});
+  const TensorFile file = ReadSafetensors(path);
+  EXPECT_EQ(file.Find("k"), nullptr);
+  ExpectIoError(path, "no tensor 'k'", [&] { file.Get("k", DType::kBF16); });
+  ExpectIoError(path, "tensor 'x' has dtype F32, expected BF16",
+                [&] { file.Get("x", DType::kBF16); });
+}
+
+TEST_F(ToolTest, SafetensorsRejectsMissingAndShortFiles) {
+  const std::string missing = Path("missing.safetensors");
+  ExpectIoError(missing, "cannot open", [&] { ReadSafetensors(missing); });
+  ExpectIoError(Path(""), "not a regular file", [&] { ReadSafetensors(Path("")); });
+
+  const std::string truncated = Path("truncated.safetensors");
+  std::ofstream(truncated, std::ios::binary) << "abc";
+  ExpectIoError(truncated, "truncated header", [&] { ReadSafetensors(truncated); });
+
+  const std::string beyond = WriteRaw("beyond.safetensors", "{}", 0, 3);
+  ExpectIoError(beyond, "header length (3 bytes) runs past the end of the file",
+                [&] { ReadSafetensors(beyond); });
+  // A hostile length is refused before anything is allocated for it.
+  const std::string huge = WriteRaw("huge.safetensors", "{}", 0, uint64_t{1} << 62);
+  ExpectIoError(huge, "runs past the end of the file", [&] { ReadSafetensors(huge); });
+}
+
+TEST_F(ToolTest, SafetensorsRejectsBadHeaders) {
+  struct Case {
+    const char* name;
+    std::string header;
+    size_t data_bytes;
+    const char* problem;
+  };
+  const auto entry = [](const std::string& name, const std::string& dtype, const std::string& shape,
+                        const std::string& offsets) {
+    return "\"" + name + "\": {\"dtype\": \"" + dtype + "\", \"shape\": " + shape +
+           ", \"data_offsets\": " + offsets + "}";
+  };
+  const std::vector<Case> cases = {
+      {"invalid_json", "{\"x\": ", 0, "invalid JSON header"},
+      {"not_object", "[1, 2]", 0, "the JSON header is not an object"},
+      {"entry_not_object", "{\"x\": 3}", 0, "tensor 'x': header entry is not a JSON object"},
+      {"no_dtype", "{\"x\": {\"shape\": [1], \"data_offsets\": [0, 4]}}", 4,
+       "tensor 'x': \"dtype\" is missing"},
+      {"unknown_dtype", "{" + entry("x", "F64", "[1]", "[0, 8]") + "}", 8,
+       "tensor 'x': unsupported dtype 'F64'"},
+      {"negative_dim", "{" + entry("x", "F32", "[-1]", "[0, 4]") + "}", 4,
+       "tensor 'x': \"shape\" is missing or not an array of non-negative integers"},
+      {"fractional_dim", "{" + entry("x", "F32", "[1.5]", "[0, 4]") + "}", 4,
+       "tensor 'x': \"shape\""},
+      {"one_offset", "{" + entry("x", "F32", "[1]", "[4]") + "}", 4,
+       "tensor 'x': \"data_offsets\" is missing or not a pair"},
+      {"offsets_reversed", "{" + entry("x", "F32", "[1]", "[8, 4]") + "}", 8,
+       "tensor 'x': data_offsets [8, 4] lie outside the data section"},
+      {"short_data", "{" + entry("x", "F32", "[4]", "[0, 16]") + "}", 12,
+       "tensor 'x': data_offsets [0, 16] lie outside the data section (12 bytes"},
+      {"size_mismatch", "{" + entry("x", "F32", "[3]", "[0, 8]") + "}", 8,
+       "tensor 'x': data_offsets [0, 8] hold 8 bytes, but F32 [3] needs 12"},
+      {"shape_overflow", "{" + entry("x", "BF16", "[4294967296, 4294967296]", "[0, 8]") + "}", 8,
+       "tensor 'x': the size of shape [4294967296, 4294967296] overflows 64 bits"},
+      {"overlap",
+       "{" + entry("a", "F32", "[2]", "[0, 8]") + ", " + entry("b", "F32", "[2]", "[4, 12]") + "}",
+       12, "tensor 'a' and tensor 'b' overlap in the data section"},
+      {"metadata_not_object", "{\"__metadata__\": [1]}", 0, "__metadata__ is not a JSON object"},
+      {"metadata_not_string", "{\"__metadata__\": {\"n\": 1}}", 0,
+       "__metadata__ entry 'n' is not a string"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string path = WriteRaw(std::string(c.name) + ".safetensors", c.header, c.data_bytes);
+    ExpectIoError(path, c.problem, [&] { ReadSafetensors(path); });
+  }
+}
+
+// Every truncation of a valid file, and every single-byte corruption of its header, is either
+// read or reported as a kIo error: never a crash, a huge allocation or another exception.
+TEST_F(ToolTest, SafetensorsSurvivesDamage) {
+  const std::string path = Path("valid.safetensors");
+  WriteSafetensors(path,
+                   {{"a", Filled(DType::kF32, {2, 3}, 1)}, {"b", Filled(DType::kBF16, {4}, 2)}},
+                   {{"note", "x"}});
+  std::ifstream in(path, std::ios::binary);
+  const std::string valid((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  uint64_t header_bytes = 0;
+  for (int i = 7; i >= 0; --i) header_bytes = header_bytes << 8 | uint8_t(valid[size_t(i)]);
+
+  const std::string damaged = Path("damaged.safetensors");
+  const auto read = [&](const std::string& bytes) -> bool {
+    // A new file each time: rewriting a truncated one makes some file systems flush it.
+    fs::remove(damaged);
+    std::ofstream(damaged, std::ios::binary) << bytes;
+    try {
+      ReadSafetensors(damaged);
+      return true;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kIo) << e.what();
+      return false;
+    }
+  };
+  for (size_t length = 0; length < valid.size(); ++length) {
+    EXPECT_FALSE(read(valid.substr(0, length))) << "truncated to " << length << " bytes";
+  }
+  for (size_t i = 0; i < 8 + header_bytes; ++i) {
+    for (const char value : {'\0', '\x7f', '\xff', '[', '"', '9'}) {
+      std::string bytes = valid;
+      bytes[i] = value;
+      read(bytes);
+    }
+  }
+}
+
+TEST_F(ToolTest, SafetensorsWriteErrors) {
+  ExpectIoError(Path("no/such/dir/x.safetensors"), "cannot write",
+                [&] { WriteSafetensors(Path("no/such/dir/x.safetensors"), {}); });
+  Tensor inconsistent = Filled(DType::kF32, {3}, 0);
+  inconsistent.data.resize(8);
+  EXPECT_THROW(WriteSafetensors(Path("bad.safetensors"), {{"x", inconsistent}}), Error);
+}
+
+// ---- the executable --------------------------------------------------------------------------
+
+struct ToolRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+class ToolRunTest : public ToolTest {
+ protected:
+  ToolRun Run(const std::string& args) const {
+    const std::string err_path = Path("stderr.txt");
+    const std::string command =
+        std::string("'") + TGK_TOOL_PATH + "' " + args + " 2>'" + err_path + "'";
+    ToolRun run;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (!pipe) {
+      ADD_FAILURE() << "popen failed: " << std::strerror(errno);
+      return run;
+    }
+    char buffer[4096];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) run.out.append(buffer, n);
+    const int status = pclose(pipe);
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream err(err_path);
+    run.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
+    return run;
+  }
+
+  // Runs `args`, which must fail with exit code 2 and print "tgk: <what>" on stderr.
+  void ExpectError(const std::string& args, const std::string& what) const {
+    SCOPED_TRACE(args);
+    const ToolRun r = Run(args);
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_EQ(r.err.rfind("tgk: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+  }
+};
+
+constexpr const char* kTiny = "run kkt --T 100 --H 4 --Hg 2 --K 64 --threads 2 --repeat 2";
+
+TEST_F(ToolRunTest, KktMatchesTheOracleOnEveryTarget) {
+  for (const Target& target : AvailableTargets()) {
+    SCOPED_TRACE(target.name());
+    const ToolRun r = Run(std::string(kTiny) + " --target " + target.name());
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("shape    B=1 T=100 H=4 Hg=2 K=64"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("target   " + target.name() + ", 2 threads"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("vs scalar, 2 threads: bitwise equal (25600 elements)"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("GFLOP/s"), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(ToolRunTest, KktOutputFileRoundTrip) {
+  const std::string first = Path("first.safetensors"), second = Path("second.safetensors");
+  ToolRun r = Run(std::string(kTiny) + " --seed 5 --out '" + first + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = Run("run kkt --threads 1 --repeat 1 --in '" + first + "' --out '" + second + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("shape    B=1 T=100 H=4 Hg=2 K=64"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("file A   computed vs file: bitwise equal (25600 elements)"),
+            std::string::npos)
+      << r.out;
+
+  const TensorFile a = ReadSafetensors(first), b = ReadSafetensors(second);
+  EXPECT_EQ(a.Get("A", DType::kF32).shape, (std::vector<uint64_t>{1, 100, 4, 64}));
+  EXPECT_EQ(a.Get("k", DType::kBF16).shape, (std::vector<uint64_t>{1, 100, 2, 64}));
+  for (const char* name : {"A", "k", "beta", "g"}) {
+    SCOPED_TRACE(name);
+    ASSERT_NE(b.Find(name), nullptr);
+    EXPECT_EQ(a.Find(name)->data, b.Find(name)->data);
+  }
+  EXPECT_EQ(a.metadata.at("tgk_kernel"), "kkt");
+}
+
+TEST_F(ToolRunTest, KktReportsWhereTheFileResultDiffers) {
+  const std::string path = Path("in.safetensors");
+  ASSERT_EQ(Run(std::string(kTiny) + " --out '" + path + "'").exit_code, 0);
+  TensorFile file = ReadSafetensors(path);
+  Tensor& A = file.tensors.at("A");
+  // Element [0, 3, 1, 2] is in the strictly lower triangle of the first chunk.
+  float* element = A.as<float>() + (3 * 4 + 1) * 64 + 2;
+  const float changed = *element + 1.0f;
+  *element = changed;
+  WriteSafetensors(path, file.tensors);
+
+  const ToolRun r = Run("run kkt --repeat 1 --in '" + path + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("computed vs file: 1 of 25600 elements differ, max |diff| 1; first "
+                       "A[0, 3, 1, 2]"),
+            std::string::npos)
+      << r.out;
+}
+
+// The random inputs follow the upstream fixture's distributions (spec section 9) and depend
+// only on the seed.
+TEST_F(ToolRunTest, KktRandomInputs) {
+  const auto inputs = [&](int seed) {
+    const std::string path = Path("seed" + std::to_string(seed) + ".safetensors");
+    const ToolRun r = Run("run kkt --T 200 --H 2 --Hg 1 --K 64 --repeat 1 --warmup 0 --seed " +
+                          std::to_string(seed) + " --out '" + path + "'");
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return ReadSafetensors(path);
+  };
+  const TensorFile a = inputs(3), again = inputs(3), other = inputs(4);
+  for (const char* name : {"k", "beta", "g"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(a.Find(name)->data, again.Find(name)->data);
+    EXPECT_NE(a.Find(name)->data, other.Find(name)->data);
+  }
+
+  const Tensor& k = a.Get("k", DType::kBF16);
+  double sum = 0, sum_squares = 0;
+  for (uint64_t i = 0; i < k.count(); ++i) {
+    const double x = F32FromBF16(reinterpret_cast<const bf16*>(k.data.data())[i]);
+    sum += x;
+    sum_squares += x * x;
+  }
+  EXPECT_NEAR(sum / double(k.count()), 0.0, 0.01);
+  EXPECT_NEAR(std::sqrt(sum_squares / double(k.count())), 0.1, 0.01);
+
+  const auto* beta = reinterpret_cast<const float*>(a.Get("beta", DType::kF32).data.data());
+  for (int i = 0; i < 200 * 2; ++i) {
+    EXPECT_GE(beta[i], 0.1f);
+    EXPECT_LT(beta[i], 1.0f);
+  }
+  // g restarts at every 64-step chunk and falls by 0.005 to 0.05 per step within one.
+  const auto* g = reinterpret_cast<const float*>(a.Get("g", DType::kF32).data.data());
+  for (int t = 0; t < 200; ++t) {
+    for (int h = 0; h < 2; ++h) {
+      const float step = t % 64 == 0 ? g[t * 2 + h] : g[t * 2 + h] - g[(t - 1) * 2 + h];
+      EXPECT_GE(step, -0.05f - 1e-6f) << "t=" << t;
+      EXPECT_LE(step, -0.005f + 1e-6f) << "t=" << t;
+    }
+  }
+}
+
+TEST_F(ToolRunTest, Errors) {
+  ExpectError(std::string(kTiny) + " --target nope",
+              "tgk: Invalid argument: target 'nope' is not available here (available: scalar");
+  ExpectError("run kkt --T 64 --H 3 --Hg 2 --K 64",
+              "gated_delta_net_kkt: h (3) must be a multiple of hg (2)");
+  ExpectError("run kkt --threads -1 --T 64 --H 1 --Hg 1 --K 64", "threads (-1) must be >= 0");
+
+  const std::string missing = Path("missing.safetensors");
+  ExpectError("run kkt --in '" + missing + "'", "tgk: I/O error: " + missing + ": cannot open");
+  const std::string garbage = WriteRaw("garbage.safetensors", "not json", 0);
+  ExpectError("run kkt --in '" + garbage + "'", garbage + ": invalid JSON header");
+
+  const std::string dtype = Path("dtype.safetensors");
+  WriteSafetensors(dtype, {{"k", Filled(DType::kF32, {1, 64, 1, 64}, 0)}});
+  ExpectError("run kkt --in '" + dtype + "'", dtype + ": tensor 'k' has dtype F32, expected BF16");
+
+  const std::string no_g = Path("no_g.safetensors");
+  WriteSafetensors(no_g, {{"k", Filled(DType::kBF16, {1, 64, 1, 64}, 0)},
+                          {"beta", Filled(DType::kF32, {1, 64, 2}, 0)}});
+  ExpectError("run kkt --in '" + no_g + "'", no_g + ": no tensor 'g'");
+
+  const std::string mismatch = Path("mismatch.safetensors");
+  WriteSafetensors(mismatch, {{"k", Filled(DType::kBF16, {1, 64, 1, 64}, 0)},
+                              {"beta", Filled(DType::kF32, {1, 63, 2}, 0)},
+                              {"g", Filled(DType::kF32, {1, 64, 2}, 0)}});
+  ExpectError("run kkt --in '" + mismatch + "'",
+              mismatch +
+                  ": tensor 'beta' has shape [1, 63, 2], expected [B, T, H]; B = 1 from "
+                  "tensor 'k'; T = 64 from tensor 'k'");
+
+  const std::string bad_A = Path("bad_A.safetensors");
+  WriteSafetensors(bad_A, {{"k", Filled(DType::kBF16, {1, 64, 1, 64}, 0)},
+                           {"beta", Filled(DType::kF32, {1, 64, 2}, 0)},
+                           {"g", Filled(DType::kF32, {1, 64, 2}, 0)},
+                           {"A", Filled(DType::kF32, {1, 64, 2, 32}, 0)}});
+  ExpectError("run kkt --in '" + bad_A + "'",
+              "tensor 'A' has shape [1, 64, 2, 32], expected [B, T, H, BT]");
+
+  const std::string good = Path("good.safetensors");
+  ASSERT_EQ(Run(std::string(kTiny) + " --out '" + good + "'").exit_code, 0);
+  ExpectError("run kkt --T 50 --in '" + good + "'",
+              "--T 50 disagrees with the input file " + good + " (T = 100 from tensor 'k')");
+
+  // Usage errors are CLI11's.
+  const ToolRun usage = Run("run kkt --T x");
+  EXPECT_NE(usage.exit_code, 0);
+  EXPECT_NE(usage.exit_code, 2);
+}
+
+TEST_F(ToolRunTest, Bench) {
+  const ToolRun r = Run("bench --threads 2 --repeat 1 --warmup 0");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("tgk bench: " + BestTarget().name() + ", 2 threads"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("machine ceilings: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nkernel  shape                        time"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nkkt     B=1 T=4096 H=16 Hg=16 K=128  "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("GFLOP/s"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("%  "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bitwise equal\n"), std::string::npos) << r.out;
+}
+
+TEST_F(ToolRunTest, UsageWithoutACommand) {
+  const ToolRun r = Run("");
+  EXPECT_EQ(r.exit_code, 1);
+  for (const char* command : {"bench", "run", "targets"}) {
+    EXPECT_NE(r.out.find(std::string("\n  ") + command + " "), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(ToolRunTest, Targets) {
+  const ToolRun r = Run("targets");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const Target& t : AvailableTargets()) {
+    EXPECT_NE(r.out.find(t.name()), std::string::npos) << r.out;
+  }
+  EXPECT_NE(r.out.find(BestTarget().name() + "  (default)"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace tgk::tool
