@@ -39,16 +39,6 @@ using tgk::FloatFromBits;
 
 HWY_API float Fma(float a, float b, float c) { return std::fma(a, b, c); }
 
-HWY_API float Max(float a, float b) { return tgk::detail::CanonicalMax(a, b); }
-HWY_API float Min(float a, float b) {
-  if (std::isnan(a)) return b;
-  if (std::isnan(b)) return a;
-  if (a == b) return std::signbit(a) ? a : b;  // -0 beats +0
-  return a < b ? a : b;
-}
-HWY_API uint32_t Max(uint32_t a, uint32_t b) { return a > b ? a : b; }
-HWY_API uint32_t Min(uint32_t a, uint32_t b) { return a < b ? a : b; }
-
 template <class T>
 HWY_API T Select(bool m, T yes, T no) {
   return m ? yes : no;
@@ -71,7 +61,6 @@ HWY_API int32_t Sar(int32_t v) {
   return v >> kBits;  // arithmetic shift (C++20)
 }
 HWY_API float ToFloat(int32_t v) { return static_cast<float>(v); }
-HWY_API float ToFloat(uint32_t v) { return static_cast<float>(v); }
 HWY_API int32_t AsSigned(uint32_t v) { return static_cast<int32_t>(v); }
 HWY_API uint32_t AsUnsigned(int32_t v) { return static_cast<uint32_t>(v); }
 
@@ -98,43 +87,66 @@ HWY_API V Fma(V a, V b, V c) {
 
 template <class V, hwy::EnableIf<hwy::IsFloat<hn::TFromV<V>>()>* = nullptr>
 HWY_API auto IsNaN(V v) {
-  return hn::Ne(v, v);
+  return hn::IsNaN(v);  // not Ne(v, v): x86's != is an ordered compare, false for NaN
 }
 
-template <class V, hwy::EnableIf<hwy::IsFloat<hn::TFromV<V>>()>* = nullptr>
-HWY_API V Max(V a, V b) {
-  const hn::DFromV<V> d;
-  const hn::RebindToSigned<decltype(d)> di;
-  // Ordered max with -0 < +0: compare the sign-magnitude bits as a total order would, then
-  // let a NaN operand lose.
-  const auto a_bits = hn::BitCast(di, a);
-  const auto b_bits = hn::BitCast(di, b);
-  const auto both_zero = hn::And(hn::Eq(a, hn::Zero(d)), hn::Eq(b, hn::Zero(d)));
-  const auto zero_max = hn::BitCast(d, hn::And(a_bits, b_bits));  // +0 unless both are -0
-  V m = hn::IfThenElse(hn::Gt(b, a), b, a);
-  m = hn::IfThenElse(both_zero, zero_max, m);
-  m = hn::IfThenElse(IsNaN(a), b, m);
-  return hn::IfThenElse(IsNaN(b), a, m);
-}
-template <class V, hwy::EnableIf<hwy::IsFloat<hn::TFromV<V>>()>* = nullptr>
-HWY_API V Min(V a, V b) {
-  const hn::DFromV<V> d;
-  const hn::RebindToSigned<decltype(d)> di;
-  const auto both_zero = hn::And(hn::Eq(a, hn::Zero(d)), hn::Eq(b, hn::Zero(d)));
-  const auto zero_min = hn::BitCast(d, hn::Or(hn::BitCast(di, a), hn::BitCast(di, b)));
-  V m = hn::IfThenElse(hn::Lt(b, a), b, a);
-  m = hn::IfThenElse(both_zero, zero_min, m);
-  m = hn::IfThenElse(IsNaN(a), b, m);
-  return hn::IfThenElse(IsNaN(b), a, m);
-}
-template <class V, hwy::EnableIf<!hwy::IsFloat<hn::TFromV<V>>()>* = nullptr>
-HWY_API V Max(V a, V b) {
-  return hn::Max(a, b);
-}
-template <class V, hwy::EnableIf<!hwy::IsFloat<hn::TFromV<V>>()>* = nullptr>
-HWY_API V Min(V a, V b) {
-  return hn::Min(a, b);
-}
+// Max and Min are function objects, not overload sets: on Highway vectors an unqualified
+// Max(a, b) would also find hn::Max by argument-dependent lookup, a non-template that beats
+// any template here and has the instruction's rules (x86 maxps returns its second operand
+// when either is NaN, and whichever zero is second). Lookup that finds an object does no
+// argument-dependent lookup, so kernels always get these.
+struct MaxFn {
+  HWY_INLINE HWY_ATTR float operator()(float a, float b) const {
+    return tgk::detail::CanonicalMax(a, b);
+  }
+  HWY_INLINE HWY_ATTR uint32_t operator()(uint32_t a, uint32_t b) const { return a > b ? a : b; }
+  template <class V, hwy::EnableIf<hwy::IsFloat<hn::TFromV<V>>()>* = nullptr>
+  HWY_INLINE HWY_ATTR V operator()(V a, V b) const {
+    const hn::DFromV<V> d;
+    const hn::RebindToSigned<decltype(d)> di;
+    const auto both_zero = hn::And(hn::Eq(a, hn::Zero(d)), hn::Eq(b, hn::Zero(d)));
+    // +0 unless both are -0.
+    const auto zero_max = hn::BitCast(d, hn::And(hn::BitCast(di, a), hn::BitCast(di, b)));
+    V m = hn::IfThenElse(hn::Gt(b, a), b, a);
+    m = hn::IfThenElse(both_zero, zero_max, m);
+    // A NaN operand loses; when both are NaN the result is b, as in the scalar definition.
+    m = hn::IfThenElse(hn::IsNaN(b), a, m);
+    return hn::IfThenElse(hn::IsNaN(a), b, m);
+  }
+  template <class V, hwy::EnableIf<!hwy::IsFloat<hn::TFromV<V>>()>* = nullptr>
+  HWY_INLINE HWY_ATTR V operator()(V a, V b) const {
+    return hn::Max(a, b);
+  }
+};
+
+struct MinFn {
+  HWY_INLINE HWY_ATTR float operator()(float a, float b) const {
+    if (std::isnan(a)) return b;
+    if (std::isnan(b)) return a;
+    if (a == b) return std::signbit(a) ? a : b;  // -0 beats +0
+    return a < b ? a : b;
+  }
+  HWY_INLINE HWY_ATTR uint32_t operator()(uint32_t a, uint32_t b) const { return a < b ? a : b; }
+  template <class V, hwy::EnableIf<hwy::IsFloat<hn::TFromV<V>>()>* = nullptr>
+  HWY_INLINE HWY_ATTR V operator()(V a, V b) const {
+    const hn::DFromV<V> d;
+    const hn::RebindToSigned<decltype(d)> di;
+    const auto both_zero = hn::And(hn::Eq(a, hn::Zero(d)), hn::Eq(b, hn::Zero(d)));
+    // -0 unless both are +0.
+    const auto zero_min = hn::BitCast(d, hn::Or(hn::BitCast(di, a), hn::BitCast(di, b)));
+    V m = hn::IfThenElse(hn::Lt(b, a), b, a);
+    m = hn::IfThenElse(both_zero, zero_min, m);
+    m = hn::IfThenElse(hn::IsNaN(b), a, m);
+    return hn::IfThenElse(hn::IsNaN(a), b, m);
+  }
+  template <class V, hwy::EnableIf<!hwy::IsFloat<hn::TFromV<V>>()>* = nullptr>
+  HWY_INLINE HWY_ATTR V operator()(V a, V b) const {
+    return hn::Min(a, b);
+  }
+};
+
+inline constexpr MaxFn Max{};
+inline constexpr MinFn Min{};
 
 // The mask may come from a comparison of another 32-bit lane type (u32 ids selecting f32s).
 template <class M, class V>
