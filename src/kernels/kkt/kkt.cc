@@ -90,8 +90,9 @@ void GatedDeltaNetKkt(Queue& queue, const KktShape& s, ConstView k, ConstView be
 }
 
 double KktFlops(const KktShape& s) {
-  const uint64_t chunks = (uint64_t{s.T} + kKktChunk - 1) / kKktChunk;
-  return 2.0 * kKktChunk * kKktChunk * s.K * double(chunks) * s.H * s.B;
+  const double full_chunks = s.T / kKktChunk;
+  const double tail = s.T % kKktChunk;
+  return 2.0 * s.K * s.H * s.B * (full_chunks * kKktChunk * kKktChunk + tail * tail);
 }
 
 }  // namespace tgk

@@ -41,7 +41,8 @@ void GatedDeltaNetKkt(Queue& queue, const KktShape& shape, ConstView k, ConstVie
                       ConstView g, View A);
 
 // The kernel's nominal work, 2·64·64·K flops per (batch, head, chunk) block, as the GPU
-// kernel performs it (tgk skips blocks' masked sub-tiles; the count does not change).
+// kernel performs it (a partial last chunk of v rows counts 2·v·v·K). tgk skips the sub-tiles
+// the mask zeroes; the count does not change.
 double KktFlops(const KktShape& shape);
 
 }  // namespace tgk
