@@ -1,0 +1,466 @@
+// The tq_kv family: per-target instantiation of the functors and the validating host entry
+// points (spec/tq_kv_cache.md sections 3.4 and 5.4, plus tgk's additions listed in tq_kv.h).
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/tq_kv/tq_kv.cc"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include "kernels/tq_kv/tq_kv-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tgk {
+namespace HWY_NAMESPACE {
+using TqEncodeFastD256 = TqEncodeFastKernel<256, true>;
+using TqEncodeFastD512 = TqEncodeFastKernel<512, true>;
+using TqEncodeHbD256 = TqEncodeFastKernel<256, false>;
+using TqEncodeHbD512 = TqEncodeFastKernel<512, false>;
+using TqDequantize4 = TqDequantizeKernel<4>;
+using TqDequantize5 = TqDequantizeKernel<5>;
+using TqDequantize6 = TqDequantizeKernel<6>;
+using TqDequantize8 = TqDequantizeKernel<8>;
+using TqInverseRotateD256 = TqInverseRotateFastKernel<256>;
+using TqInverseRotateD512 = TqInverseRotateFastKernel<512>;
+TGK_DEFINE_KERNEL_RUNNERS(TqEncodeFastD256, TqEncodeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqEncodeFastD512, TqEncodeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqEncodeHbD256, TqEncodeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqEncodeHbD512, TqEncodeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqEncodeFallbackKernel, TqEncodeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqDequantize4, TqDequantizeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqDequantize5, TqDequantizeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqDequantize6, TqDequantizeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqDequantize8, TqDequantizeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqInverseRotateD256, TqInverseRotateArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqInverseRotateD512, TqInverseRotateArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqInverseRotateFallbackKernel, TqInverseRotateArgs)
+}  // namespace HWY_NAMESPACE
+}  // namespace tgk
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "kernels/tq_kv/tq_codebooks.h"
+#include "kernels/tq_kv/tq_kv.h"
+#include "tgk/detail/checked_math.h"
+#include "tgk/dtype.h"
+#include "tgk/error.h"
+
+namespace tgk {
+
+TGK_EXPORT_KERNEL(TqEncodeFastD256, "hadamard_quantize_kv_fast_d256")
+TGK_EXPORT_KERNEL(TqEncodeFastD512, "hadamard_quantize_kv_fast_d512")
+TGK_EXPORT_KERNEL(TqEncodeHbD256, "hadamard_quantize_kv_hb_d256")
+TGK_EXPORT_KERNEL(TqEncodeHbD512, "hadamard_quantize_kv_hb_d512")
+TGK_EXPORT_KERNEL(TqEncodeFallbackKernel, "hadamard_quantize_kv")
+TGK_EXPORT_KERNEL(TqDequantize4, "tq_dequantize_kv")
+TGK_EXPORT_KERNEL(TqDequantize5, "tq_dequantize_hb_kv_seq")
+TGK_EXPORT_KERNEL(TqDequantize6, "tq_dequantize_hb_kv_seq")
+TGK_EXPORT_KERNEL(TqDequantize8, "tq_dequantize_hb_kv_seq")
+TGK_EXPORT_KERNEL(TqInverseRotateD256, "tq_inverse_rotate_d256")
+TGK_EXPORT_KERNEL(TqInverseRotateD512, "tq_inverse_rotate_d512")
+TGK_EXPORT_KERNEL(TqInverseRotateFallbackKernel, "tq_inverse_rotate")
+
+namespace {
+
+constexpr uint32_t kMaxLanes = 1024;
+
+template <class... Args>
+std::string Str(const Args&... args) {
+  std::ostringstream out;
+  (out << ... << args);
+  return out.str();
+}
+
+template <class... Args>
+[[noreturn]] void Fail(std::string_view prefix, const Args&... args) {
+  ThrowInvalidArgument(Str(prefix, ": ", args...));
+}
+
+bool IsPowerOfTwo(uint32_t n) { return n != 0 && (n & (n - 1)) == 0; }
+uint32_t NormsPerPos(uint32_t head_dim) { return std::max(1u, head_dim / 256); }
+
+uint64_t Product(std::string_view prefix, const char* what,
+                 std::initializer_list<uint64_t> factors) {
+  const auto product = detail::CheckedProduct(factors);
+  if (!product) Fail(prefix, "the size of ", what, " overflows 64 bits");
+  return *product;
+}
+
+void CheckBuffer(std::string_view prefix, const char* name, ConstView view, DType dtype) {
+  if (view.dtype() != dtype) {
+    Fail(prefix, name, " must be ", Name(dtype), " (got ", Name(view.dtype()), ")");
+  }
+  if (view.count() > 0 && view.data() == nullptr) {
+    Fail(prefix, name, " has ", view.count(), " elements but a null data pointer");
+  }
+}
+
+// The encoders' src rule, one token: nkv·D f32 elements.
+void CheckSrc(std::string_view prefix, ConstView src, uint32_t nkv, uint32_t d) {
+  CheckBuffer(prefix, "src", src, DType::kF32);
+  const uint64_t need = uint64_t{nkv} * d;
+  if (src.count() < need) {
+    Fail(prefix, "src has ", src.count(), " elements but need ", need, " (num_kv_heads=", nkv,
+         " * head_dim=", d, ")");
+  }
+}
+
+// packed u8 [nkv, cap, D/2] (nibbles) or [nkv, cap, D] (bytes).
+void CheckPacked(std::string_view prefix, ConstView packed, uint32_t nkv, uint32_t cap, uint32_t d,
+                 bool nibbles) {
+  CheckBuffer(prefix, "packed", packed, DType::kU8);
+  const uint64_t row = nibbles ? d / 2 : d;
+  const uint64_t need = Product(prefix, "packed", {nkv, cap, row});
+  if (packed.bytes() < need) {
+    Fail(prefix, "packed buffer has ", packed.bytes(), " bytes but need ", need,
+         " (num_kv_heads=", nkv, " * cache_capacity=", cap,
+         nibbles ? " * head_dim/2=" : " * head_dim=", row, ")");
+  }
+}
+
+void CheckNorms(std::string_view prefix, ConstView norms, uint32_t nkv, uint32_t cap, uint32_t d) {
+  CheckBuffer(prefix, "norms", norms, DType::kF32);
+  const uint32_t npp = NormsPerPos(d);
+  const uint64_t need = Product(prefix, "norms", {nkv, cap, npp});
+  if (norms.count() < need) {
+    Fail(prefix, "norms buffer has ", norms.count(), " elements but need ", need,
+         " (num_kv_heads=", nkv, " * cache_capacity=", cap, " * norms_per_pos=", npp, ")");
+  }
+}
+
+void CheckSlidingCapacity(std::string_view prefix, bool is_sliding, uint32_t cap) {
+  if (is_sliding && cap == 0) {
+    Fail(prefix,
+         "a sliding cache needs cache_capacity > 0 (the row is write_pos mod "
+         "cache_capacity)");
+  }
+}
+
+// The fallback encoder and the rotation run one lane per element.
+void CheckLanes(std::string_view prefix, uint32_t d, const char* what) {
+  if (d > kMaxLanes) {
+    Fail(prefix, "head_dim ", d, " needs ", d, " lanes per threadgroup, more than ", kMaxLanes,
+         " (", what, " runs one lane per element)");
+  }
+}
+
+void CheckReadPos(std::string_view prefix, uint32_t read_pos, uint32_t cap) {
+  if (read_pos >= cap) Fail(prefix, "read_pos(", read_pos, ") >= cache_capacity(", cap, ")");
+}
+
+void CheckScaleFactor(std::string_view prefix, uint32_t d, float sf) {
+  if (d > 256 && !(std::isfinite(sf) && sf != 0.0f)) {
+    Fail(prefix, "scale_factor_d512 must be finite and non-zero for head_dim ", d,
+         " > 256 (the decoder divides the norms by it), got ", sf);
+  }
+}
+
+struct Table {
+  const float* codebook;
+  const float* boundaries;
+  uint32_t levels;
+};
+
+Table TableFor(uint32_t bits) {
+  switch (bits) {
+    case 4:
+      return {kTqCodebook4, kTqBoundaries4, 16};
+    case 5:
+      return {kTqCodebook5, kTqBoundaries5, 32};
+    case 6:
+      return {kTqCodebook6, kTqBoundaries6, 64};
+    default:
+      return {kTqCodebook8, kTqBoundaries8, 256};
+  }
+}
+
+// Records the encoder for `tokens` tokens (groups (h, t)), token t at position first_pos + t.
+void RecordEncode(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_t cap,
+                  uint64_t first_pos, uint32_t tokens, bool is_sliding, float sf, const float* src,
+                  View packed, View norms) {
+  const Table table = TableFor(bits);
+  const TqEncodeArgs args{src,
+                          packed.as<uint8_t>(),
+                          norms.as<float>(),
+                          table.boundaries,
+                          table.levels,
+                          nkv,
+                          d,
+                          cap,
+                          first_pos,
+                          is_sliding,
+                          TqRotationScale(d),
+                          sf};
+  const Dim3 grid{nkv, tokens, 1};
+  if (d == 256) {
+    queue.dispatch(bits == 4 ? TqEncodeFastD256Entry() : TqEncodeHbD256Entry(), grid, kSimdWidth,
+                   ArenaSizes{256 * sizeof(float)}, args);
+  } else if (d == 512) {
+    queue.dispatch(bits == 4 ? TqEncodeFastD512Entry() : TqEncodeHbD512Entry(), grid, kSimdWidth,
+                   ArenaSizes{512 * sizeof(float)}, args);
+  } else {
+    queue.dispatch(TqEncodeFallbackKernelEntry(), grid, d,
+                   ArenaSizes{2 * size_t{d} * sizeof(float)}, args);
+  }
+}
+
+void RecordDequantize(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_t cap,
+                      uint32_t start_pos, uint32_t n_tokens, float sf, ConstView packed,
+                      ConstView norms, View dst) {
+  const TqDequantizeArgs args{packed.as<uint8_t>(),
+                              norms.as<float>(),
+                              dst.as<float>(),
+                              TableFor(bits).codebook,
+                              d,
+                              cap,
+                              start_pos,
+                              n_tokens,
+                              NormsPerPos(d),
+                              TqRotationScale(d),
+                              sf};
+  const detail::KernelEntry& entry = bits == 4   ? TqDequantize4Entry()
+                                     : bits == 5 ? TqDequantize5Entry()
+                                     : bits == 6 ? TqDequantize6Entry()
+                                                 : TqDequantize8Entry();
+  queue.dispatch(entry, Dim3{n_tokens, nkv, 1}, std::min(d, kMaxLanes), ArenaSizes{}, args);
+}
+
+}  // namespace
+
+float TqRotationScale(uint32_t head_dim) {
+  // 1/√D is 2^-k or 2^-k/√2 for the powers of two the encoders use, far from any binary32
+  // tie, so rounding the double quotient once more gives the nearest binary32.
+  return static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+}
+
+// ---- encoders ----------------------------------------------------------------------------
+
+void HadamardQuantizeKv(Queue& queue, const HadamardQuantizeKvParams& p, ConstView src, View packed,
+                        View norms) {
+  constexpr std::string_view kPrefix = "hadamard_quantize_kv";
+  const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
+  if (nkv == 0 || d == 0) return;
+  if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be a power of two, got ", d);
+  if (d > 4096) {
+    Fail(kPrefix, "head_dim ", d,
+         " exceeds Metal 32 KB threadgroup limit (max 4096 for 2x f32 shared memory)");
+  }
+  if (d % 2 != 0) Fail(kPrefix, "head_dim must be even for nibble packing, got ", d);
+  if (d != 256 && d != 512) CheckLanes(kPrefix, d, "the fallback encoder");
+  if (!p.is_sliding && p.write_pos >= cap) {
+    Fail(kPrefix, "global cache write_pos(", p.write_pos, ") >= cache_capacity(", cap, ")");
+  }
+  CheckSlidingCapacity(kPrefix, p.is_sliding, cap);
+  CheckSrc(kPrefix, src, nkv, d);
+  CheckPacked(kPrefix, packed, nkv, cap, d, /*nibbles=*/true);
+  CheckNorms(kPrefix, norms, nkv, cap, d);
+  RecordEncode(queue, 4, nkv, d, cap, p.write_pos, 1, p.is_sliding, p.scale_factor_d512,
+               src.as<float>(), packed, norms);
+}
+
+void HadamardQuantizeKvSeq(Queue& queue, const HadamardQuantizeKvSeqParams& p, ConstView src,
+                           View packed, View norms) {
+  constexpr std::string_view kPrefix = "hadamard_quantize_kv_seq";
+  const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
+  if (p.n_tokens == 0 || nkv == 0 || d == 0) return;
+  CheckBuffer(kPrefix, "src", src, DType::kF32);
+  const uint64_t tokens_in_src = uint64_t{p.src_tok_offset} + p.n_tokens;
+  const uint64_t need_src = Product(kPrefix, "src", {tokens_in_src, nkv, d});
+  if (src.count() < need_src) {
+    Fail(kPrefix, "src has ", src.count(), " elements but need ", need_src,
+         " (src_tok_offset=", p.src_tok_offset, " + n_tokens=", p.n_tokens, " * num_kv_heads=", nkv,
+         " * head_dim=", d, ")");
+  }
+  if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be a power of two, got ", d);
+  if (d > 4096) Fail(kPrefix, "head_dim ", d, " exceeds Metal 32 KB threadgroup limit");
+  if (d % 2 != 0) Fail(kPrefix, "head_dim must be even for nibble packing, got ", d);
+  if (d != 256 && d != 512) CheckLanes(kPrefix, d, "the fallback encoder");
+  if (!p.is_sliding && uint64_t{p.write_pos_start} + p.n_tokens > cap) {
+    // The first token whose position is past the cache.
+    const uint64_t first_bad = p.write_pos_start >= cap ? 0 : cap - p.write_pos_start;
+    Fail(kPrefix, "global cache write_pos(", p.write_pos_start + first_bad, ") >= cache_capacity(",
+         cap, ") at seq idx ", first_bad);
+  }
+  CheckSlidingCapacity(kPrefix, p.is_sliding, cap);
+  CheckPacked(kPrefix, packed, nkv, cap, d, /*nibbles=*/true);
+  CheckNorms(kPrefix, norms, nkv, cap, d);
+  // A sliding cache keeps the last cap tokens: earlier ones would be overwritten in order.
+  const uint32_t skipped = p.is_sliding && p.n_tokens > cap ? p.n_tokens - cap : 0;
+  const float* first_token = src.as<float>() + (uint64_t{p.src_tok_offset} + skipped) * nkv * d;
+  RecordEncode(queue, 4, nkv, d, cap, uint64_t{p.write_pos_start} + skipped, p.n_tokens - skipped,
+               p.is_sliding, p.scale_factor_d512, first_token, packed, norms);
+}
+
+void HadamardQuantizeKvHb(Queue& queue, const HadamardQuantizeKvHbParams& p, ConstView src,
+                          View packed, View norms) {
+  const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
+  if (nkv == 0 || d == 0) return;
+  if (p.codebook_bits != 5 && p.codebook_bits != 6 && p.codebook_bits != 8) {
+    Fail("dispatch_hadamard_quantize_kv_hb", "codebook_bits must be 5, 6, or 8, got ",
+         p.codebook_bits);
+  }
+  constexpr std::string_view kPrefix = "hadamard_quantize_kv_hb";
+  if (d != 256 && d != 512) Fail(kPrefix, "head_dim ", d, " not supported (need 256 or 512)");
+  if (!p.is_sliding && p.write_pos >= cap) {
+    Fail(kPrefix, "global cache write_pos(", p.write_pos, ") >= cache_capacity(", cap, ")");
+  }
+  CheckSlidingCapacity(kPrefix, p.is_sliding, cap);
+  CheckSrc(kPrefix, src, nkv, d);
+  CheckPacked(kPrefix, packed, nkv, cap, d, /*nibbles=*/false);
+  CheckNorms(kPrefix, norms, nkv, cap, d);
+  RecordEncode(queue, p.codebook_bits, nkv, d, cap, p.write_pos, 1, p.is_sliding,
+               p.scale_factor_d512, src.as<float>(), packed, norms);
+}
+
+// ---- dequantisers ------------------------------------------------------------------------
+
+void TqDequantizeKv(Queue& queue, const TqDequantizeKvParams& p, ConstView packed, ConstView norms,
+                    View dst) {
+  constexpr std::string_view kPrefix = "tq_dequantize_kv";
+  const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
+  if (nkv == 0 || d == 0) return;
+  if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be a power of two, got ", d);
+  CheckBuffer(kPrefix, "dst", dst, DType::kF32);
+  const uint64_t need = uint64_t{nkv} * d;
+  if (dst.count() < need) Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need);
+  if (d % 2 != 0) Fail(kPrefix, "head_dim must be even for nibble packing, got ", d);
+  CheckReadPos(kPrefix, p.read_pos, cap);
+  CheckPacked(kPrefix, packed, nkv, cap, d, /*nibbles=*/true);
+  CheckNorms(kPrefix, norms, nkv, cap, d);
+  CheckScaleFactor(kPrefix, d, p.scale_factor_d512);
+  RecordDequantize(queue, 4, nkv, d, cap, p.read_pos, 1, p.scale_factor_d512, packed, norms, dst);
+}
+
+void TqDequantizeHbKv(Queue& queue, const TqDequantizeHbKvParams& p, ConstView packed,
+                      ConstView norms, View dst) {
+  constexpr std::string_view kPrefix = "dispatch_tq_dequantize_hb_kv";
+  const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
+  if (nkv == 0 || d == 0) return;
+  if (p.codebook_bits != 5 && p.codebook_bits != 6 && p.codebook_bits != 8) {
+    Fail(kPrefix, "codebook_bits must be 5, 6, or 8, got ", p.codebook_bits);
+  }
+  CheckBuffer(kPrefix, "dst", dst, DType::kF32);
+  const uint64_t need = uint64_t{nkv} * d;
+  if (dst.count() < need) Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need);
+  CheckReadPos(kPrefix, p.read_pos, cap);
+  CheckPacked(kPrefix, packed, nkv, cap, d, /*nibbles=*/false);
+  CheckNorms(kPrefix, norms, nkv, cap, d);
+  CheckScaleFactor(kPrefix, d, p.scale_factor_d512);
+  RecordDequantize(queue, p.codebook_bits, nkv, d, cap, p.read_pos, 1, p.scale_factor_d512, packed,
+                   norms, dst);
+}
+
+void TqDequantizeHbKvSeq(Queue& queue, const TqDequantizeHbKvSeqParams& p, ConstView packed,
+                         ConstView norms, View dst) {
+  constexpr std::string_view kPrefix = "dispatch_tq_dequantize_hb_kv_seq";
+  const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
+  if (nkv == 0 || d == 0 || p.n_tokens == 0) return;
+  if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be power of two, got ", d);
+  if (p.codebook_bits != 5 && p.codebook_bits != 6 && p.codebook_bits != 8) {
+    Fail(kPrefix, "codebook_bits must be 5, 6, or 8, got ", p.codebook_bits);
+  }
+  CheckBuffer(kPrefix, "dst", dst, DType::kF32);
+  const uint64_t need = Product(kPrefix, "dst", {nkv, p.n_tokens, d});
+  if (dst.count() < need) {
+    Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need, " (num_kv_heads=", nkv,
+         " × n_tokens=", p.n_tokens, " × head_dim=", d, ")");
+  }
+  if (uint64_t{p.start_pos} + p.n_tokens > cap) {
+    Fail(kPrefix, "start_pos(", p.start_pos, ") + n_tokens(", p.n_tokens, ") > cache_capacity(",
+         cap, ")");
+  }
+  CheckPacked(kPrefix, packed, nkv, cap, d, /*nibbles=*/false);
+  CheckNorms(kPrefix, norms, nkv, cap, d);
+  CheckScaleFactor(kPrefix, d, p.scale_factor_d512);
+  RecordDequantize(queue, p.codebook_bits, nkv, d, cap, p.start_pos, p.n_tokens,
+                   p.scale_factor_d512, packed, norms, dst);
+}
+
+// ---- the inverse rotation ------------------------------------------------------------------
+
+void TqInverseRotate(Queue& queue, const TqInverseRotateParams& p, ConstView rotated, View out) {
+  constexpr std::string_view kPrefix = "tq_inverse_rotate";
+  const uint32_t d = p.head_dim;
+  if (p.rows == 0 || d == 0) return;
+  if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be a power of two, got ", d);
+  CheckLanes(kPrefix, d, "the rotation");
+  const uint64_t need = uint64_t{p.rows} * d;
+  const auto check = [&](const char* name, ConstView view) {
+    CheckBuffer(kPrefix, name, view, DType::kF32);
+    if (view.count() < need) {
+      Fail(kPrefix, name, " has ", view.count(), " elements but need ", need, " (rows=", p.rows,
+           " * head_dim=", d, ")");
+    }
+  };
+  check("rotated", rotated);
+  check("out", out);
+  const auto in_begin = reinterpret_cast<uintptr_t>(rotated.data());
+  const auto out_begin = reinterpret_cast<uintptr_t>(out.data());
+  const uint64_t bytes = need * sizeof(float);
+  if (in_begin != out_begin && in_begin < out_begin + bytes && out_begin < in_begin + bytes) {
+    Fail(kPrefix, "out overlaps rotated without being the same buffer");
+  }
+  const TqInverseRotateArgs args{rotated.as<float>(), out.as<float>(), d, TqRotationScale(d)};
+  const Dim3 grid{p.rows, 1, 1};
+  if (d == 256) {
+    queue.dispatch(TqInverseRotateD256Entry(), grid, kSimdWidth, ArenaSizes{256 * sizeof(float)},
+                   args);
+  } else if (d == 512) {
+    queue.dispatch(TqInverseRotateD512Entry(), grid, kSimdWidth, ArenaSizes{512 * sizeof(float)},
+                   args);
+  } else {
+    queue.dispatch(TqInverseRotateFallbackKernelEntry(), grid, d,
+                   ArenaSizes{2 * size_t{d} * sizeof(float)}, args);
+  }
+}
+
+// ---- bytes moved ----------------------------------------------------------------------------
+
+namespace {
+
+// Per (head, token): f32 input, the packed row, the norms.
+uint64_t EncodeBytes(uint64_t heads_times_tokens, uint32_t d, bool nibbles) {
+  if (d == 0) return 0;
+  return heads_times_tokens * (uint64_t{d} * 4 + (nibbles ? d / 2 : d) + NormsPerPos(d) * 4);
+}
+// Per (head, token): the packed row, the norms, f32 output.
+uint64_t DequantizeBytes(uint64_t heads_times_tokens, uint32_t d, bool nibbles) {
+  if (d == 0) return 0;
+  return heads_times_tokens * ((nibbles ? d / 2 : d) + NormsPerPos(d) * 4 + uint64_t{d} * 4);
+}
+
+}  // namespace
+
+uint64_t HadamardQuantizeKvBytes(const HadamardQuantizeKvParams& p) {
+  return EncodeBytes(p.num_kv_heads, p.head_dim, true);
+}
+uint64_t HadamardQuantizeKvSeqBytes(const HadamardQuantizeKvSeqParams& p) {
+  const uint32_t tokens =
+      p.is_sliding && p.n_tokens > p.cache_capacity ? p.cache_capacity : p.n_tokens;
+  return EncodeBytes(uint64_t{p.num_kv_heads} * tokens, p.head_dim, true);
+}
+uint64_t HadamardQuantizeKvHbBytes(const HadamardQuantizeKvHbParams& p) {
+  return EncodeBytes(p.num_kv_heads, p.head_dim, false);
+}
+uint64_t TqDequantizeKvBytes(const TqDequantizeKvParams& p) {
+  return DequantizeBytes(p.num_kv_heads, p.head_dim, true);
+}
+uint64_t TqDequantizeHbKvBytes(const TqDequantizeHbKvParams& p) {
+  return DequantizeBytes(p.num_kv_heads, p.head_dim, false);
+}
+uint64_t TqDequantizeHbKvSeqBytes(const TqDequantizeHbKvSeqParams& p) {
+  return DequantizeBytes(uint64_t{p.num_kv_heads} * p.n_tokens, p.head_dim, false);
+}
+uint64_t TqInverseRotateBytes(const TqInverseRotateParams& p) {
+  return uint64_t{p.rows} * p.head_dim * 2 * sizeof(float);
+}
+
+}  // namespace tgk
+#endif  // HWY_ONCE

@@ -1,0 +1,184 @@
+// The tq_kv family in GB/s (bytes read + bytes written, tq_kv.h's *Bytes functions) and as a
+// fraction of the STREAM-copy ceiling measured in the same process, for threads 1..nproc on the
+// best target:
+//   - tq_dequantize_hb_kv_seq, 8-bit, 8 KV heads × 32768 tokens × D = 256 (the speed goal:
+//     >= 70 % of copy with 2 threads), and 5-bit at the same shape;
+//   - tq_dequantize_kv (4-bit) at a decode step, 8 heads × D = 256, one position;
+//   - the encoders: the 4-bit sequence encoder on 4096 tokens × 8 heads × D = 256, the 8-bit
+//     encoder on 4096 heads × D = 256 (one token), the 4-bit fallback at D = 128;
+//   - the inverse rotation of 32768 rows × D = 256.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "ceilings.h"
+#include "tgk/kernels/tq_kv.h"
+
+namespace {
+
+std::vector<float> Normals(size_t n) {
+  std::mt19937_64 rng(1);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+std::vector<uint8_t> RandomBytes(size_t n) {
+  std::mt19937_64 rng(2);
+  std::vector<uint8_t> v(n);
+  for (uint8_t& b : v) b = uint8_t(rng());
+  return v;
+}
+
+// Times `record` + commit_and_wait and reports GB/s for `bytes` per call: the mean over the
+// iterations, and the best iteration (the copy ceiling is the best of several runs too).
+void Run(benchmark::State& state, uint64_t bytes, const std::function<void(tgk::Queue&)>& record) {
+  const int threads = int(state.range(0));
+  tgk::Queue queue(tgk::QueueOptions{.threads = threads});
+  double seconds = 0.0, best = 1e30;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    record(queue);
+    queue.commit_and_wait();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(elapsed);
+    seconds += elapsed;
+    best = std::min(best, elapsed);
+  }
+  const double gbs = double(bytes) * double(state.iterations()) / seconds * 1e-9;
+  const double best_gbs = double(bytes) / best * 1e-9;
+  const double copy = tgk::perf::MeasuredCeilings(threads).copy_gbs;
+  state.counters["GBs"] = gbs;
+  state.counters["best_GBs"] = best_gbs;
+  state.counters["copy_GBs"] = copy;
+  state.counters["fraction_of_copy"] = gbs / copy;
+  state.counters["best_fraction_of_copy"] = best_gbs / copy;
+  state.SetLabel(queue.target().name());
+}
+
+void ThreadArgs(benchmark::internal::Benchmark* b) {
+  for (int t = 1; t <= omp_get_num_procs(); ++t) b->Arg(t);
+  b->UseManualTime()->Unit(benchmark::kMillisecond);
+}
+
+// ---- tq_dequantize_hb_kv_seq: 8 heads × 32768 tokens × 256 ---------------------------------
+
+struct SeqCache {
+  static constexpr uint32_t kHeads = 8, kTokens = 32768, kDim = 256;
+  std::vector<uint8_t> packed = RandomBytes(size_t{kHeads} * kTokens * kDim);
+  std::vector<float> norms = Normals(size_t{kHeads} * kTokens);
+  std::vector<float> dst = std::vector<float>(size_t{kHeads} * kTokens * kDim);
+};
+
+void DequantizeSeq(benchmark::State& state, uint32_t bits) {
+  static SeqCache cache;
+  const tgk::TqDequantizeHbKvSeqParams params{.num_kv_heads = SeqCache::kHeads,
+                                              .head_dim = SeqCache::kDim,
+                                              .cache_capacity = SeqCache::kTokens,
+                                              .start_pos = 0,
+                                              .n_tokens = SeqCache::kTokens,
+                                              .codebook_bits = bits};
+  Run(state, tgk::TqDequantizeHbKvSeqBytes(params), [&](tgk::Queue& queue) {
+    tgk::TqDequantizeHbKvSeq(queue, params,
+                             tgk::ConstView::Of<uint8_t>(cache.packed.data(), cache.packed.size()),
+                             tgk::ConstView::Of<float>(cache.norms.data(), cache.norms.size()),
+                             tgk::View::Of<float>(cache.dst.data(), cache.dst.size()));
+  });
+}
+
+void BM_TqDequantizeHbKvSeq8Bit(benchmark::State& state) { DequantizeSeq(state, 8); }
+BENCHMARK(BM_TqDequantizeHbKvSeq8Bit)->Apply(ThreadArgs);
+
+void BM_TqDequantizeHbKvSeq5Bit(benchmark::State& state) { DequantizeSeq(state, 5); }
+BENCHMARK(BM_TqDequantizeHbKvSeq5Bit)->Apply(ThreadArgs);
+
+// ---- tq_dequantize_kv: one decode step, 8 heads × 256 --------------------------------------
+
+void BM_TqDequantizeKvDecodeStep(benchmark::State& state) {
+  constexpr uint32_t kHeads = 8, kDim = 256, kCap = 4096;
+  static const std::vector<uint8_t> packed = RandomBytes(size_t{kHeads} * kCap * kDim / 2);
+  static const std::vector<float> norms = Normals(size_t{kHeads} * kCap);
+  static std::vector<float> dst(size_t{kHeads} * kDim);
+  const tgk::TqDequantizeKvParams params{
+      .num_kv_heads = kHeads, .head_dim = kDim, .cache_capacity = kCap, .read_pos = 1234};
+  Run(state, tgk::TqDequantizeKvBytes(params), [&](tgk::Queue& queue) {
+    tgk::TqDequantizeKv(queue, params, tgk::ConstView::Of<uint8_t>(packed.data(), packed.size()),
+                        tgk::ConstView::Of<float>(norms.data(), norms.size()),
+                        tgk::View::Of<float>(dst.data(), dst.size()));
+  });
+}
+BENCHMARK(BM_TqDequantizeKvDecodeStep)->Apply(ThreadArgs);
+
+// ---- encoders --------------------------------------------------------------------------------
+
+void BM_HadamardQuantizeKvSeqPrefill(benchmark::State& state) {
+  constexpr uint32_t kHeads = 8, kDim = 256, kTokens = 4096;
+  static const std::vector<float> src = Normals(size_t{kTokens} * kHeads * kDim);
+  static std::vector<uint8_t> packed(size_t{kHeads} * kTokens * kDim / 2);
+  static std::vector<float> norms(size_t{kHeads} * kTokens);
+  const tgk::HadamardQuantizeKvSeqParams params{.num_kv_heads = kHeads,
+                                                .head_dim = kDim,
+                                                .cache_capacity = kTokens,
+                                                .write_pos_start = 0,
+                                                .n_tokens = kTokens};
+  Run(state, tgk::HadamardQuantizeKvSeqBytes(params), [&](tgk::Queue& queue) {
+    tgk::HadamardQuantizeKvSeq(queue, params, tgk::ConstView::Of<float>(src.data(), src.size()),
+                               tgk::View::Of<uint8_t>(packed.data(), packed.size()),
+                               tgk::View::Of<float>(norms.data(), norms.size()));
+  });
+}
+BENCHMARK(BM_HadamardQuantizeKvSeqPrefill)->Apply(ThreadArgs);
+
+void BM_HadamardQuantizeKvHb8Bit(benchmark::State& state) {
+  constexpr uint32_t kHeads = 4096, kDim = 256;
+  static const std::vector<float> src = Normals(size_t{kHeads} * kDim);
+  static std::vector<uint8_t> packed(size_t{kHeads} * kDim);
+  static std::vector<float> norms(kHeads);
+  const tgk::HadamardQuantizeKvHbParams params{
+      .num_kv_heads = kHeads, .head_dim = kDim, .cache_capacity = 1, .codebook_bits = 8};
+  Run(state, tgk::HadamardQuantizeKvHbBytes(params), [&](tgk::Queue& queue) {
+    tgk::HadamardQuantizeKvHb(queue, params, tgk::ConstView::Of<float>(src.data(), src.size()),
+                              tgk::View::Of<uint8_t>(packed.data(), packed.size()),
+                              tgk::View::Of<float>(norms.data(), norms.size()));
+  });
+}
+BENCHMARK(BM_HadamardQuantizeKvHb8Bit)->Apply(ThreadArgs);
+
+void BM_HadamardQuantizeKvFallbackD128(benchmark::State& state) {
+  constexpr uint32_t kHeads = 4096, kDim = 128;
+  static const std::vector<float> src = Normals(size_t{kHeads} * kDim);
+  static std::vector<uint8_t> packed(size_t{kHeads} * kDim / 2);
+  static std::vector<float> norms(kHeads);
+  const tgk::HadamardQuantizeKvParams params{
+      .num_kv_heads = kHeads, .head_dim = kDim, .cache_capacity = 1};
+  Run(state, tgk::HadamardQuantizeKvBytes(params), [&](tgk::Queue& queue) {
+    tgk::HadamardQuantizeKv(queue, params, tgk::ConstView::Of<float>(src.data(), src.size()),
+                            tgk::View::Of<uint8_t>(packed.data(), packed.size()),
+                            tgk::View::Of<float>(norms.data(), norms.size()));
+  });
+}
+BENCHMARK(BM_HadamardQuantizeKvFallbackD128)->Apply(ThreadArgs);
+
+// ---- the inverse rotation ----------------------------------------------------------------------
+
+void BM_TqInverseRotateD256(benchmark::State& state) {
+  constexpr uint32_t kRows = 32768, kDim = 256;
+  static const std::vector<float> in = Normals(size_t{kRows} * kDim);
+  static std::vector<float> out(size_t{kRows} * kDim);
+  const tgk::TqInverseRotateParams params{.rows = kRows, .head_dim = kDim};
+  Run(state, tgk::TqInverseRotateBytes(params), [&](tgk::Queue& queue) {
+    tgk::TqInverseRotate(queue, params, tgk::ConstView::Of<float>(in.data(), in.size()),
+                         tgk::View::Of<float>(out.data(), out.size()));
+  });
+}
+BENCHMARK(BM_TqInverseRotateD256)->Apply(ThreadArgs);
+
+}  // namespace
