@@ -20,6 +20,7 @@ enum class Mode : uint32_t {
   kMissingBarrier,    // lane l writes arena[l], then reads arena[l ^ 1] in the same phase
   kWithBarrier,       // the same with a barrier between the write and the read
   kWriteAfterWrite,   // lanes 2m and 2m + 1 both write arena[m] in one phase
+  kWriteAfterRead,    // lane l reads arena[l + 1], then writes arena[l], in one phase
   kUninitialized,     // lane l reads arena[l], which nobody wrote
   kOutOfBounds,       // lane l reads arena[size + l] and writes far past the end
   kGroupLevelWrites,  // group-level code fills the arena; lanes read each other's slots
@@ -77,6 +78,14 @@ struct RaceKernel {
         break;
       case Mode::kWriteAfterWrite:
         each([&](uint32_t l) { arena[l / 2] = l; });
+        break;
+      case Mode::kWriteAfterRead:
+        each([&](uint32_t l) { arena[l] = l; });
+        g.barrier();
+        each([&](uint32_t l) {
+          if (l + 1 < n) out[l] = arena[l + 1];
+          arena[l] = 100 + l;
+        });
         break;
       case Mode::kUninitialized:
         each([&](uint32_t l) { out[l] = arena[l]; });
@@ -186,9 +195,12 @@ std::vector<RaceReport> ByGroup(std::vector<RaceReport> reports) {
 std::vector<Expected> MissingBarrierReports(uint32_t groups, uint32_t lanes) {
   std::vector<Expected> want;
   for (uint32_t g = 0; g < groups; ++g) {
-    // Lane 2m + 1 reads arena[2m], which lane 2m rewrote in phase 1. Lane 2m reads a slot
-    // that was last written in phase 0: no race.
+    // Lane 2m reads arena[2m + 1], last written in phase 0: no race, but lane 2m + 1 then
+    // overwrites it in the same phase. Lane 2m + 1 reads arena[2m], which lane 2m rewrote in
+    // phase 1.
     for (uint32_t l = 1; l < lanes; l += 2) {
+      want.push_back(
+          {Kind::kWriteAfterRead, g, l * sizeof(uint32_t), 1, int32_t(l), int32_t(l - 1)});
       want.push_back(
           {Kind::kReadAfterWrite, g, (l - 1) * sizeof(uint32_t), 1, int32_t(l), int32_t(l - 1)});
     }
@@ -201,8 +213,9 @@ TEST(RaceCheck, MissingBarrierIsReported) {
   std::vector<uint32_t> out;
   const std::string message = RunChecked(queue, Mode::kMissingBarrier, 2, 8, out);
   EXPECT_EQ(message,
-            "8 report(s); first: kernel race_test, group (0, 0, 0), arena 1, byte offset 0, "
-            "phase 1: lane 1 reads a byte that lane 0 wrote in the same phase (missing barrier)");
+            "16 report(s); first: kernel race_test, group (0, 0, 0), arena 1, byte offset 4, "
+            "phase 1: lane 1 overwrites a byte that lane 0 read in the same phase (missing "
+            "barrier)");
   ExpectReports(queue.race_reports(), MissingBarrierReports(2, 8));
 }
 
@@ -240,6 +253,21 @@ TEST(RaceCheck, WriteAfterWriteIsReported) {
   std::vector<Expected> want;
   for (int32_t l = 1; l < 8; l += 2) {
     want.push_back({Kind::kWriteAfterWrite, 0, (size_t(l) / 2) * sizeof(uint32_t), 0, l, l - 1});
+  }
+  ExpectReports(queue.race_reports(), want);
+}
+
+TEST(RaceCheck, WriteAfterReadIsReported) {
+  Queue queue(Checked(1));
+  std::vector<uint32_t> out;
+  const std::string message = RunChecked(queue, Mode::kWriteAfterRead, 1, 8, out);
+  EXPECT_EQ(message,
+            "7 report(s); first: kernel race_test, group (0, 0, 0), arena 1, byte offset 4, "
+            "phase 1: lane 1 overwrites a byte that lane 0 read in the same phase (missing "
+            "barrier)");
+  std::vector<Expected> want;
+  for (int32_t l = 1; l < 8; ++l) {
+    want.push_back({Kind::kWriteAfterRead, 0, size_t(l) * sizeof(uint32_t), 1, l, l - 1});
   }
   ExpectReports(queue.race_reports(), want);
 }

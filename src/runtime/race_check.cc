@@ -11,6 +11,7 @@ constexpr size_t kMaxReportsPerGroup = 8;
 
 std::string LaneName(int32_t lane) {
   if (lane == detail::RaceChecker::kGroupLevel) return "group-level code";
+  if (lane == detail::RaceChecker::kSeveralLanes) return "several lanes";
   return "lane " + std::to_string(lane);
 }
 
@@ -28,6 +29,10 @@ std::string RaceReport::ToString() const {
     case Kind::kWriteAfterWrite:
       out << LaneName(lane) << " overwrites a byte that " << LaneName(other_lane)
           << " wrote in the same phase (missing barrier)";
+      break;
+    case Kind::kWriteAfterRead:
+      out << LaneName(lane) << " overwrites a byte that " << LaneName(other_lane)
+          << " read in the same phase (missing barrier)";
       break;
     case Kind::kUninitializedRead:
       out << LaneName(lane) << " reads a byte that no lane of this group has written";
@@ -61,6 +66,8 @@ void RaceChecker::BeginGroup(const char* kernel, const LaunchGeometry& geometry,
   for (uint32_t i = 0; i < geometry.arenas.count(); ++i) {
     shadows_[i].writer.assign(geometry.arenas[i], kNobody);
     shadows_[i].phase.assign(geometry.arenas[i], 0);
+    shadows_[i].reader.assign(geometry.arenas[i], kNobody);
+    shadows_[i].read_phase.assign(geometry.arenas[i], 0);
   }
 }
 
@@ -75,16 +82,25 @@ bool RaceChecker::OnRead(uint32_t arena, size_t byte_offset, size_t bytes) {
     Report(RaceReport::Kind::kOutOfBounds, arena, byte_offset, kNobody);
     return false;
   }
+  bool reported = false;
   for (size_t b = byte_offset; b < byte_offset + bytes; ++b) {
     const int32_t writer = shadow.writer[b];
-    if (writer == kNobody) {
+    if (!reported && writer == kNobody) {
       Report(RaceReport::Kind::kUninitializedRead, arena, b, kNobody);
-      return true;
+      reported = true;
     }
     // Group-level code runs as every lane at once, so its writes are every lane's own.
-    if (writer != lane_ && writer != kGroupLevel && shadow.phase[b] == phase_) {
+    if (!reported && writer != kNobody && writer != lane_ && writer != kGroupLevel &&
+        shadow.phase[b] == phase_) {
       Report(RaceReport::Kind::kReadAfterWrite, arena, b, writer);
-      return true;
+      reported = true;
+    }
+    const int32_t reader = shadow.reader[b];
+    if (shadow.read_phase[b] == phase_ && reader != kNobody && reader != lane_) {
+      shadow.reader[b] = kSeveralLanes;
+    } else {
+      shadow.reader[b] = lane_;
+      shadow.read_phase[b] = phase_;
     }
   }
   return true;
@@ -100,6 +116,11 @@ bool RaceChecker::OnWrite(uint32_t arena, size_t byte_offset, size_t bytes) {
     const int32_t writer = shadow.writer[b];
     if (writer != kNobody && writer != lane_ && shadow.phase[b] == phase_) {
       Report(RaceReport::Kind::kWriteAfterWrite, arena, b, writer);
+      break;
+    }
+    const int32_t reader = shadow.reader[b];
+    if (reader != kNobody && reader != lane_ && shadow.read_phase[b] == phase_) {
+      Report(RaceReport::Kind::kWriteAfterRead, arena, b, reader);
       break;
     }
   }

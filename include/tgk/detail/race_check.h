@@ -1,6 +1,7 @@
 // The checked scalar mode's race detector. It shadows every byte of every arena with the lane
-// that last wrote it and the phase of that write; a lane that reads (or overwrites) a byte
-// another lane wrote in the same phase would race on a GPU, where lanes run concurrently
+// that last wrote it and the lane(s) that read it, with the phases of those accesses. A lane
+// that reads or overwrites a byte another lane wrote in the same phase, or overwrites a byte
+// another lane read in the same phase, would race on a GPU, where lanes run concurrently
 // between barriers. Reads of bytes that no lane wrote in this group are reported too, since
 // arena memory starts undefined.
 #pragma once
@@ -16,14 +17,21 @@
 namespace tgk {
 
 struct RaceReport {
-  enum class Kind { kReadAfterWrite, kWriteAfterWrite, kUninitializedRead, kOutOfBounds };
+  enum class Kind {
+    kReadAfterWrite,
+    kWriteAfterWrite,
+    kWriteAfterRead,
+    kUninitializedRead,
+    kOutOfBounds
+  };
   Kind kind;
   std::string kernel;
   uint32_t arena;
   size_t byte_offset;
   uint32_t phase;        // phases count from 0; each barrier starts the next one
   int32_t lane;          // the lane making the access (-1: group-level code)
-  int32_t other_lane;    // the lane that wrote the byte in the same phase
+  int32_t other_lane;    // the lane that wrote (read, for kWriteAfterRead) the byte in the same
+                         // phase; RaceChecker::kSeveralLanes when more than one read it
   Dim3 group;
 
   std::string ToString() const;
@@ -46,6 +54,7 @@ class RaceChecker {
  public:
   static constexpr int32_t kGroupLevel = -1;
   static constexpr int32_t kNobody = -2;
+  static constexpr int32_t kSeveralLanes = -3;
 
   explicit RaceChecker(RaceLog* log) : log_(log) {}
 
@@ -61,6 +70,8 @@ class RaceChecker {
   struct Shadow {
     std::vector<int32_t> writer;
     std::vector<uint32_t> phase;
+    std::vector<int32_t> reader;
+    std::vector<uint32_t> read_phase;
   };
   void Report(RaceReport::Kind kind, uint32_t arena, size_t offset, int32_t other);
 
