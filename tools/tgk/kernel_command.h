@@ -75,6 +75,9 @@ class KernelCommand {
   virtual void AddOptions(CLI::App& command) = 0;
   // Runs at the shape the options give (their defaults under `tgk bench`).
   virtual RunResult Run(const RunOptions& options) = 0;
+  // The rows of `tgk bench`: each the command's options parsed from one line ("--nwg 32") over
+  // their defaults.
+  virtual std::vector<std::string> BenchVariants() const { return {""}; }
 };
 
 // Every kernel the tool knows, in `tgk bench` order (registry.cc).
@@ -103,6 +106,8 @@ class Random {
   float Uniform() { return float(engine_() >> 40) * 0x1p-24f; }
   // Standard normal (Box-Muller, in f64).
   float Normal();
+  // 64 random bits, for bytes: 8 at a time.
+  uint64_t Bits() { return engine_(); }
 
  private:
   std::mt19937_64 engine_;

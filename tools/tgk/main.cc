@@ -1,7 +1,8 @@
 // tgk: tgk's kernels from the command line.
 //
-//   tgk bench                  every kernel at its default shape: time, rate, fraction of the
-//                              machine's ceiling measured in the same run, parity with the
+//   tgk bench                  every kernel at its default shape (a row per variant a kernel
+//                              lists, e.g. flash-attn-vec's two NWG): time, rate, fraction of
+//                              the machine's ceiling measured in the same run, parity with the
 //                              scalar oracle
 //   tgk run KERNEL [options]   one kernel on random or file inputs: time, rate, parity, and
 //                              optionally a safetensors file of inputs and outputs
@@ -98,16 +99,24 @@ int Bench(const std::vector<std::unique_ptr<KernelCommand>>& kernels, const RunO
   std::vector<std::vector<std::string>> rows{
       {"kernel", "shape", "time", "rate", "of ceiling", "oracle"}};
   std::vector<std::string> mismatches;
-  for (const auto& kernel : kernels) {
-    const RunResult r = kernel->Run(options);
-    const double giga_per_second = r.work / r.timing.median_s * 1e-9;
-    char fraction[32];
-    std::snprintf(fraction, sizeof fraction, "%.0f%%",
-                  100 * giga_per_second / Ceiling(ceilings, r.roof));
-    rows.push_back({kernel->name(), r.shape, FormatSeconds(r.timing.median_s),
-                    FormatRate(r.work, r.timing.median_s, r.roof), fraction,
-                    r.oracle.equal() ? "bitwise equal" : "DIFFERS"});
-    if (!r.oracle.equal()) mismatches.push_back(kernel->name() + ": " + r.oracle.Summary());
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    for (const std::string& variant : kernels[i]->BenchVariants()) {
+      // A fresh command per row, so that no row inherits an option an earlier row set.
+      const std::unique_ptr<KernelCommand> kernel = std::move(MakeKernelCommands()[i]);
+      CLI::App parser;
+      kernel->AddOptions(parser);
+      parser.parse(variant);
+      const std::string label = kernel->name() + (variant.empty() ? "" : " " + variant);
+      const RunResult r = kernel->Run(options);
+      const double giga_per_second = r.work / r.timing.median_s * 1e-9;
+      char fraction[32];
+      std::snprintf(fraction, sizeof fraction, "%.0f%%",
+                    100 * giga_per_second / Ceiling(ceilings, r.roof));
+      rows.push_back({label, r.shape, FormatSeconds(r.timing.median_s),
+                      FormatRate(r.work, r.timing.median_s, r.roof), fraction,
+                      r.oracle.equal() ? "bitwise equal" : "DIFFERS"});
+      if (!r.oracle.equal()) mismatches.push_back(label + ": " + r.oracle.Summary());
+    }
   }
 
   std::vector<size_t> widths(rows[0].size(), 0);

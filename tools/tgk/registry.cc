@@ -4,10 +4,18 @@
 namespace tgk::tool {
 
 std::unique_ptr<KernelCommand> MakeKktCommand();
+std::unique_ptr<KernelCommand> MakeFlashAttnVecCommand();
+std::unique_ptr<KernelCommand> MakeSdpaCommand();
+std::unique_ptr<KernelCommand> MakeTqEncodeCommand();
+std::unique_ptr<KernelCommand> MakeTqDequantCommand();
 
 std::vector<std::unique_ptr<KernelCommand>> MakeKernelCommands() {
   std::vector<std::unique_ptr<KernelCommand>> commands;
   commands.push_back(MakeKktCommand());
+  commands.push_back(MakeFlashAttnVecCommand());
+  commands.push_back(MakeSdpaCommand());
+  commands.push_back(MakeTqEncodeCommand());
+  commands.push_back(MakeTqDequantCommand());
   return commands;
 }
 

@@ -1,10 +1,12 @@
 // The tgk tool: its safetensors reader and writer directly, then the built executable end to
-// end on a tiny kkt shape.
+// end on tiny shapes of every kernel, and `tgk bench` at the default shapes.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -417,17 +419,244 @@ TEST_F(ToolRunTest, Errors) {
   EXPECT_NE(usage.exit_code, 2);
 }
 
+// ---- the other kernels, at tiny shapes ------------------------------------------------------
+
+// The line of `out` that starts with `start` (without its newline), empty when there is none.
+std::string Line(const std::string& out, const std::string& start) {
+  const std::string text = "\n" + out;
+  const size_t at = text.find("\n" + start);
+  if (at == std::string::npos) return "";
+  const size_t end = text.find('\n', at + 1);
+  return text.substr(at + 1, end == std::string::npos ? end : end - at - 1);
+}
+
+constexpr const char* kTinyOptions = " --threads 2 --repeat 1 --warmup 0";
+
+struct TinyRun {
+  const char* args;
+  const char* shape;
+  uint64_t elements;  // in the outputs
+};
+
+// Every kernel path of the commands: both dtypes, both NWG, the masks, each encoder and
+// dequantiser, head_dim 512's per-block norms, a sliding cache that wraps.
+const TinyRun kTinyRuns[] = {
+    {"run sdpa --n_heads 4 --n_kv_heads 2 --head_dim 64 --seq_len 40 --kv_seq_len 50 "
+     "--kv_capacity 60",
+     "batch=1 n_heads=4 n_kv_heads=2 head_dim=64 seq_len=40 kv_seq_len=50 kv_capacity=60", 10240},
+    {"run sdpa --dtype bf16 --batch 2 --n_heads 2 --n_kv_heads 1 --head_dim 32 --seq_len 1 "
+     "--kv_seq_len 33 --scale 0.5",
+     "batch=2 n_heads=2 n_kv_heads=1 head_dim=32 seq_len=1 kv_seq_len=33 scale=0.5", 128},
+    {"run flash-attn-vec --num_heads 4 --num_kv_heads 2 --head_dim 128 --kv_seq_len 100 "
+     "--kv_capacity 128",
+     "num_heads=4 num_kv_heads=2 head_dim=128 kv_seq_len=100 kv_capacity=128 NWG=1", 512},
+    {"run flash-attn-vec --nwg 32 --num_heads 2 --num_kv_heads 1 --head_dim 256 --kv_seq_len 300 "
+     "--mask_type 2 --sliding_window 200 --ring_start 7",
+     "num_heads=2 num_kv_heads=1 head_dim=256 kv_seq_len=300 mask_type=2 sliding_window=200 "
+     "ring_start=7 NWG=32",
+     512},
+    {"run tq-encode --num_kv_heads 2 --n_tokens 5 --write_pos_start 3",
+     "num_kv_heads=2 head_dim=256 n_tokens=5 write_pos_start=3", 2 * 8 * 128 + 2 * 8},
+    {"run tq-encode --num_kv_heads 1 --head_dim 64 --n_tokens 3 --cache_capacity 4",
+     "num_kv_heads=1 head_dim=64 n_tokens=3 cache_capacity=4", 4 * 32 + 4},
+    {"run tq-encode --bits 8 --num_kv_heads 2 --head_dim 512 --n_tokens 6 --cache_capacity 4 "
+     "--is_sliding --scale_factor_d512 16",
+     "num_kv_heads=2 head_dim=512 n_tokens=6 cache_capacity=4 scale_factor_d512=16 is_sliding",
+     2 * 4 * 512 + 2 * 4 * 2},
+    {"run tq-dequant --num_kv_heads 2 --n_tokens 5 --start_pos 2",
+     "num_kv_heads=2 head_dim=256 n_tokens=5 start_pos=2", 2 * 5 * 256},
+    {"run tq-dequant --bits 4 --num_kv_heads 3 --head_dim 128 --read_pos 4 --cache_capacity 6",
+     "num_kv_heads=3 head_dim=128 read_pos=4 cache_capacity=6", 3 * 128},
+    {"run tq-dequant --bits 6 --no-seq --num_kv_heads 2 --head_dim 512 --read_pos 1 "
+     "--scale_factor_d512 2",
+     "num_kv_heads=2 head_dim=512 read_pos=1 scale_factor_d512=2", 2 * 512},
+};
+
+TEST_F(ToolRunTest, KernelsMatchTheOracleOnEveryTarget) {
+  for (const Target& target : AvailableTargets()) {
+    for (const TinyRun& run : kTinyRuns) {
+      SCOPED_TRACE(target.name() + ": " + run.args);
+      const ToolRun r = Run(std::string(run.args) + kTinyOptions + " --target " + target.name());
+      ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+      EXPECT_EQ(Line(r.out, "  shape"), std::string("  shape    ") + run.shape) << r.out;
+      EXPECT_NE(r.out.find("target   " + target.name() + ", 2 threads"), std::string::npos)
+          << r.out;
+      EXPECT_NE(r.out.find("vs scalar, 2 threads: bitwise equal (" + std::to_string(run.elements) +
+                           " elements)"),
+                std::string::npos)
+          << r.out;
+    }
+  }
+}
+
+// `--out` writes inputs and outputs; `--in` of that file (with the options no tensor holds)
+// recomputes the same shape and outputs, and writes the same file.
+TEST_F(ToolRunTest, KernelsOutputFileRoundTrip) {
+  struct RoundTrip {
+    const char* out_args;
+    const char* in_args;
+    std::vector<std::string> outputs;
+  };
+  const RoundTrip trips[] = {
+      {"run sdpa --dtype bf16 --n_heads 4 --n_kv_heads 2 --head_dim 64 --seq_len 40 "
+       "--kv_seq_len 50 --kv_capacity 60 --scale 0.5",
+       "run sdpa --kv_seq_len 50 --scale 0.5",
+       {"O"}},
+      {"run sdpa --n_heads 2 --n_kv_heads 2 --head_dim 16 --seq_len 3 --kv_seq_len 9",
+       "run sdpa",
+       {"O"}},
+      {"run flash-attn-vec --nwg 32 --num_heads 2 --num_kv_heads 1 --head_dim 256 "
+       "--kv_seq_len 300 --kv_capacity 320 --mask_type 2 --sliding_window 200 --ring_start 7",
+       "run flash-attn-vec --nwg 32 --kv_seq_len 300 --mask_type 2 --sliding_window 200 "
+       "--ring_start 7",
+       {"out"}},
+      {"run tq-encode --bits 5 --num_kv_heads 2 --n_tokens 6 --cache_capacity 4 --is_sliding",
+       "run tq-encode --bits 5 --is_sliding",
+       {"packed", "norms"}},
+      {"run tq-encode --num_kv_heads 2 --head_dim 128 --n_tokens 3 --write_pos_start 2",
+       "run tq-encode --write_pos_start 2",
+       {"packed", "norms"}},
+      {"run tq-dequant --num_kv_heads 2 --n_tokens 5 --start_pos 2",
+       "run tq-dequant --start_pos 2",
+       {"dst"}},
+      {"run tq-dequant --bits 4 --num_kv_heads 3 --head_dim 128 --read_pos 4 --cache_capacity 6",
+       "run tq-dequant --bits 4 --read_pos 4",
+       {"dst"}},
+  };
+  const std::string first = Path("first.safetensors"), second = Path("second.safetensors");
+  for (const RoundTrip& trip : trips) {
+    SCOPED_TRACE(trip.out_args);
+    ToolRun r = Run(std::string(trip.out_args) + kTinyOptions + " --seed 5 --out '" + first + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const std::string shape = Line(r.out, "  shape");
+    r = Run(std::string(trip.in_args) + kTinyOptions + " --in '" + first + "' --out '" + second +
+            "'");
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(Line(r.out, "  shape"), shape) << r.out;
+    for (const std::string& name : trip.outputs) {
+      std::string label = "file " + name;  // as `tgk run` prints it: padded to 8
+      label.resize(std::max<size_t>(label.size(), 8), ' ');
+      EXPECT_NE(Line(r.out, "  " + label).find(" computed vs file: bitwise equal ("),
+                std::string::npos)
+          << r.out;
+    }
+    const TensorFile a = ReadSafetensors(first), b = ReadSafetensors(second);
+    const std::string kernel = std::string(trip.in_args).substr(4);  // after "run "
+    EXPECT_EQ(a.metadata.at("tgk_kernel"), kernel.substr(0, kernel.find(' ')));
+    ASSERT_EQ(a.tensors.size(), b.tensors.size());
+    for (const auto& [name, tensor] : a.tensors) {
+      SCOPED_TRACE(name);
+      ASSERT_NE(b.Find(name), nullptr);
+      EXPECT_EQ(b.Find(name)->shape, tensor.shape);
+      EXPECT_EQ(b.Find(name)->data, tensor.data);
+    }
+  }
+}
+
+TEST_F(ToolRunTest, KernelErrors) {
+  // Values outside an option's set are CLI11 usage errors.
+  for (const char* args : {"run flash-attn-vec --nwg 2", "run sdpa --dtype f16",
+                           "run tq-encode --bits 7", "run tq-dequant --bits 3"}) {
+    SCOPED_TRACE(args);
+    const ToolRun r = Run(args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.exit_code, 2);
+    EXPECT_NE(r.err.find(" not in {"), std::string::npos) << r.err;
+  }
+
+  // The kernels' own checks.
+  ExpectError("run sdpa --n_heads 3 --n_kv_heads 2 --head_dim 8 --seq_len 4 --kv_seq_len 4",
+              "tgk: Invalid argument: n_heads (3) must be divisible by n_kv_heads (2)");
+  ExpectError("run flash-attn-vec --num_heads 1 --num_kv_heads 1 --head_dim 64 --kv_seq_len 4",
+              "flash_attn_vec_peer_port_f16: head_dim must be 128, 256 or 512, got 64");
+  ExpectError(
+      "run flash-attn-vec --nwg 32 --num_heads 1 --num_kv_heads 1 --kv_seq_len 64 "
+      "--kv_capacity 32",
+      "flash_attn_vec_peer_port_f16_nwg32: kv_capacity (32) < kv_seq_len (64)");
+  ExpectError("run tq-encode --bits 8 --num_kv_heads 1 --head_dim 128 --n_tokens 2",
+              "hadamard_quantize_kv_hb: head_dim 128 not supported (need 256 or 512)");
+  ExpectError("run tq-encode --num_kv_heads 1 --n_tokens 4 --cache_capacity 3",
+              "hadamard_quantize_kv_seq: global cache write_pos(3) >= cache_capacity(3) at seq "
+              "idx 3");
+  ExpectError("run tq-dequant --num_kv_heads 1 --n_tokens 4 --start_pos 1 --cache_capacity 4",
+              "dispatch_tq_dequantize_hb_kv_seq: start_pos(1) + n_tokens(4) > cache_capacity(4)");
+
+  // The commands' own rules.
+  ExpectError("run tq-dequant --bits 4 --seq", "tq-dequant: --seq needs 5, 6 or 8 bits");
+  ExpectError("run tq-dequant --read_pos 3",
+              "tq-dequant: --read_pos is the row of the one-position dequantisers (--no-seq)");
+  ExpectError("run tq-dequant --bits 4 --n_tokens 3",
+              "tq-dequant: --n_tokens belongs to the sequence dequantiser (--seq)");
+
+  // Input files.
+  const std::string bf16 = Path("sdpa.safetensors");
+  ASSERT_EQ(Run(std::string(kTinyRuns[1].args) + kTinyOptions + " --out '" + bf16 + "'").exit_code,
+            0);
+  ExpectError("run sdpa --dtype f32 --in '" + bf16 + "'",
+              bf16 + ": tensor 'Q' has dtype BF16, expected F32");
+  const std::string nibbles = Path("nibbles.safetensors");
+  ASSERT_EQ(
+      Run(std::string(kTinyRuns[8].args) + kTinyOptions + " --out '" + nibbles + "'").exit_code, 0);
+  ExpectError("run tq-dequant --bits 4 --read_pos 4 --head_dim 64 --in '" + nibbles + "'",
+              "--head_dim 64 disagrees with the input file " + nibbles +
+                  " (head_dim = 128 from tensor 'packed' (2 head_dim/2 at 4 bits))");
+  // Read as 8-bit, the 4-bit cache's packed gives head_dim 64, which the dst does not have.
+  ExpectError("run tq-dequant --bits 8 --no-seq --read_pos 4 --in '" + nibbles + "'",
+              nibbles +
+                  ": tensor 'dst' has shape [3, 128], expected [num_kv_heads, head_dim]; "
+                  "num_kv_heads = 3 from tensor 'packed'; head_dim = 64 from tensor 'packed'");
+}
+
+// Without a dst in the file, the sequence dequantiser decodes to the end of the cache.
+TEST_F(ToolRunTest, TqDequantFileWithoutDst) {
+  const std::string path = Path("cache.safetensors");
+  ASSERT_EQ(Run(std::string(kTinyRuns[7].args) + kTinyOptions + " --out '" + path + "'").exit_code,
+            0);
+  TensorFile file = ReadSafetensors(path);
+  file.tensors.erase("dst");
+  WriteSafetensors(path, file.tensors);
+  const ToolRun r =
+      Run(std::string("run tq-dequant --start_pos 3") + kTinyOptions + " --in '" + path + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Line(r.out, "  shape"), "  shape    num_kv_heads=2 head_dim=256 n_tokens=4 start_pos=3")
+      << r.out;
+  EXPECT_NE(r.out.find("bitwise equal (2048 elements)"), std::string::npos) << r.out;
+}
+
 TEST_F(ToolRunTest, Bench) {
   const ToolRun r = Run("bench --threads 2 --repeat 1 --warmup 0");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("tgk bench: " + BestTarget().name() + ", 2 threads"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("machine ceilings: "), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\nkernel  shape                        time"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\nkkt     B=1 T=4096 H=16 Hg=16 K=128  "), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("GFLOP/s"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("%  "), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("bitwise equal\n"), std::string::npos) << r.out;
+  EXPECT_EQ(Line(r.out, "kernel").find("kernel  "), 0u) << r.out;
+  // Every kernel at its default shape (the speed goals'), each variant a row.
+  struct Row {
+    const char* label;
+    const char* shape;
+    const char* unit;
+  };
+  const Row rows[] = {
+      {"kkt", "B=1 T=4096 H=16 Hg=16 K=128", "GFLOP/s"},
+      {"flash-attn-vec --nwg 1", "num_heads=16 num_kv_heads=8 head_dim=256 kv_seq_len=32768 NWG=1",
+       "GB/s"},
+      {"flash-attn-vec --nwg 32",
+       "num_heads=16 num_kv_heads=8 head_dim=256 kv_seq_len=32768 NWG=32", "GB/s"},
+      {"sdpa --dtype f32",
+       "batch=1 n_heads=16 n_kv_heads=8 head_dim=128 seq_len=512 kv_seq_len=512", "GFLOP/s"},
+      {"sdpa --dtype bf16",
+       "batch=1 n_heads=16 n_kv_heads=8 head_dim=128 seq_len=512 kv_seq_len=512", "GFLOP/s"},
+      {"tq-encode --bits 4", "num_kv_heads=8 head_dim=256 n_tokens=32768", "GB/s"},
+      {"tq-dequant --bits 8 --seq", "num_kv_heads=8 head_dim=256 n_tokens=32768", "GB/s"},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.label);
+    const std::string line = Line(r.out, std::string(row.label) + "  ");
+    EXPECT_NE(line.find("  " + std::string(row.shape) + "  "), std::string::npos) << r.out;
+    EXPECT_NE(line.find(std::string(" ") + row.unit + "  "), std::string::npos) << line;
+    EXPECT_NE(line.find("%  "), std::string::npos) << line;
+    EXPECT_TRUE(line.ends_with("  bitwise equal")) << line;
+  }
 }
 
 TEST_F(ToolRunTest, UsageWithoutACommand) {

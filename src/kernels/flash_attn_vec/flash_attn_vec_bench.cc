@@ -1,0 +1,96 @@
+// flash_attn_vec at the speed-goal shape: head_dim 256, 16 query heads over 8 kv heads,
+// kv_seq_len = kv_capacity = 32768 (2 × 134 MB of f16 K and V), NWG = 1 and NWG = 32, for
+// threads 1..nproc on the best target. GB/s counts K and V once plus Q and out
+// (FlashAttnVecBytes); read_fraction is that over the STREAM-read ceiling of the same thread
+// count, measured in this process.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "ceilings.h"
+#include "tgk/convert.h"
+#include "tgk/kernels/flash_attn_vec.h"
+
+namespace {
+
+struct Problem {
+  tgk::FlashAttnVecParams params;
+  std::vector<float> q, out, tmp;
+  std::vector<tgk::f16> k, v;
+
+  Problem() {
+    params.num_heads = 16;
+    params.num_kv_heads = 8;
+    params.head_dim = 256;
+    params.kv_seq_len = params.kv_capacity = 32768;
+    params.scale = 1.0f / 16.0f;
+    const size_t kv = size_t{params.num_kv_heads} * params.kv_capacity * params.head_dim;
+    q.resize(size_t{params.num_heads} * params.head_dim);
+    out.resize(q.size());
+    tmp.resize(tgk::FlashAttnVecNwg32TmpBytes(params.num_heads, params.head_dim) / sizeof(float));
+    k.resize(kv);
+    v.resize(kv);
+    // U(-1, 1) from a cheap generator: 134 M values each.
+    uint64_t state = 0x9E3779B97F4A7C15ull;
+    const auto next = [&state] {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      return float(int32_t(state >> 32)) * 0x1p-31f;
+    };
+    for (auto& x : q) x = next();
+    for (auto& x : k) x = tgk::F16FromF32(next());
+    for (auto& x : v) x = tgk::F16FromF32(next());
+  }
+};
+
+void RunFlashAttnVec(benchmark::State& state, bool nwg32) {
+  static Problem problem;
+  const int threads = int(state.range(0));
+  tgk::Queue queue(tgk::QueueOptions{.threads = threads});
+  const auto q = tgk::ConstView::Of<float>(problem.q.data(), problem.q.size());
+  const auto k = tgk::ConstView::Of<tgk::f16>(problem.k.data(), problem.k.size());
+  const auto v = tgk::ConstView::Of<tgk::f16>(problem.v.data(), problem.v.size());
+  const auto out = tgk::View::Of<float>(problem.out.data(), problem.out.size());
+  const auto tmp = tgk::View::Of<float>(problem.tmp.data(), problem.tmp.size());
+  const auto run = [&] {
+    if (nwg32) {
+      tgk::FlashAttnVecF16Nwg32(queue, problem.params, q, k, v, tmp, out);
+    } else {
+      tgk::FlashAttnVecF16(queue, problem.params, q, k, v, out);
+    }
+    queue.commit_and_wait();
+  };
+  run();  // warm-up: thread team, scratch memory, page tables
+  double seconds = 0.0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(elapsed);
+    seconds += elapsed;
+  }
+  const double gbs =
+      double(tgk::FlashAttnVecBytes(problem.params)) * double(state.iterations()) / seconds * 1e-9;
+  const double read = tgk::perf::MeasuredCeilings(threads).read_gbs;
+  state.counters["GBs"] = gbs;
+  state.counters["stream_read_GBs"] = read;
+  state.counters["read_fraction"] = gbs / read;
+  state.SetLabel(queue.target().name());
+}
+
+void ThreadArgs(benchmark::internal::Benchmark* b) {
+  for (int t = 1; t <= omp_get_num_procs(); ++t) b->Arg(t);
+  b->UseManualTime()->Unit(benchmark::kMillisecond);
+}
+
+void BM_FlashAttnVecNwg1(benchmark::State& state) { RunFlashAttnVec(state, false); }
+BENCHMARK(BM_FlashAttnVecNwg1)->Apply(ThreadArgs);
+
+void BM_FlashAttnVecNwg32(benchmark::State& state) { RunFlashAttnVec(state, true); }
+BENCHMARK(BM_FlashAttnVecNwg32)->Apply(ThreadArgs);
+
+}  // namespace

@@ -1,0 +1,404 @@
+// `tgk run tq-encode` and `tgk run tq-dequant`: the TurboQuant KV cache (spec/tq_kv_cache.md).
+// The cache of num_kv_heads heads × cache_capacity rows of head_dim indices is packed u8
+// [num_kv_heads, cache_capacity, head_dim/2] at 4 bits (two per byte), [.., head_dim] at 5, 6
+// and 8 bits, with norms f32 [num_kv_heads, cache_capacity, norms_per_pos], norms_per_pos =
+// max(1, head_dim/256).
+//
+// tq-encode writes n_tokens tokens of src f32 [n_tokens, num_kv_heads, head_dim] into rows
+// write_pos_start.. of a zeroed cache: 4-bit with the sequence encoder hadamard_quantize_kv_seq
+// (one dispatch), 5/6/8-bit with one hadamard_quantize_kv_hb dispatch per token (the API has no
+// higher-bit sequence encoder), all recorded on one queue. Random src is uniform with unit
+// variance: cheaper than normal draws for the 67 M values of the default shape, and the
+// encoder's rotation makes the coordinates it quantises near-normal anyway.
+//
+// tq-dequant reads rows start_pos .. start_pos + n_tokens − 1 into dst f32 [num_kv_heads,
+// n_tokens, head_dim] with tq_dequantize_hb_kv_seq (--seq, the default for 5/6/8 bits), or row
+// read_pos into dst f32 [num_kv_heads, head_dim] with tq_dequantize_hb_kv (--no-seq) or, at 4
+// bits, tq_dequantize_kv. Random caches are random indices (every byte a valid one: the upper
+// bits of a 5- or 6-bit index are 0) with positive norms near those of an N(0, 1) vector (√D
+// for the L2 norm of D <= 256, 1 for the per-block RMS of D > 256, ±25 %): any head_dim the
+// dequantisers take works, where an encoded cache would need head_dim 256 or 512 at 5/6/8 bits.
+//
+// With --in, the file's tensors give the dimensions they hold (src, packed and norms for
+// tq-encode; packed, norms and dst for tq-dequant); the positions, a dequantiser's n_tokens
+// without a dst (default: to the end of the cache), the bits and the flags come from the
+// options. A cache_capacity of 0 means just enough rows for the tokens.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernel_command.h"
+#include "tgk/error.h"
+#include "tgk/kernels/tq_kv.h"
+
+namespace tgk::tool {
+namespace {
+
+uint32_t NormsPerPos(uint32_t head_dim) { return std::max<uint32_t>(1, head_dim / 256); }
+
+// The last dim of packed: its symbol and size.
+std::string RowSymbol(uint32_t bits) { return bits == 4 ? "head_dim/2" : "head_dim"; }
+uint64_t RowBytes(uint32_t bits, uint32_t head_dim) { return bits == 4 ? head_dim / 2 : head_dim; }
+
+// cache_capacity 0: `rows` (a first position plus a count, which must fit the kernels' u32).
+uint32_t Capacity(uint32_t capacity, uint64_t rows) {
+  if (capacity != 0) return capacity;
+  if (rows > UINT32_MAX) {
+    ThrowInvalidArgument("--cache_capacity 0 would be " + std::to_string(rows) +
+                         " rows, which does not fit 32 bits");
+  }
+  return uint32_t(rows);
+}
+
+// The cache's dims and the rows a run touches (" n_tokens=4 start_pos=2"), then whatever differs
+// from the usual call: a capacity other than the `rows_end` rows the tokens need, sf != 1.
+std::string ShapeText(uint32_t heads, uint32_t head_dim, uint32_t capacity, const std::string& rows,
+                      uint64_t rows_end, float sf) {
+  std::string text =
+      "num_kv_heads=" + std::to_string(heads) + " head_dim=" + std::to_string(head_dim) + rows;
+  if (capacity != rows_end) text += " cache_capacity=" + std::to_string(capacity);
+  if (sf != 1.0f) {
+    char buffer[48];
+    std::snprintf(buffer, sizeof buffer, " scale_factor_d512=%g", sf);
+    text += buffer;
+  }
+  return text;
+}
+
+// " n_tokens=4", and " NAME=FIRST" unless FIRST is 0.
+std::string TokensText(uint32_t n_tokens, const char* first_name, uint32_t first) {
+  return " n_tokens=" + std::to_string(n_tokens) +
+         (first == 0 ? "" : " " + std::string(first_name) + "=" + std::to_string(first));
+}
+
+std::string BitsText(uint32_t bits) { return ", " + std::to_string(bits) + "-bit codebook"; }
+
+// ---- tq-encode --------------------------------------------------------------------------------
+
+class TqEncodeCommand final : public KernelCommand {
+ public:
+  std::string name() const override { return "tq-encode"; }
+  std::string description() const override {
+    return "hadamard_quantize_kv_seq / _hb: encode tokens into the TurboQuant KV cache (src f32 "
+           "[n_tokens,num_kv_heads,head_dim] -> packed u8, norms f32)";
+  }
+  std::vector<std::string> BenchVariants() const override { return {"--bits 4"}; }
+
+  void AddOptions(CLI::App& command) override {
+    const auto add = [&](const char* name, auto& value, const char* help) {
+      return command.add_option(name, value, help)->capture_default_str();
+    };
+    options_[0] = add("--num_kv_heads", heads_, "KV heads");
+    options_[1] =
+        add("--head_dim", head_dim_, "Head dimension (a power of two; 256 or 512 above 4 bits)");
+    options_[3] =
+        add("--cache_capacity", capacity_, "Rows per head (0: write_pos_start + n_tokens)");
+    add("--write_pos_start", write_pos_, "Row of the first token");
+    options_[2] = add("--n_tokens", n_tokens_, "Tokens to encode");
+    command.add_flag("--is_sliding", sliding_, "Sliding cache: token rows wrap at cache_capacity");
+    add("--scale_factor_d512", sf_, "head_dim 512: the normalised values' scale");
+    add("--bits", bits_, "Codebook bits: 4 (nibbles), 5, 6 or 8 (bytes)")
+        ->check(CLI::IsMember({4, 5, 6, 8}));
+  }
+
+  RunResult Run(const RunOptions& options) override {
+    RunResult result;
+    uint32_t heads = heads_, head_dim = head_dim_, n_tokens = n_tokens_;
+    std::optional<TensorFile> file;
+    Tensors inputs;
+    uint32_t capacity = 0;
+    if (options.in.empty()) {
+      capacity = Capacity(capacity_, uint64_t{write_pos_} + n_tokens);
+      Random random(options.seed);
+      Tensor src = Tensor::Zeros(DType::kF32, {n_tokens, heads, head_dim});
+      float* data = src.as<float>();
+      const float sqrt3 = 1.7320508f;
+      for (uint64_t i = 0; i < src.count(); ++i) data[i] = sqrt3 * (2 * random.Uniform() - 1);
+      inputs.emplace("src", std::move(src));
+      result.inputs = "random, seed " + std::to_string(options.seed);
+    } else {
+      file = ReadSafetensors(options.in);
+      FileShape dims(*file);
+      inputs.emplace("src",
+                     dims.Bind("src", DType::kF32, {"n_tokens", "num_kv_heads", "head_dim"}));
+      n_tokens = dims.Take("n_tokens", options_[2], n_tokens_);
+      heads = dims.Take("num_kv_heads", options_[0], heads_);
+      head_dim = dims.Take("head_dim", options_[1], head_dim_);
+      dims.Set("head_dim/2", head_dim / 2, "head_dim");
+      dims.Set("norms_per_pos", NormsPerPos(head_dim), "head_dim");
+      bool bound = false;
+      if (file->Find("packed")) {
+        dims.Bind("packed", DType::kU8, {"num_kv_heads", "cache_capacity", RowSymbol(bits_)});
+        bound = true;
+      }
+      if (file->Find("norms")) {
+        dims.Bind("norms", DType::kF32, {"num_kv_heads", "cache_capacity", "norms_per_pos"});
+        bound = true;
+      }
+      capacity = bound ? dims.Take("cache_capacity", options_[3], capacity_)
+                       : Capacity(capacity_, uint64_t{write_pos_} + n_tokens);
+      result.inputs = options.in;
+    }
+    result.shape =
+        ShapeText(heads, head_dim, capacity, TokensText(n_tokens, "write_pos_start", write_pos_),
+                  uint64_t{write_pos_} + n_tokens, sf_) +
+        (sliding_ ? " is_sliding" : "");
+    result.roof = Roof::kCopy;
+
+    Tensors outputs{
+        {"packed", Tensor::Zeros(DType::kU8, {heads, capacity, RowBytes(bits_, head_dim)})},
+        {"norms", Tensor::Zeros(DType::kF32, {heads, capacity, NormsPerPos(head_dim)})}};
+    const ConstView src = inputs.at("src").view();
+    Recorder record;
+    if (bits_ == 4) {
+      const HadamardQuantizeKvSeqParams p{.num_kv_heads = heads,
+                                          .head_dim = head_dim,
+                                          .cache_capacity = capacity,
+                                          .write_pos_start = write_pos_,
+                                          .n_tokens = n_tokens,
+                                          .is_sliding = sliding_,
+                                          .scale_factor_d512 = sf_};
+      result.work = double(HadamardQuantizeKvSeqBytes(p));
+      result.notes.emplace_back("kernel", "hadamard_quantize_kv_seq" + BitsText(bits_));
+      record = [p, src](Queue& queue, Tensors& out) {
+        HadamardQuantizeKvSeq(queue, p, src, out.at("packed").view(), out.at("norms").view());
+      };
+    } else {
+      if (uint64_t{write_pos_} + n_tokens > uint64_t{UINT32_MAX} + 1) {
+        ThrowInvalidArgument("tq-encode: write_pos_start (" + std::to_string(write_pos_) +
+                             ") + n_tokens (" + std::to_string(n_tokens) +
+                             ") overflows the encoder's 32-bit write_pos");
+      }
+      const HadamardQuantizeKvHbParams p{.num_kv_heads = heads,
+                                         .head_dim = head_dim,
+                                         .cache_capacity = capacity,
+                                         .write_pos = write_pos_,
+                                         .is_sliding = sliding_,
+                                         .scale_factor_d512 = sf_,
+                                         .codebook_bits = bits_};
+      result.work = double(HadamardQuantizeKvHbBytes(p)) * n_tokens;
+      result.notes.emplace_back("kernel", "hadamard_quantize_kv_hb" + BitsText(bits_) + ", " +
+                                              std::to_string(n_tokens) + " dispatches");
+      const uint64_t token_elements = uint64_t{heads} * head_dim;
+      record = [p, src, n_tokens, token_elements](Queue& queue, Tensors& out) {
+        HadamardQuantizeKvHbParams token = p;
+        for (uint32_t i = 0; i < n_tokens; ++i, ++token.write_pos) {
+          // Dispatches without a barrier may run concurrently: a sliding cache's token i
+          // overwrites the row of token i − cache_capacity only after it.
+          if (p.is_sliding && i > 0 && p.cache_capacity > 0 && i % p.cache_capacity == 0) {
+            queue.memory_barrier();
+          }
+          HadamardQuantizeKvHb(
+              queue, token,
+              ConstView::Of<float>(src.as<float>() + i * token_elements, token_elements),
+              out.at("packed").view(), out.at("norms").view());
+        }
+      };
+    }
+    Measure(options, record, outputs, result);
+    if (file) CompareWithFile(*file, outputs, result);
+    WriteOutputFile(options, name(), inputs, outputs, result);
+    return result;
+  }
+
+ private:
+  uint32_t heads_ = 8, head_dim_ = 256, n_tokens_ = 32768, capacity_ = 0, write_pos_ = 0;
+  uint32_t bits_ = 4;
+  bool sliding_ = false;
+  float sf_ = 1.0f;
+  // num_kv_heads, head_dim, n_tokens, cache_capacity
+  std::array<const CLI::Option*, 4> options_{};
+};
+
+// ---- tq-dequant -------------------------------------------------------------------------------
+
+class TqDequantCommand final : public KernelCommand {
+ public:
+  std::string name() const override { return "tq-dequant"; }
+  std::string description() const override {
+    return "tq_dequantize_hb_kv_seq / _hb_kv / _kv: decode rows of the TurboQuant KV cache "
+           "(packed u8, norms f32 -> dst f32, rotated domain)";
+  }
+  std::vector<std::string> BenchVariants() const override { return {"--bits 8 --seq"}; }
+
+  void AddOptions(CLI::App& command) override {
+    const auto add = [&](const char* name, auto& value, const char* help) {
+      return command.add_option(name, value, help)->capture_default_str();
+    };
+    options_[0] = add("--num_kv_heads", heads_, "KV heads");
+    options_[1] = add("--head_dim", head_dim_, "Head dimension");
+    options_[2] = add("--cache_capacity", capacity_,
+                      "Rows per head (0: start_pos + n_tokens with --seq, else read_pos + 1)");
+    read_pos_option_ = add("--read_pos", read_pos_, "--no-seq: the row");
+    start_pos_option_ = add("--start_pos", start_pos_, "--seq: the first row");
+    options_[3] = add("--n_tokens", n_tokens_,
+                      "--seq: rows to decode (with --in and no dst: to the end of the cache)");
+    add("--scale_factor_d512", sf_, "head_dim > 256: the decoder divides the norms by it");
+    add("--bits", bits_, "Codebook bits: 4 (nibbles), 5, 6 or 8 (bytes)")
+        ->check(CLI::IsMember({4, 5, 6, 8}));
+    seq_option_ = command.add_flag(
+        "--seq,!--no-seq", seq_,
+        "Rows start_pos.. with tq_dequantize_hb_kv_seq (the default at 5, 6 and 8 bits), "
+        "or (--no-seq, always at 4 bits) row read_pos");
+  }
+
+  RunResult Run(const RunOptions& options) override {
+    // 4-bit has no sequence dequantiser: --seq defaults to off there, and may not be asked for.
+    const bool seq = seq_option_->count() > 0 ? seq_ : bits_ != 4;
+    if (seq && bits_ == 4) {
+      ThrowInvalidArgument(
+          "tq-dequant: --seq needs 5, 6 or 8 bits (tq_dequantize_hb_kv_seq); "
+          "4-bit rows decode one position at a time (tq_dequantize_kv)");
+    }
+    const auto unused = seq ? std::vector{read_pos_option_}
+                            : std::vector{start_pos_option_, options_[3]};  // n_tokens
+    for (const CLI::Option* option : unused) {
+      if (option->count() == 0) continue;
+      ThrowInvalidArgument("tq-dequant: " + option->get_name() +
+                           (seq ? " is the row of the one-position dequantisers (--no-seq)"
+                                : " belongs to the sequence dequantiser (--seq)"));
+    }
+    RunResult result;
+    uint32_t heads = heads_, head_dim = head_dim_, n_tokens = n_tokens_, capacity = 0;
+    std::optional<TensorFile> file;
+    Tensors inputs;
+    if (options.in.empty()) {
+      capacity =
+          Capacity(capacity_, seq ? uint64_t{start_pos_} + n_tokens : uint64_t{read_pos_} + 1);
+      inputs = RandomCache(heads, head_dim, capacity, options.seed);
+      result.inputs = "random, seed " + std::to_string(options.seed);
+    } else {
+      file = ReadSafetensors(options.in);
+      inputs = FileInputs(*file, seq, heads, head_dim, capacity, n_tokens);
+      result.inputs = options.in;
+    }
+    result.shape =
+        seq ? ShapeText(heads, head_dim, capacity, TokensText(n_tokens, "start_pos", start_pos_),
+                        uint64_t{start_pos_} + n_tokens, sf_)
+            : ShapeText(heads, head_dim, capacity, " read_pos=" + std::to_string(read_pos_),
+                        uint64_t{read_pos_} + 1, sf_);
+    result.roof = Roof::kCopy;
+
+    const ConstView packed = inputs.at("packed").view(), norms = inputs.at("norms").view();
+    Tensors outputs;
+    Recorder record;
+    if (seq) {
+      const TqDequantizeHbKvSeqParams p{.num_kv_heads = heads,
+                                        .head_dim = head_dim,
+                                        .cache_capacity = capacity,
+                                        .start_pos = start_pos_,
+                                        .n_tokens = n_tokens,
+                                        .scale_factor_d512 = sf_,
+                                        .codebook_bits = bits_};
+      outputs.emplace("dst", Tensor::Zeros(DType::kF32, {heads, n_tokens, head_dim}));
+      result.work = double(TqDequantizeHbKvSeqBytes(p));
+      result.notes.emplace_back("kernel", "tq_dequantize_hb_kv_seq" + BitsText(bits_));
+      record = [p, packed, norms](Queue& queue, Tensors& out) {
+        TqDequantizeHbKvSeq(queue, p, packed, norms, out.at("dst").view());
+      };
+    } else if (bits_ == 4) {
+      const TqDequantizeKvParams p{.num_kv_heads = heads,
+                                   .head_dim = head_dim,
+                                   .cache_capacity = capacity,
+                                   .read_pos = read_pos_,
+                                   .scale_factor_d512 = sf_};
+      outputs.emplace("dst", Tensor::Zeros(DType::kF32, {heads, head_dim}));
+      result.work = double(TqDequantizeKvBytes(p));
+      result.notes.emplace_back("kernel", "tq_dequantize_kv" + BitsText(bits_));
+      record = [p, packed, norms](Queue& queue, Tensors& out) {
+        TqDequantizeKv(queue, p, packed, norms, out.at("dst").view());
+      };
+    } else {
+      const TqDequantizeHbKvParams p{.num_kv_heads = heads,
+                                     .head_dim = head_dim,
+                                     .cache_capacity = capacity,
+                                     .read_pos = read_pos_,
+                                     .scale_factor_d512 = sf_,
+                                     .codebook_bits = bits_};
+      outputs.emplace("dst", Tensor::Zeros(DType::kF32, {heads, head_dim}));
+      result.work = double(TqDequantizeHbKvBytes(p));
+      result.notes.emplace_back("kernel", "tq_dequantize_hb_kv" + BitsText(bits_));
+      record = [p, packed, norms](Queue& queue, Tensors& out) {
+        TqDequantizeHbKv(queue, p, packed, norms, out.at("dst").view());
+      };
+    }
+    Measure(options, record, outputs, result);
+    if (file) CompareWithFile(*file, outputs, result);
+    WriteOutputFile(options, name(), inputs, outputs, result);
+    return result;
+  }
+
+ private:
+  Tensors RandomCache(uint32_t heads, uint32_t head_dim, uint32_t capacity, uint64_t seed) const {
+    Random random(seed);
+    Tensor packed = Tensor::Zeros(DType::kU8, {heads, capacity, RowBytes(bits_, head_dim)});
+    // Two 4-bit indices per byte, else one index in the low bits.
+    const uint8_t mask = bits_ == 4 ? 0xFF : uint8_t((1u << bits_) - 1);
+    uint8_t* bytes = packed.as<uint8_t>();
+    uint64_t bits = 0;
+    for (uint64_t i = 0; i < packed.count(); ++i, bits >>= 8) {
+      if (i % 8 == 0) bits = random.Bits();
+      bytes[i] = uint8_t(bits) & mask;
+    }
+    Tensor norms = Tensor::Zeros(DType::kF32, {heads, capacity, NormsPerPos(head_dim)});
+    const float typical = head_dim <= 256 ? std::sqrt(float(head_dim)) : 1.0f;
+    float* n = norms.as<float>();
+    for (uint64_t i = 0; i < norms.count(); ++i) n[i] = typical * (0.75f + 0.5f * random.Uniform());
+    return Tensors{{"packed", std::move(packed)}, {"norms", std::move(norms)}};
+  }
+
+  // The file's packed and norms; the dims they (and a dst, which must be shaped like the
+  // output) hold.
+  Tensors FileInputs(const TensorFile& file, bool seq, uint32_t& heads, uint32_t& head_dim,
+                     uint32_t& capacity, uint32_t& n_tokens) const {
+    FileShape dims(file);
+    Tensors inputs{{"packed", dims.Bind("packed", DType::kU8,
+                                        {"num_kv_heads", "cache_capacity", RowSymbol(bits_)})}};
+    if (bits_ == 4) {
+      dims.Set("head_dim", 2 * uint64_t{dims.Take("head_dim/2", nullptr, 0)},
+               "tensor 'packed' (2 head_dim/2 at 4 bits)");
+    }
+    head_dim = dims.Take("head_dim", options_[1], head_dim_);
+    dims.Set("norms_per_pos", NormsPerPos(head_dim), "head_dim");
+    inputs.emplace("norms", dims.Bind("norms", DType::kF32,
+                                      {"num_kv_heads", "cache_capacity", "norms_per_pos"}));
+    heads = dims.Take("num_kv_heads", options_[0], heads_);
+    capacity = dims.Take("cache_capacity", options_[2], capacity_);
+    if (file.Find("dst")) {
+      if (seq) {
+        dims.Bind("dst", DType::kF32, {"num_kv_heads", "n_tokens", "head_dim"});
+        n_tokens = dims.Take("n_tokens", options_[3], n_tokens_);
+      } else {
+        dims.Bind("dst", DType::kF32, {"num_kv_heads", "head_dim"});
+      }
+    } else if (seq && options_[3]->count() == 0) {
+      n_tokens = capacity > start_pos_ ? capacity - start_pos_ : 0;
+    }
+    return inputs;
+  }
+
+  uint32_t heads_ = 8, head_dim_ = 256, capacity_ = 0, n_tokens_ = 32768;
+  uint32_t start_pos_ = 0, read_pos_ = 0, bits_ = 8;
+  bool seq_ = true;
+  float sf_ = 1.0f;
+  // num_kv_heads, head_dim, cache_capacity, n_tokens
+  std::array<const CLI::Option*, 4> options_{};
+  const CLI::Option* start_pos_option_ = nullptr;
+  const CLI::Option* read_pos_option_ = nullptr;
+  const CLI::Option* seq_option_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<KernelCommand> MakeTqEncodeCommand() { return std::make_unique<TqEncodeCommand>(); }
+std::unique_ptr<KernelCommand> MakeTqDequantCommand() {
+  return std::make_unique<TqDequantCommand>();
+}
+
+}  // namespace tgk::tool
