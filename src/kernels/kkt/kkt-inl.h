@@ -2,8 +2,8 @@
 // oracle and every Highway target.
 //
 // Structure, as on the GPU: 256 lanes per (chunk, head, batch) group; for each 64-wide tile q
-// of K, a staging phase fills the threadgroup arenas, a barrier, an accumulation phase adds
-// the tile's dot products into each lane's cells, a barrier; then the gate, mask and store.
+// of K, phases separated by barriers stage the tile in threadgroup arenas, transpose it, and
+// add the tile's dot products into each lane's cells; then the gate, mask and store.
 // Per cell the arithmetic is exactly the spec's: kb = bf16(k_i[c]·β_i) (one f32 multiply, one
 // rounding), d = Σ_c kb·k_j[c] from +0 in ascending c, acc = acc + d per tile in order,
 // v = acc·exp(g_i − g_j), stored where i > j. The dot uses Fma: the products of two bf16
