@@ -2,14 +2,9 @@
 
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 
-# Highway: Debian 12 patches in a CMake config (hwy::hwy); upstream 1.0.3 ships only
-# pkg-config files, so fall back to those.
-find_package(hwy CONFIG QUIET)
+include(${CMAKE_CURRENT_LIST_DIR}/TgkFindHwy.cmake)
 if(NOT TARGET hwy::hwy)
-  find_package(PkgConfig REQUIRED)
-  pkg_check_modules(libhwy REQUIRED IMPORTED_TARGET libhwy)
-  add_library(hwy::hwy INTERFACE IMPORTED)
-  target_link_libraries(hwy::hwy INTERFACE PkgConfig::libhwy)
+  message(FATAL_ERROR "Highway not found: install libhwy-dev (CMake config or libhwy.pc)")
 endif()
 
 if(TGK_BUILD_TESTS)
