@@ -1,13 +1,11 @@
 // gated_delta_net_kkt at the tool's default shape (B=1, T=4096, H=Hg=16, K=128: 1.07 GFLOP a
 // call), for threads 1..nproc, on the best target and on the scalar oracle.
 #include <benchmark/benchmark.h>
-#include <omp.h>
 
-#include <chrono>
 #include <random>
 #include <vector>
 
-#include "ceilings.h"
+#include "bench_support.h"
 #include "tgk/convert.h"
 #include "tgk/kernels/kkt.h"
 
@@ -36,37 +34,20 @@ void RunKkt(benchmark::State& state, tgk::Target target) {
   static Problem problem;
   const int threads = int(state.range(0));
   tgk::Queue queue(tgk::QueueOptions{.threads = threads, .target = target});
-  double seconds = 0.0;
-  for (auto _ : state) {
-    const auto start = std::chrono::steady_clock::now();
-    tgk::GatedDeltaNetKkt(queue, problem.shape,
+  const double seconds = tgk::perf::TimeCommits(state, queue, [&](tgk::Queue& q) {
+    tgk::GatedDeltaNetKkt(q, problem.shape,
                           tgk::ConstView::Of<tgk::bf16>(problem.k.data(), problem.k.size()),
                           tgk::ConstView::Of<float>(problem.beta.data(), problem.beta.size()),
                           tgk::ConstView::Of<float>(problem.g.data(), problem.g.size()),
                           tgk::View::Of<float>(problem.a.data(), problem.a.size()));
-    queue.commit_and_wait();
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
-  }
-  const double gflops = tgk::KktFlops(problem.shape) * double(state.iterations()) / seconds * 1e-9;
-  const double peak = tgk::perf::MeasuredCeilings(threads).fma_gflops;
-  state.counters["GFLOPs"] = gflops;
-  state.counters["fma_peak_GFLOPs"] = peak;
-  state.counters["fraction_of_peak"] = gflops / peak;
-  state.SetLabel(target.name());
-}
-
-void ThreadArgs(benchmark::internal::Benchmark* b) {
-  for (int t = 1; t <= omp_get_num_procs(); ++t) b->Arg(t);
-  b->UseManualTime()->Unit(benchmark::kMillisecond);
+  });
+  tgk::perf::ReportFmaFraction(state, tgk::KktFlops(problem.shape), seconds, threads, target);
 }
 
 void BM_KktBest(benchmark::State& state) { RunKkt(state, tgk::BestTarget()); }
-BENCHMARK(BM_KktBest)->Apply(ThreadArgs);
+BENCHMARK(BM_KktBest)->Apply(tgk::perf::ThreadArgs);
 
 void BM_KktScalarOracle(benchmark::State& state) { RunKkt(state, tgk::Target::Scalar()); }
-BENCHMARK(BM_KktScalarOracle)->Apply(ThreadArgs)->Iterations(1);
+BENCHMARK(BM_KktScalarOracle)->Apply(tgk::perf::ThreadArgs)->Iterations(1);
 
 }  // namespace

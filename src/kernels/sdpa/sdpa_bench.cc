@@ -2,14 +2,12 @@
 // head_dim 128, causal prefill seq_len = kv_seq_len = 512: 1.08 GFLOP a call at 4·head_dim flops
 // per visible (query, key) pair), for threads 1..nproc, on the best target and the oracle.
 #include <benchmark/benchmark.h>
-#include <omp.h>
 
-#include <chrono>
 #include <cmath>
 #include <random>
 #include <vector>
 
-#include "ceilings.h"
+#include "bench_support.h"
 #include "tgk/convert.h"
 #include "tgk/kernels/sdpa.h"
 
@@ -52,39 +50,22 @@ void RunSdpa(benchmark::State& state, tgk::Target target) {
   const auto view = [](const std::vector<T>& x) {
     return tgk::ConstView::Of<T>(x.data(), x.size());
   };
-  double seconds = 0.0;
-  for (auto _ : state) {
-    const auto start = std::chrono::steady_clock::now();
-    tgk::Sdpa(queue, kShape, view(problem.q), view(problem.k), view(problem.v),
+  const double seconds = tgk::perf::TimeCommits(state, queue, [&](tgk::Queue& q) {
+    tgk::Sdpa(q, kShape, view(problem.q), view(problem.k), view(problem.v),
               tgk::View::Of<T>(problem.out.data(), problem.out.size()));
-    queue.commit_and_wait();
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
-  }
-  const double gflops = tgk::SdpaFlops(kShape) * double(state.iterations()) / seconds * 1e-9;
-  const double peak = tgk::perf::MeasuredCeilings(threads).fma_gflops;
-  state.counters["GFLOPs"] = gflops;
-  state.counters["fma_peak_GFLOPs"] = peak;
-  state.counters["fraction_of_peak"] = gflops / peak;
-  state.SetLabel(target.name());
-}
-
-void ThreadArgs(benchmark::internal::Benchmark* b) {
-  for (int t = 1; t <= omp_get_num_procs(); ++t) b->Arg(t);
-  b->UseManualTime()->Unit(benchmark::kMillisecond);
+  });
+  tgk::perf::ReportFmaFraction(state, tgk::SdpaFlops(kShape), seconds, threads, target);
 }
 
 void BM_SdpaF32Best(benchmark::State& state) { RunSdpa<float>(state, tgk::BestTarget()); }
-BENCHMARK(BM_SdpaF32Best)->Apply(ThreadArgs);
+BENCHMARK(BM_SdpaF32Best)->Apply(tgk::perf::ThreadArgs);
 
 void BM_SdpaBF16Best(benchmark::State& state) { RunSdpa<tgk::bf16>(state, tgk::BestTarget()); }
-BENCHMARK(BM_SdpaBF16Best)->Apply(ThreadArgs);
+BENCHMARK(BM_SdpaBF16Best)->Apply(tgk::perf::ThreadArgs);
 
 void BM_SdpaF32ScalarOracle(benchmark::State& state) {
   RunSdpa<float>(state, tgk::Target::Scalar());
 }
-BENCHMARK(BM_SdpaF32ScalarOracle)->Apply(ThreadArgs)->Iterations(1);
+BENCHMARK(BM_SdpaF32ScalarOracle)->Apply(tgk::perf::ThreadArgs)->Iterations(1);
 
 }  // namespace
