@@ -17,7 +17,7 @@
 //     [64][64], the k tile as read, from which kt is transposed (an extra phase). Metal keeps
 //     kb as bf16 and reads k and β/g from device memory.
 //   - Cell ownership: lane l owns column j = l % 64 and rows 16·(l / 64) .. +15 (Metal:
-//     rows l / 64 + 4r). Accumulators live in per-lane state, not in an arena.
+//     rows l / 64 + 4r). Accumulators live in arena 4 as [row r][lane], each lane's own.
 //   - Sub-tiles whose every cell is masked (above the diagonal, or past T) are not computed:
 //     they are stored as +0 as the mask demands.
 
@@ -63,7 +63,9 @@ struct KktKernel {
     auto kt = g.template arena<float>(1);
     auto chunk = g.template arena<float>(2);  // [0, 64): g, [64, 128): β
     auto kraw = g.template arena<float>(3);
-    auto acc = g.template lane_state<float, kRowsPerLane>();
+    // acc[r][l]: lane l's cell in its row r. An arena rather than lane state, which would be
+    // zero-filled for every group: the first tile writes +0 + d instead.
+    auto acc = g.template arena<float>(4);
 
     // Phase: lanes 0..63 stage g and β of their row (0 past T; never read there).
     g.for_each_lane([&](auto lane) HWY_ATTR {
@@ -132,7 +134,9 @@ struct KktKernel {
             }
           }
           for (uint32_t r = 0; r < kPass; ++r) {
-            lane.store(acc, pass + r, lane.load(acc, pass + r) + d[r]);
+            const size_t cell = size_t{pass + r} * kLanes + lane.first();
+            const auto sum = tile == 0 ? lane.zero() : lane.load(acc, cell);
+            lane.store(acc, cell, sum + d[r]);
           }
         }
       });
@@ -152,7 +156,8 @@ struct KktKernel {
         auto v = lane.zero();
         if (i > j0) {
           const auto gate = Exp(lane.splat(float(chunk[i])) - g_j);
-          v = Select(j < lane.splat(i), lane.load(acc, r) * gate, lane.zero());
+          const auto cell = lane.load(acc, size_t{r} * kLanes + lane.first());
+          v = Select(j < lane.splat(i), cell * gate, lane.zero());
         }
         lane.store(a_chunk + size_t{i} * a.H * kBT + j0, v);
       }

@@ -86,7 +86,9 @@ void GatedDeltaNetKkt(Queue& queue, const KktShape& s, ConstView k, ConstView be
   const uint32_t chunks = (s.T + kKktChunk - 1) / kKktChunk;
   constexpr size_t kTileBytes = kKktChunk * kKktTile * sizeof(float);
   queue.dispatch(KktKernelEntry(), Dim3{s.H, chunks, s.B}, 256,
-                 ArenaSizes{kTileBytes, kTileBytes, 2 * kKktChunk * sizeof(float), kTileBytes}, args);
+                 ArenaSizes{kTileBytes, kTileBytes, 2 * kKktChunk * sizeof(float), kTileBytes,
+                            kTileBytes},
+                 args);
 }
 
 double KktFlops(const KktShape& s) {
