@@ -180,4 +180,24 @@ constexpr std::array<float, kBytes * 8> TqSignFactors(const uint8_t (&bits)[kByt
 inline constexpr std::array<float, 256> kTqSigma256 = TqSignFactors(kTqSigns256);
 inline constexpr std::array<float, 512> kTqSigma512 = TqSignFactors(kTqSigns512);
 
+// The codebook and boundaries of a bit width; any width but 4, 5 and 6 selects the 8-bit
+// tables, as the kernels do.
+struct TqTable {
+  const float* codebook;
+  const float* boundaries;  // levels - 1 entries
+  uint32_t levels;
+};
+inline TqTable TqTableFor(uint32_t bits) {
+  switch (bits) {
+    case 4:
+      return {kTqCodebook4, kTqBoundaries4, 16};
+    case 5:
+      return {kTqCodebook5, kTqBoundaries5, 32};
+    case 6:
+      return {kTqCodebook6, kTqBoundaries6, 64};
+    default:
+      return {kTqCodebook8, kTqBoundaries8, 256};
+  }
+}
+
 }  // namespace tgk

@@ -162,30 +162,11 @@ void CheckScaleFactor(std::string_view prefix, uint32_t d, float sf) {
   }
 }
 
-struct Table {
-  const float* codebook;
-  const float* boundaries;
-  uint32_t levels;
-};
-
-Table TableFor(uint32_t bits) {
-  switch (bits) {
-    case 4:
-      return {kTqCodebook4, kTqBoundaries4, 16};
-    case 5:
-      return {kTqCodebook5, kTqBoundaries5, 32};
-    case 6:
-      return {kTqCodebook6, kTqBoundaries6, 64};
-    default:
-      return {kTqCodebook8, kTqBoundaries8, 256};
-  }
-}
-
 // Records the encoder for `tokens` tokens (groups (h, t)), token t at position first_pos + t.
 void RecordEncode(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_t cap,
                   uint64_t first_pos, uint32_t tokens, bool is_sliding, float sf, const float* src,
                   View packed, View norms) {
-  const Table table = TableFor(bits);
+  const TqTable table = TqTableFor(bits);
   const TqEncodeArgs args{src,
                           packed.as<uint8_t>(),
                           norms.as<float>(),
@@ -217,7 +198,7 @@ void RecordDequantize(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uin
   const TqDequantizeArgs args{packed.as<uint8_t>(),
                               norms.as<float>(),
                               dst.as<float>(),
-                              TableFor(bits).codebook,
+                              TqTableFor(bits).codebook,
                               d,
                               cap,
                               start_pos,

@@ -177,29 +177,11 @@ float Tree(std::vector<float> x) {
   return x[0];
 }
 
-struct Table {
-  const float* codebook;
-  const float* boundaries;
-  uint32_t count;  // levels
-};
-Table TableOf(uint32_t bits) {
-  switch (bits) {
-    case 4:
-      return {kTqCodebook4, kTqBoundaries4, 16};
-    case 5:
-      return {kTqCodebook5, kTqBoundaries5, 32};
-    case 6:
-      return {kTqCodebook6, kTqBoundaries6, 64};
-    default:
-      return {kTqCodebook8, kTqBoundaries8, 256};
-  }
-}
-
 // idx_b(v) = #{i : v > T_b[i]}.
 uint32_t Index(float v, uint32_t bits) {
-  const Table t = TableOf(bits);
+  const TqTable t = TqTableFor(bits);
   uint32_t count = 0;
-  for (uint32_t i = 0; i + 1 < t.count; ++i) count += v > t.boundaries[i];
+  for (uint32_t i = 0; i + 1 < t.levels; ++i) count += v > t.boundaries[i];
   return count;
 }
 
@@ -291,7 +273,7 @@ float Decode(const std::vector<uint8_t>& packed, const std::vector<float>& norms
   const uint32_t npp = std::max(1u, d / 256);
   const float sn = d <= 256 ? norms[row * npp] * RD(d)
                             : norms[row * npp + std::min<size_t>(j / 256, npp - 1)] / sf;
-  return TableOf(bits).codebook[q] * sn;
+  return TqTableFor(bits).codebook[q] * sn;
 }
 
 // x̂ = σ ⊙ H(ŷ) for D = 256, 512; H(ŷ) otherwise.
@@ -944,7 +926,7 @@ double ModelRelativeError(const float* x, uint32_t d, uint32_t bits) {
   std::vector<double> y(d);
   for (size_t j = 0; j < d; ++j) y[j] = double(x[j]) * spec::Sigma(d, j);
   fwht(y);
-  const spec::Table table = spec::TableOf(bits);
+  const TqTable table = TqTableFor(bits);
   const uint32_t blocks = d / 256;
   std::vector<double> decoded(d);
   for (uint32_t b = 0; b < blocks; ++b) {
@@ -957,7 +939,7 @@ double ModelRelativeError(const float* x, uint32_t d, uint32_t bits) {
     const double sn = d == 256 ? n / 16.0 : n;
     for (size_t j = first; j < first + count; ++j) {
       uint32_t q = 0;
-      for (uint32_t i = 0; i + 1 < table.count; ++i)
+      for (uint32_t i = 0; i + 1 < table.levels; ++i)
         q += y[j] * scale > double(table.boundaries[i]);
       decoded[j] = double(table.codebook[q]) * sn;
     }
