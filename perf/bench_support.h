@@ -1,12 +1,12 @@
 // What the kernel benchmarks share: the thread counts they sweep and the timing of one
-// recorded call per iteration against a ceiling of the same process.
+// recorded call per iteration, each paired with a ceiling probe run of the same process.
 #pragma once
 
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
 #include <chrono>
-#include <string>
+#include <vector>
 
 #include "ceilings.h"
 #include "tgk/queue.h"
@@ -19,11 +19,27 @@ inline void ThreadArgs(benchmark::internal::Benchmark* b) {
   b->UseManualTime()->Unit(benchmark::kMillisecond);
 }
 
-// Each iteration records one call with `record(queue)` and runs it; returns the total seconds.
+// Each iteration runs the `roof` ceiling probe once, untimed, then records one call with
+// `record(queue)` and runs it, timed: the probe sees the machine as the call does, so their
+// ratio holds however the machine's speed drifts between iterations. Calls shorter than
+// kProbeEvery share a probe, one per kProbeEvery of calls: a probe takes some 20 ms, which
+// before each call of a few microseconds would stretch a benchmark to half an hour, and the
+// machine drifts over seconds, so a probe milliseconds old still sees the same phase.
+// Reports the call's rate (`work_per_call` flops or bytes over the timed total), the median
+// ceiling of the iterations and the median of their ratios, under the counter names of the
+// roof.
 template <class Record>
-double TimeCommits(benchmark::State& state, Queue& queue, Record record) {
-  double seconds = 0.0;
+void TimeAgainstCeiling(benchmark::State& state, Queue& queue, Roof roof, double work_per_call,
+                        Record record) {
+  constexpr double kProbeEvery = 1e-3;  // seconds of calls
+  CeilingProbe& probe = SharedCeilingProbe(queue.threads());
+  std::vector<double> ceilings, fractions;
+  double seconds = 0.0, ceiling = 0.0, since_probe = kProbeEvery;
   for (auto _ : state) {
+    if (since_probe >= kProbeEvery) {
+      ceiling = probe.Run(roof);
+      since_probe = 0.0;
+    }
     const auto start = std::chrono::steady_clock::now();
     record(queue);
     queue.commit_and_wait();
@@ -31,19 +47,20 @@ double TimeCommits(benchmark::State& state, Queue& queue, Record record) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     state.SetIterationTime(elapsed);
     seconds += elapsed;
+    since_probe += elapsed;
+    ceilings.push_back(ceiling);
+    fractions.push_back(work_per_call / elapsed * 1e-9 / ceiling);
   }
-  return seconds;
-}
-
-// GFLOP/s of `flops_per_call` over the timed calls, beside the FMA peak of `threads` threads.
-inline void ReportFmaFraction(benchmark::State& state, double flops_per_call, double seconds,
-                              int threads, Target target) {
-  const double gflops = flops_per_call * double(state.iterations()) / seconds * 1e-9;
-  const double peak = MeasuredCeilings(threads).fma_gflops;
-  state.counters["GFLOPs"] = gflops;
-  state.counters["fma_peak_GFLOPs"] = peak;
-  state.counters["fraction_of_peak"] = gflops / peak;
-  state.SetLabel(target.name());
+  struct Names {
+    const char *rate, *ceiling, *fraction;
+  };
+  const Names names = roof == Roof::kFma    ? Names{"GFLOPs", "fma_peak_GFLOPs", "fraction_of_peak"}
+                      : roof == Roof::kRead ? Names{"GBs", "stream_read_GBs", "read_fraction"}
+                                            : Names{"GBs", "copy_GBs", "fraction_of_copy"};
+  state.counters[names.rate] = work_per_call * double(state.iterations()) / seconds * 1e-9;
+  state.counters[names.ceiling] = Median(ceilings);
+  state.counters[names.fraction] = Median(fractions);
+  state.SetLabel(queue.target().name());
 }
 
 }  // namespace tgk::perf

@@ -1,7 +1,6 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ceilings.cc"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
-
 #include <hwy/highway.h>
 
 HWY_BEFORE_NAMESPACE();
@@ -60,10 +59,11 @@ HWY_AFTER_NAMESPACE();
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <map>
-#include <memory>
 #include <mutex>
-#include <vector>
+#include <new>
+#include <utility>
 
 #include "ceilings.h"
 
@@ -76,19 +76,10 @@ HWY_EXPORT(CopyArray);
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-constexpr int kRepeats = 5;
-
-template <class Body>
-double BestSeconds(Body body) {
-  double best = 1e30;
-  for (int r = 0; r < kRepeats; ++r) {
-    const auto start = Clock::now();
-    body();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return best;
-}
+constexpr size_t kFmaIterations = size_t{1} << 22;
+constexpr size_t kReadFloats = size_t{128} << 20;  // 512 MiB
+constexpr size_t kCopyFloats = size_t{64} << 20;   // 256 MiB each way
+constexpr int kBestOf = 5;                         // MeasuredCeilings' runs per roof
 
 // Each thread's share of [0, n), the same static split for first touch and for the runs.
 std::pair<size_t, size_t> Share(size_t n, int thread, int threads) {
@@ -102,68 +93,113 @@ struct AlignedFree {
 };
 using Array = std::unique_ptr<float[], AlignedFree>;
 
-Array Allocate(size_t n) { return Array(static_cast<float*>(std::aligned_alloc(64, n * 4))); }
-
-Ceilings Measure(int threads) {
-  Ceilings c{threads, 0, 0, 0};
-  volatile float sink = 0;
-
-  constexpr size_t kIterations = size_t{1} << 22;
-  const double fma_seconds = BestSeconds([&] {
+Array FirstTouched(size_t n, float value, int threads) {
+  Array a(static_cast<float*>(std::aligned_alloc(64, n * 4)));
+  if (!a) throw std::bad_alloc();
 #pragma omp parallel num_threads(threads)
-    {
-      const float r = HWY_DYNAMIC_DISPATCH(FmaChains)(kIterations);
-      if (r == 12345.0f) sink = r;
-    }
-  });
-  c.fma_gflops = 2.0 * double(HWY_DYNAMIC_DISPATCH(FmaChainLanes)()) * kIterations * threads /
-                 fma_seconds * 1e-9;
+  {
+    const auto [begin, end] = Share(n, omp_get_thread_num(), omp_get_num_threads());
+    std::fill(a.get() + begin, a.get() + end, value);
+  }
+  return a;
+}
 
-  constexpr size_t kReadFloats = size_t{128} << 20;  // 512 MiB
-  Array a = Allocate(kReadFloats);
+// Written only on impossible results, so that no run is optimised away.
+volatile float sink = 0;
+
+void FmaRun(int threads) {
+#pragma omp parallel num_threads(threads)
+  {
+    const float r = HWY_DYNAMIC_DISPATCH(FmaChains)(kFmaIterations);
+    if (r == 12345.0f) sink = r;
+  }
+}
+
+void ReadRun(const float* src, int threads) {
 #pragma omp parallel num_threads(threads)
   {
     const auto [begin, end] = Share(kReadFloats, omp_get_thread_num(), omp_get_num_threads());
-    for (size_t i = begin; i < end; ++i) a[i] = 1.0f;
+    const float s = HWY_DYNAMIC_DISPATCH(SumArray)(src + begin, end - begin);
+    if (s == -1.0f) sink = s;
   }
-  const double read_seconds = BestSeconds([&] {
-#pragma omp parallel num_threads(threads)
-    {
-      const auto [begin, end] = Share(kReadFloats, omp_get_thread_num(), omp_get_num_threads());
-      const float s = HWY_DYNAMIC_DISPATCH(SumArray)(a.get() + begin, end - begin);
-      if (s == -1.0f) sink = s;
-    }
-  });
-  c.read_gbs = double(kReadFloats) * 4 / read_seconds * 1e-9;
+}
 
-  constexpr size_t kCopyFloats = size_t{64} << 20;  // 256 MiB each way
-  float* src = a.get();
-  Array dst = Allocate(kCopyFloats);
+void CopyRun(const float* src, float* dst, int threads) {
 #pragma omp parallel num_threads(threads)
   {
     const auto [begin, end] = Share(kCopyFloats, omp_get_thread_num(), omp_get_num_threads());
-    for (size_t i = begin; i < end; ++i) dst[i] = 0.0f;
+    HWY_DYNAMIC_DISPATCH(CopyArray)(src + begin, dst + begin, end - begin);
   }
-  const double copy_seconds = BestSeconds([&] {
-#pragma omp parallel num_threads(threads)
-    {
-      const auto [begin, end] = Share(kCopyFloats, omp_get_thread_num(), omp_get_num_threads());
-      HWY_DYNAMIC_DISPATCH(CopyArray)(src + begin, dst.get() + begin, end - begin);
-    }
-  });
-  c.copy_gbs = 2.0 * double(kCopyFloats) * 4 / copy_seconds * 1e-9;
-  (void)sink;
-  return c;
 }
 
 }  // namespace
+
+// Allocated when a roof first needs them, so that a process that measures only FMA-bound
+// kernels holds none of their 768 MiB. The copy reads the first half of `read`.
+struct CeilingProbe::Arrays {
+  Array read, copy_dst;
+};
+
+CeilingProbe::CeilingProbe(int threads) : threads_(threads), arrays_(std::make_unique<Arrays>()) {}
+CeilingProbe::~CeilingProbe() = default;
+
+double CeilingProbe::Run(Roof roof) {
+  Arrays& arrays = *arrays_;
+  if (roof != Roof::kFma && !arrays.read) arrays.read = FirstTouched(kReadFloats, 1.0f, threads_);
+  if (roof == Roof::kCopy && !arrays.copy_dst) {
+    arrays.copy_dst = FirstTouched(kCopyFloats, 0.0f, threads_);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  double work = 0;  // flops or bytes
+  switch (roof) {
+    case Roof::kFma:
+      FmaRun(threads_);
+      work = 2.0 * double(HWY_DYNAMIC_DISPATCH(FmaChainLanes)()) * kFmaIterations * threads_;
+      break;
+    case Roof::kRead:
+      ReadRun(arrays.read.get(), threads_);
+      work = 4.0 * kReadFloats;
+      break;
+    case Roof::kCopy:
+      CopyRun(arrays.read.get(), arrays.copy_dst.get(), threads_);
+      work = 2 * 4.0 * kCopyFloats;
+      break;
+  }
+  const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+  return work / seconds.count() * 1e-9;
+}
+
+CeilingProbe& SharedCeilingProbe(int threads) {
+  static std::mutex mutex;
+  static std::map<int, std::unique_ptr<CeilingProbe>> probes;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& probe = probes[threads];
+  if (!probe) probe = std::make_unique<CeilingProbe>(threads);
+  return *probe;
+}
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return (values[(n - 1) / 2] + values[n / 2]) / 2;
+}
 
 const Ceilings& MeasuredCeilings(int threads) {
   static std::mutex mutex;
   static std::map<int, std::unique_ptr<Ceilings>> cache;
   std::lock_guard<std::mutex> lock(mutex);
   auto& entry = cache[threads];
-  if (!entry) entry = std::make_unique<Ceilings>(Measure(threads));
+  if (!entry) {
+    CeilingProbe& probe = SharedCeilingProbe(threads);
+    const auto best = [&probe](Roof roof) {
+      double rate = 0;
+      for (int r = 0; r < kBestOf; ++r) rate = std::max(rate, probe.Run(roof));
+      return rate;
+    };
+    entry = std::make_unique<Ceilings>(
+        Ceilings{threads, best(Roof::kFma), best(Roof::kRead), best(Roof::kCopy)});
+  }
   return *entry;
 }
 

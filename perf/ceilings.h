@@ -1,18 +1,62 @@
 // This machine's ceilings, measured in the same process as the kernel they judge: the f32 FMA
 // peak of the best Highway target, and STREAM-like read and copy bandwidth. Every benchmark
 // and `tgk bench` reports its kernels as a fraction of these.
+//
+// The machine's speed drifts (on a shared virtual machine memory bandwidth moves by tens of
+// percent within seconds), so a kernel is judged against a ceiling measured next to it: one
+// probe run just before each timed kernel run, the fraction being the median of the paired
+// ratios (CeilingProbe, Median).
 #pragma once
+
+#include <memory>
+#include <vector>
 
 namespace tgk::perf {
 
-struct Ceilings {
-  int threads;
-  double fma_gflops;  // 2 flops per lane per fused multiply-add, all threads together
-  double read_gbs;    // sum of a 512 MiB f32 array (bytes read per second)
-  double copy_gbs;    // copy between two 256 MiB arrays (bytes read + bytes written per second)
+// The ceiling that bounds a kernel, which also gives the unit of its work: flops for kFma,
+// bytes moved for kRead (mostly reads) and kCopy (reads and writes alike).
+enum class Roof {
+  kFma,   // 2 flops per lane per fused multiply-add, all threads together
+  kRead,  // sum of a 512 MiB f32 array (bytes read per second)
+  kCopy,  // copy between two 256 MiB arrays (bytes read + bytes written per second)
 };
 
-// Measured once per thread count (best of several runs) and cached for the process.
+// Times single runs of the ceilings with `threads` threads. Each thread touches the same
+// static share of the arrays in every run and touched it first, so its pages are local to it.
+// Not for concurrent use.
+class CeilingProbe {
+ public:
+  explicit CeilingProbe(int threads);
+  ~CeilingProbe();
+  CeilingProbe(const CeilingProbe&) = delete;
+  CeilingProbe& operator=(const CeilingProbe&) = delete;
+
+  int threads() const { return threads_; }
+  // Times one run of `roof` and returns its rate: GFLOP/s for kFma, GB/s otherwise.
+  double Run(Roof roof);
+
+ private:
+  struct Arrays;
+  int threads_;
+  std::unique_ptr<Arrays> arrays_;
+};
+
+// The process's probe for `threads` threads, created on first use, so that the 768 MiB of
+// arrays are allocated and first-touched once however many kernels are measured.
+CeilingProbe& SharedCeilingProbe(int threads);
+
+// The median of `values` (the mean of the middle two for an even count); 0 when empty.
+double Median(std::vector<double> values);
+
+struct Ceilings {  // in the roofs' units per second
+  int threads;
+  double fma_gflops;
+  double read_gbs;
+  double copy_gbs;
+};
+
+// Each roof's best of several probe runs, measured once per thread count and cached for the
+// process: the machine's capability, not a yardstick for a kernel (that is a paired probe run).
 const Ceilings& MeasuredCeilings(int threads);
 
 }  // namespace tgk::perf

@@ -110,7 +110,7 @@ class FlashAttnVecCommand final : public KernelCommand {
     if (scale_->count() == 0) p.scale = DefaultScale(p.head_dim);
     result.shape = ShapeText(p, nwg_);
     result.work = double(FlashAttnVecBytes(p));
-    result.roof = Roof::kRead;
+    result.roof = perf::Roof::kRead;
 
     Tensors outputs{{"out", Tensor::Zeros(DType::kF32, {p.num_heads, p.head_dim})}};
     std::vector<float> tmp(

@@ -106,17 +106,23 @@ void Measure(const RunOptions& options, const Recorder& record, Tensors& outputs
   result.target = queue.target().name();
   result.threads = queue.threads();
 
-  std::vector<double> seconds;
+  perf::CeilingProbe& probe = perf::SharedCeilingProbe(result.threads);
+  std::vector<double> seconds, fractions;
   for (int i = 0; i < options.warmup + options.repeat; ++i) {
+    const bool timed = i >= options.warmup;
+    if (timed) result.paired.ceilings.push_back(probe.Run(result.roof));
     const auto start = std::chrono::steady_clock::now();
     record(queue, outputs);
     queue.commit_and_wait();
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    if (i >= options.warmup) seconds.push_back(elapsed.count());
+    if (!timed) continue;
+    seconds.push_back(elapsed.count());
+    fractions.push_back(result.work / elapsed.count() * 1e-9 / result.paired.ceilings.back());
   }
-  std::sort(seconds.begin(), seconds.end());
-  const size_t n = seconds.size();
-  result.timing = Timing{(seconds[(n - 1) / 2] + seconds[n / 2]) / 2, seconds.front(), int(n)};
+  result.timing = Timing{perf::Median(seconds), *std::min_element(seconds.begin(), seconds.end()),
+                         int(seconds.size())};
+  result.paired.ceiling = perf::Median(result.paired.ceilings);
+  result.paired.fraction = perf::Median(fractions);
 
   Tensors expected;
   for (const auto& [name, t] : outputs) expected.emplace(name, Tensor::Zeros(t.dtype, t.shape));
@@ -208,9 +214,8 @@ std::string FormatSeconds(double seconds) {
   return Printf("%.1f us", seconds * 1e6);
 }
 
-std::string FormatRate(double work, double seconds, Roof roof) {
-  const double giga_per_second = work / seconds * 1e-9;
-  return Printf(roof == Roof::kFma ? "%.1f GFLOP/s" : "%.1f GB/s", giga_per_second);
+std::string FormatRate(double giga_per_second, perf::Roof roof) {
+  return Printf(roof == perf::Roof::kFma ? "%.1f GFLOP/s" : "%.1f GB/s", giga_per_second);
 }
 
 }  // namespace tgk::tool

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "ceilings.h"
 #include "safetensors.h"
 #include "tgk/queue.h"
 
@@ -34,14 +35,18 @@ struct RunOptions {
   std::string out;     // safetensors file to write the inputs and outputs to
 };
 
-// The machine ceiling that bounds a kernel, which also gives the unit of its work: flops for
-// kFma, bytes moved for kRead (mostly reads) and kCopy (reads and writes alike).
-enum class Roof { kFma, kRead, kCopy };
-
 struct Timing {
   double median_s = 0;
   double best_s = 0;
   int runs = 0;
+};
+
+// The roof's ceiling, measured by one probe run just before each timed run, so that each run is
+// judged against the machine as it was then.
+struct Paired {
+  std::vector<double> ceilings;  // of each timed run, GFLOP/s or GB/s
+  double ceiling = 0;            // their median
+  double fraction = 0;           // the median over the timed runs of run rate / its ceiling
 };
 
 // How one set of tensors compares with another of the same names, dtypes and shapes.
@@ -60,8 +65,9 @@ struct RunResult {
   std::string target;  // the target that ran
   int threads = 0;
   Timing timing;
-  double work = 0;  // per run, in the roof's unit
-  Roof roof = Roof::kFma;
+  double work = 0;                     // per run, in the roof's unit; set before Measure
+  perf::Roof roof = perf::Roof::kFma;  // set before Measure, which pairs the runs with its probe
+  Paired paired;
   Comparison oracle;  // against the scalar oracle on the same inputs
   std::vector<std::pair<std::string, std::string>> notes;  // further report lines
 };
@@ -88,10 +94,11 @@ std::vector<std::unique_ptr<KernelCommand>> MakeKernelCommands();
 // Records one run of a kernel on `queue`, writing into `outputs`.
 using Recorder = std::function<void(Queue& queue, Tensors& outputs)>;
 
-// Runs `record` options.warmup + options.repeat times on the chosen target, timing each run,
-// then once on the scalar oracle (same thread count) into zero-filled tensors shaped like
-// `outputs`, and compares bit for bit. Sets the result's target, threads, timing and oracle;
-// `outputs` keeps the chosen target's results.
+// Runs `record` options.warmup + options.repeat times on the chosen target, timing each run
+// and, just before each timed one, a run of the ceiling probe of result.roof; then once on the
+// scalar oracle (same thread count) into zero-filled tensors shaped like `outputs`, and
+// compares bit for bit. Sets the result's target, threads, timing, paired and oracle from
+// its work and roof; `outputs` keeps the chosen target's results.
 void Measure(const RunOptions& options, const Recorder& record, Tensors& outputs,
              RunResult& result);
 
@@ -147,8 +154,8 @@ void WriteOutputFile(const RunOptions& options, const std::string& kernel, const
 // earlier --out), how the computed one compares.
 void CompareWithFile(const TensorFile& file, const Tensors& outputs, RunResult& result);
 
-// "12.34 ms"; "103.2 GFLOP/s" or "18.5 GB/s" (work per second in the roof's unit).
+// "12.34 ms"; "103.2 GFLOP/s" or "18.5 GB/s" (giga of the roof's unit per second).
 std::string FormatSeconds(double seconds);
-std::string FormatRate(double work, double seconds, Roof roof);
+std::string FormatRate(double giga_per_second, perf::Roof roof);
 
 }  // namespace tgk::tool

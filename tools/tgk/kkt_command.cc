@@ -77,7 +77,7 @@ class KktCommand final : public KernelCommand {
     }
     result.shape = ShapeText(shape);
     result.work = KktFlops(shape);
-    result.roof = Roof::kFma;
+    result.roof = perf::Roof::kFma;
 
     Tensors outputs{{"A", Tensor::Zeros(DType::kF32, {shape.B, shape.T, shape.H, kKktChunk})}};
     const auto record = [&](Queue& queue, Tensors& out) {

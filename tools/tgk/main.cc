@@ -1,9 +1,9 @@
 // tgk: tgk's kernels from the command line.
 //
 //   tgk bench                  every kernel at its default shape (a row per variant a kernel
-//                              lists, e.g. flash-attn-vec's two NWG): time, rate, fraction of
-//                              the machine's ceiling measured in the same run, parity with the
-//                              scalar oracle
+//                              lists, e.g. flash-attn-vec's two NWG): time, rate, the machine's
+//                              ceiling measured just before each run and the kernel's fraction
+//                              of it, parity with the scalar oracle
 //   tgk run KERNEL [options]   one kernel on random or file inputs: time, rate, parity, and
 //                              optionally a safetensors file of inputs and outputs
 //   tgk targets                the targets this CPU can run
@@ -17,7 +17,6 @@
 #include <iostream>
 #include <new>
 
-#include "ceilings.h"
 #include "kernel_command.h"
 #include "tgk/error.h"
 #include "tgk/target.h"
@@ -54,6 +53,27 @@ int ListTargets() {
   return 0;
 }
 
+std::string RoofName(perf::Roof roof) {
+  switch (roof) {
+    case perf::Roof::kFma:
+      return "FMA peak";
+    case perf::Roof::kRead:
+      return "STREAM read";
+    case perf::Roof::kCopy:
+      return "STREAM copy";
+  }
+  return "";
+}
+
+double MedianRate(const RunResult& r) { return r.work / r.timing.median_s * 1e-9; }
+
+// "0.84"; two significant digits, so that a tiny kernel's fraction does not print as 0.
+std::string FormatFraction(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2g", fraction);
+  return text;
+}
+
 int RunOne(KernelCommand& kernel, const RunOptions& options) {
   const RunResult r = kernel.Run(options);
   const auto line = [](const std::string& label, const std::string& text) {
@@ -66,38 +86,29 @@ int RunOne(KernelCommand& kernel, const RunOptions& options) {
   line("time", FormatSeconds(r.timing.median_s) + " (median of " + Count(r.timing.runs, "run") +
                    " after " + std::to_string(options.warmup) + " warmup; best " +
                    FormatSeconds(r.timing.best_s) + ")");
-  line("rate", FormatRate(r.work, r.timing.median_s, r.roof));
+  line("rate", FormatRate(MedianRate(r), r.roof));
+  line("ceiling", FormatRate(r.paired.ceiling, r.roof) + " " + RoofName(r.roof) + " (median of " +
+                      std::to_string(r.timing.runs) + ", each measured just before a run); " +
+                      FormatFraction(r.paired.fraction) + " of it (median of the " +
+                      std::to_string(r.timing.runs) + " paired ratios)");
   line("oracle", "vs scalar, " + Threads(r.threads) + ": " + r.oracle.Summary());
   for (const auto& [label, text] : r.notes) line(label, text);
   return r.oracle.equal() ? 0 : 1;
-}
-
-double Ceiling(const perf::Ceilings& c, Roof roof) {
-  switch (roof) {
-    case Roof::kFma:
-      return c.fma_gflops;
-    case Roof::kRead:
-      return c.read_gbs;
-    case Roof::kCopy:
-      return c.copy_gbs;
-  }
-  return 0;
 }
 
 // Rows are gathered first so that the table's columns line up.
 int Bench(const std::vector<std::unique_ptr<KernelCommand>>& kernels, const RunOptions& options) {
   const Target target = options.target.empty() ? BestTarget() : ParseTarget(options.target);
   const int threads = Queue(QueueOptions{.threads = options.threads}).threads();
-  std::printf("tgk bench: %s, %s, median of %s after %d warmup\n", target.name().c_str(),
-              Threads(threads).c_str(), Count(options.repeat, "run").c_str(), options.warmup);
-  std::fflush(stdout);
-  const perf::Ceilings& ceilings = perf::MeasuredCeilings(threads);
-  std::printf("machine ceilings: %.1f GFLOP/s FMA, %.1f GB/s read, %.1f GB/s copy\n\n",
-              ceilings.fma_gflops, ceilings.read_gbs, ceilings.copy_gbs);
+  std::printf(
+      "tgk bench: %s, %s, median of %s after %d warmup, each run paired with a run of its "
+      "ceiling just before it\n\n",
+      target.name().c_str(), Threads(threads).c_str(), Count(options.repeat, "run").c_str(),
+      options.warmup);
   std::fflush(stdout);
 
   std::vector<std::vector<std::string>> rows{
-      {"kernel", "shape", "time", "rate", "of ceiling", "oracle"}};
+      {"kernel", "shape", "time", "rate", "ceiling", "of ceiling", "oracle"}};
   std::vector<std::string> mismatches;
   for (size_t i = 0; i < kernels.size(); ++i) {
     for (const std::string& variant : kernels[i]->BenchVariants()) {
@@ -108,13 +119,10 @@ int Bench(const std::vector<std::unique_ptr<KernelCommand>>& kernels, const RunO
       parser.parse(variant);
       const std::string label = kernel->name() + (variant.empty() ? "" : " " + variant);
       const RunResult r = kernel->Run(options);
-      const double giga_per_second = r.work / r.timing.median_s * 1e-9;
-      char fraction[32];
-      std::snprintf(fraction, sizeof fraction, "%.0f%%",
-                    100 * giga_per_second / Ceiling(ceilings, r.roof));
-      rows.push_back({label, r.shape, FormatSeconds(r.timing.median_s),
-                      FormatRate(r.work, r.timing.median_s, r.roof), fraction,
-                      r.oracle.equal() ? "bitwise equal" : "DIFFERS"});
+      rows.push_back(
+          {label, r.shape, FormatSeconds(r.timing.median_s), FormatRate(MedianRate(r), r.roof),
+           FormatRate(r.paired.ceiling, r.roof) + " " + RoofName(r.roof),
+           FormatFraction(r.paired.fraction), r.oracle.equal() ? "bitwise equal" : "DIFFERS"});
       if (!r.oracle.equal()) mismatches.push_back(label + ": " + r.oracle.Summary());
     }
   }
@@ -149,8 +157,9 @@ int main(int argc, char** argv) {
 
   CLI::App* bench =
       app.add_subcommand("bench",
-                         "Every kernel at its default shape: time, rate, fraction of the machine's "
-                         "ceiling, parity with the scalar oracle");
+                         "Every kernel at its default shape: time, rate, the machine's ceiling "
+                         "measured beside it and the fraction of it, parity with the scalar "
+                         "oracle");
   AddCommonOptions(*bench, options);
 
   CLI::App* run = app.add_subcommand(

@@ -103,7 +103,7 @@ class SdpaCommand final : public KernelCommand {
     if (scale_->count() == 0) p.scale = DefaultScale(p.head_dim);
     result.shape = ShapeText(p);
     result.work = SdpaFlops(p);
-    result.roof = Roof::kFma;
+    result.roof = perf::Roof::kFma;
     result.notes.emplace_back("kernel", dtype == DType::kBF16 ? "sdpa_bf16" : "sdpa");
 
     Tensors outputs{{"O", Tensor::Zeros(dtype, inputs.at("Q").shape)}};

@@ -489,6 +489,35 @@ TEST_F(ToolRunTest, KernelsMatchTheOracleOnEveryTarget) {
   }
 }
 
+// Each kind of ceiling, measured just before each timed run: its median and the median of the
+// paired ratios are printed, positive and finite (their values are the machine's).
+TEST_F(ToolRunTest, RunReportsThePairedCeiling) {
+  struct Case {
+    std::string args;
+    const char* ceiling;
+  };
+  const Case cases[] = {
+      {kTiny, "GFLOP/s FMA peak"},
+      {std::string(kTinyRuns[2].args) + " --threads 2 --repeat 2", "GB/s STREAM read"},
+      {std::string(kTinyRuns[7].args) + " --threads 2 --repeat 2", "GB/s STREAM copy"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.args);
+    const ToolRun r = Run(c.args);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const std::string line = Line(r.out, "  ceiling  ");
+    const std::string format = std::string("  ceiling  %lf ") + c.ceiling +
+                               " (median of 2, each measured just before a run); %lf of it "
+                               "(median of the 2 paired ratios)%n";
+    double ceiling = 0, fraction = 0;
+    int end = 0;
+    ASSERT_EQ(std::sscanf(line.c_str(), format.c_str(), &ceiling, &fraction, &end), 2) << r.out;
+    EXPECT_EQ(size_t(end), line.size()) << line;
+    EXPECT_TRUE(std::isfinite(ceiling) && ceiling > 0) << line;
+    EXPECT_TRUE(std::isfinite(fraction) && fraction > 0) << line;
+  }
+}
+
 // `--out` writes inputs and outputs; `--in` of that file (with the options no tensor holds)
 // recomputes the same shape and outputs, and writes the same file.
 TEST_F(ToolRunTest, KernelsOutputFileRoundTrip) {
@@ -628,33 +657,49 @@ TEST_F(ToolRunTest, Bench) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("tgk bench: " + BestTarget().name() + ", 2 threads"), std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("machine ceilings: "), std::string::npos) << r.out;
   EXPECT_EQ(Line(r.out, "kernel").find("kernel  "), 0u) << r.out;
-  // Every kernel at its default shape (the speed goals'), each variant a row.
+  EXPECT_NE(Line(r.out, "kernel").find("  ceiling "), std::string::npos) << r.out;
+  EXPECT_NE(Line(r.out, "kernel").find("  of ceiling  "), std::string::npos) << r.out;
+  // Every kernel at its default shape (the speed goals'), each variant a row, with the median
+  // of the ceilings measured just before its runs and the median of its paired ratios.
   struct Row {
     const char* label;
     const char* shape;
     const char* unit;
+    const char* ceiling;
   };
   const Row rows[] = {
-      {"kkt", "B=1 T=4096 H=16 Hg=16 K=128", "GFLOP/s"},
+      {"kkt", "B=1 T=4096 H=16 Hg=16 K=128", "GFLOP/s", "FMA peak"},
       {"flash-attn-vec --nwg 1", "num_heads=16 num_kv_heads=8 head_dim=256 kv_seq_len=32768 NWG=1",
-       "GB/s"},
+       "GB/s", "STREAM read"},
       {"flash-attn-vec --nwg 32",
-       "num_heads=16 num_kv_heads=8 head_dim=256 kv_seq_len=32768 NWG=32", "GB/s"},
+       "num_heads=16 num_kv_heads=8 head_dim=256 kv_seq_len=32768 NWG=32", "GB/s", "STREAM read"},
       {"sdpa --dtype f32",
-       "batch=1 n_heads=16 n_kv_heads=8 head_dim=128 seq_len=512 kv_seq_len=512", "GFLOP/s"},
+       "batch=1 n_heads=16 n_kv_heads=8 head_dim=128 seq_len=512 kv_seq_len=512", "GFLOP/s",
+       "FMA peak"},
       {"sdpa --dtype bf16",
-       "batch=1 n_heads=16 n_kv_heads=8 head_dim=128 seq_len=512 kv_seq_len=512", "GFLOP/s"},
-      {"tq-encode --bits 4", "num_kv_heads=8 head_dim=256 n_tokens=32768", "GB/s"},
-      {"tq-dequant --bits 8 --seq", "num_kv_heads=8 head_dim=256 n_tokens=32768", "GB/s"},
+       "batch=1 n_heads=16 n_kv_heads=8 head_dim=128 seq_len=512 kv_seq_len=512", "GFLOP/s",
+       "FMA peak"},
+      {"tq-encode --bits 4", "num_kv_heads=8 head_dim=256 n_tokens=32768", "GB/s", "STREAM copy"},
+      {"tq-dequant --bits 8 --seq", "num_kv_heads=8 head_dim=256 n_tokens=32768", "GB/s",
+       "STREAM copy"},
   };
   for (const Row& row : rows) {
     SCOPED_TRACE(row.label);
     const std::string line = Line(r.out, std::string(row.label) + "  ");
     EXPECT_NE(line.find("  " + std::string(row.shape) + "  "), std::string::npos) << r.out;
     EXPECT_NE(line.find(std::string(" ") + row.unit + "  "), std::string::npos) << line;
-    EXPECT_NE(line.find("%  "), std::string::npos) << line;
+    // "... 30.8 GB/s STREAM copy  0.84        bitwise equal"
+    const std::string ceiling = std::string(" ") + row.unit + " " + row.ceiling + "  ";
+    const size_t at = line.find(ceiling);
+    ASSERT_NE(at, std::string::npos) << line;
+    double rate = 0, fraction = 0;
+    int end = 0;
+    ASSERT_EQ(std::sscanf(line.c_str() + line.rfind("  ", at) + 2, "%lf", &rate), 1) << line;
+    ASSERT_EQ(std::sscanf(line.c_str() + at + ceiling.size(), "%lf%n", &fraction, &end), 1) << line;
+    EXPECT_TRUE(std::isfinite(rate) && rate > 0) << line;
+    EXPECT_TRUE(std::isfinite(fraction) && fraction > 0) << line;
+    EXPECT_EQ(line.compare(at + ceiling.size() + size_t(end), 2, "  "), 0) << line;
     EXPECT_TRUE(line.ends_with("  bitwise equal")) << line;
   }
 }

@@ -149,7 +149,7 @@ class TqEncodeCommand final : public KernelCommand {
         ShapeText(heads, head_dim, capacity, TokensText(n_tokens, "write_pos_start", write_pos_),
                   uint64_t{write_pos_} + n_tokens, sf_) +
         (sliding_ ? " is_sliding" : "");
-    result.roof = Roof::kCopy;
+    result.roof = perf::Roof::kCopy;
 
     Tensors outputs{
         {"packed", Tensor::Zeros(DType::kU8, {heads, capacity, RowBytes(bits_, head_dim)})},
@@ -283,7 +283,7 @@ class TqDequantCommand final : public KernelCommand {
                         uint64_t{start_pos_} + n_tokens, sf_)
             : ShapeText(heads, head_dim, capacity, " read_pos=" + std::to_string(read_pos_),
                         uint64_t{read_pos_} + 1, sf_);
-    result.roof = Roof::kCopy;
+    result.roof = perf::Roof::kCopy;
 
     const ConstView packed = inputs.at("packed").view(), norms = inputs.at("norms").view();
     Tensors outputs;

@@ -2,16 +2,14 @@
 // kv_seq_len = kv_capacity = 32768 (2 × 134 MB of f16 K and V), NWG = 1 and NWG = 32, for
 // threads 1..nproc on the best target. GB/s counts K and V once plus Q and out
 // (FlashAttnVecBytes); read_fraction is that over the STREAM-read ceiling of the same thread
-// count, measured in this process.
+// count, measured in this process just before each call (bench_support.h).
 #include <benchmark/benchmark.h>
-#include <omp.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
-#include "ceilings.h"
+#include "bench_support.h"
 #include "tgk/convert.h"
 #include "tgk/kernels/flash_attn_vec.h"
 
@@ -48,49 +46,29 @@ struct Problem {
 
 void RunFlashAttnVec(benchmark::State& state, bool nwg32) {
   static Problem problem;
-  const int threads = int(state.range(0));
-  tgk::Queue queue(tgk::QueueOptions{.threads = threads});
+  tgk::Queue queue(tgk::QueueOptions{.threads = int(state.range(0))});
   const auto q = tgk::ConstView::Of<float>(problem.q.data(), problem.q.size());
   const auto k = tgk::ConstView::Of<tgk::f16>(problem.k.data(), problem.k.size());
   const auto v = tgk::ConstView::Of<tgk::f16>(problem.v.data(), problem.v.size());
   const auto out = tgk::View::Of<float>(problem.out.data(), problem.out.size());
   const auto tmp = tgk::View::Of<float>(problem.tmp.data(), problem.tmp.size());
-  const auto run = [&] {
+  const auto record = [&](tgk::Queue& into) {
     if (nwg32) {
-      tgk::FlashAttnVecF16Nwg32(queue, problem.params, q, k, v, tmp, out);
+      tgk::FlashAttnVecF16Nwg32(into, problem.params, q, k, v, tmp, out);
     } else {
-      tgk::FlashAttnVecF16(queue, problem.params, q, k, v, out);
+      tgk::FlashAttnVecF16(into, problem.params, q, k, v, out);
     }
-    queue.commit_and_wait();
   };
-  run();  // warm-up: thread team, scratch memory, page tables
-  double seconds = 0.0;
-  for (auto _ : state) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
-  }
-  const double gbs =
-      double(tgk::FlashAttnVecBytes(problem.params)) * double(state.iterations()) / seconds * 1e-9;
-  const double read = tgk::perf::MeasuredCeilings(threads).read_gbs;
-  state.counters["GBs"] = gbs;
-  state.counters["stream_read_GBs"] = read;
-  state.counters["read_fraction"] = gbs / read;
-  state.SetLabel(queue.target().name());
-}
-
-void ThreadArgs(benchmark::internal::Benchmark* b) {
-  for (int t = 1; t <= omp_get_num_procs(); ++t) b->Arg(t);
-  b->UseManualTime()->Unit(benchmark::kMillisecond);
+  record(queue);  // warm-up: thread team, scratch memory, page tables
+  queue.commit_and_wait();
+  tgk::perf::TimeAgainstCeiling(state, queue, tgk::perf::Roof::kRead,
+                                double(tgk::FlashAttnVecBytes(problem.params)), record);
 }
 
 void BM_FlashAttnVecNwg1(benchmark::State& state) { RunFlashAttnVec(state, false); }
-BENCHMARK(BM_FlashAttnVecNwg1)->Apply(ThreadArgs);
+BENCHMARK(BM_FlashAttnVecNwg1)->Apply(tgk::perf::ThreadArgs);
 
 void BM_FlashAttnVecNwg32(benchmark::State& state) { RunFlashAttnVec(state, true); }
-BENCHMARK(BM_FlashAttnVecNwg32)->Apply(ThreadArgs);
+BENCHMARK(BM_FlashAttnVecNwg32)->Apply(tgk::perf::ThreadArgs);
 
 }  // namespace

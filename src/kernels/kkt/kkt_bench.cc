@@ -32,16 +32,15 @@ struct Problem {
 
 void RunKkt(benchmark::State& state, tgk::Target target) {
   static Problem problem;
-  const int threads = int(state.range(0));
-  tgk::Queue queue(tgk::QueueOptions{.threads = threads, .target = target});
-  const double seconds = tgk::perf::TimeCommits(state, queue, [&](tgk::Queue& q) {
-    tgk::GatedDeltaNetKkt(q, problem.shape,
-                          tgk::ConstView::Of<tgk::bf16>(problem.k.data(), problem.k.size()),
-                          tgk::ConstView::Of<float>(problem.beta.data(), problem.beta.size()),
-                          tgk::ConstView::Of<float>(problem.g.data(), problem.g.size()),
-                          tgk::View::Of<float>(problem.a.data(), problem.a.size()));
-  });
-  tgk::perf::ReportFmaFraction(state, tgk::KktFlops(problem.shape), seconds, threads, target);
+  tgk::Queue queue(tgk::QueueOptions{.threads = int(state.range(0)), .target = target});
+  tgk::perf::TimeAgainstCeiling(
+      state, queue, tgk::perf::Roof::kFma, tgk::KktFlops(problem.shape), [&](tgk::Queue& q) {
+        tgk::GatedDeltaNetKkt(q, problem.shape,
+                              tgk::ConstView::Of<tgk::bf16>(problem.k.data(), problem.k.size()),
+                              tgk::ConstView::Of<float>(problem.beta.data(), problem.beta.size()),
+                              tgk::ConstView::Of<float>(problem.g.data(), problem.g.size()),
+                              tgk::View::Of<float>(problem.a.data(), problem.a.size()));
+      });
 }
 
 void BM_KktBest(benchmark::State& state) { RunKkt(state, tgk::BestTarget()); }

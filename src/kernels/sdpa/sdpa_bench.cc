@@ -45,16 +45,15 @@ struct Problem {
 template <class T>
 void RunSdpa(benchmark::State& state, tgk::Target target) {
   static Problem<T> problem;
-  const int threads = int(state.range(0));
-  tgk::Queue queue(tgk::QueueOptions{.threads = threads, .target = target});
+  tgk::Queue queue(tgk::QueueOptions{.threads = int(state.range(0)), .target = target});
   const auto view = [](const std::vector<T>& x) {
     return tgk::ConstView::Of<T>(x.data(), x.size());
   };
-  const double seconds = tgk::perf::TimeCommits(state, queue, [&](tgk::Queue& q) {
-    tgk::Sdpa(q, kShape, view(problem.q), view(problem.k), view(problem.v),
-              tgk::View::Of<T>(problem.out.data(), problem.out.size()));
-  });
-  tgk::perf::ReportFmaFraction(state, tgk::SdpaFlops(kShape), seconds, threads, target);
+  tgk::perf::TimeAgainstCeiling(
+      state, queue, tgk::perf::Roof::kFma, tgk::SdpaFlops(kShape), [&](tgk::Queue& q) {
+        tgk::Sdpa(q, kShape, view(problem.q), view(problem.k), view(problem.v),
+                  tgk::View::Of<T>(problem.out.data(), problem.out.size()));
+      });
 }
 
 void BM_SdpaF32Best(benchmark::State& state) { RunSdpa<float>(state, tgk::BestTarget()); }

@@ -1,6 +1,6 @@
 // The tq_kv family in GB/s (bytes read + bytes written, tq_kv.h's *Bytes functions) and as a
-// fraction of the STREAM-copy ceiling measured in the same process, for threads 1..nproc on the
-// best target:
+// fraction of the STREAM-copy ceiling measured in the same process just before each call
+// (bench_support.h), for threads 1..nproc on the best target:
 //   - tq_dequantize_hb_kv_seq, 8-bit, 8 KV heads × 32768 tokens × D = 256 (the speed goal:
 //     >= 70 % of copy with 2 threads), and 5-bit at the same shape;
 //   - tq_dequantize_kv (4-bit) at a decode step, 8 heads × D = 256, one position;
@@ -8,16 +8,13 @@
 //     encoder on 4096 heads × D = 256 (one token), the 4-bit fallback at D = 128;
 //   - the inverse rotation of 32768 rows × D = 256.
 #include <benchmark/benchmark.h>
-#include <omp.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <random>
 #include <vector>
 
-#include "ceilings.h"
+#include "bench_support.h"
 #include "tgk/kernels/tq_kv.h"
 
 namespace {
@@ -37,36 +34,10 @@ std::vector<uint8_t> RandomBytes(size_t n) {
   return v;
 }
 
-// Times `record` + commit_and_wait and reports GB/s for `bytes` per call: the mean over the
-// iterations, and the best iteration (the copy ceiling is the best of several runs too).
+// `record` against the copy ceiling, for `bytes` per call.
 void Run(benchmark::State& state, uint64_t bytes, const std::function<void(tgk::Queue&)>& record) {
-  const int threads = int(state.range(0));
-  tgk::Queue queue(tgk::QueueOptions{.threads = threads});
-  double seconds = 0.0, best = 1e30;
-  for (auto _ : state) {
-    const auto start = std::chrono::steady_clock::now();
-    record(queue);
-    queue.commit_and_wait();
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
-    best = std::min(best, elapsed);
-  }
-  const double gbs = double(bytes) * double(state.iterations()) / seconds * 1e-9;
-  const double best_gbs = double(bytes) / best * 1e-9;
-  const double copy = tgk::perf::MeasuredCeilings(threads).copy_gbs;
-  state.counters["GBs"] = gbs;
-  state.counters["best_GBs"] = best_gbs;
-  state.counters["copy_GBs"] = copy;
-  state.counters["fraction_of_copy"] = gbs / copy;
-  state.counters["best_fraction_of_copy"] = best_gbs / copy;
-  state.SetLabel(queue.target().name());
-}
-
-void ThreadArgs(benchmark::internal::Benchmark* b) {
-  for (int t = 1; t <= omp_get_num_procs(); ++t) b->Arg(t);
-  b->UseManualTime()->Unit(benchmark::kMillisecond);
+  tgk::Queue queue(tgk::QueueOptions{.threads = int(state.range(0))});
+  tgk::perf::TimeAgainstCeiling(state, queue, tgk::perf::Roof::kCopy, double(bytes), record);
 }
 
 // ---- tq_dequantize_hb_kv_seq: 8 heads × 32768 tokens × 256 ---------------------------------
@@ -95,10 +66,10 @@ void DequantizeSeq(benchmark::State& state, uint32_t bits) {
 }
 
 void BM_TqDequantizeHbKvSeq8Bit(benchmark::State& state) { DequantizeSeq(state, 8); }
-BENCHMARK(BM_TqDequantizeHbKvSeq8Bit)->Apply(ThreadArgs);
+BENCHMARK(BM_TqDequantizeHbKvSeq8Bit)->Apply(tgk::perf::ThreadArgs);
 
 void BM_TqDequantizeHbKvSeq5Bit(benchmark::State& state) { DequantizeSeq(state, 5); }
-BENCHMARK(BM_TqDequantizeHbKvSeq5Bit)->Apply(ThreadArgs);
+BENCHMARK(BM_TqDequantizeHbKvSeq5Bit)->Apply(tgk::perf::ThreadArgs);
 
 // ---- tq_dequantize_kv: one decode step, 8 heads × 256 --------------------------------------
 
@@ -115,7 +86,7 @@ void BM_TqDequantizeKvDecodeStep(benchmark::State& state) {
                         tgk::View::Of<float>(dst.data(), dst.size()));
   });
 }
-BENCHMARK(BM_TqDequantizeKvDecodeStep)->Apply(ThreadArgs);
+BENCHMARK(BM_TqDequantizeKvDecodeStep)->Apply(tgk::perf::ThreadArgs);
 
 // ---- encoders --------------------------------------------------------------------------------
 
@@ -135,7 +106,7 @@ void BM_HadamardQuantizeKvSeqPrefill(benchmark::State& state) {
                                tgk::View::Of<float>(norms.data(), norms.size()));
   });
 }
-BENCHMARK(BM_HadamardQuantizeKvSeqPrefill)->Apply(ThreadArgs);
+BENCHMARK(BM_HadamardQuantizeKvSeqPrefill)->Apply(tgk::perf::ThreadArgs);
 
 void BM_HadamardQuantizeKvHb8Bit(benchmark::State& state) {
   constexpr uint32_t kHeads = 4096, kDim = 256;
@@ -150,7 +121,7 @@ void BM_HadamardQuantizeKvHb8Bit(benchmark::State& state) {
                               tgk::View::Of<float>(norms.data(), norms.size()));
   });
 }
-BENCHMARK(BM_HadamardQuantizeKvHb8Bit)->Apply(ThreadArgs);
+BENCHMARK(BM_HadamardQuantizeKvHb8Bit)->Apply(tgk::perf::ThreadArgs);
 
 void BM_HadamardQuantizeKvFallbackD128(benchmark::State& state) {
   constexpr uint32_t kHeads = 4096, kDim = 128;
@@ -165,7 +136,7 @@ void BM_HadamardQuantizeKvFallbackD128(benchmark::State& state) {
                             tgk::View::Of<float>(norms.data(), norms.size()));
   });
 }
-BENCHMARK(BM_HadamardQuantizeKvFallbackD128)->Apply(ThreadArgs);
+BENCHMARK(BM_HadamardQuantizeKvFallbackD128)->Apply(tgk::perf::ThreadArgs);
 
 // ---- the inverse rotation ----------------------------------------------------------------------
 
@@ -179,6 +150,6 @@ void BM_TqInverseRotateD256(benchmark::State& state) {
                          tgk::View::Of<float>(out.data(), out.size()));
   });
 }
-BENCHMARK(BM_TqInverseRotateD256)->Apply(ThreadArgs);
+BENCHMARK(BM_TqInverseRotateD256)->Apply(tgk::perf::ThreadArgs);
 
 }  // namespace
