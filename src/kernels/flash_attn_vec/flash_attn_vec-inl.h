@@ -268,6 +268,24 @@ constexpr PermuteTable16 MakePermuteTable16(uint32_t pair) {
 inline constexpr PermuteTable16 kPermute16[2] = {MakePermuteTable16(0), MakePermuteTable16(1)};
 #endif
 
+// Rows to prefetch into L2 while other rows are computed on: a hint only (no fault, no value,
+// no effect on any result).
+struct AheadRows {
+  const f16* rows = nullptr;
+  uint32_t count = 0;
+
+  template <uint32_t kDim>
+  AheadRows From(uint32_t first) const {
+    return first < count ? AheadRows{rows + size_t{first} * kDim, count - first} : AheadRows{};
+  }
+  template <uint32_t kDim>
+  HWY_INLINE void Prefetch(uint32_t row) const {
+    if (row >= count) return;
+    const f16* p = rows + size_t{row} * kDim;
+    for (uint32_t i = 0; i < kDim; i += 64 / sizeof(f16)) __builtin_prefetch(p + i, 0, 2);
+  }
+};
+
 // ===========================================================================================
 // Highway targets: the same sums in vector form
 // ===========================================================================================
@@ -327,15 +345,21 @@ class SimdBlocksT {
   template <uint32_t kDim>
   HWY_INLINE void RunDim(uint32_t first, const BlockMask& mask, float* o, float* S, float* M) {
     const D d;
+    // Memory: step 1, reading this block's K rows, prefetches the next block's V rows, and
+    // step 4, reading the V rows, the K rows of the block after next: both streams then flow
+    // a block ahead through the compute in between (into L2; L1 holds the rows in use).
+    const AheadRows v_ahead = RowsAt<kDim>(heads_.v, uint64_t{first} + kBlock);
+    const AheadRows k_ahead = RowsAt<kDim>(heads_.k, uint64_t{first} + 2 * kBlock);
     // 1-2. Scores, N positions at a time; each K row is de-interleaved once for a tile of
     //      up to 4 heads.
     for (uint32_t c0 = 0; c0 < kBlock; c0 += N) {
       const uint32_t rows = mask.rows > c0 ? std::min(N, mask.rows - c0) : 0;
       const f16* k = heads_.k + (size_t{first} + c0) * kDim;
+      const AheadRows v = v_ahead.From<kDim>(c0);
       uint32_t r = 0;
-      for (; r + 4 <= heads_.count; r += 4) Partials<kDim, 4>(r, k, rows);
-      for (; r + 2 <= heads_.count; r += 2) Partials<kDim, 2>(r, k, rows);
-      for (; r < heads_.count; ++r) Partials<kDim, 1>(r, k, rows);
+      for (; r + 4 <= heads_.count; r += 4) Partials<kDim, 4>(r, k, rows, r == 0 ? v : AheadRows{});
+      for (; r + 2 <= heads_.count; r += 2) Partials<kDim, 2>(r, k, rows, r == 0 ? v : AheadRows{});
+      for (; r < heads_.count; ++r) Partials<kDim, 1>(r, k, rows, r == 0 ? v : AheadRows{});
       const VF masks = hn::LoadU(d, mask.value + c0);
       for (r = 0; r < heads_.count; ++r) {
         VF qk = hn::Zero(d);
@@ -370,18 +394,26 @@ class SimdBlocksT {
 
     // 4. P·V, heads in register tiles of 4, 2, 1.
     uint32_t r = 0;
-    for (; r + 4 <= heads_.count; r += 4) Accumulate<kDim, 4>(r, first, mask.rows, ms, o);
-    for (; r + 2 <= heads_.count; r += 2) Accumulate<kDim, 2>(r, first, mask.rows, ms, o);
-    for (; r < heads_.count; ++r) Accumulate<kDim, 1>(r, first, mask.rows, ms, o);
+    for (; r + 4 <= heads_.count; r += 4) {
+      Accumulate<kDim, 4>(r, first, mask.rows, ms, o, r == 0 ? k_ahead : AheadRows{});
+    }
+    for (; r + 2 <= heads_.count; r += 2) {
+      Accumulate<kDim, 2>(r, first, mask.rows, ms, o, r == 0 ? k_ahead : AheadRows{});
+    }
+    for (; r < heads_.count; ++r) {
+      Accumulate<kDim, 1>(r, first, mask.rows, ms, o, r == 0 ? k_ahead : AheadRows{});
+    }
   }
 
   // For heads [r0, r0 + kHeads) and the positions [0, rows) of `k` (rows of kDim): the lane
   // partials after the cross-vector tree stages (off = 16 .. N), into partials_[r][c].
+  // Prefetches `ahead` on the way.
   template <uint32_t kDim, uint32_t kHeads>
-  HWY_INLINE void Partials(uint32_t r0, const f16* k, uint32_t rows) {
+  HWY_INLINE void Partials(uint32_t r0, const f16* k, uint32_t rows, const AheadRows& ahead) {
     constexpr uint32_t kChunks = kDim / 128;
     const D d;
     for (uint32_t c = 0; c < rows; ++c) {
+      ahead.Prefetch<kDim>(c);
       VF part[kHeads][kVecsPerChunk];
       for (uint32_t h = 0; h < kHeads; ++h) {
         for (uint32_t i = 0; i < kVecsPerChunk; ++i) part[h][i] = hn::Zero(d);
@@ -431,9 +463,10 @@ class SimdBlocksT {
   // O = O·ms + Σ_c V[c]·w_c for heads [r0, r0 + kHeads), kTile vectors of dims per pass over
   // the block's rows: as wide as the registers allow, since each extra pass reads the rows in
   // strided pieces that the hardware prefetchers follow poorly.
+  // Prefetches `ahead` on the way.
   template <uint32_t kDim, uint32_t kHeads>
   HWY_INLINE void Accumulate(uint32_t r0, uint32_t first, uint32_t rows, const float* ms,
-                             float* o_state) {
+                             float* o_state, const AheadRows& ahead) {
     constexpr uint32_t kVecs = kDim / N;
     constexpr uint32_t kTile = std::min(kVecs, 32 / kHeads);
     const D d;
@@ -444,6 +477,7 @@ class SimdBlocksT {
         for (uint32_t t = 0; t < kTile; ++t) lo[h][t] = hn::Zero(d);
       }
       for (uint32_t c = 0; c < rows; ++c) {
+        if (t0 == 0) ahead.Prefetch<kDim>(c);
         const f16* row = v + size_t{c} * kDim + t0 * N;
         VF values[kTile];
         for (uint32_t t = 0; t < kTile; ++t) values[t] = LoadF16(row + t * N);
@@ -461,6 +495,15 @@ class SimdBlocksT {
         }
       }
     }
+  }
+
+  // The rows of `base` (a kv head's K or V) from `position` to the end of its block, below
+  // kv_seq_len (none past it).
+  template <uint32_t kDim>
+  AheadRows RowsAt(const f16* base, uint64_t position) const {
+    if (position >= a_.kv_seq_len) return AheadRows{};
+    return AheadRows{base + position * kDim,
+                     uint32_t(std::min<uint64_t>(kBlock, a_.kv_seq_len - position))};
   }
 
   // Every lane gets op over all lanes, combined in the canonical tree order: lane i with lane
