@@ -7,7 +7,8 @@
 # The target bits are disjoint, so `+` means `|`; unlike `(A|B)` it needs no shell quoting in
 # the pkg-config Cflags (Highway parenthesizes the macro where it uses it).
 set(TGK_CONTRACT_OPTIONS -ffp-contract=off -fno-fast-math)
-set(TGK_HWY_DEFINITIONS HWY_COMPILE_ALL_ATTAINABLE HWY_DISABLED_TARGETS=HWY_SSSE3+HWY_SSE4)
+set(TGK_HWY_DEFINITIONS HWY_COMPILE_ALL_ATTAINABLE HWY_WANT_AVX3_DL
+                         HWY_DISABLED_TARGETS=HWY_SSSE3+HWY_SSE4)
 
 function(tgk_apply_contract target)
   target_compile_options(${target} PUBLIC ${TGK_CONTRACT_OPTIONS})

@@ -151,7 +151,7 @@ class Codebook<ScalarLane, kLevels> {
   const float* table_;
 };
 
-#if HWY_TARGET == HWY_AVX3
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
 // 16 levels: one permute; 32: one two-table permute (index bits 0..4); 64: two and a blend on
 // bit 5. 256 levels use the exact antisymmetry C[q] = −C[255 − q] (tq_codebooks.h, tested): the
 // magnitude k = q − 128 (q >= 128) or 127 − q (q < 128) indexes the upper 128 entries through
@@ -201,6 +201,73 @@ class Codebook<LanePack<hn::ScalableTag<float>>, kLevels> {
   }
 
   __m512 part_[kParts];
+};
+#endif
+
+#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
+// 8-bit rows with VBMI byte permutes, 64 codes at a time (the lane path does 16 with four
+// two-table f32 permutes and a blend tree; this is some 2.3x faster on Zen 4). With
+// k = 127 − q for q < 128, else q − 128 (as the lane path), one two-table byte permute per
+// plane of kTqBytePlanes8 gives the four bytes of each magnitude C[128 + k], a flip of the
+// top byte's sign bit for q < 128 gives C[q], and byte then word interleaves assemble the
+// f32 values. The interleaves work within 128-bit blocks: the codes are permuted first so that
+// the values come out in order. The bits are the table's, as on every path.
+// The order in which BytePlaneCodebook256 takes its 64 codes: after the interleaves, vector v
+// holds in its 128-bit block L the bytes taken to 16L + 4v .. 16L + 4v + 3; placing code
+// 16v + 4L + j there puts value 16v + 4L + j at element 4L + j of vector v, its natural place.
+struct alignas(64) ByteBlockOrder {
+  uint8_t index[64];
+};
+constexpr ByteBlockOrder MakeByteBlockOrder() {
+  ByteBlockOrder order{};
+  for (uint32_t block = 0; block < 4; ++block) {
+    for (uint32_t v = 0; v < 4; ++v) {
+      for (uint32_t j = 0; j < 4; ++j) {
+        order.index[16 * block + 4 * v + j] = uint8_t(16 * v + 4 * block + j);
+      }
+    }
+  }
+  return order;
+}
+inline constexpr ByteBlockOrder kByteBlockOrder = MakeByteBlockOrder();
+
+class BytePlaneCodebook256 {
+ public:
+  BytePlaneCodebook256() {
+    for (uint32_t b = 0; b < 4; ++b) {
+      plane_[b][0] = _mm512_load_si512(kTqBytePlanes8.plane[b]);
+      plane_[b][1] = _mm512_load_si512(kTqBytePlanes8.plane[b] + 64);
+    }
+  }
+
+  // out[i] = C_256[codes[i]] · scale for i < 64.
+  HWY_INLINE void Decode64(const uint8_t* codes, float scale, float* out) const {
+    const __m512i q = _mm512_permutexvar_epi8(_mm512_load_si512(kByteBlockOrder.index),
+                                              _mm512_loadu_si512(codes));
+    const __mmask64 negative = _mm512_testn_epi8_mask(q, _mm512_set1_epi8(char(0x80)));
+    const __m512i k =
+        _mm512_mask_blend_epi8(negative, q, _mm512_xor_si512(q, _mm512_set1_epi8(0x7F)));
+    __m512i byte[4];
+    for (uint32_t b = 0; b < 4; ++b) {
+      byte[b] = _mm512_permutex2var_epi8(plane_[b][0], k, plane_[b][1]);
+    }
+    byte[3] = _mm512_mask_blend_epi8(negative, byte[3],
+                                     _mm512_xor_si512(byte[3], _mm512_set1_epi8(char(0x80))));
+    const __m512i low01 = _mm512_unpacklo_epi8(byte[0], byte[1]);
+    const __m512i high01 = _mm512_unpackhi_epi8(byte[0], byte[1]);
+    const __m512i low23 = _mm512_unpacklo_epi8(byte[2], byte[3]);
+    const __m512i high23 = _mm512_unpackhi_epi8(byte[2], byte[3]);
+    const __m512i value[4] = {
+        _mm512_unpacklo_epi16(low01, low23), _mm512_unpackhi_epi16(low01, low23),
+        _mm512_unpacklo_epi16(high01, high23), _mm512_unpackhi_epi16(high01, high23)};
+    const __m512 s = _mm512_set1_ps(scale);
+    for (uint32_t v = 0; v < 4; ++v) {
+      _mm512_storeu_ps(out + 16 * v, _mm512_mul_ps(_mm512_castsi512_ps(value[v]), s));
+    }
+  }
+
+ private:
+  __m512i plane_[4][2];
 };
 #endif
 
@@ -462,20 +529,31 @@ struct TqDequantizeKernel {
     float* out = a.dst + (uint64_t{h} * a.n_tokens + tau) * d;
     // sn = n·r_D for D <= 256 (uniform over the group), else n_b / sf with
     // b = min(j / 256, npp − 1); a pack never straddles a block of 256 elements.
-    using Lane = typename Group::Lane;
-    const auto sn_d256 = tq::Uniform<Lane>(d <= 256 ? norms[0] * a.r_d : 0.0f);
-    const auto block_scale = [&](const Lane& lanes, uint64_t j) HWY_ATTR {
+    const float sn_d256 = d <= 256 ? norms[0] * a.r_d : 0.0f;
+    const auto block_scale = [&](uint64_t j) {
       if (d <= 256) return sn_d256;
-      return lanes.splat(norms[std::min<uint64_t>(j / 256, a.norms_per_pos - 1)] /
-                         a.scale_factor_d512);
+      return norms[std::min<uint64_t>(j / 256, a.norms_per_pos - 1)] / a.scale_factor_d512;
     };
+#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
+    if constexpr (kBits == 8 && std::is_same_v<Group, SimdGroup>) {
+      // Runs of 64 never straddle a block of 256; the last d mod 64 values one by one.
+      const tq::BytePlaneCodebook256 planes;
+      uint64_t j = 0;
+      for (; j + 64 <= d; j += 64) planes.Decode64(codes + j, block_scale(j), out + j);
+      for (; j < d; ++j) out[j] = a.codebook[codes[j]] * block_scale(j);
+      return;
+    }
+#endif
+    using Lane = typename Group::Lane;
+    const auto sn_uniform = tq::Uniform<Lane>(sn_d256);
     const tq::Codebook<Lane, kLevels> codebook(a.codebook);
     g.for_each_lane([&](auto lane) HWY_ATTR {
       for (uint64_t j = lane.first(); j < d; j += stride) {
         const auto lanes = tq::LanesFrom(lane, j, d - j);
         auto q = kBits == 4 ? tq::LoadNibble(lanes, codes) : lanes.load(codes + j);
         if constexpr (kBits == 5 || kBits == 6) q = q & lanes.splat(kLevels - 1);  // m_b
-        lanes.store(out + j, codebook(lanes, q) * block_scale(lanes, j));
+        const auto sn = d <= 256 ? sn_uniform : lanes.splat(block_scale(j));
+        lanes.store(out + j, codebook(lanes, q) * sn);
       }
     });
   }
