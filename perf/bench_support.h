@@ -25,6 +25,8 @@ inline void ThreadArgs(benchmark::internal::Benchmark* b) {
 // kProbeEvery share a probe, one per kProbeEvery of calls: a probe takes some 20 ms, which
 // before each call of a few microseconds would stretch a benchmark to half an hour, and the
 // machine drifts over seconds, so a probe milliseconds old still sees the same phase.
+// For the FMA roof (see PairedPerRun) five probe runs come first, then untimed calls for
+// kWarmUp, and every iteration is judged against the probes' median.
 // Reports the call's rate (`work_per_call` flops or bytes over the timed total), the median
 // ceiling of the iterations and the median of their ratios, under the counter names of the
 // roof.
@@ -32,19 +34,29 @@ template <class Record>
 void TimeAgainstCeiling(benchmark::State& state, Queue& queue, Roof roof, double work_per_call,
                         Record record) {
   constexpr double kProbeEvery = 1e-3;  // seconds of calls
+  constexpr double kWarmUp = 20e-3;     // seconds of calls
   CeilingProbe& probe = SharedCeilingProbe(queue.threads());
+  const bool paired = PairedPerRun(roof);
   std::vector<double> ceilings, fractions;
   double seconds = 0.0, ceiling = 0.0, since_probe = kProbeEvery;
-  for (auto _ : state) {
-    if (since_probe >= kProbeEvery) {
-      ceiling = probe.Run(roof);
-      since_probe = 0.0;
-    }
+  const auto call = [&] {
     const auto start = std::chrono::steady_clock::now();
     record(queue);
     queue.commit_and_wait();
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  if (!paired) {
+    std::vector<double> probes;
+    for (int i = 0; i < 5; ++i) probes.push_back(probe.Run(roof));
+    ceiling = Median(probes);
+    for (double warm = 0.0; warm < kWarmUp;) warm += call();
+  }
+  for (auto _ : state) {
+    if (paired && since_probe >= kProbeEvery) {
+      ceiling = probe.Run(roof);
+      since_probe = 0.0;
+    }
+    const double elapsed = call();
     state.SetIterationTime(elapsed);
     seconds += elapsed;
     since_probe += elapsed;

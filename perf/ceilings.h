@@ -4,8 +4,9 @@
 //
 // The machine's speed drifts (on a shared virtual machine memory bandwidth moves by tens of
 // percent within seconds), so a kernel is judged against a ceiling measured next to it: one
-// probe run just before each timed kernel run, the fraction being the median of the paired
-// ratios (CeilingProbe, Median).
+// probe run just before each timed kernel run (the compute roof: just before the warm-up,
+// see PairedPerRun), the fraction being the median of the per-run ratios (CeilingProbe,
+// Median).
 #pragma once
 
 #include <memory>
@@ -40,6 +41,15 @@ class CeilingProbe {
   int threads_;
   std::unique_ptr<Arrays> arrays_;
 };
+
+// Whether a kernel's timed runs are each paired with a probe run just before them. The memory
+// roofs are: bandwidth drifts by tens of percent within seconds on a shared machine. The FMA
+// roof is not: its peak hardly drifts (±3%), and a core that has just run the probe's
+// AVX-512 FMA loop can run slower for a while afterwards (on the lent Xeon kkt took 2.5-3.2 ms
+// at 8 threads right after the probe, 2.1 ms without it), which would judge the kernel
+// against a handicap. Its probes run together, before the kernel's warm-up, and the kernel's
+// runs are judged against their median.
+inline bool PairedPerRun(Roof roof) { return roof != Roof::kFma; }
 
 // The process's probe for `threads` threads, created on first use, so that the 768 MiB of
 // arrays are allocated and first-touched once however many kernels are measured.

@@ -107,17 +107,23 @@ void Measure(const RunOptions& options, const Recorder& record, Tensors& outputs
   result.threads = queue.threads();
 
   perf::CeilingProbe& probe = perf::SharedCeilingProbe(result.threads);
+  const bool paired = perf::PairedPerRun(result.roof);
+  std::vector<double>& ceilings = result.paired.ceilings;
+  if (!paired) {
+    for (int i = 0; i < options.repeat; ++i) ceilings.push_back(probe.Run(result.roof));
+  }
   std::vector<double> seconds, fractions;
   for (int i = 0; i < options.warmup + options.repeat; ++i) {
     const bool timed = i >= options.warmup;
-    if (timed) result.paired.ceilings.push_back(probe.Run(result.roof));
+    if (timed && paired) ceilings.push_back(probe.Run(result.roof));
     const auto start = std::chrono::steady_clock::now();
     record(queue, outputs);
     queue.commit_and_wait();
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
     if (!timed) continue;
     seconds.push_back(elapsed.count());
-    fractions.push_back(result.work / elapsed.count() * 1e-9 / result.paired.ceilings.back());
+    const double ceiling = paired ? ceilings.back() : perf::Median(ceilings);
+    fractions.push_back(result.work / elapsed.count() * 1e-9 / ceiling);
   }
   result.timing = Timing{perf::Median(seconds), *std::min_element(seconds.begin(), seconds.end()),
                          int(seconds.size())};

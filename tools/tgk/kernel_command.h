@@ -95,7 +95,8 @@ std::vector<std::unique_ptr<KernelCommand>> MakeKernelCommands();
 using Recorder = std::function<void(Queue& queue, Tensors& outputs)>;
 
 // Runs `record` options.warmup + options.repeat times on the chosen target, timing each run
-// and, just before each timed one, a run of the ceiling probe of result.roof; then once on the
+// and, just before each timed one, a run of the ceiling probe of result.roof (for the FMA roof
+// options.repeat probe runs before the warm-up instead: perf::PairedPerRun); then once on the
 // scalar oracle (same thread count) into zero-filled tensors shaped like `outputs`, and
 // compares bit for bit. Sets the result's target, threads, timing, paired and oracle from
 // its work and roof; `outputs` keeps the chosen target's results.

@@ -87,10 +87,13 @@ int RunOne(KernelCommand& kernel, const RunOptions& options) {
                    " after " + std::to_string(options.warmup) + " warmup; best " +
                    FormatSeconds(r.timing.best_s) + ")");
   line("rate", FormatRate(MedianRate(r), r.roof));
+  const bool paired = perf::PairedPerRun(r.roof);
   line("ceiling", FormatRate(r.paired.ceiling, r.roof) + " " + RoofName(r.roof) + " (median of " +
-                      std::to_string(r.timing.runs) + ", each measured just before a run); " +
+                      std::to_string(r.paired.ceilings.size()) +
+                      (paired ? ", each measured just before a run); "
+                              : ", measured just before the warm-up); ") +
                       FormatFraction(r.paired.fraction) + " of it (median of the " +
-                      std::to_string(r.timing.runs) + " paired ratios)");
+                      std::to_string(r.timing.runs) + (paired ? " paired ratios)" : " ratios)"));
   line("oracle", "vs scalar, " + Threads(r.threads) + ": " + r.oracle.Summary());
   for (const auto& [label, text] : r.notes) line(label, text);
   return r.oracle.equal() ? 0 : 1;
@@ -102,7 +105,7 @@ int Bench(const std::vector<std::unique_ptr<KernelCommand>>& kernels, const RunO
   const int threads = Queue(QueueOptions{.threads = options.threads}).threads();
   std::printf(
       "tgk bench: %s, %s, median of %s after %d warmup, each run paired with a run of its "
-      "ceiling just before it\n\n",
+      "ceiling just before it (FMA peak: measured just before the warm-up)\n\n",
       target.name().c_str(), Threads(threads).c_str(), Count(options.repeat, "run").c_str(),
       options.warmup);
   std::fflush(stdout);
