@@ -41,10 +41,10 @@ struct Timing {
   int runs = 0;
 };
 
-// The roof's ceiling, measured by one probe run just before each timed run, so that each run is
-// judged against the machine as it was then.
+// The roof's ceiling measured next to the timed runs (see Measure), so that each run is judged
+// against the machine as it was then.
 struct Paired {
-  std::vector<double> ceilings;  // of each timed run, GFLOP/s or GB/s
+  std::vector<double> ceilings;  // the probe runs, GFLOP/s or GB/s
   double ceiling = 0;            // their median
   double fraction = 0;           // the median over the timed runs of run rate / its ceiling
 };
@@ -66,7 +66,7 @@ struct RunResult {
   int threads = 0;
   Timing timing;
   double work = 0;                     // per run, in the roof's unit; set before Measure
-  perf::Roof roof = perf::Roof::kFma;  // set before Measure, which pairs the runs with its probe
+  perf::Roof roof = perf::Roof::kFma;  // set before Measure, which probes its ceiling
   Paired paired;
   Comparison oracle;  // against the scalar oracle on the same inputs
   std::vector<std::pair<std::string, std::string>> notes;  // further report lines

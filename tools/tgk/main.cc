@@ -2,8 +2,8 @@
 //
 //   tgk bench                  every kernel at its default shape (a row per variant a kernel
 //                              lists, e.g. flash-attn-vec's two NWG): time, rate, the machine's
-//                              ceiling measured just before each run and the kernel's fraction
-//                              of it, parity with the scalar oracle
+//                              ceiling measured next to the runs and the kernel's fraction of
+//                              it, parity with the scalar oracle
 //   tgk run KERNEL [options]   one kernel on random or file inputs: time, rate, parity, and
 //                              optionally a safetensors file of inputs and outputs
 //   tgk targets                the targets this CPU can run
