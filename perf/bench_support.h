@@ -19,9 +19,9 @@ inline void ThreadArgs(benchmark::internal::Benchmark* b) {
   b->UseManualTime()->Unit(benchmark::kMillisecond);
 }
 
-// Each iteration runs the `roof` ceiling probe once, untimed, then records one call with
-// `record(queue)` and runs it, timed: the probe sees the machine as the call does, so their
-// ratio holds however the machine's speed drifts between iterations. Calls shorter than
+// For a memory roof, each iteration runs the `roof` ceiling probe once, untimed, then records one
+// call with `record(queue)` and runs it, timed: the probe sees the machine as the call does, so
+// their ratio holds however the machine's speed drifts between iterations. Calls shorter than
 // kProbeEvery share a probe, one per kProbeEvery of calls: a probe takes some 20 ms, which
 // before each call of a few microseconds would stretch a benchmark to half an hour, and the
 // machine drifts over seconds, so a probe milliseconds old still sees the same phase.

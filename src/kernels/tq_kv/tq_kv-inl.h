@@ -16,7 +16,8 @@
 //     the other (Metal updates one half in place with the pair's lower lane; the values are
 //     the same). The fallback encoder's sum of squares is the spec's in-place halving tree.
 //   - Dequantisers: min(D, 1024) lanes, lane t decodes elements t, t + 1024, ... (Metal stops
-//     after the first: tgk writes every element also for D > 1024).
+//     after the first: tgk writes every element also for D > 1024). On AVX3_DL the 8-bit one
+//     decodes the row 64 values at a time instead (BytePlaneCodebook256).
 
 #if defined(TGK_KERNELS_TQ_KV_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_KERNELS_TQ_KV_INL_H_
@@ -205,13 +206,6 @@ class Codebook<LanePack<hn::ScalableTag<float>>, kLevels> {
 #endif
 
 #if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
-// 8-bit rows with VBMI byte permutes, 64 codes at a time (the lane path does 16 with four
-// two-table f32 permutes and a blend tree; this is some 2.3x faster on Zen 4). With
-// k = 127 − q for q < 128, else q − 128 (as the lane path), one two-table byte permute per
-// plane of kTqBytePlanes8 gives the four bytes of each magnitude C[128 + k], a flip of the
-// top byte's sign bit for q < 128 gives C[q], and byte then word interleaves assemble the
-// f32 values. The interleaves work within 128-bit blocks: the codes are permuted first so that
-// the values come out in order. The bits are the table's, as on every path.
 // The order in which BytePlaneCodebook256 takes its 64 codes: after the interleaves, vector v
 // holds in its 128-bit block L the bytes taken to 16L + 4v .. 16L + 4v + 3; placing code
 // 16v + 4L + j there puts value 16v + 4L + j at element 4L + j of vector v, its natural place.
@@ -231,6 +225,13 @@ constexpr ByteBlockOrder MakeByteBlockOrder() {
 }
 inline constexpr ByteBlockOrder kByteBlockOrder = MakeByteBlockOrder();
 
+// 8-bit rows with VBMI byte permutes, 64 codes at a time (the lane path does 16 with four
+// two-table f32 permutes and a blend tree; this is some 2.3x faster on Zen 4). With
+// k = 127 − q for q < 128, else q − 128 (as the lane path), one two-table byte permute per
+// plane of kTqBytePlanes8 gives the four bytes of each magnitude C[128 + k], a flip of the
+// top byte's sign bit for q < 128 gives C[q], and byte then word interleaves assemble the
+// f32 values. The interleaves work within 128-bit blocks: the codes are permuted first so that
+// the values come out in order. The bits are the table's, as on every path.
 class BytePlaneCodebook256 {
  public:
   BytePlaneCodebook256() {
