@@ -18,7 +18,7 @@ class Target {
 
   bool is_scalar() const { return bits_ == 0; }
   int64_t hwy_bit() const { return bits_; }
-  // "scalar", "avx3", "avx2", "emu128", "hwy-scalar" (Highway's one-lane fallback).
+  // "scalar", "avx3_dl", "avx3", "avx2", "emu128", "hwy-scalar" (Highway's one-lane fallback).
   std::string name() const;
 
   friend bool operator==(Target a, Target b) { return a.bits_ == b.bits_; }
