@@ -490,6 +490,7 @@ HWY_AFTER_NAMESPACE();
 #include <string>
 #include <vector>
 
+#include "expect_error.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
@@ -1544,17 +1545,7 @@ INSTANTIATE_TEST_SUITE_P(AllTargets, RuntimeTest, ::testing::ValuesIn(AllConfigs
 
 // ---- error paths -------------------------------------------------------------------------
 
-template <class F>
-void ExpectInvalidArgument(F&& f, const std::string& message) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected: " << message;
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
-    EXPECT_EQ(e.message(), message);
-    EXPECT_EQ(std::string(e.what()), "Invalid argument: " + message);
-  }
-}
+using test::ExpectInvalidArgument;
 
 TEST(RuntimeErrors, BadDispatchesRecordNothing) {
   for (Target target : AvailableTargets()) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "expect_error.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/target.h"
@@ -453,22 +454,18 @@ void ExpectRejected(const Call& call, const std::string& message, const std::str
     Queue queue(QueueOptions{.threads = 2});
     const ConstView k = call.null_k ? ConstView(nullptr, call.k_count, call.k_type)
                                     : b.In(call.k_type, call.k_count);
-    try {
-      if (nwg32) {
-        FlashAttnVecF16Nwg32(queue, call.p, b.In(call.q_type, call.q_count), k,
-                             b.In(call.v_type, call.v_count), b.Tmp(call.tmp_type, call.tmp_count),
-                             b.Out(call.out_type, call.out_count));
-      } else {
-        FlashAttnVecF16(queue, call.p, b.In(call.q_type, call.q_count), k,
-                        b.In(call.v_type, call.v_count), b.Out(call.out_type, call.out_count));
-      }
-      ADD_FAILURE() << "no error for " << message;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
-      const std::string want = (nwg32 ? kPrefix32 : kPrefix1) + (nwg32 ? message32 : message);
-      EXPECT_EQ(e.message(), want);
-      EXPECT_EQ(std::string(e.what()), "Invalid argument: " + want);
-    }
+    test::ExpectInvalidArgument(
+        [&] {
+          if (nwg32) {
+            FlashAttnVecF16Nwg32(
+                queue, call.p, b.In(call.q_type, call.q_count), k, b.In(call.v_type, call.v_count),
+                b.Tmp(call.tmp_type, call.tmp_count), b.Out(call.out_type, call.out_count));
+          } else {
+            FlashAttnVecF16(queue, call.p, b.In(call.q_type, call.q_count), k,
+                            b.In(call.v_type, call.v_count), b.Out(call.out_type, call.out_count));
+          }
+        },
+        (nwg32 ? kPrefix32 : kPrefix1) + (nwg32 ? message32 : message));
     queue.commit_and_wait();
     EXPECT_TRUE(b.Untouched()) << message;
   }

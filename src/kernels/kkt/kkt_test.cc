@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "expect_error.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/kernels/kkt.h"
@@ -251,17 +252,14 @@ TEST(KktTest, ValidationErrors) {
     SCOPED_TRACE(c.message);
     std::vector<float> a(big.size(), -7.0f);
     Queue queue(QueueOptions{.threads = 2});
-    try {
-      GatedDeltaNetKkt(queue, c.shape, ConstView(in.k.data(), c.k_count, c.k_dtype),
-                       ConstView(in.beta.data(), c.beta_count, DType::kF32),
-                       ConstView(in.g.data(), c.g_count, DType::kF32),
-                       View(a.data(), c.a_count, c.a_dtype));
-      ADD_FAILURE() << "no error";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
-      EXPECT_EQ(e.message(), c.message);
-      EXPECT_EQ(std::string(e.what()), "Invalid argument: " + c.message);
-    }
+    test::ExpectInvalidArgument(
+        [&] {
+          GatedDeltaNetKkt(queue, c.shape, ConstView(in.k.data(), c.k_count, c.k_dtype),
+                           ConstView(in.beta.data(), c.beta_count, DType::kF32),
+                           ConstView(in.g.data(), c.g_count, DType::kF32),
+                           View(a.data(), c.a_count, c.a_dtype));
+        },
+        c.message);
     queue.commit_and_wait();
     for (float x : a) ASSERT_EQ(x, -7.0f);
   }
@@ -272,14 +270,14 @@ TEST(KktTest, NullBufferIsRejected) {
   const Inputs in = RandomInputs(s, 1);
   std::vector<float> a(OutputCount(s));
   Queue queue;
-  try {
-    GatedDeltaNetKkt(queue, s, ConstView(nullptr, in.k.size(), DType::kBF16),
-                     ConstView::Of<float>(in.beta.data(), in.beta.size()),
-                     ConstView::Of<float>(in.g.data(), in.g.size()), View::Of<float>(a.data(), a.size()));
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.message(), "gated_delta_net_kkt: k has 4096 elements but a null data pointer");
-  }
+  test::ExpectInvalidArgument(
+      [&] {
+        GatedDeltaNetKkt(queue, s, ConstView(nullptr, in.k.size(), DType::kBF16),
+                         ConstView::Of<float>(in.beta.data(), in.beta.size()),
+                         ConstView::Of<float>(in.g.data(), in.g.size()),
+                         View::Of<float>(a.data(), a.size()));
+      },
+      "gated_delta_net_kkt: k has 4096 elements but a null data pointer");
 }
 
 TEST(KktTest, RaceCheckerIsQuietOnKkt) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "expect_error.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/math-inl.h"  // tgk's Exp, whose float overload is the same on every target
@@ -473,17 +474,14 @@ TEST(SdpaTest, ValidationErrors) {
     SCOPED_TRACE(c.message);
     std::vector<float> out(buffer.size(), -7.0f);
     Queue queue(QueueOptions{.threads = 2});
-    try {
-      Sdpa(queue, c.p, ConstView(buffer.data(), c.q_count, c.q_dtype),
-           ConstView(buffer.data(), c.k_count, c.k_dtype),
-           ConstView(buffer.data(), c.v_count, c.v_dtype),
-           View(out.data(), c.out_count, c.out_dtype));
-      ADD_FAILURE() << "no error";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
-      EXPECT_EQ(e.message(), c.message);
-      EXPECT_EQ(std::string(e.what()), "Invalid argument: " + c.message);
-    }
+    test::ExpectInvalidArgument(
+        [&] {
+          Sdpa(queue, c.p, ConstView(buffer.data(), c.q_count, c.q_dtype),
+               ConstView(buffer.data(), c.k_count, c.k_dtype),
+               ConstView(buffer.data(), c.v_count, c.v_dtype),
+               View(out.data(), c.out_count, c.out_dtype));
+        },
+        c.message);
     queue.commit_and_wait();
     for (float x : out) ASSERT_EQ(x, -7.0f);
   }
@@ -494,13 +492,12 @@ TEST(SdpaTest, NullBufferIsRejected) {
   std::vector<float> data(8, 1.0f);
   std::vector<float> out(8, -7.0f);
   Queue queue;
-  try {
-    Sdpa(queue, p, ConstView::Of<float>(data.data(), 8), ConstView(nullptr, 8, DType::kF32),
-         ConstView::Of<float>(data.data(), 8), View::Of<float>(out.data(), 8));
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.message(), "K buffer is null");
-  }
+  test::ExpectInvalidArgument(
+      [&] {
+        Sdpa(queue, p, ConstView::Of<float>(data.data(), 8), ConstView(nullptr, 8, DType::kF32),
+             ConstView::Of<float>(data.data(), 8), View::Of<float>(out.data(), 8));
+      },
+      "K buffer is null");
   queue.commit_and_wait();
   for (float x : out) EXPECT_EQ(x, -7.0f);
 }

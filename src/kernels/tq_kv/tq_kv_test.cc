@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "expect_error.h"
 #include "kernels/tq_kv/tq_codebooks.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
@@ -1060,14 +1061,7 @@ void ExpectInvalid(const std::string& message, const std::vector<Output>& output
   Poison(outputs);
   const std::vector<uint8_t> before = Snapshot(outputs);
   Queue q;
-  try {
-    call(q);
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
-    EXPECT_EQ(e.message(), message);
-    EXPECT_EQ(std::string(e.what()), "Invalid argument: " + message);
-  }
+  test::ExpectInvalidArgument([&] { call(q); }, message);
   q.commit_and_wait();
   EXPECT_EQ(FirstDifference(Snapshot(outputs), before), -1);
 }
