@@ -107,7 +107,8 @@ struct KktKernel {
         const uint32_t c0 = kRowsPerLane * (lane.first() / kBT);
         for (uint32_t cb = c0; cb < c0 + kRowsPerLane; cb += kWidth) {
           typename L::VF block[kWidth];
-          for (uint32_t k = 0; k < kWidth; ++k) block[k] = lane.load(kraw, size_t{j0 + k} * kBK + cb);
+          for (uint32_t k = 0; k < kWidth; ++k)
+            block[k] = lane.load(kraw, size_t{j0 + k} * kBK + cb);
           lane.transpose(block);
           for (uint32_t k = 0; k < kWidth; ++k) lane.store(kt, size_t{cb + k} * kBT + j0, block[k]);
         }
