@@ -17,7 +17,7 @@
 #include <limits>
 #include <memory>
 #include <new>
-#include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,6 +26,7 @@
 #include "testing/configs.h"
 #include "testing/expect_error.h"
 #include "testing/poison.h"
+#include "testing/random.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/target.h"
@@ -80,12 +81,11 @@ struct Problem {
         v(size_t{p.num_kv_heads} * p.kv_capacity * p.head_dim) {}
 
   // Q, K, V ~ U(-1, 1) (K and V rounded to f16).
-  void FillUniform(uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    for (size_t i = 0; i < q.size(); ++i) q[i] = u(rng);
-    for (size_t i = 0; i < k.size(); ++i) k[i] = F16FromF32(u(rng));
-    for (size_t i = 0; i < v.size(); ++i) v[i] = F16FromF32(u(rng));
+  void FillUniform(uint64_t seed) {
+    test::Random random(seed);
+    random.Fill(std::span<float>(q.data(), q.size()), test::Uniform(-1.0f, 1.0f));
+    random.Fill(std::span<f16>(k.data(), k.size()), test::Uniform(-1.0f, 1.0f));
+    random.Fill(std::span<f16>(v.data(), v.size()), test::Uniform(-1.0f, 1.0f));
     PoisonUnusedRows();
   }
 
@@ -242,20 +242,20 @@ std::function<void(Problem&)> Uniform(uint64_t seed) {
 const std::vector<Case>& Cases() {
   static const std::vector<Case> cases = [] {
     std::vector<Case> all;
-    std::mt19937 rng(20240611);
+    test::Random rng(20240611);
     const uint32_t dims[] = {128, 256, 512};
     const uint32_t ratios[] = {1, 2, 4};
     const uint32_t lengths[] = {1, 31, 32, 33, 47, 64, 95, 130, 257, 700};
     for (uint32_t i = 0; i < 10; ++i) {
       const uint32_t dim = dims[i % 3];
-      const uint32_t ratio = ratios[rng() % 3];
-      const uint32_t kv_heads = 1 + rng() % 2;
+      const uint32_t ratio = ratios[rng.Below(3)];
+      const uint32_t kv_heads = 1 + rng.Below(2);
       const uint32_t len = lengths[i];
-      const uint32_t cap = len + rng() % 40;
+      const uint32_t cap = len + rng.Below(40);
       FlashAttnVecParams p = Params(kv_heads * ratio, kv_heads, dim, len, cap);
-      p.mask_type = rng() % 3;
-      p.sliding_window = rng() % 2 ? 0 : 1 + rng() % (len + 8);
-      p.ring_start = rng() % 2 ? 0 : rng() % cap;
+      p.mask_type = rng.Below(3);
+      p.sliding_window = rng.Below(2) ? 0 : 1 + rng.Below(len + 8);
+      p.ring_start = rng.Below(2) ? 0 : rng.Below(cap);
       all.push_back(MakeCase(p, Uniform(1000 + i)));
     }
     struct Ring {
@@ -288,11 +288,11 @@ const std::vector<Case>& Cases() {
     FlashAttnVecParams extremes = Params(2, 1, 256, 77, 77);
     extremes.scale = 1.0f;
     const auto fill_extremes = [](Problem& pb) {
-      std::mt19937 rng(3);
-      for (size_t i = 0; i < pb.q.size(); ++i) pb.q[i] = float(int(rng() % 2001) - 1000) * 1e-9f;
+      test::Random rng(3);
+      for (size_t i = 0; i < pb.q.size(); ++i) pb.q[i] = float(int(rng.Below(2001)) - 1000) * 1e-9f;
       for (size_t i = 0; i < pb.k.size(); ++i) {
         uint16_t bits;
-        do bits = uint16_t(rng());
+        do bits = uint16_t(rng.Bits());
         while ((bits & 0x7C00u) == 0x7C00u);  // no Inf/NaN
         pb.k[i] = f16{bits};
         pb.v[i] = f16{uint16_t(i % 5 == 0 ? bits & 0x83FFu : bits)};  // many subnormals
@@ -338,17 +338,19 @@ TEST(FlashAttnVec, MatchesFp64) {
   }
 }
 
-TEST(FlashAttnVec, EverythingMaskedGivesZeros) {
+TEST_P(FlashAttnVecParity, EverythingMaskedGivesZeros) {
   // Slots [0, 10) map to logical positions [50, 60) >= kv_seq_len: every block is skipped.
   FlashAttnVecParams p = Params(2, 1, 128, 10, 100);
   p.ring_start = 50;
   Problem pb(p);
   pb.FillUniform(9);
+  const std::vector<float> zeros(pb.out_count(), 0.0f);
+  EXPECT_TRUE(
+      test::BitsEqual(zeros, reference::FlashAttnVec(p, pb.q.data(), pb.k.data(), pb.v.data())));
   for (bool nwg32 : {false, true}) {
-    for (Target target : AvailableTargets()) {
-      const Result r = RunKernel(pb, nwg32, target, 2);
-      for (float x : r.out) ASSERT_EQ(BitsOf(x), 0u) << target.name() << (nwg32 ? " nwg32" : "");
-    }
+    EXPECT_TRUE(
+        test::BitsEqual(zeros, RunKernel(pb, nwg32, GetParam().target, GetParam().threads).out))
+        << (nwg32 ? "nwg32" : "nwg1");
   }
 }
 

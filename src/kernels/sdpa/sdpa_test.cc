@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -196,7 +195,7 @@ std::vector<SdpaParams> SweepShapes() {
   const uint32_t head_dims[] = {1, 3, 64, 128, 256, 512};
   const uint32_t seq_lens[] = {1, 7, 32, 33, 100};
   const uint32_t ratios[] = {1, 2, 4};
-  std::mt19937 rng(2024);
+  test::Random rng(2024);
   std::vector<SdpaParams> shapes;
   for (uint32_t i = 0; i < 30; ++i) {
     SdpaParams p;
@@ -206,8 +205,8 @@ std::vector<SdpaParams> SweepShapes() {
     p.n_heads = p.n_kv_heads * ratios[i % 3];
     p.batch = 1 + i / 3 % 2;
     // Half the shapes are prefill (kv_seq_len == seq_len); the others see up to 60 more keys.
-    p.kv_seq_len = p.seq_len + (i % 4 < 2 ? 0 : 1 + rng() % 60);
-    p.kv_capacity = i % 7 < 4 ? 0 : p.kv_seq_len + 1 + rng() % 9;
+    p.kv_seq_len = p.seq_len + (i % 4 < 2 ? 0 : 1 + rng.Below(60));
+    p.kv_capacity = i % 7 < 4 ? 0 : p.kv_seq_len + 1 + rng.Below(9);
     p.scale = 1.0f / std::sqrt(float(p.head_dim));
     shapes.push_back(p);
   }
@@ -371,12 +370,12 @@ TEST_P(SdpaParity, SpecialValuesMatchTheReference) {
   for (DType dtype : {DType::kF32, DType::kBF16}) {
     SCOPED_TRACE(Name(dtype));
     Inputs in = RandomInputs(p, dtype, 8);
-    std::mt19937 rng(9);
-    for (int i = 0; i < 4; ++i) in.q[rng() % in.q.size()] = specials[rng() % 6];
+    test::Random rng(9);
+    for (int i = 0; i < 4; ++i) in.q[rng.Below(uint32_t(in.q.size()))] = specials[rng.Below(6)];
     for (int i = 0; i < 8; ++i) {
-      const size_t late_key = 60 * p.head_dim + rng() % (10 * p.head_dim);
-      in.k[late_key] = specials[rng() % 6];
-      in.v[late_key] = specials[rng() % 6];
+      const size_t late_key = 60 * p.head_dim + rng.Below(10 * p.head_dim);
+      in.k[late_key] = specials[rng.Below(6)];
+      in.v[late_key] = specials[rng.Below(6)];
     }
     EncodeBF16(in);
     const auto want = CanonicalNaNs(in, ReferenceBits(in));
