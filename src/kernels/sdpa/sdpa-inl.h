@@ -120,7 +120,7 @@ HWY_INLINE void WidenRow(const LanePack<DF>& lane, const bf16* src, size_t n, fl
 
 template <class T>
 struct SdpaKernel {
-  static constexpr uint32_t kTileQ = 32;
+  static constexpr uint32_t kTileQ = kSdpaGroupSize;
 
   SdpaArgs<T> a;
 
@@ -141,8 +141,8 @@ struct SdpaKernel {
     const size_t q_row = (size_t{id.x} * a.n_heads + id.y) * a.seq_len + q_tile;
     const size_t kv_row = (size_t{id.x} * a.n_kv_heads + kh) * a.kv_capacity;
     const Head head{a.q + q_row * hd, a.out + q_row * hd, a.k + kv_row * hd, a.v + kv_row * hd};
-    const auto qt = g.template arena<float>(0);
-    const auto acc = g.template arena<float>(1);
+    const auto qt = g.template arena<float>(kSdpaArenaQ);
+    const auto acc = g.template arena<float>(kSdpaArenaAcc);
     g.for_each_lane([&](auto lane) HWY_ATTR { Rows(lane, head, q_tile, qt, acc); });
   }
 
