@@ -1,4 +1,4 @@
-// The flash_attn_vec functors (spec/flash_attn_vec_f16.md): the vector kernel (NWG = 1 and
+// The flash_attn_vec functors (docs/spec/flash_attn_vec.md): the vector kernel (NWG = 1 and
 // NWG = 32) and the NWG = 32 reduce kernel.
 //
 // Vector kernel. A group of 32 lanes (one simdgroup) computes every query head that shares one

@@ -15,7 +15,7 @@ constexpr uint32_t kC = kFlashAttnVecBlock;          // positions per block
 constexpr float kMaskedScore = -65504.0f;            // −max half
 const float kInitialM = FloatFromBits(0xFEFFFFFFu);  // −FLT_MAX/2
 
-// The canonical halving tree over 32 values (spec/README).
+// The canonical halving tree over 32 values (docs/spec/README.md).
 template <class Combine>
 float Tree(float x[kLanes], Combine combine) {
   for (uint32_t off = kLanes / 2; off >= 1; off /= 2) {

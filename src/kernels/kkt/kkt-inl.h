@@ -1,4 +1,4 @@
-// The kkt functor (spec/gated_delta_net_kkt.md sections 3 and 4), one source for the scalar
+// The kkt functor (docs/spec/kkt.md sections 3 and 4), one source for the scalar
 // oracle and every Highway target.
 //
 // Structure, as on the GPU: 256 lanes per (chunk, head, batch) group; for each 64-wide tile q

@@ -1,5 +1,5 @@
-// The sdpa functor (spec/sdpa.md section 3), one source for the scalar oracle and every Highway
-// target, for f32 (T = float) and bf16 (T = bf16) buffers.
+// The sdpa functor (docs/spec/sdpa.md section 3), one source for the scalar oracle and every
+// Highway target, for f32 (T = float) and bf16 (T = bf16) buffers.
 //
 // Structure, as on the GPU: one group of 32 lanes per (batch, query head, tile of 32 query
 // rows), one query row per lane, lanes past seq_len idle; no cooperation between lanes. Each

@@ -1,4 +1,4 @@
-// The tq_kv functors (spec/tq_kv_cache.md), one source for the scalar oracle and every Highway
+// The tq_kv functors (docs/spec/tq_kv.md), one source for the scalar oracle and every Highway
 // target: the TurboQuant encoders, the three dequantisers and the inverse rotation.
 //
 // Notation as in the spec: D = head_dim, cap = cache capacity, npp = norms per position,

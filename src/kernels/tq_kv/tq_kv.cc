@@ -1,5 +1,5 @@
 // The tq_kv family: per-target instantiation of the functors and the validating host entry
-// points (spec/tq_kv_cache.md sections 3.4 and 5.4, plus tgk's additions listed in tq_kv.h).
+// points (docs/spec/tq_kv.md sections 3.4 and 5.4, plus tgk's additions listed in tq_kv.h).
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/tq_kv/tq_kv.cc"

@@ -52,7 +52,7 @@ uint32_t Index(float v, uint32_t bits) {
   return count;
 }
 
-// Spec 3.1 / 3.2: D = 256 or 512.
+// Section 3.1: D = 256 or 512.
 Encoded EncodeFast(const float* x, uint32_t d, uint32_t bits, float sf) {
   std::vector<float> y(d);
   for (size_t j = 0; j < d; ++j) y[j] = x[j] * Sigma(d, j);
