@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "expect_error.h"
+#include "testing/expect_error.h"
 #include "tgk/convert.h"
 
 namespace tgk {
