@@ -132,13 +132,13 @@ Input Import(std::string_view function, const char* name, nb::handle object,
     bits16 = DType::kBF16;
   }
   InArray array;
-  if (!object.is_none() && nb::hasattr(object, "__dlpack__") && !nb::try_cast(source, array)) {
-    Fail(function, std::string(name) +
-                       " must be a C-contiguous CPU tensor (tgk copies non-contiguous numpy "
-                       "arrays and torch tensors, not other DLPack producers) of dtype " +
-                       std::string(expected) + ", got " + Describe(object));
-  }
   if (object.is_none() || !nb::try_cast(source, array)) {
+    if (!object.is_none() && nb::hasattr(object, "__dlpack__")) {
+      Fail(function, std::string(name) +
+                         " must be a C-contiguous CPU tensor (tgk copies non-contiguous numpy "
+                         "arrays and torch tensors, not other DLPack producers) of dtype " +
+                         std::string(expected) + ", got " + Describe(object));
+    }
     Fail(function, std::string(name) +
                        " must be a numpy array or a CPU tensor that exports DLPack (of dtype " +
                        std::string(expected) + "), got " + Describe(object));
