@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "tgk/compare.h"
 #include "tgk/dtype.h"
 #include "tgk/error.h"
 #include "tgk/kernels/flash_attn_vec.h"
@@ -82,6 +83,7 @@ struct Input {
   InArray array;
   DType dtype;
   std::vector<uint64_t> shape;
+  bool uint16 = false;  // given as uint16 bits of a 16-bit float
 
   ConstView view() const { return ConstView(array.data(), array.size(), dtype); }
 };
@@ -127,7 +129,8 @@ bool IsNumpyBFloat16(nb::handle object) {
 Input Import(std::string_view function, const char* name, nb::handle object,
              std::optional<DType> bits16, std::string_view expected) {
   nb::object source = nb::borrow(object);
-  if (IsNumpyBFloat16(object)) {
+  const bool bfloat16 = IsNumpyBFloat16(object);
+  if (bfloat16) {
     source = object.attr("view")(Numpy().attr("uint16"));
     bits16 = DType::kBF16;
   }
@@ -150,7 +153,8 @@ Input Import(std::string_view function, const char* name, nb::handle object,
   }
   std::vector<uint64_t> shape(array.ndim());
   for (size_t i = 0; i < shape.size(); ++i) shape[i] = array.shape(i);
-  return Input{std::move(array), *dtype, std::move(shape)};
+  const bool uint16 = !bfloat16 && array.dtype() == nb::dtype<uint16_t>();
+  return Input{std::move(array), *dtype, std::move(shape), uint16};
 }
 
 constexpr std::string_view kF32 = "float32";
@@ -597,6 +601,31 @@ nb::object TqInverseRotateArray(nb::handle rotated_in, int threads,
   return out.array;
 }
 
+// ---- compare -----------------------------------------------------------------------------------
+
+Comparison CompareArrays(nb::handle a_in, nb::handle ref_in, double atol, double rtol,
+                         uint64_t max_ulp) {
+  constexpr std::string_view fn = "compare";
+  constexpr std::string_view expected =
+      "float32, float16, ml_dtypes.bfloat16, uint8, uint32 or int32";
+  // uint16 bits are read as the other argument's 16-bit float type.
+  Input a = Import(fn, "a", a_in, DType::kBF16, expected);
+  Input ref = Import(fn, "ref", ref_in, DType::kBF16, expected);
+  if (a.uint16 && ref.uint16) {
+    Fail(fn,
+         "a and ref are both uint16: pass one of them as ml_dtypes.bfloat16 or "
+         "numpy.float16 to say which 16-bit float their bits are");
+  }
+  if (a.uint16 && ref.dtype == DType::kF16) a.dtype = DType::kF16;
+  if (ref.uint16 && a.dtype == DType::kF16) ref.dtype = DType::kF16;
+  if (a.shape != ref.shape) {
+    Fail(fn, "a has shape " + ShapeText(a.shape) + " but ref has shape " + ShapeText(ref.shape));
+  }
+  const Tolerance tolerance{.atol = atol, .rtol = rtol, .max_ulp = max_ulp};
+  nb::gil_scoped_release release;
+  return Compare(a.view(), ref.view(), tolerance);
+}
+
 std::vector<std::string> TargetNames() {
   std::vector<std::string> names;
   for (Target target : AvailableTargets()) names.push_back(target.name());
@@ -613,6 +642,25 @@ NB_MODULE(_tgk, m) {
 
   const auto run_args = [] { return std::make_tuple("threads"_a = 0, "target"_a = nb::none()); };
   (void)run_args;
+
+  nb::class_<tgk::Comparison>(m, "Comparison")
+      .def_ro("count", &tgk::Comparison::count)
+      .def_ro("differing", &tgk::Comparison::differing)
+      .def_ro("max_abs", &tgk::Comparison::max_abs)
+      .def_ro("max_abs_index", &tgk::Comparison::max_abs_index)
+      .def_ro("max_rel", &tgk::Comparison::max_rel)
+      .def_ro("max_rel_index", &tgk::Comparison::max_rel_index)
+      .def_ro("max_ulp", &tgk::Comparison::max_ulp)
+      .def_ro("max_ulp_index", &tgk::Comparison::max_ulp_index)
+      .def_ro("nan_mismatches", &tgk::Comparison::nan_mismatches)
+      .def_ro("inf_mismatches", &tgk::Comparison::inf_mismatches)
+      .def_ro("passed", &tgk::Comparison::passed)
+      .def("summary", &tgk::Comparison::Summary)
+      .def("__str__", &tgk::Comparison::Summary)
+      .def("__repr__",
+           [](const tgk::Comparison& c) { return "<tgk.Comparison " + c.Summary() + ">"; });
+  m.def("compare", &CompareArrays, "a"_a.none(), "ref"_a.none(), nb::kw_only(), "atol"_a = 0.0,
+        "rtol"_a = 0.0, "max_ulp"_a = 0);
 
   m.def("targets", &TargetNames);
   m.def("best_target", [] { return tgk::BestTarget().name(); });

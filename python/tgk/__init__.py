@@ -11,11 +11,16 @@ bits). Inputs that are not C-contiguous are copied first.
 instantiation by name (``tgk.targets()``: "scalar" is the oracle, then the Highway targets of
 this CPU, best first; None: the best). The GIL is released while a kernel runs. Every error is
 a ``tgk.Error`` (a ValueError) carrying the library's message.
+
+``tgk.compare(a, ref, atol=, rtol=, max_ulp=)`` is the library's parity comparison (the one
+``tgk run --ref`` uses): bitwise by default, NaN and Inf mismatches counted apart.
 """
 
 from ._tgk import (
+    Comparison,
     Error,
     best_target,
+    compare,
     flash_attn_vec,
     hadamard_quantize_kv,
     hadamard_quantize_kv_hb,
@@ -31,8 +36,10 @@ from ._tgk import (
 )
 
 __all__ = [
+    "Comparison",
     "Error",
     "best_target",
+    "compare",
     "flash_attn_vec",
     "hadamard_quantize_kv",
     "hadamard_quantize_kv_hb",
