@@ -568,13 +568,17 @@ nb::object TqDequantizeHbSeq(nb::handle packed_in, nb::handle norms_in, uint32_t
   const Input& packed = cache.first;
   const Input& norms = cache.second;
   const uint32_t cap = d["cache_capacity"];
-  TqDequantizeHbKvSeqParams p{.num_kv_heads = d["num_kv_heads"],
-                              .head_dim = d["head_dim"],
-                              .cache_capacity = cap,
-                              .start_pos = start_pos,
-                              .n_tokens = n_tokens.value_or(start_pos < cap ? cap - start_pos : 0),
-                              .scale_factor_d512 = scale_factor_d512,
-                              .codebook_bits = codebook_bits};
+  if (!n_tokens && start_pos > cap) {
+    Fail(fn, "start_pos (" + std::to_string(start_pos) + ") exceeds cache_capacity (" +
+                 std::to_string(cap) + "), and n_tokens defaults to the rows from start_pos on");
+  }
+  const TqDequantizeHbKvSeqParams p{.num_kv_heads = d["num_kv_heads"],
+                                    .head_dim = d["head_dim"],
+                                    .cache_capacity = cap,
+                                    .start_pos = start_pos,
+                                    .n_tokens = n_tokens.value_or(cap - start_pos),
+                                    .scale_factor_d512 = scale_factor_d512,
+                                    .codebook_bits = codebook_bits};
   const Output<float> dst = NewArray<float>(fn, {p.num_kv_heads, p.n_tokens, p.head_dim});
   Run(threads, target, [&](Queue& queue) {
     TqDequantizeHbKvSeq(queue, p, packed.view(), norms.view(), dst.view());

@@ -63,6 +63,9 @@ OWN = [
     ("scalar", lambda: tgk.tq_inverse_rotate(np.float32(1)),
      "tgk.tq_inverse_rotate: rotated must have at least 1 dimension [..., head_dim], got a "
      "scalar"),
+    ("start_pos", lambda: tgk.tq_dequantize_hb_kv_seq(PACKED, NORMS, start_pos=3),
+     "tgk.tq_dequantize_hb_kv_seq: start_pos (3) exceeds cache_capacity (2), and n_tokens "
+     "defaults to the rows from start_pos on"),
     ("src_tok_offset", lambda: tgk.hadamard_quantize_kv_seq(SRC[None], cache_capacity=2,
                                                             src_tok_offset=2),
      "tgk.hadamard_quantize_kv_seq: src_tok_offset (2) exceeds src's 1 tokens"),
@@ -120,6 +123,9 @@ LIBRARY = [
      "codebook_bits must be 5, 6, or 8, got 7"),
     ("write_pos", lambda: tgk.hadamard_quantize_kv(SRC, cache_capacity=2, write_pos=2),
      "hadamard_quantize_kv: global cache write_pos(2) >= cache_capacity(2)"),
+    ("start_pos + n_tokens", lambda: tgk.tq_dequantize_hb_kv_seq(PACKED, NORMS, start_pos=1,
+                                                                  n_tokens=2),
+     "start_pos(1) + n_tokens(2) > cache_capacity(2)"),
     ("read_pos", lambda: tgk.tq_dequantize_hb_kv(PACKED, NORMS, read_pos=2),
      "read_pos(2) >= cache_capacity(2)"),
     ("norms dtype", lambda: tgk.tq_dequantize_hb_kv(PACKED, NORMS.astype(np.float16), read_pos=0),
