@@ -1,6 +1,7 @@
 """The kernels through the Python package: fixture accuracy, references, bit identity across
 targets, threads and input forms."""
 
+import ctypes
 import pathlib
 
 import ml_dtypes
@@ -198,6 +199,50 @@ class DlpackOnly:
 
     def __dlpack_device__(self):
         return self.array.__dlpack_device__()
+
+
+class DLDevice(ctypes.Structure):
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
+
+
+class DLDataType(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class DLManagedTensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("device", DLDevice), ("ndim", ctypes.c_int32),
+                ("dtype", DLDataType), ("shape", ctypes.POINTER(ctypes.c_int64)),
+                ("strides", ctypes.c_void_p), ("byte_offset", ctypes.c_uint64),
+                ("manager_ctx", ctypes.c_void_p), ("deleter", ctypes.c_void_p)]
+
+
+class DlpackBFloat16:
+    """A DLPack producer of a bf16 tensor (DLPack's kDLBfloat, as torch.bfloat16 exports it),
+    which numpy cannot make: the DLManagedTensor is built here, over uint16 bits."""
+
+    def __init__(self, bits16):
+        self.bits16 = np.ascontiguousarray(bits16, dtype=np.uint16)
+        self.shape = (ctypes.c_int64 * self.bits16.ndim)(*self.bits16.shape)
+        self.managed = DLManagedTensor(
+            data=self.bits16.ctypes.data, device=DLDevice(1, 0), ndim=self.bits16.ndim,
+            dtype=DLDataType(code=4, bits=16, lanes=1), shape=self.shape)
+
+    def __dlpack__(self, **kwargs):
+        new_capsule = ctypes.pythonapi.PyCapsule_New
+        new_capsule.restype = ctypes.py_object
+        new_capsule.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+        return new_capsule(ctypes.addressof(self.managed), b"dltensor", None)
+
+    def __dlpack_device__(self):
+        return (1, 0)
+
+
+def test_dlpack_bfloat16_tensors_are_bf16():
+    k, beta, g = kkt_inputs(np.random.default_rng(15))
+    assert bits(tgk.kkt(DlpackBFloat16(k.view(np.uint16)), beta, g)) == bits(tgk.kkt(k, beta, g))
+    q, kk, v = sdpa_inputs(np.random.default_rng(16), ml_dtypes.bfloat16)
+    out = tgk.sdpa(*(DlpackBFloat16(x.view(np.uint16)) for x in (q, kk, v)))
+    assert out.dtype == ml_dtypes.bfloat16 and bits(out) == bits(tgk.sdpa(q, kk, v))
 
 
 def test_dlpack_producers_give_the_same_bits():
