@@ -333,7 +333,8 @@ nb::object Sdpa(nb::handle q_in, nb::handle k_in, nb::handle v_in,
   p.kv_seq_len = kv_seq_len.value_or(p.kv_capacity);
   p.scale = scale.value_or(DefaultScale(p.head_dim));
   const auto run = [&](const View& out) {
-    Run(threads, target, [&](Queue& queue) { Sdpa(queue, p, q.view(), k.view(), v.view(), out); });
+    Run(threads, target,
+        [&](Queue& queue) { tgk::Sdpa(queue, p, q.view(), k.view(), v.view(), out); });
   };
   // The output has Q's dtype; any other Q dtype is the library's error to report.
   if (q.dtype == DType::kBF16) {
