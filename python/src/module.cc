@@ -112,8 +112,10 @@ std::optional<DType> TgkDType(nb::dlpack::dtype type, std::optional<DType> bits1
   return std::nullopt;
 }
 
-nb::module_& Numpy() {
-  static nb::module_ numpy = nb::module_::import_("numpy");
+// Python objects kept in statics are leaked on purpose: released by a static destructor, they
+// would be freed after the interpreter has finalised, at the process's exit (a crash).
+nb::handle Numpy() {
+  static const nb::handle numpy = nb::module_::import_("numpy").release();
   return numpy;
 }
 
@@ -254,7 +256,8 @@ Output<T> NewArray(std::string_view function, const std::vector<uint64_t>& shape
 template <>
 Output<bf16> NewArray<bf16>(std::string_view function, const std::vector<uint64_t>& shape) {
   Output<uint16_t> bits = NewArray<uint16_t>(function, shape);
-  static nb::object bfloat16 = nb::module_::import_("ml_dtypes").attr("bfloat16");
+  static const nb::handle bfloat16 =
+      nb::object(nb::module_::import_("ml_dtypes").attr("bfloat16")).release();
   return Output<bf16>{reinterpret_cast<bf16*>(bits.data), bits.count,
                       bits.array.attr("view")(bfloat16)};
 }

@@ -3,6 +3,8 @@ targets, threads and input forms."""
 
 import ctypes
 import pathlib
+import subprocess
+import sys
 
 import ml_dtypes
 import numpy as np
@@ -269,3 +271,15 @@ def test_read_only_inputs_are_accepted():
     for array in (k, beta, g):
         array.flags.writeable = False
     assert bits(tgk.kkt(k, beta, g)) == want
+
+
+@pytest.mark.parametrize("call", [
+    "tgk.tq_inverse_rotate(np.ones((1, 256), np.float32))",
+    "tgk.sdpa(*[np.ones((1, 1, 1, 64), np.uint16)] * 3)",  # returns ml_dtypes.bfloat16
+])
+def test_the_interpreter_exits_cleanly_after_calls(call):
+    # Python objects the module keeps must not be released after the interpreter finalised.
+    script = "import numpy as np, tgk\n" + call
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, (run.returncode, run.stderr)
