@@ -37,3 +37,27 @@ def test_kkt_matches_the_cli_bit_for_bit(tool, tmp_path, target):
     assert tensors["A"].shape == (2, 100, 4, 64)
     assert bits(tensors["A"]) == bits(tgk.kkt(k, beta, g, target=target))
     assert bits(tensors["k"]) == bits(k)
+
+
+def test_the_cli_and_tgk_compare_decide_alike(tool, tmp_path):
+    help_text = subprocess.run([tool, "run", "kkt", "--help"], capture_output=True, text=True,
+                               timeout=60).stdout
+    if "--ref" not in help_text:
+        pytest.skip("this tgk tool has no --ref (issue 8 item 2)")
+    k, beta, g = kkt_inputs(np.random.default_rng(22))
+    inputs, reference = tmp_path / "in.safetensors", tmp_path / "ref.safetensors"
+    write_safetensors(inputs, {"k": k, "beta": beta, "g": g})
+    A = tgk.kkt(k, beta, g)
+    ref = A.copy()
+    ref[0, 70, 2, 5] += np.float32(1e-3)
+    ref[0, 3, 1, 0] = np.nextafter(ref[0, 3, 1, 0], np.float32(1))
+    write_safetensors(reference, {"A": ref})
+    decisions = []
+    for tolerance in ({}, {"atol": 2e-3}, {"atol": 5e-4}, {"rtol": 0.5}, {"max_ulp": 1}):
+        options = [f"--{name.replace('_', '-')}={value}" for name, value in tolerance.items()]
+        run = subprocess.run([tool, "run", "kkt", "--in", str(inputs), "--ref", str(reference),
+                              *options], capture_output=True, text=True, timeout=120)
+        passed = tgk.compare(A, ref, **tolerance).passed
+        assert run.returncode == (0 if passed else 1), (tolerance, run.stdout + run.stderr)
+        decisions.append(passed)
+    assert True in decisions and False in decisions
