@@ -11,6 +11,8 @@
 #   build/tsan   Clang 14, -O1, ThreadSanitizer with libomp's archer tool (which tells TSan
 #                about OpenMP's synchronization): the tests about threads, those of the
 #                runtime and of the race checker, so only the core and kkt are built.
+#   build/python-venv  the Python package (.ci/python.sh): pip install . and its pytest tests,
+#                the CLI parity test against build/gcc's tool.
 # Prints each ctest summary; exits non-zero if any step failed. Reruns reuse the build trees.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -37,6 +39,8 @@ tgk_build build/tsan -DCMAKE_CXX_COMPILER=clang++ "${sanitizer_flags[@]}" -DTGK_
   -DTGK_ONLY_FAMILIES=kkt -- runtime_test race_check_test &&
   OMP_TOOL_LIBRARIES=$archer TSAN_OPTIONS="ignore_noninstrumented_modules=1" \
     tgk_test build/tsan -R 'Runtime|RaceCheck' || failed+=(tsan)
+
+bash .ci/python.sh || failed+=(python)
 
 echo "== total: $((SECONDS - start)) s"
 if ((${#failed[@]})); then
