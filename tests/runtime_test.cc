@@ -478,6 +478,7 @@ HWY_AFTER_NAMESPACE();
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <xmmintrin.h>
 
 #include <algorithm>
 #include <array>
@@ -1022,6 +1023,32 @@ TEST_P(RuntimeTest, SimdSumFollowsTheCanonicalTree) {
     }
   }
   EXPECT_GT(order_sensitive, 10u);
+}
+
+// The caller's floating-point modes (flush-to-zero and denormals-are-zero, as -ffast-math's
+// startup code sets them; rounding upward) do not reach kernels, on the caller or any thread.
+TEST_P(RuntimeTest, TheCallersFloatingPointModesDoNotReachKernels) {
+  Queue queue(Options(GetParam()));
+  constexpr uint32_t kN = 64, kGroups = 4;
+  std::vector<float> in(size_t{kN} * kGroups);
+  for (size_t i = 0; i < in.size(); ++i) {
+    // Groups 0 and 1: subnormals (zeros under DAZ); 2 and 3: sums that round.
+    in[i] = i < 2 * kN ? std::numeric_limits<float>::denorm_min() * float(i + 1)
+                       : 1.0f + float(i) * 0x1p-23f;
+  }
+  const std::vector<uint32_t> in_u(in.size(), 0);
+  const auto plus = [](float a, float b) { return a + b; };
+  const auto want = CanonicalTree(in, kN, plus);
+  const unsigned mxcsr = _mm_getcsr();
+  const unsigned modes = (mxcsr & ~0x6000u) | 0xC040u;  // FTZ, DAZ, round up
+  _mm_setcsr(modes);
+  const auto in_caller_modes = CanonicalTree(in, kN, plus);
+  const auto r = RunCollective(queue, kN, kGroups, CollectiveOp::kSum, 0, in, in_u);
+  const unsigned after = _mm_getcsr();
+  _mm_setcsr(mxcsr);
+  EXPECT_TRUE(SameBits(want, r.out));
+  EXPECT_FALSE(SameBits(want, in_caller_modes)) << "the inputs cannot tell the modes apart";
+  EXPECT_EQ(after & ~0x3Fu, modes & ~0x3Fu) << "the caller's modes were not restored";
 }
 
 TEST_P(RuntimeTest, SimdMaxIgnoresNaNAndOrdersZeros) {

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 #include <pthread.h>
+#include <xmmintrin.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -99,6 +100,27 @@ void CheckTeamCanStart(int team) {
                     "); use fewer threads or raise the limit that stopped it");
   }
 }
+
+// Kernels run in the default floating-point environment (round to nearest, subnormals kept,
+// exceptions masked) whatever the thread had set: the startup code of a program linked with
+// -ffast-math turns on flush-to-zero for the whole process, and tgk's bits must not change.
+// The thread gets its own modes back afterwards.
+class DefaultFloatEnvironment {
+ public:
+  DefaultFloatEnvironment() : saved_(_mm_getcsr()) {
+    if ((saved_ & ~kFlags) != kDefault) _mm_setcsr(kDefault);
+  }
+  ~DefaultFloatEnvironment() {
+    if ((saved_ & ~kFlags) != kDefault) _mm_setcsr(saved_ | (_mm_getcsr() & kFlags));
+  }
+  DefaultFloatEnvironment(const DefaultFloatEnvironment&) = delete;
+  DefaultFloatEnvironment& operator=(const DefaultFloatEnvironment&) = delete;
+
+ private:
+  static constexpr unsigned kDefault = 0x1F80;  // every exception masked, nearest, no FTZ/DAZ
+  static constexpr unsigned kFlags = 0x3F;      // the sticky exception flags
+  unsigned saved_;
+};
 
 // The largest team the calling thread has started: OpenMP keeps a finished team's threads for
 // the next region of the same master, so a team up to this size starts no thread.
@@ -279,6 +301,7 @@ void Queue::RunSegment(const Command* begin, const Command* end, int team_size) 
 
   const int team = int(std::min<uint64_t>(uint64_t(team_size), total));
   if (team <= 1) {
+    const DefaultFloatEnvironment environment;
     run(0, 0, total);
     return;
   }
@@ -288,6 +311,7 @@ void Queue::RunSegment(const Command* begin, const Command* end, int team_size) 
   const int64_t chunks = int64_t((total + chunk - 1) / chunk);
 #pragma omp parallel num_threads(team)
   {
+    const DefaultFloatEnvironment environment;
     const int thread = omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)
     for (int64_t i = 0; i < chunks; ++i) {
