@@ -53,11 +53,13 @@ inline constexpr int kMaxQueueThreads = 1024;
 inline constexpr size_t kMaxKernelArgsBytes = 512;
 inline constexpr size_t kMaxKernelArgsAlignment = alignof(std::max_align_t);
 
+// Every member has a default, so that designated initializers that name some of them
+// (QueueOptions{.caller_thread_only = true}) compile without -Wmissing-field-initializers.
 struct QueueOptions {
   int threads = 0;  // 0..kMaxQueueThreads
   bool caller_thread_only = false;
   // Which instantiation runs the kernels; BestTarget() when unset.
-  std::optional<Target> target;
+  std::optional<Target> target = std::nullopt;
   // Debug mode of the scalar target: track every arena access and report missing barriers
   // (see RaceReport). Requires the scalar target.
   bool check_races = false;
