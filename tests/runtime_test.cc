@@ -501,6 +501,7 @@ HWY_AFTER_NAMESPACE();
 #include "tgk/error.h"
 #include "tgk/queue.h"
 #include "tgk/target.h"
+#include "tgk/version.h"
 
 namespace tgk {
 
@@ -1781,6 +1782,13 @@ TEST(RuntimeLifetime, DroppedWorkIsReportedAndDoesNotRun) {
   }
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
   EXPECT_EQ(counts, std::vector<uint32_t>(4, 1));
+}
+
+TEST(RuntimeVersion, MacrosAndLibraryAgree) {
+  EXPECT_EQ(std::string(TGK_VERSION_STRING), std::to_string(TGK_VERSION_MAJOR) + "." +
+                                                 std::to_string(TGK_VERSION_MINOR) + "." +
+                                                 std::to_string(TGK_VERSION_PATCH));
+  EXPECT_STREQ(Version(), TGK_VERSION_STRING);
 }
 
 TEST(RuntimeErrors, ParseTarget) {

@@ -75,7 +75,7 @@ class Queue {
   Queue& operator=(const Queue&) = delete;
 
   Target target() const { return target_; }
-  // The team size commit_and_wait() will use.
+  // The largest team commit_and_wait() uses; a segment runs on min(threads(), its groups).
   int threads() const;
 
   // Records a dispatch of `kernel` over `grid` groups of `group_size` lanes with threadgroup
