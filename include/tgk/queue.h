@@ -1,10 +1,10 @@
 // The encoder/queue: dispatches recorded in order, explicit memory barriers between dependent
 // dispatches, and commit_and_wait() to run them on an OpenMP team.
 //
-// Execution: a dispatch's groups are spread over the queue's threads, and a whole group always
-// runs on one thread, so no result depends on scheduling. Dispatches not separated by
-// memory_barrier() may run concurrently (their groups share one parallel loop), as on a GPU;
-// a dispatch that reads what an earlier one wrote needs the barrier.
+// Execution: a dispatch's groups are spread over the queue's threads; a whole group runs on one
+// thread, in the default floating-point modes whatever the caller set (no flush-to-zero, round
+// to nearest): no result depends on scheduling or the caller. Dispatches not separated by
+// memory_barrier() may run concurrently, as on a GPU: one that reads what another wrote needs it.
 //
 // Threads: `threads` sets the team size of this queue's parallel regions through a
 // num_threads clause; the process-wide OpenMP settings are never changed. 0 means the OpenMP
