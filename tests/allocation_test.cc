@@ -28,20 +28,23 @@ void* Allocate(std::size_t bytes, std::size_t alignment) {
   return p;
 }
 
+// Not inlined: GCC would see operator new's memory reach free() and call it a mismatch.
+[[gnu::noinline]] void Deallocate(void* p) noexcept { std::free(p); }
+
 }  // namespace
 
 void* operator new(std::size_t bytes) { return Allocate(bytes, 0); }
 void* operator new[](std::size_t bytes) { return Allocate(bytes, 0); }
 void* operator new(std::size_t bytes, std::align_val_t a) { return Allocate(bytes, size_t(a)); }
 void* operator new[](std::size_t bytes, std::align_val_t a) { return Allocate(bytes, size_t(a)); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept { Deallocate(p); }
+void operator delete[](void* p) noexcept { Deallocate(p); }
+void operator delete(void* p, std::size_t) noexcept { Deallocate(p); }
+void operator delete[](void* p, std::size_t) noexcept { Deallocate(p); }
+void operator delete(void* p, std::align_val_t) noexcept { Deallocate(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { Deallocate(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { Deallocate(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { Deallocate(p); }
 
 namespace tgk {
 namespace {
