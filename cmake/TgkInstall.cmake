@@ -1,13 +1,16 @@
-# cmake --install: headers, the library, an exported CMake package (find_package(tgk) gives
-# tgk::tgk) and a pkg-config file. Both are relocatable: they find the prefix from their own
-# location, so `cmake --install --prefix DIR` and DESTDIR staging work.
+# cmake --install: headers, both libraries, an exported, versioned CMake package
+# (find_package(tgk 0.2) gives tgk::tgk, tgk::tgk_static and tgk::kernel_author) and two
+# pkg-config files (tgk.pc, tgk-kernel-author.pc). All are relocatable: they find the prefix
+# from their own location, so `cmake --install --prefix DIR` and DESTDIR staging work.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS tgk EXPORT tgkTargets
+install(TARGETS tgk tgk_static tgk_kernel_author EXPORT tgkTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 # The whole programming model, per-target headers included: users write kernels of their own.
 install(DIRECTORY include/tgk DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${PROJECT_BINARY_DIR}/include/tgk/version.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tgk)
 
 set(TGK_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/tgk)
 install(EXPORT tgkTargets NAMESPACE tgk:: DESTINATION ${TGK_CMAKE_DIR})
@@ -19,8 +22,9 @@ install(FILES ${PROJECT_BINARY_DIR}/tgkConfig.cmake ${PROJECT_BINARY_DIR}/tgkCon
               cmake/TgkFindHwy.cmake
         DESTINATION ${TGK_CMAKE_DIR})
 
-# pkg-config: the same contract flags as tgk::tgk's interface. Their spelling must survive a
-# shell and make unquoted (`$(pkg-config --cflags tgk)`): no parentheses or `|` in them.
+# pkg-config: tgk.pc to call kernels (headers and the shared library), tgk-kernel-author.pc to
+# write them (adds the contract flags of tgk::kernel_author and Highway). Their spelling must
+# survive a shell and make unquoted (`$(pkg-config --cflags tgk)`): no parentheses or `|`.
 set(TGK_PC_CFLAGS ${TGK_CONTRACT_OPTIONS})
 foreach(definition IN LISTS TGK_HWY_DEFINITIONS)
   list(APPEND TGK_PC_CFLAGS -D${definition})
@@ -28,5 +32,7 @@ endforeach()
 list(JOIN TGK_PC_CFLAGS " " TGK_PC_CFLAGS)
 file(RELATIVE_PATH TGK_PC_PREFIX_FROM_PCFILEDIR /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 string(REGEX REPLACE "/$" "" TGK_PC_PREFIX_FROM_PCFILEDIR ${TGK_PC_PREFIX_FROM_PCFILEDIR})
-configure_file(cmake/tgk.pc.in ${PROJECT_BINARY_DIR}/tgk.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/tgk.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+foreach(pc_file tgk tgk-kernel-author)
+  configure_file(cmake/${pc_file}.pc.in ${PROJECT_BINARY_DIR}/${pc_file}.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/${pc_file}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endforeach()

@@ -3,16 +3,19 @@
 # The contract (docs/design.md section 3): no contraction of a*b+c into an fma anywhere, no
 # fast-math; an fma exists only where a kernel calls Fma(). Highway targets that cannot fuse
 # (SSSE3, SSE4: no FMA unit) are not compiled, so an explicit Fma is fused on every path.
-# These definitions travel with tgk::tgk, because users instantiate kernels in their own TUs.
+# They apply to tgk's own sources, and to code that instantiates kernels: in-tree tests, tool and
+# benchmarks, and consumers, through tgk::kernel_author (kernels compiled in a consumer's TU
+# must list the same Highway targets as tgk's dispatch). Calling kernels needs none of it.
 # The target bits are disjoint, so `+` means `|`; unlike `(A|B)` it needs no shell quoting in
 # the pkg-config Cflags (Highway parenthesizes the macro where it uses it).
 set(TGK_CONTRACT_OPTIONS -ffp-contract=off -fno-fast-math)
 set(TGK_HWY_DEFINITIONS HWY_COMPILE_ALL_ATTAINABLE HWY_WANT_AVX3_DL
                          HWY_DISABLED_TARGETS=HWY_SSSE3+HWY_SSE4)
 
-function(tgk_apply_contract target)
-  target_compile_options(${target} PUBLIC ${TGK_CONTRACT_OPTIONS})
-  target_compile_definitions(${target} PUBLIC ${TGK_HWY_DEFINITIONS})
+# tgk_apply_contract(TARGET PRIVATE|INTERFACE)
+function(tgk_apply_contract target scope)
+  target_compile_options(${target} ${scope} ${TGK_CONTRACT_OPTIONS})
+  target_compile_definitions(${target} ${scope} ${TGK_HWY_DEFINITIONS})
 endfunction()
 
 function(tgk_apply_warnings target)
@@ -29,7 +32,8 @@ if(TGK_SANITIZE)
   add_link_options(-fsanitize=${TGK_SANITIZE})
 endif()
 
-# Every target built from this tree must carry -ffp-contract=off, directly or through tgk::tgk.
+# Every target built from this tree must carry -ffp-contract=off, directly or through
+# tgk::kernel_author: in-tree tests, tools and benchmarks instantiate kernels.
 function(tgk_check_contract_on_all_targets)
   get_property(dirs DIRECTORY ${PROJECT_SOURCE_DIR} PROPERTY SUBDIRECTORIES)
   set(all_targets)
@@ -39,15 +43,17 @@ function(tgk_check_contract_on_all_targets)
   endforeach()
   foreach(target IN LISTS all_targets)
     get_target_property(type ${target} TYPE)
-    if(type STREQUAL "UTILITY" OR type STREQUAL "INTERFACE_LIBRARY")
+    get_target_property(sources ${target} SOURCES)
+    list(FILTER sources EXCLUDE REGEX "^\\$<TARGET_OBJECTS:")
+    # Interface targets and libraries made of an object library's objects compile nothing.
+    if(type STREQUAL "UTILITY" OR type STREQUAL "INTERFACE_LIBRARY" OR NOT sources)
       continue()
     endif()
     get_target_property(options ${target} COMPILE_OPTIONS)
     get_target_property(links ${target} LINK_LIBRARIES)
-    if(NOT "-ffp-contract=off" IN_LIST options AND NOT "tgk::tgk" IN_LIST links
-       AND NOT "tgk" IN_LIST links)
-      message(FATAL_ERROR "target ${target} is built without -ffp-contract=off (link tgk::tgk or "
-                          "call tgk_apply_contract)")
+    if(NOT "-ffp-contract=off" IN_LIST options AND NOT "tgk::kernel_author" IN_LIST links)
+      message(FATAL_ERROR "target ${target} is built without -ffp-contract=off (link "
+                          "tgk::kernel_author or call tgk_apply_contract)")
     endif()
   endforeach()
 endfunction()

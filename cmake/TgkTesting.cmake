@@ -4,7 +4,8 @@ include(GoogleTest)
 # testing library (tests/testing/).
 function(tgk_add_test name)
   add_executable(${name} ${ARGN})
-  target_link_libraries(${name} PRIVATE tgk::tgk tgk_testing GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE tgk::kernel_author OpenMP::OpenMP_CXX tgk_testing GTest::gtest
+                                        GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
   tgk_apply_warnings(${name})
   # Tests run 3 and 7 threads on small machines on purpose (results must not depend on the

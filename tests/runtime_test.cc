@@ -476,11 +476,15 @@ HWY_AFTER_NAMESPACE();
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#include <xmmintrin.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <limits>
@@ -488,6 +492,8 @@ HWY_AFTER_NAMESPACE();
 #include <set>
 #include <sstream>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "testing/expect_error.h"
@@ -495,6 +501,7 @@ HWY_AFTER_NAMESPACE();
 #include "tgk/error.h"
 #include "tgk/queue.h"
 #include "tgk/target.h"
+#include "tgk/version.h"
 
 namespace tgk {
 
@@ -1017,6 +1024,32 @@ TEST_P(RuntimeTest, SimdSumFollowsTheCanonicalTree) {
     }
   }
   EXPECT_GT(order_sensitive, 10u);
+}
+
+// The caller's floating-point modes (flush-to-zero and denormals-are-zero, as -ffast-math's
+// startup code sets them; rounding upward) do not reach kernels, on the caller or any thread.
+TEST_P(RuntimeTest, TheCallersFloatingPointModesDoNotReachKernels) {
+  Queue queue(Options(GetParam()));
+  constexpr uint32_t kN = 64, kGroups = 4;
+  std::vector<float> in(size_t{kN} * kGroups);
+  for (size_t i = 0; i < in.size(); ++i) {
+    // Groups 0 and 1: subnormals (zeros under DAZ); 2 and 3: sums that round.
+    in[i] = i < 2 * kN ? std::numeric_limits<float>::denorm_min() * float(i + 1)
+                       : 1.0f + float(i) * 0x1p-23f;
+  }
+  const std::vector<uint32_t> in_u(in.size(), 0);
+  const auto plus = [](float a, float b) { return a + b; };
+  const auto want = CanonicalTree(in, kN, plus);
+  const unsigned mxcsr = _mm_getcsr();
+  const unsigned modes = (mxcsr & ~0x6000u) | 0xC040u;  // FTZ, DAZ, round up
+  _mm_setcsr(modes);
+  const auto in_caller_modes = CanonicalTree(in, kN, plus);
+  const auto r = RunCollective(queue, kN, kGroups, CollectiveOp::kSum, 0, in, in_u);
+  const unsigned after = _mm_getcsr();
+  _mm_setcsr(mxcsr);
+  EXPECT_TRUE(SameBits(want, r.out));
+  EXPECT_FALSE(SameBits(want, in_caller_modes)) << "the inputs cannot tell the modes apart";
+  EXPECT_EQ(after & ~0x3Fu, modes & ~0x3Fu) << "the caller's modes were not restored";
 }
 
 TEST_P(RuntimeTest, SimdMaxIgnoresNaNAndOrdersZeros) {
@@ -1600,7 +1633,14 @@ TEST(RuntimeErrors, ArenaCount) {
 
 TEST(RuntimeErrors, BadQueueOptions) {
   ExpectInvalidArgument([] { Queue queue(QueueOptions{.threads = -1}); },
-                        "threads (-1) must be >= 0 (0: the OpenMP default)");
+                        "threads (-1) must be in [0, 1024] (0: the OpenMP default)");
+  // Past the bound: an error, not an attempt to allocate for two billion threads.
+  ExpectInvalidArgument([] { Queue queue(QueueOptions{.threads = kMaxQueueThreads + 1}); },
+                        "threads (1025) must be in [0, 1024] (0: the OpenMP default)");
+  ExpectInvalidArgument(
+      [] { Queue queue(QueueOptions{.threads = std::numeric_limits<int>::max()}); },
+      "threads (2147483647) must be in [0, 1024] (0: the OpenMP default)");
+  EXPECT_EQ(Queue(QueueOptions{.threads = kMaxQueueThreads}).threads(), kMaxQueueThreads);
   for (Target target : AvailableTargets()) {
     if (target.is_scalar()) continue;
     ExpectInvalidArgument([&] { Queue queue(QueueOptions{.target = target, .check_races = true}); },
@@ -1614,6 +1654,141 @@ TEST(RuntimeErrors, BadQueueOptions) {
   Queue best;
   EXPECT_EQ(best.target(), BestTarget());
   EXPECT_GE(best.threads(), 1);
+}
+
+// A huge team over few groups starts only the threads the groups can use.
+TEST(RuntimeThreads, TeamIsCappedByTheGroupCount) {
+  Queue queue(QueueOptions{.threads = kMaxQueueThreads});
+  ThreadRecord record(3);
+  queue.dispatch(ThreadKernelEntry(), Dim3{3, 1, 1}, 4, ArenaSizes{16}, record.args());
+  queue.commit_and_wait();
+  for (int32_t thread : record.omp_thread) {
+    EXPECT_GE(thread, 0);
+    EXPECT_LT(thread, 3);
+  }
+}
+
+// OpenMP runtimes end the process when a thread cannot start; the queue's own check turns it
+// into a tgk::Error. Here a 1 GiB address-space limit leaves room for a few hundred thread
+// stacks (8 MiB each by default, 2 MiB at the least), not for 1023.
+// The child process is a fresh one (gtest's threadsafe death tests re-execute the binary), so
+// no OpenMP thread exists yet. Sanitizer runtimes reserve address space beyond any such limit.
+TEST(RuntimeThreads, AThreadThatCannotStartIsAnError) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "address-space limits and sanitizers do not mix";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+  GTEST_SKIP() << "address-space limits and sanitizers do not mix";
+#endif
+#endif
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        rlimit limit{};
+        getrlimit(RLIMIT_AS, &limit);
+        limit.rlim_cur = rlim_t{1} << 30;
+        setrlimit(RLIMIT_AS, &limit);
+        std::vector<uint32_t> counts(kMaxQueueThreads, 0);
+        try {
+          Queue queue(QueueOptions{.threads = kMaxQueueThreads});
+          queue.dispatch(CountKernelEntry(), Dim3{kMaxQueueThreads, 1, 1}, 1, ArenaSizes{},
+                         CountArgs{counts.data()});
+          queue.commit_and_wait();
+          std::fprintf(stderr, "no error\n");
+          std::_Exit(1);
+        } catch (const Error& e) {
+          const bool nothing_ran =
+              std::all_of(counts.begin(), counts.end(), [](uint32_t c) { return c == 0; });
+          std::fprintf(stderr, "%s%s\n", e.what(), nothing_ran ? "" : " (but groups ran)");
+          std::_Exit(e.kind() == ErrorKind::kResource && nothing_ran ? 0 : 1);
+        }
+      },
+      ::testing::ExitedWithCode(0),
+      "Resource unavailable: threads: a team of 1024 cannot start here \\(worker [0-9]+ "
+      "failed: .*\\); use fewer threads or raise the limit that stopped it");
+}
+
+// ---- queue lifetime ----------------------------------------------------------------------
+
+static_assert(std::is_nothrow_move_constructible_v<Queue>);
+static_assert(std::is_nothrow_move_assignable_v<Queue>);
+
+TEST(RuntimeLifetime, QueueMovesWithItsRecordedWork) {
+  for (Target target : AvailableTargets()) {
+    SCOPED_TRACE(target.name());
+    std::vector<uint32_t> counts(6, 0);
+    Queue first(QueueOptions{.threads = 2, .target = target});
+    first.dispatch(CountKernelEntry(), Dim3{6, 1, 1}, 2, ArenaSizes{}, CountArgs{counts.data()});
+    Queue second(std::move(first));
+    EXPECT_EQ(second.target(), target);
+    EXPECT_EQ(second.threads(), 2);
+    EXPECT_EQ(second.pending(), 1u);
+    second.commit_and_wait();
+    EXPECT_EQ(counts, std::vector<uint32_t>(6, 1));
+
+    // Assignment: the target queue takes the recorded work and the options.
+    Queue third(QueueOptions{.threads = 1, .target = Target::Scalar()});
+    second.dispatch(CountKernelEntry(), Dim3{6, 1, 1}, 2, ArenaSizes{}, CountArgs{counts.data()});
+    third = std::move(second);
+    EXPECT_EQ(third.target(), target);
+    EXPECT_EQ(third.threads(), 2);
+    EXPECT_EQ(third.pending(), 1u);
+    third.commit_and_wait();
+    EXPECT_EQ(counts, std::vector<uint32_t>(6, 2));
+    EXPECT_TRUE(SameBits(ExpectedChain(), RunChain(third)));
+  }
+}
+
+TEST(RuntimeLifetime, DroppedWorkIsReportedAndDoesNotRun) {
+  std::vector<uint32_t> counts(4, 0);
+  const CountArgs args{counts.data()};
+  ::testing::internal::CaptureStderr();
+  {
+    Queue queue(QueueOptions{.threads = 2});
+    queue.dispatch(CountKernelEntry(), Dim3{4, 1, 1}, 1, ArenaSizes{}, args);
+    queue.memory_barrier();
+    queue.dispatch(CountKernelEntry(), Dim3{4, 1, 1}, 1, ArenaSizes{}, args);
+    EXPECT_EQ(queue.pending(), 2u);
+  }
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "tgk: a Queue was destroyed with 2 recorded dispatch(es) not committed (first: "
+            "count_test); they did not run\n");
+  EXPECT_EQ(counts, std::vector<uint32_t>(4, 0));
+
+  // Assigning over a queue drops its work the same way.
+  ::testing::internal::CaptureStderr();
+  {
+    Queue queue;
+    queue.dispatch(CountKernelEntry(), Dim3{4, 1, 1}, 1, ArenaSizes{}, args);
+    queue = Queue();
+    EXPECT_EQ(queue.pending(), 0u);
+  }
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "tgk: a Queue was destroyed with 1 recorded dispatch(es) not committed (first: "
+            "count_test); they did not run\n");
+  EXPECT_EQ(counts, std::vector<uint32_t>(4, 0));
+
+  // discard() drops it silently; committed and moved-from queues have nothing to report.
+  ::testing::internal::CaptureStderr();
+  {
+    Queue queue;
+    queue.dispatch(CountKernelEntry(), Dim3{4, 1, 1}, 1, ArenaSizes{}, args);
+    queue.discard();
+    EXPECT_EQ(queue.pending(), 0u);
+    queue.commit_and_wait();
+    queue.dispatch(CountKernelEntry(), Dim3{4, 1, 1}, 1, ArenaSizes{}, args);
+    queue.commit_and_wait();
+    Queue moved(std::move(queue));
+  }
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(counts, std::vector<uint32_t>(4, 1));
+}
+
+TEST(RuntimeVersion, MacrosAndLibraryAgree) {
+  EXPECT_EQ(std::string(TGK_VERSION_STRING), std::to_string(TGK_VERSION_MAJOR) + "." +
+                                                 std::to_string(TGK_VERSION_MINOR) + "." +
+                                                 std::to_string(TGK_VERSION_PATCH));
+  EXPECT_STREQ(Version(), TGK_VERSION_STRING);
 }
 
 TEST(RuntimeErrors, ParseTarget) {

@@ -11,6 +11,7 @@ enum class ErrorKind {
   kInvalidArgument,  // a caller-supplied value breaks a documented rule
   kRace,             // the race checker saw a missing barrier (checked scalar mode only)
   kIo,               // a file could not be read or written, or has a bad format
+  kResource,         // the system refused a resource tgk needs (a queue's threads)
 };
 
 class Error : public std::runtime_error {

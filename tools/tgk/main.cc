@@ -7,6 +7,7 @@
 //   tgk run KERNEL [options]   one kernel on random or file inputs: time, rate, parity, and
 //                              optionally a safetensors file of inputs and outputs
 //   tgk targets                the targets this CPU can run
+//   tgk --version              the version of the tgk library it runs with
 //
 // `tgk` alone prints the usage. Exit status: 0 success; 2 a tgk::Error (a bad argument, a bad
 // file), printed as "tgk: <what()>"; 1 any other failure, including a result that differs from
@@ -20,6 +21,7 @@
 #include "kernel_command.h"
 #include "tgk/error.h"
 #include "tgk/target.h"
+#include "tgk/version.h"
 
 namespace tgk::tool {
 namespace {
@@ -155,6 +157,7 @@ int main(int argc, char** argv) {
       "thread count",
       "tgk");
   app.require_subcommand(0, 1);
+  app.set_version_flag("--version", std::string("tgk ") + tgk::Version());
   RunOptions options;
   const auto kernels = MakeKernelCommands();
 

@@ -49,7 +49,7 @@ void CheckBuffer(const char* name, ConstView view, DType dtype, uint64_t count) 
 
 void GatedDeltaNetKkt(Queue& queue, const KktShape& s, ConstView k, ConstView beta, ConstView g,
                       View A) {
-  const std::string p = kPrefix;
+  static const std::string p = kPrefix;  // built once: a warm queue allocates nothing
   if (s.B == 0 || s.T == 0 || s.Hg == 0 || s.H == 0 || s.K == 0 || s.BT == 0) {
     ThrowInvalidArgument(p + ": all dims must be > 0");
   }
