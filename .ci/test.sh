@@ -38,6 +38,9 @@ tgk_build build/tsan -DCMAKE_CXX_COMPILER=clang++ "${sanitizer_flags[@]}" -DTGK_
   OMP_TOOL_LIBRARIES=$archer TSAN_OPTIONS="ignore_noninstrumented_modules=1" \
     tgk_test build/tsan -R 'Runtime|RaceCheck' || failed+=(tsan)
 
+# The safetensors reader under libFuzzer with ASan and UBSan, 60 s (.ci/fuzz.sh).
+.ci/fuzz.sh || failed+=(fuzz)
+
 echo "== total: $((SECONDS - start)) s"
 if ((${#failed[@]})); then
   echo "== FAILED: ${failed[*]}"

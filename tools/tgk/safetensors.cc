@@ -160,10 +160,15 @@ class HeaderParser {
       case Frame::kShape:
       case Frame::kOffsets: {
         const bool shape = frames_.back() == Frame::kShape;
-        if (!unsigned_value) {
+        std::vector<uint64_t>& values = shape ? entry_.shape : entry_.offsets;
+        if (shape && values.size() == kMaxRank) {
+          Stop(Quoted(entry_.name) + ": \"shape\" has more than " + std::to_string(kMaxRank) +
+               " dims (the reader's limit)");
+        }
+        if (!unsigned_value || (!shape && values.size() == 2)) {
           (shape ? entry_.shape_bad : entry_.offsets_bad) = true;
         } else {
-          (shape ? entry_.shape : entry_.offsets).push_back(*unsigned_value);
+          values.push_back(*unsigned_value);
         }
         return true;
       }

@@ -10,10 +10,10 @@
 // message names the file, the tensor (escaped: see Escaped) and what is wrong. Its limits:
 // - The header is at most kMaxHeaderBytes (100 MB, the format's own limit).
 // - The header is parsed as a stream (SAX), straight into the tensor index: never into a JSON
-//   tree. Nesting deeper than the format's kMaxHeaderDepth (3) levels and more than
-//   kMaxMetadataEntries metadata entries are refused as soon as they are met. Parsing
-//   therefore holds at most about 6 times the header's size plus 128 KiB (safetensors_test
-//   measures it).
+//   tree. Nesting deeper than the format's kMaxHeaderDepth (3) levels, a shape of more than
+//   kMaxRank (64) dims and more than kMaxMetadataEntries (1024) metadata entries are refused
+//   as soon as they are met. Parsing therefore holds at most 6 times the header's size plus
+//   256 KiB (kParseMemoryFactor, kParseMemorySlack; safetensors_memory_test measures it).
 // - Opening a file reads only its header; a tensor's data is read when it is asked for, so a
 //   command holds only the tensors it uses, never more than the file's size.
 // Tensors of any dtype are indexed (F64, I64, BOOL, ...: a dump may hold anything), and those
@@ -37,6 +37,9 @@ namespace tgk::tool {
 inline constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 inline constexpr int kMaxHeaderDepth = 3;
 inline constexpr size_t kMaxMetadataEntries = 1024;
+inline constexpr size_t kMaxRank = 64;
+inline constexpr uint64_t kParseMemoryFactor = 6;
+inline constexpr uint64_t kParseMemorySlack = 256 * 1024;
 
 // An owning, row-major tensor. The safetensors dtype names are tgk::DebugName's ("BF16").
 struct Tensor {
