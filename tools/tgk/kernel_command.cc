@@ -326,6 +326,12 @@ std::vector<uint64_t> FileShape::Dims(const std::string& name,
              : "");
   }
   for (size_t d = 0; d < symbols.size(); ++d) {
+    // An empty tensor would let a tiny file set the other dims at will (its bytes do not grow
+    // with them), and so the size of what the command allocates.
+    if ((*shape)[d] == 0) {
+      file_.Fail(what + " has shape " + ShapeString(info->shape) + ", a zero dim (" + symbols[d] +
+                 "): the tensors of an input file must hold elements");
+    }
     const auto [it, inserted] = symbols_.try_emplace(symbols[d], Value{(*shape)[d], what});
     if (!inserted && it->second.value != (*shape)[d]) fail("");
   }

@@ -157,9 +157,11 @@ class Random {
 // symbol sets it, and every later one must agree (tgk::Error, kind kIo, naming the file, the
 // tensor, the expected shape and where each symbol came from).
 //
-// Names go through options.map; another float dtype is converted with options.cast; a tensor
-// with more dims than symbols binds when dropping some of its unit dims gives one shape, the
-// same whichever are dropped (torch's [1, H, 1, D] for [H, D]).
+// Every dim must be at least 1: a tensor without elements would let a tiny file choose the
+// other dims, and so what the command allocates. Names go through options.map; another float
+// dtype is converted with options.cast; a tensor with more dims than symbols binds when
+// dropping some of its unit dims gives one shape, the same whichever are dropped (torch's
+// [1, H, 1, D] for [H, D]).
 class FileShape {
  public:
   FileShape(const TensorFile& file, const RunOptions& options) : file_(file), options_(options) {}

@@ -292,6 +292,7 @@ int Scaling(KernelCommand& kernel, RunOptions options, const ScalingOptions& sca
   for (int t : counts) {
     if (t < 1) ThrowInvalidArgument("--threads " + std::to_string(t) + ": each count must be >= 1");
   }
+  if (!scaling.plot.empty()) CheckPlotPossible(scaling.plot);
   std::vector<RunResult> results;
   std::vector<ScalingPoint> points;
   for (size_t i = 0; i < counts.size(); ++i) {

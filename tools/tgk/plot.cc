@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -38,7 +39,7 @@ void Panel(const std::vector<PLFLT>& x, const std::vector<PLFLT>& y, const char*
   plvsta();
   plwind(0.5, x_max + 0.5, 0.0, y_max);
   plcol0(15);
-  plbox("bcgnst", 0.0, 0, "bcgnstv", 0.0, 0);
+  plbox("bcgnst", std::max<PLFLT>(1, std::ceil(x_max / 8)), 0, "bcgnstv", 0.0, 0);
   pllab("threads", y_label, title);
   plcol0(9);
   plwidth(2.0);
@@ -49,8 +50,7 @@ void Panel(const std::vector<PLFLT>& x, const std::vector<PLFLT>& y, const char*
 
 }  // namespace
 
-void PlotScaling(const std::string& path, const std::string& title, const std::string& rate_unit,
-                 const std::vector<ScalingPoint>& points) {
+void CheckPlotPossible(const std::string& path) {
   // PLplot ends the process when it cannot open its output, so the path is tried first.
   if (!std::ofstream(path, std::ios::binary)) {
     throw Error(ErrorKind::kIo, path + ": cannot write the plot: " + std::strerror(errno));
@@ -59,6 +59,11 @@ void PlotScaling(const std::string& path, const std::string& title, const std::s
     throw Error(ErrorKind::kIo, path + ": PLplot has no '" + std::string(kDevice) +
                                     "' device here (install plplot-driver-cairo)");
   }
+}
+
+void PlotScaling(const std::string& path, const std::string& title, const std::string& rate_unit,
+                 const std::vector<ScalingPoint>& points) {
+  CheckPlotPossible(path);
   std::vector<PLFLT> threads, rate, efficiency;
   for (const ScalingPoint& p : points) {
     threads.push_back(p.threads);

@@ -13,7 +13,9 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -759,6 +761,338 @@ TEST_F(ToolRunTest, UsageWithoutACommand) {
   for (const char* command : {"bench", "run", "scaling", "targets"}) {
     EXPECT_NE(r.out.find(std::string("\n  ") + command + " "), std::string::npos) << r.out;
   }
+}
+
+// ---- parity checks from files: names, dtypes, dims, references, tolerances -------------------
+
+// One tensor of any safetensors dtype, as raw bytes.
+struct RawTensor {
+  std::string name, dtype;
+  std::vector<uint64_t> shape;
+  std::string bytes;
+};
+
+// Writes tensors of any dtype (WriteSafetensors writes only tgk's).
+void WriteAny(const std::string& path, const std::vector<RawTensor>& tensors) {
+  nlohmann::json header = nlohmann::json::object();
+  std::string data;
+  for (const RawTensor& t : tensors) {
+    header[t.name] = {{"dtype", t.dtype},
+                      {"shape", t.shape},
+                      {"data_offsets", {data.size(), data.size() + t.bytes.size()}}};
+    data += t.bytes;
+  }
+  const std::string text = header.dump();
+  std::ofstream out(path, std::ios::binary);
+  for (int i = 0; i < 8; ++i) out.put(char(uint64_t{text.size()} >> (8 * i) & 0xFF));
+  out << text << data;
+}
+
+RawTensor Raw(const std::string& name, const Tensor& t) {
+  return RawTensor{name, std::string(DebugName(t.dtype)), t.shape,
+                   std::string(reinterpret_cast<const char*>(t.data.data()), t.data.size())};
+}
+
+class ParityTest : public ToolRunTest {
+ protected:
+  // A kkt file of inputs and output (k, beta, g, A) from `tgk run --out`, loaded.
+  Tensors KktTensors() {
+    const std::string path = Path("kkt.safetensors");
+    EXPECT_EQ(Run(std::string(kTiny) + " --out '" + path + "'").exit_code, 0);
+    return ReadSafetensors(path).LoadAll();
+  }
+  static constexpr const char* kRun = "run kkt --threads 2 --repeat 1 --warmup 0";
+};
+
+TEST_F(ParityTest, MapNamesAndIgnoreOtherTensorsOfAnyDtype) {
+  const Tensors t = KktTensors();
+  const std::string path = Path("dump.safetensors");
+  WriteAny(path, {Raw("model.K_BF16", t.at("k")), Raw("BETA", t.at("beta")), Raw("G", t.at("g")),
+                  Raw("gpu.A", t.at("A")), RawTensor{"step", "I64", {1}, std::string(8, '\1')},
+                  RawTensor{"mask", "BOOL", {3}, std::string(3, '\1')},
+                  RawTensor{"lr", "F64", {}, std::string(8, '\0')}});
+  const std::string maps = " --map k=model.K_BF16 --map beta=BETA --map g=G --map A=gpu.A";
+  ToolRun r = Run(std::string(kRun) + maps + " --in '" + path + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ref A    vs " + path + " tensor 'gpu.A': bitwise equal (25600 elements)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  result   PASS (bitwise)"), std::string::npos) << r.out;
+
+  // Without the maps: the missing tensor, and every tensor of the file with dtype and shape.
+  ExpectError(std::string(kRun) + " --in '" + path + "'",
+              path +
+                  ": no tensor 'k' (the file has 'BETA' F32 [1, 100, 4], 'G' F32 [1, 100, 4], "
+                  "'gpu.A' F32 [1, 100, 4, 64], 'lr' F64 [], 'mask' BOOL [3], 'model.K_BF16' "
+                  "BF16 [1, 100, 2, 64], 'step' I64 [1])");
+  ExpectError(std::string(kRun) + maps + " --map beta=nothing --in '" + path + "'",
+              path + ": no tensor 'nothing' (--map beta=nothing) (the file has");
+  ExpectError(std::string(kRun) + maps + " --map x=y --in '" + path + "'",
+              "tgk: Invalid argument: --map x=y: kkt has no tensor 'x' (its tensors: beta, g, k, "
+              "A)");
+  r = Run(std::string(kRun) + " --map k");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("'k' is not NAME=TENSOR"), std::string::npos) << r.err;
+}
+
+TEST_F(ParityTest, CastConvertsOtherFloatDtypesOnRequest) {
+  const Tensors t = KktTensors();
+  const Tensor& beta = t.at("beta");
+  std::string beta64;
+  for (uint64_t i = 0; i < beta.count(); ++i) {
+    float f;
+    std::memcpy(&f, beta.data.data() + 4 * i, 4);
+    const double d = f;
+    beta64.append(reinterpret_cast<const char*>(&d), 8);
+  }
+  const std::string path = Path("f64.safetensors");
+  WriteAny(path, {Raw("k", t.at("k")), RawTensor{"beta", "F64", beta.shape, beta64},
+                  Raw("g", t.at("g")), Raw("A", t.at("A"))});
+  ExpectError(std::string(kRun) + " --in '" + path + "'",
+              path +
+                  ": tensor 'beta' has dtype F64, expected F32 (--cast converts between float "
+                  "dtypes)");
+  const ToolRun r = Run(std::string(kRun) + " --cast --in '" + path + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("bitwise equal (25600 elements)"), std::string::npos) << r.out;
+  // Integers are never cast.
+  const std::string ints = Path("ints.safetensors");
+  WriteAny(ints,
+           {Raw("k", t.at("k")), RawTensor{"beta", "I32", beta.shape, std::string(1600, '\0')},
+            Raw("g", t.at("g"))});
+  ExpectError(std::string(kRun) + " --cast --in '" + ints + "'",
+              ints + ": tensor 'beta' has dtype I32, expected F32");
+}
+
+TEST_F(ParityTest, LeadingUnitDims) {
+  const Tensors t = KktTensors();
+  const std::string path = Path("unit.safetensors");
+  const auto reshaped = [&](const char* name, std::vector<uint64_t> shape) {
+    RawTensor raw = Raw(name, t.at(name));
+    raw.shape = std::move(shape);
+    return raw;
+  };
+  WriteAny(path, {reshaped("k", {1, 1, 100, 2, 64}), reshaped("beta", {1, 1, 100, 4}),
+                  reshaped("g", {1, 100, 4}), reshaped("A", {1, 1, 1, 100, 4, 64})});
+  const ToolRun r = Run(std::string(kRun) + " --in '" + path + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Line(r.out, "  shape"), "  shape    B=1 T=100 H=4 Hg=2 K=64") << r.out;
+  EXPECT_NE(r.out.find("bitwise equal (25600 elements)"), std::string::npos) << r.out;
+
+  // Unit dims in two places, one to drop: which one is ambiguous.
+  WriteAny(path, {Raw("k", t.at("k")), reshaped("beta", {1, 100, 1, 4, 1}), Raw("g", t.at("g"))});
+  ExpectError(std::string(kRun) + " --in '" + path + "'",
+              "tensor 'beta' has shape [1, 100, 1, 4, 1], expected [B, T, H] (which unit dims to "
+              "drop is ambiguous, or too few are 1)");
+}
+
+TEST_F(ParityTest, ReferenceFileAndTolerances) {
+  Tensors t = KktTensors();
+  const std::string in = Path("in.safetensors"), ref = Path("ref.safetensors");
+  WriteSafetensors(in, {{"k", t.at("k")}, {"beta", t.at("beta")}, {"g", t.at("g")}});
+  // No reference in the input file: nothing to compare, and said so.
+  ToolRun r = Run(std::string(kRun) + " --in '" + in + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("  result   no reference"), std::string::npos) << r.out;
+
+  // A reference one ULP away at [0, 3, 1, 2], another 2e-3 away at [0, 5, 0, 1].
+  Tensor A = t.at("A");
+  float* a = A.as<float>();
+  a[(3 * 4 + 1) * 64 + 2] = std::nextafter(a[(3 * 4 + 1) * 64 + 2], 1.0f);
+  WriteSafetensors(ref, {{"A_gpu", A}});
+  const std::string check =
+      std::string(kRun) + " --in '" + in + "' --ref '" + ref + "' --map A=A_gpu";
+  r = Run(check);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("tensor 'A_gpu': FAIL, 1 of 25600 elements differ; max abs "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("max ulp 1 at A[0, 3, 1, 2]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  result   FAIL (bitwise)"), std::string::npos) << r.out;
+  r = Run(check + " --max-ulp 1");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS, 1 of 25600 elements differ"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  result   PASS (atol 0, rtol 0, max ulp 1)"), std::string::npos) << r.out;
+
+  a[(5 * 4 + 0) * 64 + 1] += 2e-3f;
+  WriteSafetensors(ref, {{"A_gpu", A}});
+  EXPECT_EQ(Run(check + " --max-ulp 1").exit_code, 1);
+  EXPECT_EQ(Run(check + " --atol 1e-3").exit_code, 1);
+  EXPECT_EQ(Run(check + " --atol 3e-3").exit_code, 0);
+  EXPECT_EQ(Run(check + " --rtol 1e6").exit_code, 0);
+
+  // A NaN in the reference does not hide a 1.0 error elsewhere.
+  a[0] = std::numeric_limits<float>::quiet_NaN();
+  a[64 * 4 * 10 + 7] += 1.0f;
+  WriteSafetensors(ref, {{"A_gpu", A}});
+  r = Run(check + " --atol 1e-2");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("max abs 1 at A[0, 10, 0, 7]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("; NaN mismatches 1"), std::string::npos) << r.out;
+
+  // Usage: a negative tolerance; a reference under a name the kernel does not produce.
+  EXPECT_EQ(Run(check + " --atol -1").exit_code, 2);
+  ExpectError(std::string(kRun) + " --in '" + in + "' --ref '" + ref + "'",
+              ref +
+                  ": tensor 'A_gpu' is not an output of kkt (its outputs: A; --map "
+                  "OUTPUT=A_gpu names a reference)");
+  WriteSafetensors(ref, {{"k", t.at("k")}});
+  ExpectError(std::string(kRun) + " --in '" + in + "' --ref '" + ref + "'",
+              ref + ": holds none of kkt's outputs (the file has 'k' BF16 [1, 100, 2, 64])");
+}
+
+// The oracle and the ceiling probe run only when asked for.
+TEST_F(ParityTest, OracleAndCeilingOnRequest) {
+  ToolRun r = Run(std::string(kRun) + " --T 64 --H 1 --Hg 1 --K 64");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Line(r.out, "  oracle"), "") << r.out;
+  EXPECT_EQ(Line(r.out, "  ceiling"), "") << r.out;
+  r = Run(std::string(kRun) + " --T 64 --H 1 --Hg 1 --K 64 --oracle --ceiling");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(Line(r.out, "  oracle"), "") << r.out;
+  EXPECT_NE(Line(r.out, "  ceiling"), "") << r.out;
+}
+
+// --out stores the parameters no tensor holds; --in replays them; an option given wins.
+TEST_F(ParityTest, ParametersReplayFromTheFile) {
+  const std::string path = Path("flash.safetensors");
+  const std::string shape =
+      "num_heads=2 num_kv_heads=1 head_dim=256 kv_seq_len=300 kv_capacity=320 scale=0.5 "
+      "mask_type=2 sliding_window=200 ring_start=7 NWG=32";
+  ToolRun r = Run(
+      "run flash-attn-vec --nwg 32 --num_heads 2 --num_kv_heads 1 --head_dim 256 --kv_seq_len 300 "
+      "--kv_capacity 320 --scale 0.5 --mask_type 2 --sliding_window 200 --ring_start 7" +
+      std::string(kTinyOptions) + " --out '" + path + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Line(r.out, "  shape"), "  shape    " + shape);
+  const TensorFile file = ReadSafetensors(path);
+  EXPECT_EQ(nlohmann::json::parse(file.metadata.at("tgk_params")),
+            nlohmann::json({{"kv_seq_len", "300"},
+                            {"mask_type", "2"},
+                            {"nwg", "32"},
+                            {"ring_start", "7"},
+                            {"scale", "0.5"},
+                            {"sliding_window", "200"}}));
+  r = Run("run flash-attn-vec" + std::string(kTinyOptions) + " --in '" + path + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Line(r.out, "  shape"), "  shape    " + shape) << r.out;
+  EXPECT_NE(r.out.find("tensor 'out': bitwise equal (512 elements)"), std::string::npos) << r.out;
+  r = Run("run flash-attn-vec --ring_start 0" + std::string(kTinyOptions) + " --in '" + path + "'");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;  // another ring start: another result
+  EXPECT_EQ(Line(r.out, "  shape").find("ring_start"), std::string::npos) << r.out;
+}
+
+// A tiny file cannot make a command allocate what its header claims: a zero dim is refused,
+// and the kernel validates the whole shape before the outputs are allocated (the data limit
+// below is far under the outputs these shapes would need).
+TEST_F(ParityTest, InputFilesCannotHurt) {
+  const auto empty = [](const char* name, const char* dtype, std::vector<uint64_t> shape) {
+    return RawTensor{name, dtype, std::move(shape), ""};
+  };
+  const std::string dequant = Path("dequant.safetensors"), encode = Path("encode.safetensors");
+  WriteAny(dequant,
+           {empty("packed", "U8", {1000000, 0, 10000}), empty("norms", "F32", {1000000, 0, 39})});
+  WriteAny(encode, {empty("src", "F32", {0, 1000000, 256})});
+  EXPECT_LT(fs::file_size(dequant), 200u);
+  const std::string limit = "bash -c 'ulimit -d 300000 && exec \"$0\" \"$@\"' ";
+  ExpectError("run tq-dequant --no-seq --in '" + dequant + "'",
+              dequant +
+                  ": tensor 'packed' has shape [1000000, 0, 10000], a zero dim "
+                  "(cache_capacity): the tensors of an input file must hold elements");
+  ExpectError("run tq-encode --write_pos_start 1000 --in '" + encode + "'",
+              encode + ": tensor 'src' has shape [0, 1000000, 256], a zero dim (n_tokens)");
+
+  // kkt with H = 1000, Hg = 3: 5 MB of inputs, 164 MB of output, an invalid shape.
+  const std::string kkt = Path("kkt_invalid.safetensors");
+  WriteSafetensors(kkt, {{"k", Tensor::Zeros(DType::kBF16, {1, 640, 3, 64})},
+                         {"beta", Tensor::Zeros(DType::kF32, {1, 640, 1000})},
+                         {"g", Tensor::Zeros(DType::kF32, {1, 640, 1000})}});
+  const std::string tool = std::string("'") + TGK_TOOL_PATH + "'";
+  FILE* pipe = popen((limit + tool + " run kkt --threads 1 --in '" + kkt + "' 2>&1").c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buffer[4096];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  const int status = pclose(pipe);
+  EXPECT_EQ(WEXITSTATUS(status), 2) << out;
+  EXPECT_NE(out.find("gated_delta_net_kkt: h (1000) must be a multiple of hg (3)"),
+            std::string::npos)
+      << out;
+}
+
+TEST_F(ParityTest, NamesArePrintedEscaped) {
+  const std::string path = Path("escape.safetensors");
+  WriteAny(path, {RawTensor{"k\x1b]0;owned\x07", "F32", {1}, std::string(4, '\0')}});
+  const ToolRun r = Run(std::string(kRun) + " --in '" + path + "'");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'k\\x1b]0;owned\\x07' F32 [1]"), std::string::npos) << r.err;
+}
+
+// ---- machine-readable output, scaling and its plot ---------------------------------------
+
+TEST_F(ParityTest, RunJson) {
+  const ToolRun r = Run(std::string(kTiny) + " --json --oracle --ceiling");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("kernel"), "kkt");
+  EXPECT_EQ(j.at("shape"), "B=1 T=100 H=4 Hg=2 K=64");
+  EXPECT_EQ(j.at("target"), BestTarget().name());
+  EXPECT_EQ(j.at("threads"), 2);
+  EXPECT_EQ(j.at("times_s").size(), 2u);
+  EXPECT_GT(j.at("rate").get<double>(), 0);
+  EXPECT_EQ(j.at("rate_unit"), "GFLOP/s");
+  EXPECT_GT(j.at("ceiling").get<double>(), 0);
+  EXPECT_GT(j.at("fraction").get<double>(), 0);
+  EXPECT_EQ(j.at("parity").at("oracle").at(0).at("differing"), 0);
+  EXPECT_EQ(j.at("parity").at("oracle").at(0).at("count"), 25600);
+  EXPECT_TRUE(j.at("passed").get<bool>());
+}
+
+TEST_F(ParityTest, ScalingTableJsonAndPlot) {
+  const std::string kernel = " kkt --T 128 --H 2 --Hg 1 --K 64 --repeat 1 --warmup 0";
+  ToolRun r = Run("scaling" + kernel + " --threads 1,2");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("tgk scaling: kkt at 1 thread (1 of 2)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("tgk scaling: kkt at 2 threads (2 of 2)"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("threads          time              rate  speedup  efficiency"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\n      1  "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("    1.00        1.00\n"), std::string::npos) << r.out;  // the first row
+  EXPECT_NE(r.out.find("\n      2  "), std::string::npos) << r.out;
+
+  r = Run("scaling" + kernel + " --threads 1,2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<nlohmann::json> lines;
+  for (size_t at = 0, end; (end = r.out.find('\n', at)) != std::string::npos; at = end + 1) {
+    lines.push_back(nlohmann::json::parse(r.out.substr(at, end - at)));
+  }
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  EXPECT_EQ(lines[0].at("threads"), 1);
+  EXPECT_EQ(lines[1].at("threads"), 2);
+  EXPECT_EQ(lines[0].at("speedup"), 1.0);
+  EXPECT_EQ(lines[1].at("efficiency").get<double>(), lines[1].at("speedup").get<double>() / 2);
+
+  const std::string png = Path("scaling.png");
+  r = Run("scaling" + kernel + " --threads 1,2 --plot '" + png + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::ifstream in(png, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GE(bytes.size(), 33u);
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  EXPECT_EQ(bytes.substr(12, 4), "IHDR");
+  const auto be32 = [&](size_t at) {
+    return uint32_t(uint8_t(bytes[at])) << 24 | uint32_t(uint8_t(bytes[at + 1])) << 16 |
+           uint32_t(uint8_t(bytes[at + 2])) << 8 | uint32_t(uint8_t(bytes[at + 3]));
+  };
+  EXPECT_EQ(be32(8), 13u);  // IHDR's length
+  EXPECT_EQ(be32(16), 1000u);
+  EXPECT_EQ(be32(20), 800u);
+
+  ExpectError("scaling" + kernel + " --threads 1 --plot '" + Path("no/dir/x.png") + "'",
+              "no/dir/x.png: cannot write the plot");
+  ExpectError("scaling" + kernel + " --threads 0,1", "--threads 0: each count must be >= 1");
 }
 
 TEST_F(ToolRunTest, Targets) {
