@@ -43,8 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Expect(info.begin <= info.end);
       for (const bool cast : {false, true}) {
         try {
-          const tgk::tool::Tensor t =
-              file.Load(name, info.dtype.value_or(tgk::DType::kF32), cast);
+          const tgk::tool::Tensor t = file.Load(name, info.dtype.value_or(tgk::DType::kF32), cast);
           Expect(t.data.size() <= size);
         } catch (const tgk::Error& e) {
           Expect(e.kind() == tgk::ErrorKind::kIo);
