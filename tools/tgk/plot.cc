@@ -83,3 +83,16 @@ void PlotScaling(const std::string& path, const std::string& title, const std::s
 }
 
 }  // namespace tgk::tool
+
+// The cairo device's fontconfig keeps its font cache, and PLplot's libltdl its list of loaded
+// drivers, for the life of the process: under ASan, LeakSanitizer would report them at exit.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TGK_TOOL_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(TGK_TOOL_ASAN)
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libfontconfig.so\nleak:libltdl.so\n";
+}
+#endif
