@@ -5,7 +5,7 @@
 # Every dependency is a Debian 12 package; README.md says what each is for.
 TGK_PACKAGES=(build-essential cmake ninja-build pkg-config clang libomp-dev libclang-rt-14-dev
               libhwy-dev libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-              python3-dev python3-venv)
+              python3-dev python3-venv libplplot-dev plplot-driver-cairo)
 TGK_JOBS=$(nproc)
 
 # Installs the packages that are missing (apt-get as root, or through sudo); does nothing, and

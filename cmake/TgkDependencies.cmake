@@ -16,4 +16,8 @@ endif()
 if(TGK_BUILD_TOOL)
   find_package(CLI11 CONFIG REQUIRED)
   find_package(nlohmann_json 3 CONFIG REQUIRED)
+  # `tgk scaling --plot`: PLplot (libplplot-dev) draws through its cairo device
+  # (plplot-driver-cairo, needed at run time).
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(PLPLOT REQUIRED IMPORTED_TARGET plplot)
 endif()

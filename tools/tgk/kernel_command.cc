@@ -1,16 +1,16 @@
 #include "kernel_command.h"
 
+#include <sys/mman.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
-#include <cinttypes>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
+#include <nlohmann/json.hpp>
 #include <numbers>
-#include <stdexcept>
+#include <set>
 
-#include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/target.h"
 
@@ -23,119 +23,232 @@ std::string Printf(const char* format, double value) {
   return buffer;
 }
 
-double Element(const Tensor& t, uint64_t i) {
-  const std::byte* p = t.data.data() + i * SizeOf(t.dtype);
-  const auto read = [p]<class T>(T) {
-    T value;
-    std::memcpy(&value, p, sizeof value);
-    return value;
-  };
-  switch (t.dtype) {
-    case DType::kF32:
-      return read(float{});
-    case DType::kF16:
-      return F32FromF16(read(f16{}));
-    case DType::kBF16:
-      return F32FromBF16(read(bf16{}));
-    case DType::kU8:
-      return read(uint8_t{});
-    case DType::kU32:
-      return read(uint32_t{});
-    case DType::kI32:
-      return read(int32_t{});
-  }
-  return 0;
-}
-
-// "0x3c23d70a (0.01)": an element's bits and value.
-std::string Describe(const Tensor& t, uint64_t i) {
-  const size_t size = SizeOf(t.dtype);
-  uint32_t bits = 0;
-  std::memcpy(&bits, t.data.data() + i * size, size);
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "0x%0*" PRIx32 " (%.9g)", int(2 * size), bits,
-                Element(t, i));
-  return buffer;
-}
-
 // "A[0, 65, 1, 3]": a flat row-major index as the tensor's multi-index.
 std::string Index(const std::string& name, const std::vector<uint64_t>& shape, uint64_t flat) {
   std::vector<uint64_t> index(shape.size());
   for (size_t d = shape.size(); d-- > 0;) {
-    index[d] = flat % shape[d];
-    flat /= shape[d];
+    index[d] = shape[d] == 0 ? 0 : flat % shape[d];
+    flat = shape[d] == 0 ? 0 : flat / shape[d];
   }
   return name + ShapeString(index);
 }
 
-void Accumulate(Comparison& c, const std::string& name, const Tensor& a, const Tensor& b) {
-  if (a.dtype != b.dtype || a.shape != b.shape) {
-    throw std::logic_error("Compare: tensors '" + name + "' differ in dtype or shape");
-  }
-  const size_t size = SizeOf(a.dtype);
-  c.elements += a.count();
-  for (uint64_t i = 0; i < a.count(); ++i) {
-    if (std::memcmp(a.data.data() + i * size, b.data.data() + i * size, size) == 0) continue;
-    if (c.differing++ == 0) {
-      c.first = Index(name, a.shape, i) + ": " + Describe(a, i) + " vs " + Describe(b, i);
+uint64_t Bytes(const Tensor& t) {
+  uint64_t bytes = SizeOf(t.dtype);
+  for (uint64_t d : t.shape) {
+    if (__builtin_mul_overflow(bytes, d, &bytes)) {
+      ThrowInvalidArgument("output " + std::string(DebugName(t.dtype)) + " " +
+                           ShapeString(t.shape) + " overflows 64 bits");
     }
-    const double diff = std::abs(Element(a, i) - Element(b, i));
-    if (std::isnan(diff) || diff > c.max_abs_diff) c.max_abs_diff = diff;
   }
+  return bytes;
+}
+
+// Address space for the outputs of the validation run: reserved, never backed by memory, and
+// never touched (the recorded work is dropped, not run).
+class Reservation {
+ public:
+  explicit Reservation(uint64_t bytes) : bytes_(std::max<uint64_t>(bytes, 1)) {
+    data_ = bytes_ > SIZE_MAX ? MAP_FAILED
+                              : mmap(nullptr, size_t(bytes_), PROT_NONE,
+                                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (data_ == MAP_FAILED) {
+      ThrowInvalidArgument("the outputs need " + std::to_string(bytes) +
+                           " bytes, more address space than this process can reserve");
+    }
+  }
+  ~Reservation() { munmap(data_, size_t(bytes_)); }
+  Reservation(const Reservation&) = delete;
+  Reservation& operator=(const Reservation&) = delete;
+  void* data() const { return data_; }
+
+ private:
+  uint64_t bytes_;
+  void* data_;
+};
+
+void CheckMaps(const RunOptions& options, const Tensors& inputs, const Tensors& outputs,
+               const std::string& kernel) {
+  for (const auto& [name, file_name] : options.map) {
+    if (inputs.count(name) || outputs.count(name)) continue;
+    std::string names;
+    for (const Tensors* group : {&inputs, &outputs}) {
+      for (const auto& [known, t] : *group) names += (names.empty() ? "" : ", ") + known;
+    }
+    ThrowInvalidArgument("--map " + name + "=" + file_name + ": " + kernel + " has no tensor '" +
+                         name + "' (its tensors: " + names + ")");
+  }
+}
+
+// Step 2 of Measure.
+void ValidateBeforeAllocating(const Recorder& record, const Tensors& outputs,
+                              const Tensors& scratch) {
+  std::vector<std::unique_ptr<Reservation>> reservations;
+  OutputViews views;
+  for (const Tensors* group : {&outputs, &scratch}) {
+    for (const auto& [name, t] : *group) {
+      const uint64_t bytes = Bytes(t);
+      reservations.push_back(std::make_unique<Reservation>(bytes));
+      views.emplace(name, View(reservations.back()->data(), bytes / SizeOf(t.dtype), t.dtype));
+    }
+  }
+  Queue validation(QueueOptions{.threads = 1, .target = Target::Scalar()});
+  record(validation, views);
+  validation.discard();  // validated only: the reserved outputs are never run on
+}
+
+// Zero-filled tensors shaped like `declared`, and their views added to `views`.
+Tensors Allocate(const Tensors& declared, OutputViews& views) {
+  Tensors tensors;
+  for (const auto& [name, t] : declared) {
+    Tensor& allocated = tensors.emplace(name, Tensor::Zeros(t.dtype, t.shape)).first->second;
+    views.emplace(name, allocated.view());
+  }
+  return tensors;
+}
+
+// Step 5 of Measure.
+void CompareWithReferences(const RunOptions& options, const TensorFile* in_file,
+                           const Tensors& inputs, const Tensors& outputs, RunResult& result) {
+  std::optional<TensorFile> ref_file;
+  if (!options.ref.empty()) {
+    ref_file = ReadSafetensors(options.ref);
+    std::set<std::string> known;
+    for (const Tensors* group : {&inputs, &outputs}) {
+      for (const auto& [name, t] : *group) known.insert(FileName(options, name));
+    }
+    for (const auto& [name, info] : ref_file->index) {
+      if (known.count(name)) continue;
+      std::string names;
+      for (const auto& [output, t] : outputs) names += (names.empty() ? "" : ", ") + output;
+      ref_file->Fail("tensor '" + Escaped(name) + "' is not an output of " + result.kernel +
+                     " (its outputs: " + names + "; --map OUTPUT=" + Escaped(name) +
+                     " names a reference)");
+    }
+  }
+  const TensorFile* file = ref_file ? &*ref_file : in_file;
+  if (!file) return;
+  for (const auto& [name, computed] : outputs) {
+    const std::string file_name = FileName(options, name);
+    const TensorInfo* info = file->Find(file_name);
+    if (!info) continue;
+    const std::optional<std::vector<uint64_t>> shape =
+        DropUnitDims(info->shape, computed.shape.size());
+    if (shape != computed.shape) {
+      file->Fail("tensor '" + Escaped(file_name) + "' has shape " + ShapeString(info->shape) +
+                 ", but the computed " + name + " has " + ShapeString(computed.shape));
+    }
+    const Tensor reference = file->Load(file_name, computed.dtype, options.cast);
+    result.references.push_back(
+        OutputComparison{name, file->path + " tensor '" + Escaped(file_name) + "'", computed.shape,
+                         Compare(computed.view(), reference.view(), options.tolerance)});
+  }
+  if (ref_file && result.references.empty()) {
+    ref_file->Fail("holds none of " + result.kernel + "'s outputs (the file has " +
+                   ref_file->Listing() + ")");
+  }
+}
+
+// Step 6 of Measure.
+void WriteOutputFile(const RunOptions& options, const Tensors& inputs, const Tensors& outputs,
+                     RunResult& result) {
+  if (options.out.empty()) return;
+  Tensors tensors = inputs;
+  tensors.insert(outputs.begin(), outputs.end());
+  WriteSafetensors(options.out, tensors,
+                   {{"tgk_kernel", result.kernel},
+                    {"tgk_params", nlohmann::json(result.params).dump()},
+                    {"tgk_shape", result.shape},
+                    {"tgk_inputs", result.inputs},
+                    {"tgk_target", result.target}});
+  result.notes.emplace_back("wrote", options.out);
 }
 
 }  // namespace
 
-std::string Comparison::Summary() const {
-  if (equal()) return "bitwise equal (" + std::to_string(elements) + " elements)";
-  return std::to_string(differing) + " of " + std::to_string(elements) +
-         " elements differ, max |diff| " + Printf("%.3g", max_abs_diff) + "; first " + first;
+std::string OutputComparison::Summary() const {
+  if (stats.differing == 0) return "bitwise equal (" + std::to_string(stats.count) + " elements)";
+  std::string s = std::string(stats.passed ? "PASS" : "FAIL") + ", " +
+                  std::to_string(stats.differing) + " of " + std::to_string(stats.count) +
+                  " elements differ";
+  if (stats.differing > stats.nan_mismatches + stats.inf_mismatches) {
+    s += "; max abs " + Printf("%.3g", stats.max_abs) + " at " +
+         Index(name, shape, stats.max_abs_index) + ", max rel " + Printf("%.3g", stats.max_rel) +
+         " at " + Index(name, shape, stats.max_rel_index) + ", max ulp " +
+         std::to_string(stats.max_ulp) + " at " + Index(name, shape, stats.max_ulp_index);
+  }
+  if (stats.nan_mismatches) s += "; NaN mismatches " + std::to_string(stats.nan_mismatches);
+  if (stats.inf_mismatches) s += "; Inf mismatches " + std::to_string(stats.inf_mismatches);
+  return s;
 }
 
-Comparison Compare(const Tensors& got, const Tensors& want) {
-  Comparison c;
-  for (const auto& [name, a] : got) Accumulate(c, name, a, want.at(name));
-  return c;
+bool RunResult::passed() const {
+  for (const auto* group : {&oracle, &references}) {
+    for (const OutputComparison& c : *group) {
+      if (!c.stats.passed) return false;
+    }
+  }
+  return true;
 }
 
-void Measure(const RunOptions& options, const Recorder& record, Tensors& outputs,
-             RunResult& result) {
+Tensor Shaped(DType dtype, std::vector<uint64_t> shape) {
+  return Tensor{dtype, std::move(shape), {}};
+}
+
+void Measure(const RunOptions& options, const TensorFile* file, const Recorder& record,
+             const Tensors& inputs, Tensors& outputs, RunResult& result, Tensors scratch) {
+  CheckMaps(options, inputs, outputs, result.kernel);
+  ValidateBeforeAllocating(record, outputs, scratch);
+  OutputViews views;
+  outputs = Allocate(outputs, views);
+  const Tensors scratch_buffers = Allocate(scratch, views);
+
   QueueOptions queue_options{.threads = options.threads};
   if (!options.target.empty()) queue_options.target = ParseTarget(options.target);
   Queue queue(queue_options);
   result.target = queue.target().name();
   result.threads = queue.threads();
 
-  perf::CeilingProbe& probe = perf::SharedCeilingProbe(result.threads);
+  perf::CeilingProbe* probe = options.ceiling ? &perf::SharedCeilingProbe(result.threads) : nullptr;
   const bool paired = perf::PairedPerRun(result.roof);
-  std::vector<double>& ceilings = result.paired.ceilings;
-  if (!paired) {
-    for (int i = 0; i < options.repeat; ++i) ceilings.push_back(probe.Run(result.roof));
+  std::vector<double> ceilings, fractions;
+  if (probe && !paired) {
+    for (int i = 0; i < options.repeat; ++i) ceilings.push_back(probe->Run(result.roof));
   }
-  std::vector<double> seconds, fractions;
+  std::vector<double>& seconds = result.timing.seconds;
   for (int i = 0; i < options.warmup + options.repeat; ++i) {
     const bool timed = i >= options.warmup;
-    if (timed && paired) ceilings.push_back(probe.Run(result.roof));
+    if (probe && timed && paired) ceilings.push_back(probe->Run(result.roof));
     const auto start = std::chrono::steady_clock::now();
-    record(queue, outputs);
+    record(queue, views);
     queue.commit_and_wait();
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
     if (!timed) continue;
     seconds.push_back(elapsed.count());
-    const double ceiling = paired ? ceilings.back() : perf::Median(ceilings);
-    fractions.push_back(result.work / elapsed.count() * 1e-9 / ceiling);
+    if (probe) {
+      const double ceiling = paired ? ceilings.back() : perf::Median(ceilings);
+      fractions.push_back(result.work / elapsed.count() * 1e-9 / ceiling);
+    }
   }
-  result.timing = Timing{perf::Median(seconds), *std::min_element(seconds.begin(), seconds.end()),
-                         int(seconds.size())};
-  result.paired.ceiling = perf::Median(result.paired.ceilings);
-  result.paired.fraction = perf::Median(fractions);
+  result.timing.median_s = perf::Median(seconds);
+  result.timing.best_s = *std::min_element(seconds.begin(), seconds.end());
+  result.timing.runs = int(seconds.size());
+  if (probe) result.paired = Paired{ceilings, perf::Median(ceilings), perf::Median(fractions)};
 
-  Tensors expected;
-  for (const auto& [name, t] : outputs) expected.emplace(name, Tensor::Zeros(t.dtype, t.shape));
-  Queue oracle(QueueOptions{.threads = options.threads, .target = Target::Scalar()});
-  record(oracle, expected);
-  oracle.commit_and_wait();
-  result.oracle = Compare(outputs, expected);
+  if (options.oracle) {
+    OutputViews oracle_views;
+    const Tensors expected = Allocate(outputs, oracle_views);
+    const Tensors oracle_scratch = Allocate(scratch, oracle_views);
+    Queue oracle(QueueOptions{.threads = options.threads, .target = Target::Scalar()});
+    record(oracle, oracle_views);
+    oracle.commit_and_wait();
+    for (const auto& [name, t] : outputs) {
+      result.oracle.push_back(OutputComparison{name, "scalar oracle", t.shape,
+                                               Compare(t.view(), expected.at(name).view())});
+    }
+  }
+  CompareWithReferences(options, file, inputs, outputs, result);
+  WriteOutputFile(options, inputs, outputs, result);
 }
 
 float Random::Normal() {
@@ -144,13 +257,57 @@ float Random::Normal() {
   return float(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
 }
 
+std::string FileName(const RunOptions& options, const std::string& name) {
+  const auto it = options.map.find(name);
+  return it == options.map.end() ? name : it->second;
+}
+
+std::optional<std::vector<uint64_t>> DropUnitDims(const std::vector<uint64_t>& shape, size_t rank) {
+  if (shape.size() == rank) return shape;
+  if (shape.size() < rank) return std::nullopt;
+  // Keep the non-unit dims in order; the unit dims kept fill the gaps between them. The
+  // result is one shape only when every kept unit dim has one place it can go: all unit dims
+  // lie in one gap (or there are none to keep).
+  std::vector<uint64_t> non_unit;
+  std::vector<size_t> gap_of_unit;  // for each unit dim, how many non-unit dims precede it
+  for (uint64_t d : shape) {
+    if (d == 1) {
+      gap_of_unit.push_back(non_unit.size());
+    } else {
+      non_unit.push_back(d);
+    }
+  }
+  if (non_unit.size() > rank) return std::nullopt;
+  const size_t keep = rank - non_unit.size();
+  if (keep == 0) return non_unit;
+  if (gap_of_unit.front() != gap_of_unit.back()) return std::nullopt;
+  std::vector<uint64_t> out = non_unit;
+  out.insert(out.begin() + std::ptrdiff_t(gap_of_unit.front()), keep, uint64_t{1});
+  return out;
+}
+
 void FileShape::Set(const std::string& symbol, uint64_t value, std::string source) {
   symbols_[symbol] = Value{value, std::move(source)};
 }
 
-const Tensor& FileShape::Bind(const std::string& name, DType dtype,
-                              const std::vector<std::string>& symbols) {
-  const Tensor& t = file_.Get(name, dtype);
+bool FileShape::Has(const std::string& name) const {
+  return file_.Find(FileName(options_, name)) != nullptr;
+}
+
+std::optional<DType> FileShape::DTypeOf(const std::string& name) const {
+  const TensorInfo* info = file_.Find(FileName(options_, name));
+  return info ? info->dtype : std::nullopt;
+}
+
+std::vector<uint64_t> FileShape::Dims(const std::string& name,
+                                      const std::vector<std::string>& symbols) {
+  const std::string file_name = FileName(options_, name);
+  const TensorInfo* info = file_.Find(file_name);
+  if (!info) {
+    file_.Fail("no tensor '" + Escaped(file_name) + "'" +
+               (file_name == name ? "" : " (--map " + name + "=" + Escaped(file_name) + ")") +
+               " (the file has " + file_.Listing() + ")");
+  }
   std::string expected, known;
   for (const std::string& s : symbols) {
     expected += (expected.empty() ? "" : ", ") + s;
@@ -158,17 +315,40 @@ const Tensor& FileShape::Bind(const std::string& name, DType dtype,
       known += "; " + s + " = " + std::to_string(it->second.value) + " from " + it->second.source;
     }
   }
-  const auto fail = [&] {
-    file_.Fail("tensor '" + name + "' has shape " + ShapeString(t.shape) + ", expected [" +
-               expected + "]" + known);
+  const std::string what = "tensor '" + Escaped(file_name) + "'";
+  const auto fail = [&](const std::string& why) {
+    file_.Fail(what + " has shape " + ShapeString(info->shape) + ", expected [" + expected + "]" +
+               why + known);
   };
-  if (t.shape.size() != symbols.size()) fail();
-  for (size_t d = 0; d < symbols.size(); ++d) {
-    const auto [it, inserted] =
-        symbols_.try_emplace(symbols[d], Value{t.shape[d], "tensor '" + name + "'"});
-    if (!inserted && it->second.value != t.shape[d]) fail();
+  const std::optional<std::vector<uint64_t>> shape = DropUnitDims(info->shape, symbols.size());
+  if (!shape) {
+    fail(info->shape.size() > symbols.size()
+             ? " (which unit dims to drop is ambiguous, or too few are 1)"
+             : "");
   }
+  for (size_t d = 0; d < symbols.size(); ++d) {
+    // An empty tensor would let a tiny file set the other dims at will (its bytes do not grow
+    // with them), and so the size of what the command allocates.
+    if ((*shape)[d] == 0) {
+      file_.Fail(what + " has shape " + ShapeString(info->shape) + ", a zero dim (" + symbols[d] +
+                 "): the tensors of an input file must hold elements");
+    }
+    const auto [it, inserted] = symbols_.try_emplace(symbols[d], Value{(*shape)[d], what});
+    if (!inserted && it->second.value != (*shape)[d]) fail("");
+  }
+  return *shape;
+}
+
+Tensor FileShape::Bind(const std::string& name, DType dtype,
+                       const std::vector<std::string>& symbols) {
+  std::vector<uint64_t> shape = Dims(name, symbols);
+  Tensor t = file_.Load(FileName(options_, name), dtype, options_.cast);
+  t.shape = std::move(shape);
   return t;
+}
+
+void FileShape::BindShape(const std::string& name, const std::vector<std::string>& symbols) {
+  Dims(name, symbols);
 }
 
 uint32_t FileShape::Take(const std::string& symbol, const CLI::Option* option,
@@ -187,41 +367,20 @@ uint32_t FileShape::Take(const std::string& symbol, const CLI::Option* option,
   return uint32_t(v.value);
 }
 
-void WriteOutputFile(const RunOptions& options, const std::string& kernel, const Tensors& inputs,
-                     const Tensors& outputs, RunResult& result) {
-  if (options.out.empty()) return;
-  Tensors tensors = inputs;
-  tensors.insert(outputs.begin(), outputs.end());
-  WriteSafetensors(options.out, tensors,
-                   {{"tgk_kernel", kernel},
-                    {"tgk_shape", result.shape},
-                    {"tgk_inputs", result.inputs},
-                    {"tgk_target", result.target}});
-  result.notes.emplace_back("wrote", options.out);
-}
-
-void CompareWithFile(const TensorFile& file, const Tensors& outputs, RunResult& result) {
-  for (const auto& [name, computed] : outputs) {
-    if (!file.Find(name)) continue;
-    const Tensor& stored = file.Get(name, computed.dtype);
-    if (stored.shape != computed.shape) {
-      file.Fail("tensor '" + name + "' has shape " + ShapeString(stored.shape) + ", but the " +
-                "computed one has " + ShapeString(computed.shape));
-    }
-    Comparison c;
-    Accumulate(c, name, computed, stored);
-    result.notes.emplace_back("file " + name, "computed vs file: " + c.Summary());
-  }
-}
-
 std::string FormatSeconds(double seconds) {
   if (seconds >= 1) return Printf("%.3f s", seconds);
   if (seconds >= 1e-3) return Printf("%.3f ms", seconds * 1e3);
   return Printf("%.1f us", seconds * 1e6);
 }
 
+std::string RateUnit(perf::Roof roof) { return roof == perf::Roof::kFma ? "GFLOP/s" : "GB/s"; }
+
 std::string FormatRate(double giga_per_second, perf::Roof roof) {
-  return Printf(roof == perf::Roof::kFma ? "%.1f GFLOP/s" : "%.1f GB/s", giga_per_second);
+  return Printf("%.1f ", giga_per_second) + RateUnit(roof);
 }
+
+double MedianRate(const RunResult& r) { return r.work / r.timing.median_s * 1e-9; }
+
+std::string FloatText(float value) { return Printf("%.9g", double(value)); }
 
 }  // namespace tgk::tool

@@ -1,13 +1,15 @@
-// How a kernel plugs into `tgk run NAME` and `tgk bench`: implement KernelCommand in
-// NAME_command.cc and add it to the list in registry.cc. The helpers below (timing against the
-// scalar oracle, random numbers, the shape checks of input files, output files, formatting) are
-// shared by every kernel.
+// How a kernel plugs into `tgk run NAME` and `tgk bench`: implement KernelCommand in its
+// family's folder (src/kernels/FAMILY/FAMILY_command.cc) and name the file and its factory in
+// the family's sources.cmake (TGK_FAMILY_COMMANDS, TGK_FAMILY_COMMAND_FACTORIES). The helpers below
+// (timing against the scalar oracle, random numbers, the shape checks of input files, output files,
+// formatting) are shared by every kernel.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -15,6 +17,7 @@
 
 #include "ceilings.h"
 #include "safetensors.h"
+#include "tgk/compare.h"
 #include "tgk/queue.h"
 
 namespace CLI {
@@ -32,10 +35,17 @@ struct RunOptions {
   int warmup = 1;      // untimed runs first
   int repeat = 5;      // timed runs; reports give their median
   std::string in;      // safetensors file holding the inputs (random inputs when empty)
-  std::string out;     // safetensors file to write the inputs and outputs to
+  std::string out;     // safetensors file to write the inputs, outputs and parameters to
+  std::string ref;     // safetensors file holding the reference outputs (else: those of `in`)
+  std::map<std::string, std::string> map;  // kernel tensor name -> the files' name (--map)
+  bool cast = false;     // convert other float dtypes of the files' tensors (--cast)
+  Tolerance tolerance;   // of the reference comparison (default: bitwise)
+  bool oracle = false;   // also run the scalar oracle and compare bit for bit
+  bool ceiling = false;  // also measure the roof's ceiling beside the runs
 };
 
 struct Timing {
+  std::vector<double> seconds;  // each timed run
   double median_s = 0;
   double best_s = 0;
   int runs = 0;
@@ -49,27 +59,34 @@ struct Paired {
   double fraction = 0;           // the median over the timed runs of run rate / its ceiling
 };
 
-// How one set of tensors compares with another of the same names, dtypes and shapes.
-struct Comparison {
-  uint64_t elements = 0;
-  uint64_t differing = 0;  // elements whose bits differ
-  double max_abs_diff = 0;
-  std::string first;  // the first differing element, both values
-  bool equal() const { return differing == 0; }
-  std::string Summary() const;
+// One output compared with its reference or with the oracle's (tgk::Compare).
+struct OutputComparison {
+  std::string name;             // the kernel's output name
+  std::string source;           // "FILE tensor 'NAME'" or "scalar oracle"
+  std::vector<uint64_t> shape;  // for multi-indices in the report
+  Comparison stats;
+  std::string Summary() const;  // "bitwise equal (N elements)" or the statistics
 };
 
 struct RunResult {
+  std::string kernel;  // the command's name
   std::string shape;   // the spec's symbols: "B=1 T=4096 H=16 Hg=16 K=128"
   std::string inputs;  // "random, seed 0" or the input file
   std::string target;  // the target that ran
   int threads = 0;
   Timing timing;
-  double work = 0;                     // per run, in the roof's unit; set before Measure
-  perf::Roof roof = perf::Roof::kFma;  // set before Measure, which probes its ceiling
-  Paired paired;
-  Comparison oracle;  // against the scalar oracle on the same inputs
+  double work = 0;                           // per run, in the roof's unit; set before Measure
+  perf::Roof roof = perf::Roof::kFma;        // set before Measure, which probes its ceiling
+  std::optional<Paired> paired;              // with options.ceiling
+  std::vector<OutputComparison> oracle;      // with options.oracle
+  std::vector<OutputComparison> references;  // every output a reference was found for
+  // The kernel's parameters that no tensor holds, as `tgk run` options without "--" ("scale",
+  // "mask_type", ...) and their values: --out stores them, --in of that file replays them.
+  std::map<std::string, std::string> params;
   std::vector<std::pair<std::string, std::string>> notes;  // further report lines
+
+  // No oracle or reference comparison failed.
+  bool passed() const;
 };
 
 class KernelCommand {
@@ -91,19 +108,34 @@ std::vector<std::unique_ptr<KernelCommand>> MakeKernelCommands();
 
 // ---- helpers for kernel commands -----------------------------------------------------------
 
+// Views of a command's outputs by name.
+using OutputViews = std::map<std::string, View>;
+
 // Records one run of a kernel on `queue`, writing into `outputs`.
-using Recorder = std::function<void(Queue& queue, Tensors& outputs)>;
+using Recorder = std::function<void(Queue& queue, const OutputViews& outputs)>;
 
-// Runs `record` options.warmup + options.repeat times on the chosen target, timing each run
-// and, just before each timed one, a run of the ceiling probe of result.roof (for the FMA roof
-// options.repeat probe runs before the warm-up instead: perf::PairedPerRun); then once on the
-// scalar oracle (same thread count) into zero-filled tensors shaped like `outputs`, and
-// compares bit for bit. Sets the result's target, threads, timing, paired and oracle from
-// its work and roof; `outputs` keeps the chosen target's results.
-void Measure(const RunOptions& options, const Recorder& record, Tensors& outputs,
-             RunResult& result);
+// A tensor's dtype and shape, without data: what a command declares its outputs as.
+Tensor Shaped(DType dtype, std::vector<uint64_t> shape);
 
-Comparison Compare(const Tensors& got, const Tensors& want);
+// The whole of a run, in this order:
+// 1. Checks every --map names one of the kernel's inputs or outputs.
+// 2. Records `record` once on a scratch queue over address space reserved for the outputs
+//    (not memory), and drops it: the kernel's own validation of the full shape runs before
+//    anything the shape implies is allocated (tgk::Error then, nothing allocated).
+// 3. Allocates `outputs` (declared with Shaped) and runs `record` options.warmup +
+//    options.repeat times on the chosen target, timing each run; with options.ceiling, beside
+//    a run of the ceiling probe of result.roof before each timed one (for the FMA roof
+//    options.repeat probe runs before the warm-up instead: perf::PairedPerRun).
+// 4. With options.oracle, runs once on the scalar oracle (same thread count) into zero-filled
+//    outputs and compares bit for bit.
+// 5. Compares each output with its reference: the output's tensor (through --map) in
+//    options.ref, else in `file` (the --in file, or null). A --ref file's tensors must each be
+//    an input or an output of the kernel.
+// 6. Writes inputs, outputs and result.params to options.out.
+// `scratch` (declared with Shaped: flash-attn-vec's partials) is validated, allocated and given
+// to `record` beside the outputs, but neither compared nor written.
+void Measure(const RunOptions& options, const TensorFile* file, const Recorder& record,
+             const Tensors& inputs, Tensors& outputs, RunResult& result, Tensors scratch = {});
 
 // Random numbers that depend only on the seed (no std:: distributions, whose algorithms
 // differ between standard libraries).
@@ -124,13 +156,25 @@ class Random {
 // The shape of an input file, read into the spec's symbols: the first tensor that names a
 // symbol sets it, and every later one must agree (tgk::Error, kind kIo, naming the file, the
 // tensor, the expected shape and where each symbol came from).
+//
+// Every dim must be at least 1: a tensor without elements would let a tiny file choose the
+// other dims, and so what the command allocates. Names go through options.map; another float
+// dtype is converted with options.cast; a tensor with more dims than symbols binds when
+// dropping some of its unit dims gives one shape, the same whichever are dropped (torch's
+// [1, H, 1, D] for [H, D]).
 class FileShape {
  public:
-  explicit FileShape(const TensorFile& file) : file_(file) {}
+  FileShape(const TensorFile& file, const RunOptions& options) : file_(file), options_(options) {}
   // Fixes a symbol the kernel does not take from the file (kkt's BT = 64).
   void Set(const std::string& symbol, uint64_t value, std::string source);
-  // The tensor `name` of dtype `dtype`, whose dims are `symbols` in order.
-  const Tensor& Bind(const std::string& name, DType dtype, const std::vector<std::string>& symbols);
+  // The tensor `name` of dtype `dtype`, whose dims are `symbols` in order, read from the file.
+  Tensor Bind(const std::string& name, DType dtype, const std::vector<std::string>& symbols);
+  // Binds only the dims of tensor `name`, without reading its data (a reference output).
+  void BindShape(const std::string& name, const std::vector<std::string>& symbols);
+  // Whether the file holds tensor `name` (through --map).
+  bool Has(const std::string& name) const;
+  // The file's dtype of tensor `name` (through --map), if the file has it and it is tgk's.
+  std::optional<DType> DTypeOf(const std::string& name) const;
   // The value of a bound symbol, which a kernel's 32-bit shape must hold. When the user also
   // gave the symbol's option (null: none), it must agree with the file (tgk::Error,
   // kInvalidArgument).
@@ -141,22 +185,28 @@ class FileShape {
     uint64_t value;
     std::string source;
   };
+  std::vector<uint64_t> Dims(const std::string& name, const std::vector<std::string>& symbols);
+
   const TensorFile& file_;
+  const RunOptions& options_;
   std::map<std::string, Value> symbols_;
 };
 
-// Writes the inputs and outputs to options.out (when set), with the run's description as
-// metadata, and notes it in the result. `tgk run NAME --in` of that file recomputes the outputs
-// and compares them with the file's.
-void WriteOutputFile(const RunOptions& options, const std::string& kernel, const Tensors& inputs,
-                     const Tensors& outputs, RunResult& result);
+// The tensor name a file holds for the kernel's `name` (options.map).
+std::string FileName(const RunOptions& options, const std::string& name);
 
-// Notes, for every output the input file also holds (a reference result, a GPU dump, or an
-// earlier --out), how the computed one compares.
-void CompareWithFile(const TensorFile& file, const Tensors& outputs, RunResult& result);
+// `shape` without unit dims so that `rank` remain, when that is one shape whichever unit dims
+// go (the same shape when rank already matches); nothing otherwise.
+std::optional<std::vector<uint64_t>> DropUnitDims(const std::vector<uint64_t>& shape, size_t rank);
 
 // "12.34 ms"; "103.2 GFLOP/s" or "18.5 GB/s" (giga of the roof's unit per second).
 std::string FormatSeconds(double seconds);
 std::string FormatRate(double giga_per_second, perf::Roof roof);
+// "GFLOP/s" or "GB/s".
+std::string RateUnit(perf::Roof roof);
+// The median rate, giga of the roof's unit per second.
+double MedianRate(const RunResult& r);
+// A float as text that reads back to the same float ("%.9g").
+std::string FloatText(float value);
 
 }  // namespace tgk::tool

@@ -1,21 +1,19 @@
-// The kernels of `tgk run` and `tgk bench`, in bench order: a new kernel adds its factory here.
+// The kernels of `tgk run` and `tgk bench`, in bench order: the factories that the built
+// families' sources.cmake name (TGK_<family>_COMMAND_FACTORIES), listed by CMake in
+// kernel_commands.inc.
 #include "kernel_command.h"
 
 namespace tgk::tool {
 
-std::unique_ptr<KernelCommand> MakeKktCommand();
-std::unique_ptr<KernelCommand> MakeFlashAttnVecCommand();
-std::unique_ptr<KernelCommand> MakeSdpaCommand();
-std::unique_ptr<KernelCommand> MakeTqEncodeCommand();
-std::unique_ptr<KernelCommand> MakeTqDequantCommand();
+#define TGK_KERNEL_COMMAND(factory) std::unique_ptr<KernelCommand> factory();
+#include "kernel_commands.inc"
+#undef TGK_KERNEL_COMMAND
 
 std::vector<std::unique_ptr<KernelCommand>> MakeKernelCommands() {
   std::vector<std::unique_ptr<KernelCommand>> commands;
-  commands.push_back(MakeKktCommand());
-  commands.push_back(MakeFlashAttnVecCommand());
-  commands.push_back(MakeSdpaCommand());
-  commands.push_back(MakeTqEncodeCommand());
-  commands.push_back(MakeTqDequantCommand());
+#define TGK_KERNEL_COMMAND(factory) commands.push_back(factory());
+#include "kernel_commands.inc"
+#undef TGK_KERNEL_COMMAND
   return commands;
 }
 

@@ -4,13 +4,14 @@
 #include <array>
 #include <bit>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <utility>
 
+#include "tgk/convert.h"
 #include "tgk/error.h"
 
 namespace tgk::tool {
@@ -31,77 +32,224 @@ std::optional<DType> DTypeFromName(const std::string& name) {
   return std::nullopt;
 }
 
-std::string SupportedDTypes() {
-  std::string names;
-  for (DType t : kDTypes) names += (names.empty() ? "" : ", ") + std::string(DebugName(t));
-  return names;
+// Element sizes of the format's other dtypes, so that their offsets are checked too.
+std::optional<uint64_t> ElementBytes(const std::string& name) {
+  if (const auto t = DTypeFromName(name)) return SizeOf(*t);
+  static constexpr std::pair<const char*, uint64_t> kOthers[] = {
+      {"F64", 8}, {"I64", 8},  {"U64", 8},     {"I16", 2},     {"U16", 2},
+      {"I8", 1},  {"BOOL", 1}, {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"F8_E8M0", 1}};
+  for (const auto& [other, bytes] : kOthers) {
+    if (name == other) return bytes;
+  }
+  return std::nullopt;
 }
 
-std::optional<uint64_t> TensorBytes(DType dtype, const std::vector<uint64_t>& shape) {
-  uint64_t bytes = SizeOf(dtype);
+std::optional<uint64_t> TensorBytes(uint64_t element_bytes, const std::vector<uint64_t>& shape) {
+  uint64_t bytes = element_bytes;
   for (uint64_t d : shape) {
     if (__builtin_mul_overflow(bytes, d, &bytes)) return std::nullopt;
   }
   return bytes;
 }
 
-std::string Quoted(const std::string& name) { return "tensor '" + name + "'"; }
+std::string Quoted(const std::string& name) { return "tensor '" + Escaped(name) + "'"; }
 
-// A JSON array of non-negative integers that fit 64 bits, or nothing.
-std::optional<std::vector<uint64_t>> Unsigneds(const Json& value) {
-  if (!value.is_array()) return std::nullopt;
-  std::vector<uint64_t> out;
-  for (const Json& v : value) {
-    if (!v.is_number_unsigned()) return std::nullopt;
-    out.push_back(v.get<uint64_t>());
-  }
-  return out;
-}
-
-struct Entry {
+// One tensor entry as the parser meets it; Finish checks it.
+struct RawEntry {
   std::string name;
-  DType dtype;
-  std::vector<uint64_t> shape;
-  uint64_t begin, end;
+  std::optional<std::string> dtype;
+  bool dtype_bad = false;
+  std::vector<uint64_t> shape, offsets;
+  bool has_shape = false, shape_bad = false, has_offsets = false, offsets_bad = false;
 };
 
-Entry ParseEntry(const TensorFile& file, const std::string& name, const Json& value,
-                 uint64_t data_bytes) {
-  const std::string what = Quoted(name);
-  if (!value.is_object()) file.Fail(what + ": header entry is not a JSON object");
-  const auto dtype_it = value.find("dtype");
-  if (dtype_it == value.end() || !dtype_it->is_string()) {
-    file.Fail(what + ": \"dtype\" is missing or not a string");
+TensorInfo Finish(const TensorFile& file, RawEntry& e, uint64_t data_bytes) {
+  const std::string what = Quoted(e.name);
+  if (!e.dtype || e.dtype_bad) file.Fail(what + ": \"dtype\" is missing or not a string");
+  if (!e.has_shape || e.shape_bad) {
+    file.Fail(what + ": \"shape\" is missing or not an array of non-negative integers");
   }
-  const std::string dtype_name = dtype_it->get<std::string>();
-  const std::optional<DType> dtype = DTypeFromName(dtype_name);
-  if (!dtype) {
-    file.Fail(what + ": unsupported dtype '" + dtype_name + "' (tgk reads " + SupportedDTypes() +
-              ")");
-  }
-  const auto shape_it = value.find("shape");
-  const auto shape = shape_it == value.end() ? std::nullopt : Unsigneds(*shape_it);
-  if (!shape) file.Fail(what + ": \"shape\" is missing or not an array of non-negative integers");
-  const auto offsets_it = value.find("data_offsets");
-  const auto offsets = offsets_it == value.end() ? std::nullopt : Unsigneds(*offsets_it);
-  if (!offsets || offsets->size() != 2) {
+  if (!e.has_offsets || e.offsets_bad || e.offsets.size() != 2) {
     file.Fail(what + ": \"data_offsets\" is missing or not a pair of non-negative integers");
   }
-  const uint64_t begin = (*offsets)[0], end = (*offsets)[1];
-  const std::string range = ShapeString({begin, end});
-  if (begin > end || end > data_bytes) {
+  const uint64_t begin = e.offsets[0], end = e.offsets[1];
+  const std::string range = ShapeString(e.offsets);
+  if (begin > end) file.Fail(what + ": data_offsets " + range + " are reversed (begin > end)");
+  if (end > data_bytes) {
     file.Fail(what + ": data_offsets " + range + " lie outside the data section (" +
               std::to_string(data_bytes) + " bytes; is the file truncated?)");
   }
-  const std::optional<uint64_t> bytes = TensorBytes(*dtype, *shape);
-  if (!bytes) file.Fail(what + ": the size of shape " + ShapeString(*shape) + " overflows 64 bits");
-  if (end - begin != *bytes) {
-    file.Fail(what + ": data_offsets " + range + " hold " + std::to_string(end - begin) +
-              " bytes, but " + dtype_name + " " + ShapeString(*shape) + " needs " +
-              std::to_string(*bytes));
+  if (const std::optional<uint64_t> element = ElementBytes(*e.dtype)) {
+    const std::optional<uint64_t> bytes = TensorBytes(*element, e.shape);
+    if (!bytes) {
+      file.Fail(what + ": the size of shape " + ShapeString(e.shape) + " overflows 64 bits");
+    }
+    if (end - begin != *bytes) {
+      file.Fail(what + ": data_offsets " + range + " hold " + std::to_string(end - begin) +
+                " bytes, but " + Escaped(*e.dtype) + " " + ShapeString(e.shape) + " needs " +
+                std::to_string(*bytes));
+    }
   }
-  return Entry{name, *dtype, *shape, begin, end};
+  const std::optional<DType> dtype = DTypeFromName(*e.dtype);
+  return TensorInfo{std::move(*e.dtype), dtype, std::move(e.shape), begin, end};
 }
+
+// The header's SAX handler: builds the index and the metadata as the parser reads, and throws
+// (the file's tgk::Error, through the parser) at the first thing a header may not hold.
+class HeaderParser {
+ public:
+  HeaderParser(TensorFile& file, uint64_t data_bytes) : file_(file), data_bytes_(data_bytes) {}
+
+  bool null() { return Scalar(false, std::nullopt, nullptr); }
+  bool boolean(bool) { return Scalar(false, std::nullopt, nullptr); }
+  bool number_integer(Json::number_integer_t) { return Scalar(false, std::nullopt, nullptr); }
+  bool number_unsigned(Json::number_unsigned_t v) { return Scalar(false, v, nullptr); }
+  bool number_float(Json::number_float_t, const Json::string_t&) {
+    return Scalar(false, std::nullopt, nullptr);
+  }
+  bool string(Json::string_t& s) { return Scalar(true, std::nullopt, &s); }
+  bool binary(Json::binary_t&) { return Scalar(false, std::nullopt, nullptr); }
+  bool key(Json::string_t& k) {
+    key_ = std::move(k);
+    return true;
+  }
+  bool start_object(std::size_t) { return Open(true); }
+  bool start_array(std::size_t) { return Open(false); }
+  bool end_object() { return Close(); }
+  bool end_array() { return Close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    Stop(std::string("invalid JSON header: ") + e.what());
+  }
+
+ private:
+  enum class Frame { kRoot, kEntry, kMetadata, kShape, kOffsets, kIgnored };
+
+  [[noreturn]] void Stop(const std::string& problem) const { file_.Fail(problem); }
+
+  // A container or scalar met where the root object holds its entries.
+  [[noreturn]] void NotAnObjectAtRoot() const {
+    if (key_ == "__metadata__") Stop("__metadata__ is not a JSON object");
+    Stop(Quoted(key_) + ": header entry is not a JSON object");
+  }
+
+  bool Scalar(bool is_string, std::optional<uint64_t> unsigned_value, Json::string_t* text) {
+    if (frames_.empty()) Stop("the JSON header is not an object");
+    switch (frames_.back()) {
+      case Frame::kRoot:
+        NotAnObjectAtRoot();
+      case Frame::kEntry:
+        if (key_ == "dtype") {
+          entry_.dtype = is_string ? std::move(*text) : std::string();
+          entry_.dtype_bad = !is_string;
+        } else if (key_ == "shape") {
+          entry_.has_shape = entry_.shape_bad = true;
+        } else if (key_ == "data_offsets") {
+          entry_.has_offsets = entry_.offsets_bad = true;
+        }
+        return true;
+      case Frame::kMetadata:
+        if (!is_string) Stop("__metadata__ entry '" + Escaped(key_) + "' is not a string");
+        if (file_.metadata.size() == kMaxMetadataEntries) {
+          Stop("__metadata__ has more than " + std::to_string(kMaxMetadataEntries) +
+               " entries (the reader's limit)");
+        }
+        if (!file_.metadata.emplace(key_, std::move(*text)).second) {
+          Stop("__metadata__ entry '" + Escaped(key_) + "' appears twice");
+        }
+        return true;
+      case Frame::kShape:
+      case Frame::kOffsets: {
+        const bool shape = frames_.back() == Frame::kShape;
+        std::vector<uint64_t>& values = shape ? entry_.shape : entry_.offsets;
+        if (shape && values.size() == kMaxRank) {
+          Stop(Quoted(entry_.name) + ": \"shape\" has more than " + std::to_string(kMaxRank) +
+               " dims (the reader's limit)");
+        }
+        if (!unsigned_value || (!shape && values.size() == 2)) {
+          (shape ? entry_.shape_bad : entry_.offsets_bad) = true;
+        } else {
+          values.push_back(*unsigned_value);
+        }
+        return true;
+      }
+      case Frame::kIgnored:
+        return true;
+    }
+    return true;
+  }
+
+  bool Open(bool object) {
+    if (frames_.size() == size_t(kMaxHeaderDepth)) {
+      Stop("the JSON header nests deeper than " + std::to_string(kMaxHeaderDepth) +
+           " levels (a safetensors header has at most " + std::to_string(kMaxHeaderDepth) + ")");
+    }
+    if (frames_.empty()) {
+      if (!object) Stop("the JSON header is not an object");
+      frames_.push_back(Frame::kRoot);
+      return true;
+    }
+    Frame next = Frame::kIgnored;
+    switch (frames_.back()) {
+      case Frame::kRoot:
+        if (!object) NotAnObjectAtRoot();
+        if (key_ == "__metadata__") {
+          if (seen_metadata_) Stop("__metadata__ appears twice");
+          seen_metadata_ = true;
+          next = Frame::kMetadata;
+        } else {
+          if (file_.index.count(key_)) Stop(Quoted(key_) + " appears twice in the header");
+          entry_ = RawEntry{};
+          entry_.name = key_;
+          next = Frame::kEntry;
+        }
+        break;
+      case Frame::kEntry:
+        if (key_ == "dtype") {
+          entry_.dtype = std::string();
+          entry_.dtype_bad = true;
+        } else if (key_ == "shape" || key_ == "data_offsets") {
+          const bool shape = key_ == "shape";
+          (shape ? entry_.has_shape : entry_.has_offsets) = true;
+          (shape ? entry_.shape : entry_.offsets).clear();
+          if (object) {
+            (shape ? entry_.shape_bad : entry_.offsets_bad) = true;
+          } else {
+            next = shape ? Frame::kShape : Frame::kOffsets;
+          }
+        }
+        break;
+      case Frame::kMetadata:
+        Stop("__metadata__ entry '" + Escaped(key_) + "' is not a string");
+      case Frame::kShape:
+        entry_.shape_bad = true;
+        break;
+      case Frame::kOffsets:
+        entry_.offsets_bad = true;
+        break;
+      case Frame::kIgnored:
+        break;
+    }
+    frames_.push_back(next);
+    return true;
+  }
+
+  bool Close() {
+    const Frame closed = frames_.back();
+    frames_.pop_back();
+    if (closed == Frame::kEntry) {
+      TensorInfo info = Finish(file_, entry_, data_bytes_);
+      file_.index.emplace(std::move(entry_.name), std::move(info));
+    }
+    return true;
+  }
+
+  TensorFile& file_;
+  const uint64_t data_bytes_;
+  std::vector<Frame> frames_;
+  std::string key_;
+  RawEntry entry_;
+  bool seen_metadata_ = false;
+};
 
 void ReadExactly(const TensorFile& file, std::ifstream& in, void* out, uint64_t offset,
                  uint64_t bytes, const std::string& what) {
@@ -110,10 +258,31 @@ void ReadExactly(const TensorFile& file, std::ifstream& in, void* out, uint64_t 
   if (!in) file.Fail("cannot read " + what + ": " + std::strerror(errno));
 }
 
+bool IsFloat(const std::string& dtype_name) {
+  return dtype_name == "F64" || dtype_name == "F32" || dtype_name == "F16" || dtype_name == "BF16";
+}
+
+// Element i of raw little-endian data of a float dtype, as f32 (F64 rounds to nearest).
+float FloatAt(const std::string& dtype_name, const std::byte* data, uint64_t i) {
+  if (dtype_name == "F64") {
+    double d;
+    std::memcpy(&d, data + 8 * i, 8);
+    return float(d);
+  }
+  if (dtype_name == "F32") {
+    float f;
+    std::memcpy(&f, data + 4 * i, 4);
+    return f;
+  }
+  uint16_t bits;
+  std::memcpy(&bits, data + 2 * i, 2);
+  return dtype_name == "F16" ? F32FromF16(f16{bits}) : F32FromBF16(bf16{bits});
+}
+
 }  // namespace
 
 Tensor Tensor::Zeros(DType dtype, std::vector<uint64_t> shape) {
-  const std::optional<uint64_t> bytes = TensorBytes(dtype, shape);
+  const std::optional<uint64_t> bytes = TensorBytes(SizeOf(dtype), shape);
   if (!bytes || *bytes > std::vector<std::byte>().max_size()) {
     ThrowInvalidArgument("a " + std::string(DebugName(dtype)) + " tensor of shape " +
                          ShapeString(shape) + " is too large to allocate");
@@ -121,19 +290,73 @@ Tensor Tensor::Zeros(DType dtype, std::vector<uint64_t> shape) {
   return Tensor{dtype, std::move(shape), std::vector<std::byte>(size_t(*bytes))};
 }
 
-const Tensor* TensorFile::Find(const std::string& name) const {
-  const auto it = tensors.find(name);
-  return it == tensors.end() ? nullptr : &it->second;
+const TensorInfo* TensorFile::Find(const std::string& name) const {
+  const auto it = index.find(name);
+  return it == index.end() ? nullptr : &it->second;
 }
 
-const Tensor& TensorFile::Get(const std::string& name, DType dtype) const {
-  const Tensor* t = Find(name);
-  if (!t) Fail("no " + Quoted(name));
-  if (t->dtype != dtype) {
-    Fail(Quoted(name) + " has dtype " + std::string(DebugName(t->dtype)) + ", expected " +
-         std::string(DebugName(dtype)));
+std::string TensorFile::Listing() const {
+  constexpr size_t kShown = 64;
+  std::string text;
+  size_t shown = 0;
+  for (const auto& [name, info] : index) {
+    if (shown++ == kShown) {
+      text += ", and " + std::to_string(index.size() - kShown) + " more";
+      break;
+    }
+    text += (text.empty() ? "'" : ", '") + Escaped(name) + "' " + Escaped(info.dtype_name) + " " +
+            ShapeString(info.shape);
   }
-  return *t;
+  return text.empty() ? "no tensors" : text;
+}
+
+Tensor TensorFile::Load(const std::string& name, DType dtype, bool cast) const {
+  const TensorInfo* info = Find(name);
+  if (!info) Fail("no " + Quoted(name) + " (the file has " + Listing() + ")");
+  const bool same = info->dtype == dtype;
+  const bool convert =
+      !same && cast && IsFloat(info->dtype_name) && IsFloat(std::string(DebugName(dtype)));
+  if (!same && !convert) {
+    Fail(Quoted(name) + " has dtype " + Escaped(info->dtype_name) + ", expected " +
+         std::string(DebugName(dtype)) +
+         (IsFloat(info->dtype_name) && IsFloat(std::string(DebugName(dtype)))
+              ? " (--cast converts between float dtypes)"
+              : ""));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) Fail(std::string("cannot open: ") + std::strerror(errno));
+  std::vector<std::byte> raw(size_t(info->end - info->begin));
+  ReadExactly(*this, in, raw.data(), data_start + info->begin, raw.size(),
+              "the data of " + Quoted(name));
+  if (same) return Tensor{dtype, info->shape, std::move(raw)};
+  Tensor t = Tensor::Zeros(dtype, info->shape);
+  for (uint64_t i = 0; i < t.count(); ++i) {
+    const float f = FloatAt(info->dtype_name, raw.data(), i);
+    switch (dtype) {
+      case DType::kF32:
+        std::memcpy(t.data.data() + 4 * i, &f, 4);
+        break;
+      case DType::kF16: {
+        const uint16_t bits = F16FromF32(f).bits;
+        std::memcpy(t.data.data() + 2 * i, &bits, 2);
+        break;
+      }
+      default: {
+        const uint16_t bits = BF16FromF32(f).bits;
+        std::memcpy(t.data.data() + 2 * i, &bits, 2);
+        break;
+      }
+    }
+  }
+  return t;
+}
+
+Tensors TensorFile::LoadAll() const {
+  Tensors tensors;
+  for (const auto& [name, info] : index) {
+    if (info.dtype) tensors.emplace(name, Load(name, *info.dtype));
+  }
+  return tensors;
 }
 
 void TensorFile::Fail(const std::string& problem) const {
@@ -141,7 +364,7 @@ void TensorFile::Fail(const std::string& problem) const {
 }
 
 TensorFile ReadSafetensors(const std::string& path) {
-  TensorFile file{path, {}, {}};
+  TensorFile file{path, {}, {}, 0};
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
     file.Fail(error ? "cannot open: " + error.message() : "not a regular file");
@@ -158,6 +381,11 @@ TensorFile ReadSafetensors(const std::string& path) {
   ReadExactly(file, in, length_bytes.data(), 0, 8, "the header length");
   uint64_t header_bytes = 0;
   for (int i = 7; i >= 0; --i) header_bytes = header_bytes << 8 | length_bytes[size_t(i)];
+  if (header_bytes > kMaxHeaderBytes) {
+    file.Fail("the header length (" + std::to_string(header_bytes) +
+              " bytes) exceeds the safetensors limit of " + std::to_string(kMaxHeaderBytes) +
+              " bytes");
+  }
   if (header_bytes > file_bytes - 8) {
     file.Fail("the header length (" + std::to_string(header_bytes) +
               " bytes) runs past the end of the file (" + std::to_string(file_bytes) + " bytes)");
@@ -165,44 +393,27 @@ TensorFile ReadSafetensors(const std::string& path) {
   std::string header(size_t(header_bytes), '\0');
   ReadExactly(file, in, header.data(), 8, header_bytes, "the header");
 
-  Json json;
+  file.data_start = 8 + header_bytes;
+  const uint64_t data_bytes = file_bytes - file.data_start;
+  HeaderParser parser(file, data_bytes);
   try {
-    json = Json::parse(header);
-  } catch (const Json::parse_error& e) {
+    if (!Json::sax_parse(header, &parser)) file.Fail("invalid JSON header");
+  } catch (const Json::exception& e) {
     file.Fail(std::string("invalid JSON header: ") + e.what());
-  }
-  if (!json.is_object()) file.Fail("the JSON header is not an object");
-
-  const uint64_t data_start = 8 + header_bytes;
-  const uint64_t data_bytes = file_bytes - data_start;
-  std::vector<Entry> entries;
-  for (const auto& [name, value] : json.items()) {
-    if (name != "__metadata__") {
-      entries.push_back(ParseEntry(file, name, value, data_bytes));
-      continue;
-    }
-    if (!value.is_object()) file.Fail("__metadata__ is not a JSON object");
-    for (const auto& [key, text] : value.items()) {
-      if (!text.is_string()) file.Fail("__metadata__ entry '" + key + "' is not a string");
-      file.metadata[key] = text.get<std::string>();
-    }
   }
 
   // Overlapping tensors would let a small file claim more data than it holds.
-  std::sort(entries.begin(), entries.end(),
-            [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
-  for (size_t i = 1; i < entries.size(); ++i) {
-    if (entries[i].begin < entries[i - 1].end) {
-      file.Fail(Quoted(entries[i - 1].name) + " and " + Quoted(entries[i].name) +
+  std::vector<std::pair<const std::string*, const TensorInfo*>> ranges;
+  for (const auto& [name, info] : file.index) {
+    if (info.end > info.begin) ranges.emplace_back(&name, &info);
+  }
+  std::sort(ranges.begin(), ranges.end(),
+            [](const auto& a, const auto& b) { return a.second->begin < b.second->begin; });
+  for (size_t i = 1; i < ranges.size(); ++i) {
+    if (ranges[i].second->begin < ranges[i - 1].second->end) {
+      file.Fail(Quoted(*ranges[i - 1].first) + " and " + Quoted(*ranges[i].first) +
                 " overlap in the data section");
     }
-  }
-
-  for (Entry& e : entries) {
-    Tensor t{e.dtype, std::move(e.shape), std::vector<std::byte>(size_t(e.end - e.begin))};
-    ReadExactly(file, in, t.data.data(), data_start + e.begin, e.end - e.begin,
-                "the data of " + Quoted(e.name));
-    file.tensors.emplace(e.name, std::move(t));
   }
   return file;
 }
@@ -213,7 +424,7 @@ void WriteSafetensors(const std::string& path, const Tensors& tensors,
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
-    if (name == "__metadata__" || TensorBytes(t.dtype, t.shape) != t.data.size()) {
+    if (name == "__metadata__" || TensorBytes(SizeOf(t.dtype), t.shape) != t.data.size()) {
       ThrowInvalidArgument("cannot write " + Quoted(name) + " of shape " + ShapeString(t.shape) +
                            " with " + std::to_string(t.data.size()) + " bytes of data");
     }
@@ -243,6 +454,24 @@ std::string ShapeString(const std::vector<uint64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
+}
+
+std::string Escaped(std::string_view name) {
+  std::string out;
+  for (const char c : name) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\\' || c == '\'' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (byte >= 0x20 && byte < 0x7F) {
+      out += c;
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", byte);
+      out += hex;
+    }
+  }
+  return out;
 }
 
 }  // namespace tgk::tool

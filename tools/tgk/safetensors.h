@@ -7,20 +7,39 @@
 //   the rest  the data section; a tensor's bytes are [BEGIN, END) of it, row-major.
 //
 // The reader trusts nothing in the file. Every problem is a tgk::Error of kind kIo whose
-// message names the file, the tensor and what is wrong, and it never allocates more than the
-// file's size, whatever the header claims.
+// message names the file, the tensor (escaped: see Escaped) and what is wrong. Its limits:
+// - The header is at most kMaxHeaderBytes (100 MB, the format's own limit).
+// - The header is parsed as a stream (SAX), straight into the tensor index: never into a JSON
+//   tree. Nesting deeper than the format's kMaxHeaderDepth (3) levels, a shape of more than
+//   kMaxRank (64) dims and more than kMaxMetadataEntries (1024) metadata entries are refused
+//   as soon as they are met. Parsing therefore holds at most 6 times the header's size plus
+//   256 KiB (kParseMemoryFactor, kParseMemorySlack; safetensors_memory_test measures it).
+// - Opening a file reads only its header; a tensor's data is read when it is asked for, so a
+//   command holds only the tensors it uses, never more than the file's size.
+// Tensors of any dtype are indexed (F64, I64, BOOL, ...: a dump may hold anything), and those
+// whose element size is known are checked against their offsets; only tgk's dtypes can be
+// loaded, and F64/F32/F16/BF16 converted to another float dtype on request (Load's `cast`).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tgk/dtype.h"
 #include "tgk/view.h"
 
 namespace tgk::tool {
+
+inline constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+inline constexpr int kMaxHeaderDepth = 3;
+inline constexpr size_t kMaxMetadataEntries = 1024;
+inline constexpr size_t kMaxRank = 64;
+inline constexpr uint64_t kParseMemoryFactor = 6;
+inline constexpr uint64_t kParseMemorySlack = 256 * 1024;
 
 // An owning, row-major tensor. The safetensors dtype names are tgk::DebugName's ("BF16").
 struct Tensor {
@@ -42,20 +61,36 @@ struct Tensor {
 
 using Tensors = std::map<std::string, Tensor>;
 
+// What the header says of one tensor; its data stays in the file until TensorFile::Load.
+struct TensorInfo {
+  std::string dtype_name;      // as the file spells it: "F32", "I64", ...
+  std::optional<DType> dtype;  // tgk's dtype, when it is one
+  std::vector<uint64_t> shape;
+  uint64_t begin = 0, end = 0;  // within the data section
+};
+
 struct TensorFile {
   std::string path;
-  Tensors tensors;
+  std::map<std::string, TensorInfo> index;  // every tensor of the header
   std::map<std::string, std::string> metadata;
+  uint64_t data_start = 0;  // the data section's offset in the file
 
-  // The tensor `name`, which must have dtype `dtype`: tgk::Error (kIo) naming the file and
-  // the tensor when it is missing or has another dtype.
-  const Tensor& Get(const std::string& name, DType dtype) const;
   // Null when the file has no tensor `name`.
-  const Tensor* Find(const std::string& name) const;
+  const TensorInfo* Find(const std::string& name) const;
+  // Reads tensor `name` as `dtype`. A tensor of another float dtype (F64, F32, F16, BF16) is
+  // converted when `cast` is set (rounding to nearest even, through f32). tgk::Error (kIo)
+  // naming the file and the tensor when it is missing (the message lists the file's tensors),
+  // has another dtype, or cannot be read.
+  Tensor Load(const std::string& name, DType dtype, bool cast = false) const;
+  // Every tensor of one of tgk's dtypes, as stored.
+  Tensors LoadAll() const;
+  // "'a' F32 [2, 3], 'b' I64 [4]": the file's tensors (the first 64, then how many more).
+  std::string Listing() const;
   // tgk::Error (kIo): "<path>: <problem>".
   [[noreturn]] void Fail(const std::string& problem) const;
 };
 
+// Reads the header (the limits above); tensor data is read by TensorFile::Load.
 TensorFile ReadSafetensors(const std::string& path);
 
 // Writes `tensors` in name order, header padded with spaces to a multiple of 8 bytes as the
@@ -65,5 +100,9 @@ void WriteSafetensors(const std::string& path, const Tensors& tensors,
 
 // "[1, 128, 2, 64]".
 std::string ShapeString(const std::vector<uint64_t>& shape);
+
+// A name from a file as it may be printed to a terminal: printable ASCII stays, a backslash
+// or quote is backslash-escaped, every other byte is \xHH.
+std::string Escaped(std::string_view name);
 
 }  // namespace tgk::tool

@@ -64,6 +64,7 @@ class KktCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
+    result.kernel = name();
     KktShape shape = shape_;
     std::optional<TensorFile> file;
     Tensors inputs;
@@ -72,34 +73,32 @@ class KktCommand final : public KernelCommand {
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      inputs = FileInputs(*file, shape);
+      inputs = FileInputs(*file, options, shape);
       result.inputs = options.in;
     }
     result.shape = ShapeText(shape);
     result.work = KktFlops(shape);
     result.roof = perf::Roof::kFma;
 
-    Tensors outputs{{"A", Tensor::Zeros(DType::kF32, {shape.B, shape.T, shape.H, kKktChunk})}};
-    const auto record = [&](Queue& queue, Tensors& out) {
+    Tensors outputs{{"A", Shaped(DType::kF32, {shape.B, shape.T, shape.H, kKktChunk})}};
+    const auto record = [&](Queue& queue, const OutputViews& out) {
       GatedDeltaNetKkt(queue, shape, inputs.at("k").view(), inputs.at("beta").view(),
-                       inputs.at("g").view(), out.at("A").view());
+                       inputs.at("g").view(), out.at("A"));
     };
-    Measure(options, record, outputs, result);
-    if (file) CompareWithFile(*file, outputs, result);
-    WriteOutputFile(options, name(), inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
     return result;
   }
 
  private:
   // The file's k, beta and g; `shape` takes their dims. An A in the file must be shaped like
   // the output, since it will be compared with it.
-  Tensors FileInputs(const TensorFile& file, KktShape& shape) const {
-    FileShape dims(file);
+  Tensors FileInputs(const TensorFile& file, const RunOptions& options, KktShape& shape) const {
+    FileShape dims(file, options);
     dims.Set("BT", kKktChunk, "the kernel's chunk size");
     Tensors inputs{{"k", dims.Bind("k", DType::kBF16, {"B", "T", "Hg", "K"})},
                    {"beta", dims.Bind("beta", DType::kF32, {"B", "T", "H"})},
                    {"g", dims.Bind("g", DType::kF32, {"B", "T", "H"})}};
-    if (file.Find("A")) dims.Bind("A", DType::kF32, {"B", "T", "H", "BT"});
+    if (dims.Has("A")) dims.BindShape("A", {"B", "T", "H", "BT"});
     shape.B = dims.Take("B", options_[0], shape_.B);
     shape.T = dims.Take("T", options_[1], shape_.T);
     shape.H = dims.Take("H", options_[2], shape_.H);

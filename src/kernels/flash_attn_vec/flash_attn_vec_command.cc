@@ -95,6 +95,7 @@ class FlashAttnVecCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
+    result.kernel = name();
     FlashAttnVecParams p = params_;
     std::optional<TensorFile> file;
     Tensors inputs;
@@ -104,43 +105,51 @@ class FlashAttnVecCommand final : public KernelCommand {
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      inputs = FileInputs(*file, p);
+      inputs = FileInputs(*file, options, p);
       result.inputs = options.in;
     }
     if (scale_->count() == 0) p.scale = DefaultScale(p.head_dim);
     result.shape = ShapeText(p, nwg_);
     result.work = double(FlashAttnVecBytes(p));
     result.roof = perf::Roof::kRead;
+    result.params = {{"nwg", std::to_string(nwg_)},
+                     {"kv_seq_len", std::to_string(p.kv_seq_len)},
+                     {"scale", FloatText(p.scale)},
+                     {"mask_type", std::to_string(p.mask_type)},
+                     {"sliding_window", std::to_string(p.sliding_window)},
+                     {"ring_start", std::to_string(p.ring_start)}};
 
-    Tensors outputs{{"out", Tensor::Zeros(DType::kF32, {p.num_heads, p.head_dim})}};
-    std::vector<float> tmp(
-        nwg_ == 1 ? 0 : FlashAttnVecNwg32TmpBytes(p.num_heads, p.head_dim) / sizeof(float));
-    const auto record = [&](Queue& queue, Tensors& out) {
+    Tensors outputs{{"out", Shaped(DType::kF32, {p.num_heads, p.head_dim})}};
+    Tensors scratch;
+    if (nwg_ == 32) {
+      scratch.emplace("tmp",
+                      Shaped(DType::kF32,
+                             {FlashAttnVecNwg32TmpBytes(p.num_heads, p.head_dim) / sizeof(float)}));
+    }
+    const auto record = [&](Queue& queue, const OutputViews& out) {
       const ConstView q = inputs.at("Q").view(), k = inputs.at("K").view(),
                       v = inputs.at("V").view();
       if (nwg_ == 1) {
-        FlashAttnVecF16(queue, p, q, k, v, out.at("out").view());
+        FlashAttnVecF16(queue, p, q, k, v, out.at("out"));
       } else {
-        FlashAttnVecF16Nwg32(queue, p, q, k, v, View::Of<float>(tmp.data(), tmp.size()),
-                             out.at("out").view());
+        FlashAttnVecF16Nwg32(queue, p, q, k, v, out.at("tmp"), out.at("out"));
       }
     };
-    Measure(options, record, outputs, result);
-    if (file) CompareWithFile(*file, outputs, result);
-    WriteOutputFile(options, name(), inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result, std::move(scratch));
     return result;
   }
 
  private:
   // The file's Q, K and V; `p` takes their dims. An out in the file must be shaped like the
   // output, since it will be compared with it.
-  Tensors FileInputs(const TensorFile& file, FlashAttnVecParams& p) const {
-    FileShape dims(file);
+  Tensors FileInputs(const TensorFile& file, const RunOptions& options,
+                     FlashAttnVecParams& p) const {
+    FileShape dims(file, options);
     const std::vector<std::string> kv_dims{"num_kv_heads", "kv_capacity", "head_dim"};
     Tensors inputs{{"Q", dims.Bind("Q", DType::kF32, {"num_heads", "head_dim"})},
                    {"K", dims.Bind("K", DType::kF16, kv_dims)},
                    {"V", dims.Bind("V", DType::kF16, kv_dims)}};
-    if (file.Find("out")) dims.Bind("out", DType::kF32, {"num_heads", "head_dim"});
+    if (dims.Has("out")) dims.BindShape("out", {"num_heads", "head_dim"});
     p.num_heads = dims.Take("num_heads", options_[0], params_.num_heads);
     p.num_kv_heads = dims.Take("num_kv_heads", options_[1], params_.num_kv_heads);
     p.head_dim = dims.Take("head_dim", options_[2], params_.head_dim);

@@ -82,6 +82,7 @@ class SdpaCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
+    result.kernel = name();
     SdpaParams p = params_;
     DType dtype = dtype_name_ == "bf16" ? DType::kBF16 : DType::kF32;
     std::optional<TensorFile> file;
@@ -97,7 +98,7 @@ class SdpaCommand final : public KernelCommand {
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      inputs = FileInputs(*file, p, dtype);
+      inputs = FileInputs(*file, options, p, dtype);
       result.inputs = options.in;
     }
     if (scale_->count() == 0) p.scale = DefaultScale(p.head_dim);
@@ -105,30 +106,30 @@ class SdpaCommand final : public KernelCommand {
     result.work = SdpaFlops(p);
     result.roof = perf::Roof::kFma;
     result.notes.emplace_back("kernel", dtype == DType::kBF16 ? "sdpa_bf16" : "sdpa");
+    result.params = {{"kv_seq_len", std::to_string(p.kv_seq_len)}, {"scale", FloatText(p.scale)}};
 
-    Tensors outputs{{"O", Tensor::Zeros(dtype, inputs.at("Q").shape)}};
-    const auto record = [&](Queue& queue, Tensors& out) {
+    Tensors outputs{{"O", Shaped(dtype, inputs.at("Q").shape)}};
+    const auto record = [&](Queue& queue, const OutputViews& out) {
       Sdpa(queue, p, inputs.at("Q").view(), inputs.at("K").view(), inputs.at("V").view(),
-           out.at("O").view());
+           out.at("O"));
     };
-    Measure(options, record, outputs, result);
-    if (file) CompareWithFile(*file, outputs, result);
-    WriteOutputFile(options, name(), inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
     return result;
   }
 
  private:
   // The file's Q, K and V; `p` takes their dims and `dtype` Q's dtype (an explicit --dtype must
   // agree). An O in the file must be shaped like the output, since it will be compared with it.
-  Tensors FileInputs(const TensorFile& file, SdpaParams& p, DType& dtype) const {
-    if (const Tensor* q = file.Find("Q"); q && dtype_->count() == 0) dtype = q->dtype;
-    FileShape dims(file);
+  Tensors FileInputs(const TensorFile& file, const RunOptions& options, SdpaParams& p,
+                     DType& dtype) const {
+    FileShape dims(file, options);
+    if (const auto q = dims.DTypeOf("Q"); q && dtype_->count() == 0) dtype = *q;
     const std::vector<std::string> q_dims{"batch", "n_heads", "seq_len", "head_dim"};
     const std::vector<std::string> kv_dims{"batch", "n_kv_heads", "kv_capacity", "head_dim"};
     Tensors inputs{{"Q", dims.Bind("Q", dtype, q_dims)},
                    {"K", dims.Bind("K", dtype, kv_dims)},
                    {"V", dims.Bind("V", dtype, kv_dims)}};
-    if (file.Find("O")) dims.Bind("O", dtype, q_dims);
+    if (dims.Has("O")) dims.BindShape("O", q_dims);
     p.batch = dims.Take("batch", options_[0], params_.batch);
     p.n_heads = dims.Take("n_heads", options_[1], params_.n_heads);
     p.n_kv_heads = dims.Take("n_kv_heads", options_[2], params_.n_kv_heads);

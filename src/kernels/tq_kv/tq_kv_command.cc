@@ -109,6 +109,7 @@ class TqEncodeCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
+    result.kernel = name();
     uint32_t heads = heads_, head_dim = head_dim_, n_tokens = n_tokens_;
     std::optional<TensorFile> file;
     Tensors inputs;
@@ -124,7 +125,7 @@ class TqEncodeCommand final : public KernelCommand {
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      FileShape dims(*file);
+      FileShape dims(*file, options);
       inputs.emplace("src",
                      dims.Bind("src", DType::kF32, {"n_tokens", "num_kv_heads", "head_dim"}));
       n_tokens = dims.Take("n_tokens", options_[2], n_tokens_);
@@ -133,12 +134,12 @@ class TqEncodeCommand final : public KernelCommand {
       dims.Set("head_dim/2", head_dim / 2, "head_dim");
       dims.Set("norms_per_pos", NormsPerPos(head_dim), "head_dim");
       bool bound = false;
-      if (file->Find("packed")) {
-        dims.Bind("packed", DType::kU8, {"num_kv_heads", "cache_capacity", RowSymbol(bits_)});
+      if (dims.Has("packed")) {
+        dims.BindShape("packed", {"num_kv_heads", "cache_capacity", RowSymbol(bits_)});
         bound = true;
       }
-      if (file->Find("norms")) {
-        dims.Bind("norms", DType::kF32, {"num_kv_heads", "cache_capacity", "norms_per_pos"});
+      if (dims.Has("norms")) {
+        dims.BindShape("norms", {"num_kv_heads", "cache_capacity", "norms_per_pos"});
         bound = true;
       }
       capacity = bound ? dims.Take("cache_capacity", options_[3], capacity_)
@@ -150,10 +151,13 @@ class TqEncodeCommand final : public KernelCommand {
                   uint64_t{write_pos_} + n_tokens, sf_) +
         (sliding_ ? " is_sliding" : "");
     result.roof = perf::Roof::kCopy;
+    result.params = {{"bits", std::to_string(bits_)},
+                     {"write_pos_start", std::to_string(write_pos_)},
+                     {"is_sliding", sliding_ ? "true" : "false"},
+                     {"scale_factor_d512", FloatText(sf_)}};
 
-    Tensors outputs{
-        {"packed", Tensor::Zeros(DType::kU8, {heads, capacity, RowBytes(bits_, head_dim)})},
-        {"norms", Tensor::Zeros(DType::kF32, {heads, capacity, NormsPerPos(head_dim)})}};
+    Tensors outputs{{"packed", Shaped(DType::kU8, {heads, capacity, RowBytes(bits_, head_dim)})},
+                    {"norms", Shaped(DType::kF32, {heads, capacity, NormsPerPos(head_dim)})}};
     const ConstView src = inputs.at("src").view();
     Recorder record;
     if (bits_ == 4) {
@@ -166,8 +170,8 @@ class TqEncodeCommand final : public KernelCommand {
                                           .scale_factor_d512 = sf_};
       result.work = double(HadamardQuantizeKvSeqBytes(p));
       result.notes.emplace_back("kernel", "hadamard_quantize_kv_seq" + BitsText(bits_));
-      record = [p, src](Queue& queue, Tensors& out) {
-        HadamardQuantizeKvSeq(queue, p, src, out.at("packed").view(), out.at("norms").view());
+      record = [p, src](Queue& queue, const OutputViews& out) {
+        HadamardQuantizeKvSeq(queue, p, src, out.at("packed"), out.at("norms"));
       };
     } else {
       if (uint64_t{write_pos_} + n_tokens > uint64_t{UINT32_MAX} + 1) {
@@ -186,7 +190,7 @@ class TqEncodeCommand final : public KernelCommand {
       result.notes.emplace_back("kernel", "hadamard_quantize_kv_hb" + BitsText(bits_) + ", " +
                                               std::to_string(n_tokens) + " dispatches");
       const uint64_t token_elements = uint64_t{heads} * head_dim;
-      record = [p, src, n_tokens, token_elements](Queue& queue, Tensors& out) {
+      record = [p, src, n_tokens, token_elements](Queue& queue, const OutputViews& out) {
         HadamardQuantizeKvHbParams token = p;
         for (uint32_t i = 0; i < n_tokens; ++i, ++token.write_pos) {
           // Dispatches without a barrier may run concurrently: a sliding cache's token i
@@ -197,13 +201,11 @@ class TqEncodeCommand final : public KernelCommand {
           HadamardQuantizeKvHb(
               queue, token,
               ConstView::Of<float>(src.as<float>() + i * token_elements, token_elements),
-              out.at("packed").view(), out.at("norms").view());
+              out.at("packed"), out.at("norms"));
         }
       };
     }
-    Measure(options, record, outputs, result);
-    if (file) CompareWithFile(*file, outputs, result);
-    WriteOutputFile(options, name(), inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
     return result;
   }
 
@@ -265,6 +267,7 @@ class TqDequantCommand final : public KernelCommand {
                                 : " belongs to the sequence dequantiser (--seq)"));
     }
     RunResult result;
+    result.kernel = name();
     uint32_t heads = heads_, head_dim = head_dim_, n_tokens = n_tokens_, capacity = 0;
     std::optional<TensorFile> file;
     Tensors inputs;
@@ -275,7 +278,7 @@ class TqDequantCommand final : public KernelCommand {
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      inputs = FileInputs(*file, seq, heads, head_dim, capacity, n_tokens);
+      inputs = FileInputs(*file, options, seq, heads, head_dim, capacity, n_tokens);
       result.inputs = options.in;
     }
     result.shape =
@@ -284,6 +287,10 @@ class TqDequantCommand final : public KernelCommand {
             : ShapeText(heads, head_dim, capacity, " read_pos=" + std::to_string(read_pos_),
                         uint64_t{read_pos_} + 1, sf_);
     result.roof = perf::Roof::kCopy;
+    result.params = {{"bits", std::to_string(bits_)},
+                     {"seq", seq ? "true" : "false"},
+                     {seq ? "start_pos" : "read_pos", std::to_string(seq ? start_pos_ : read_pos_)},
+                     {"scale_factor_d512", FloatText(sf_)}};
 
     const ConstView packed = inputs.at("packed").view(), norms = inputs.at("norms").view();
     Tensors outputs;
@@ -296,11 +303,11 @@ class TqDequantCommand final : public KernelCommand {
                                         .n_tokens = n_tokens,
                                         .scale_factor_d512 = sf_,
                                         .codebook_bits = bits_};
-      outputs.emplace("dst", Tensor::Zeros(DType::kF32, {heads, n_tokens, head_dim}));
+      outputs.emplace("dst", Shaped(DType::kF32, {heads, n_tokens, head_dim}));
       result.work = double(TqDequantizeHbKvSeqBytes(p));
       result.notes.emplace_back("kernel", "tq_dequantize_hb_kv_seq" + BitsText(bits_));
-      record = [p, packed, norms](Queue& queue, Tensors& out) {
-        TqDequantizeHbKvSeq(queue, p, packed, norms, out.at("dst").view());
+      record = [p, packed, norms](Queue& queue, const OutputViews& out) {
+        TqDequantizeHbKvSeq(queue, p, packed, norms, out.at("dst"));
       };
     } else if (bits_ == 4) {
       const TqDequantizeKvParams p{.num_kv_heads = heads,
@@ -308,11 +315,11 @@ class TqDequantCommand final : public KernelCommand {
                                    .cache_capacity = capacity,
                                    .read_pos = read_pos_,
                                    .scale_factor_d512 = sf_};
-      outputs.emplace("dst", Tensor::Zeros(DType::kF32, {heads, head_dim}));
+      outputs.emplace("dst", Shaped(DType::kF32, {heads, head_dim}));
       result.work = double(TqDequantizeKvBytes(p));
       result.notes.emplace_back("kernel", "tq_dequantize_kv" + BitsText(bits_));
-      record = [p, packed, norms](Queue& queue, Tensors& out) {
-        TqDequantizeKv(queue, p, packed, norms, out.at("dst").view());
+      record = [p, packed, norms](Queue& queue, const OutputViews& out) {
+        TqDequantizeKv(queue, p, packed, norms, out.at("dst"));
       };
     } else {
       const TqDequantizeHbKvParams p{.num_kv_heads = heads,
@@ -321,16 +328,14 @@ class TqDequantCommand final : public KernelCommand {
                                      .read_pos = read_pos_,
                                      .scale_factor_d512 = sf_,
                                      .codebook_bits = bits_};
-      outputs.emplace("dst", Tensor::Zeros(DType::kF32, {heads, head_dim}));
+      outputs.emplace("dst", Shaped(DType::kF32, {heads, head_dim}));
       result.work = double(TqDequantizeHbKvBytes(p));
       result.notes.emplace_back("kernel", "tq_dequantize_hb_kv" + BitsText(bits_));
-      record = [p, packed, norms](Queue& queue, Tensors& out) {
-        TqDequantizeHbKv(queue, p, packed, norms, out.at("dst").view());
+      record = [p, packed, norms](Queue& queue, const OutputViews& out) {
+        TqDequantizeHbKv(queue, p, packed, norms, out.at("dst"));
       };
     }
-    Measure(options, record, outputs, result);
-    if (file) CompareWithFile(*file, outputs, result);
-    WriteOutputFile(options, name(), inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
     return result;
   }
 
@@ -355,9 +360,9 @@ class TqDequantCommand final : public KernelCommand {
 
   // The file's packed and norms; the dims they (and a dst, which must be shaped like the
   // output) hold.
-  Tensors FileInputs(const TensorFile& file, bool seq, uint32_t& heads, uint32_t& head_dim,
-                     uint32_t& capacity, uint32_t& n_tokens) const {
-    FileShape dims(file);
+  Tensors FileInputs(const TensorFile& file, const RunOptions& options, bool seq, uint32_t& heads,
+                     uint32_t& head_dim, uint32_t& capacity, uint32_t& n_tokens) const {
+    FileShape dims(file, options);
     Tensors inputs{{"packed", dims.Bind("packed", DType::kU8,
                                         {"num_kv_heads", "cache_capacity", RowSymbol(bits_)})}};
     if (bits_ == 4) {
@@ -370,12 +375,12 @@ class TqDequantCommand final : public KernelCommand {
                                       {"num_kv_heads", "cache_capacity", "norms_per_pos"}));
     heads = dims.Take("num_kv_heads", options_[0], heads_);
     capacity = dims.Take("cache_capacity", options_[2], capacity_);
-    if (file.Find("dst")) {
+    if (dims.Has("dst")) {
       if (seq) {
-        dims.Bind("dst", DType::kF32, {"num_kv_heads", "n_tokens", "head_dim"});
+        dims.BindShape("dst", {"num_kv_heads", "n_tokens", "head_dim"});
         n_tokens = dims.Take("n_tokens", options_[3], n_tokens_);
       } else {
-        dims.Bind("dst", DType::kF32, {"num_kv_heads", "head_dim"});
+        dims.BindShape("dst", {"num_kv_heads", "head_dim"});
       }
     } else if (seq && options_[3]->count() == 0) {
       n_tokens = capacity > start_pos_ ? capacity - start_pos_ : 0;
