@@ -414,7 +414,8 @@ TEST_F(ToolRunTest, Errors) {
               "tgk: Invalid argument: target 'nope' is not available here (available: scalar");
   ExpectError("run kkt --T 64 --H 3 --Hg 2 --K 64",
               "gated_delta_net_kkt: h (3) must be a multiple of hg (2)");
-  ExpectError("run kkt --threads -1 --T 64 --H 1 --Hg 1 --K 64", "threads (-1) must be >= 0");
+  ExpectError("run kkt --threads -1 --T 64 --H 1 --Hg 1 --K 64",
+              "threads (-1) must be in [0, 1024]");
 
   const std::string missing = Path("missing.safetensors");
   ExpectError("run kkt --in '" + missing + "'", "tgk: I/O error: " + missing + ": cannot open");
