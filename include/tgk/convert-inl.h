@@ -24,6 +24,7 @@ HWY_API uint32_t NarrowBF16(float f) { return BF16FromF32(f).bits; }
 HWY_API float RoundBF16(float f) { return RoundToBF16(f); }
 HWY_API float WidenF16(uint32_t bits) { return F32FromF16(f16{uint16_t(bits)}); }
 HWY_API uint32_t NarrowF16(float f) { return F16FromF32(f).bits; }
+HWY_API float RoundF16(float f) { return F32FromF16(F16FromF32(f)); }
 
 template <class VU, hwy::EnableIf<!hwy::IsFloat<hn::TFromV<VU>>()>* = nullptr>
 HWY_API auto WidenBF16(VU bits) {
@@ -78,17 +79,28 @@ HWY_API auto NarrowF16(VF f) {
   const auto sign = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 0x8000u));
   const auto magnitude = hn::And(u, hn::Set(du, 0x7FFFFFFFu));
 
-  const auto nan = hn::Or(hn::Set(du, 0x7E00u), hn::And(hn::ShiftRight<13>(magnitude), hn::Set(du, 0x3FFu)));
-  const auto bias = hn::Add(hn::Set(du, 0xFFFu), hn::And(hn::ShiftRight<13>(magnitude), hn::Set(du, 1u)));
-  const auto normal = hn::ShiftRight<13>(hn::Add(hn::Sub(magnitude, hn::Set(du, 0x38000000u)), bias));
-  const auto scaled = hn::Add(hn::Mul(FloatFromBits(magnitude), hn::Set(df, 0x1p24f)), hn::Set(df, 0x1p23f));
+  const auto nan =
+      hn::Or(hn::Set(du, 0x7E00u), hn::And(hn::ShiftRight<13>(magnitude), hn::Set(du, 0x3FFu)));
+  const auto bias =
+      hn::Add(hn::Set(du, 0xFFFu), hn::And(hn::ShiftRight<13>(magnitude), hn::Set(du, 1u)));
+  const auto normal =
+      hn::ShiftRight<13>(hn::Add(hn::Sub(magnitude, hn::Set(du, 0x38000000u)), bias));
+  const auto scaled =
+      hn::Add(hn::Mul(FloatFromBits(magnitude), hn::Set(df, 0x1p24f)), hn::Set(df, 0x1p23f));
   const auto subnormal = hn::Sub(BitsOf(scaled), hn::Set(du, 0x4B000000u));
 
   // Highway 1.0.3 has no unsigned >= on x86: m >= c is written m > c - 1.
   auto result = hn::IfThenElse(hn::Gt(magnitude, hn::Set(du, 0x387FFFFFu)), normal, subnormal);
-  result = hn::IfThenElse(hn::Gt(magnitude, hn::Set(du, 0x477FEFFFu)), hn::Set(du, 0x7C00u), result);
+  result =
+      hn::IfThenElse(hn::Gt(magnitude, hn::Set(du, 0x477FEFFFu)), hn::Set(du, 0x7C00u), result);
   result = hn::IfThenElse(hn::Gt(magnitude, hn::Set(du, 0x7F800000u)), nan, result);
   return hn::Or(sign, result);
+}
+
+// f32 → nearest f16 (ties to even) → f32: the value a store to f16 and a reload give.
+template <class VF, hwy::EnableIf<hwy::IsFloat<hn::TFromV<VF>>()>* = nullptr>
+HWY_API VF RoundF16(VF f) {
+  return WidenF16(NarrowF16(f));
 }
 
 }  // namespace HWY_NAMESPACE

@@ -22,10 +22,23 @@
 //                a power of two <= 16, so it never straddles a simdgroup or any aligned block
 //                of kWidth or more lanes: a value that is uniform over such a block (like
 //                lane_id / 64) can be computed from lane.first().
-// Lane bodies are generic lambdas and need HWY_ATTR (Highway's per-target attribute).
+// Lane bodies are generic lambdas and need HWY_ATTR (Highway's per-target attribute). A
+// SimdGroup calls a body with a full pack's type (no tail path in its loads and stores) for
+// every pack of kWidth lanes and with the general type only for a partial last pack.
 //
-// Simdgroup collectives (sum, max, shuffle-xor, broadcast over each simdgroup of 32 lanes)
-// act on lane state between lane bodies and follow the canonical order of docs/spec/README.md.
+// Simdgroup collectives act on lane state between lane bodies and follow the canonical order
+// of docs/spec/README.md: simd_sum, simd_max, simd_shuffle_xor, simd_broadcast over each simdgroup
+// of 32 lanes, and the multi-value simd_sum_rows (32 sums in one call, the sum of row i
+// delivered to lane i). Their scalar definitions are in detail/collectives.h; lane packs run
+// collectives-inl.h's vector versions, with the same bits.
+//
+// Data operations of a lane beside load/store/gather: load_deinterleaved4 (a lane's group of
+// four consecutive f32 or f16 values, e.g. its 4-dim chunk of a row, as four varying values;
+// on AVX-512 f16 two 16-bit permutes and F16C), f16 loads through F16C on x86 (AVX2 and up),
+// transpose (kWidth × kWidth blocks), load_rows_transposed / store_rows_transposed (a lane's
+// row to and from a [d][lane] arena tile) and widen_row (bf16 to f32 into a lane's buffer).
+// tests/group_ops_test.cc and convert_test.cc hold each to its scalar definition on every compiled
+// target.
 //
 // Per-target header: include it inside a foreach_target pass (see kernels/kkt/kkt.cc).
 
@@ -36,13 +49,14 @@
 #define TGK_GROUP_INL_H_
 #endif
 
+#include <hwy/highway.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 
-#include <hwy/highway.h>
-
+#include "tgk/collectives-inl.h"
 #include "tgk/convert-inl.h"
 #include "tgk/convert.h"
 #include "tgk/detail/collectives.h"
@@ -171,6 +185,35 @@ class ScalarLane {
     if (m) store(p, v);
   }
 
+  // Groups of four interleaved values (a lane's 4-element chunk, as float4/half4 on a GPU):
+  // lane k of a pack reads p[4k + i] into e[i], widened exactly; the scalar lane reads p[i].
+  void load_deinterleaved4(const float* p, float (&e)[4]) const {
+    for (uint32_t i = 0; i < 4; ++i) e[i] = p[i];
+  }
+  void load_deinterleaved4(const f16* p, float (&e)[4]) const {
+    for (uint32_t i = 0; i < 4; ++i) e[i] = F32FromF16(p[i]);
+  }
+
+  // Transposing copies between the lanes' own rows (lane k's row of `length` values at
+  // src + k·length) and a [d][lane] arena tile: dst[d·tile + first + k] = row k's value d, the
+  // lanes of a pack from `valid` on reading 0; and back, times `scale`, for the lanes below
+  // `valid`. Pure data movement (packs: kWidth × kWidth register transposes). The scalar lane's
+  // row is always valid.
+  template <class T, class Arena>
+  void load_rows_transposed(const T* src, size_t length, uint32_t /*valid*/, const Arena& dst,
+                            uint32_t tile) const {
+    for (size_t d = 0; d < length; ++d) store(dst, d * tile + id_, load(src + d));
+  }
+  template <class Arena, class T>
+  void store_rows_transposed(const Arena& src, uint32_t tile, float scale, T* dst, size_t length,
+                             uint32_t /*valid*/) const {
+    for (size_t d = 0; d < length; ++d) store(dst + d, load(src, d * tile + id_) * scale);
+  }
+  // dst[0..n) = the f32 values of src[0..n): a lane widening a row into its own buffer.
+  void widen_row(const bf16* src, size_t n, float* dst) const {
+    for (size_t i = 0; i < n; ++i) dst[i] = F32FromBF16(src[i]);
+  }
+
   float gather(const float* base, uint32_t index) const { return base[index]; }
   uint32_t gather(const uint32_t* base, uint32_t index) const { return base[index]; }
   // Transposes the kWidth × kWidth block held in rows[0..kWidth): for one lane, nothing to do.
@@ -223,7 +266,9 @@ class SimdArenaView {
   size_t size_;
 };
 
-template <class DF>
+// kFull: the pack is known to hold kWidth lanes (every pack of a group but the last, and the
+// last too when kWidth divides the group size), so loads and stores carry no tail path.
+template <class DF, bool kFull = false>
 class LanePack {
  public:
   using DU = hn::RebindToUnsigned<DF>;
@@ -233,10 +278,16 @@ class LanePack {
   using VI = hn::Vec<DI>;
   using MF = hn::Mask<DF>;
   static constexpr uint32_t kWidth = uint32_t(hn::MaxLanes(DF()));
+  // The general type: any count of lanes.
+  using MaybePartial = LanePack<DF, false>;
 
   LanePack(uint32_t first, uint32_t count) : first_(first), count_(count) {}
+  // A full pack is also a pack of the general type.
+  template <bool kOther, hwy::EnableIf<!kFull && kOther>* = nullptr>
+  LanePack(const LanePack<DF, kOther>& full)  // NOLINT(google-explicit-constructor)
+      : first_(full.first()), count_(kWidth) {}
   uint32_t first() const { return first_; }
-  uint32_t count() const { return count_; }
+  uint32_t count() const { return kFull ? kWidth : count_; }
   VU id() const { return hn::Iota(DU(), first_); }
   MF active() const { return hn::FirstN(DF(), count_); }
 
@@ -261,7 +312,7 @@ class LanePack {
     return hn::PromoteTo(DU(), hn::LoadU(hn::Rebind<uint8_t, DF>(), Tail(p)));
   }
   VF load(const bf16* p) const { return WidenBF16(Load16(p)); }
-  VF load(const f16* p) const { return WidenF16(Load16(p)); }
+  VF load(const f16* p) const { return LoadF16(Tail(p)); }
   // Arenas are padded, so a full vector read at any element is in bounds.
   template <class T>
   auto load(const SimdArenaView<T>& view, size_t i) const {
@@ -291,7 +342,7 @@ class LanePack {
     HWY_ALIGN T current[kWidth];
     HWY_ALIGN T updated[kWidth];
     std::memcpy(current, p, count_ * sizeof(T));
-    LanePack whole(first_, kWidth);
+    const LanePack<DF, true> whole(first_, kWidth);
     whole.store(updated, v);
     HWY_ALIGN int32_t keep[kWidth];
     hn::Store(hn::VecFromMask(DI(), hn::RebindMask(DI(), m)), DI(), keep);
@@ -330,8 +381,8 @@ class LanePack {
         rows[k] = lower;
       }
     } else if constexpr (kWidth == 16) {
-      HWY_ALIGN static constexpr int32_t kSwapMiddleBlocks[16] = {0, 1, 2,  3,  8, 9, 10, 11,
-                                                                  4, 5, 6,  7, 12, 13, 14, 15};
+      HWY_ALIGN static constexpr int32_t kSwapMiddleBlocks[16] = {0, 1, 2, 3, 8,  9,  10, 11,
+                                                                  4, 5, 6, 7, 12, 13, 14, 15};
       const auto swap = hn::SetTableIndices(d, kSwapMiddleBlocks);
       for (uint32_t k = 0; k < 4; ++k) {
         const V u0 = rows[k], u1 = rows[4 + k], u2 = rows[8 + k], u3 = rows[12 + k];
@@ -348,6 +399,52 @@ class LanePack {
   }
 #endif
 
+  // Lane k reads p[4k + i] into e[i] (see ScalarLane); a partial pack reads 4·count() values.
+  template <class T>
+  void load_deinterleaved4(const T* p, VF (&e)[4]) const {
+    if (kFull || HWY_LIKELY(count_ == kWidth)) return Deinterleave4(p, e);
+    HWY_ALIGN T groups[4 * kWidth];
+    CopyActive<4>(p, groups);
+    Deinterleave4(static_cast<const T*>(groups), e);
+  }
+
+  // As ScalarLane's: lane k of the pack is row k.
+  template <class T, class Arena>
+  void load_rows_transposed(const T* src, size_t length, uint32_t valid, const Arena& dst,
+                            uint32_t tile) const {
+    VF rows[kWidth];
+    for (size_t d0 = 0; d0 < length; d0 += kWidth) {
+      const uint32_t n = uint32_t(std::min<size_t>(kWidth, length - d0));
+      const MaybePartial part(first_, n);
+      for (uint32_t k = 0; k < kWidth; ++k) {
+        rows[k] = k < valid ? part.load(src + k * length + d0) : zero();
+      }
+      transpose(rows);
+      for (uint32_t c = 0; c < n; ++c) store(dst, (d0 + c) * tile + first_, rows[c]);
+    }
+  }
+  template <class Arena, class T>
+  void store_rows_transposed(const Arena& src, uint32_t tile, VF scale, T* dst, size_t length,
+                             uint32_t valid) const {
+    VF rows[kWidth];
+    for (size_t d0 = 0; d0 < length; d0 += kWidth) {
+      const uint32_t n = uint32_t(std::min<size_t>(kWidth, length - d0));
+      for (uint32_t c = 0; c < kWidth; ++c) {
+        rows[c] = c < n ? load(src, (d0 + c) * tile + first_) * scale : zero();
+      }
+      transpose(rows);
+      const MaybePartial part(first_, n);
+      for (uint32_t k = 0; k < std::min(valid, kWidth); ++k)
+        part.store(dst + k * length + d0, rows[k]);
+    }
+  }
+  void widen_row(const bf16* src, size_t n, float* dst) const {
+    for (size_t i = 0; i < n; i += kWidth) {
+      const MaybePartial part(first_, uint32_t(std::min<size_t>(kWidth, n - i)));
+      part.store(dst + i, part.load(src + i));
+    }
+  }
+
   // Inactive lanes read element 0.
   VF gather(const SimdArenaView<float>& view, VU index) const { return gather(view.data(), index); }
   VF gather(const float* base, VU index) const {
@@ -363,7 +460,7 @@ class LanePack {
     HWY_ALIGN T column[kWidth] = {};
     const uint32_t n = std::min(valid, count_);
     for (uint32_t k = 0; k < n; ++k) column[k] = p[k * stride];
-    return LanePack(first_, kWidth).load(static_cast<const T*>(column));
+    return LanePack<DF, true>(first_, kWidth).load(static_cast<const T*>(column));
   }
 
   template <class T, uint32_t N>
@@ -379,20 +476,95 @@ class LanePack {
   VU MaskIndex(VU index) const { return hn::IfThenElseZero(hn::RebindMask(DU(), active()), index); }
 
   // A partial pack reads only its active elements: copy them into a full-width buffer.
+  template <uint32_t kPerLane, class T>
+  HWY_INLINE void CopyActive(const T* p, T* buffer) const {
+    for (uint32_t k = 0; k < kPerLane * kWidth; ++k) buffer[k] = k < kPerLane * count_ ? p[k] : T{};
+  }
   template <class T>
   const T* Tail(const T* p) const {
-    if (HWY_LIKELY(count_ == kWidth)) return p;
-    std::memset(tail_, 0, sizeof tail_);
-    std::memcpy(tail_, p, std::min(count_, kWidth) * sizeof(T));
-    return reinterpret_cast<const T*>(tail_);
+    if (kFull || HWY_LIKELY(count_ == kWidth)) return p;
+    T* buffer = reinterpret_cast<T*>(tail_);
+    CopyActive<1>(p, buffer);
+    return buffer;
   }
   template <class D, class T>
   void StoreTail(D d, hn::Vec<D> v, T* p) const {
-    if (HWY_LIKELY(count_ == kWidth)) return hn::StoreU(v, d, p);
+    if (kFull || HWY_LIKELY(count_ == kWidth)) return hn::StoreU(v, d, p);
     HWY_ALIGN T buffer[kWidth];
     hn::StoreU(v, d, buffer);
-    std::memcpy(p, buffer, std::min(count_, kWidth) * sizeof(T));
+    for (uint32_t k = 0; k < kWidth; ++k) {
+      if (k < count_) p[k] = buffer[k];
+    }
   }
+  // kWidth f16 values widened. F16C (x86, AVX2 and up) widens exactly and quiets a NaN keeping
+  // its payload, as WidenF16 does (tests/convert_test.cc checks every pattern).
+  static HWY_INLINE VF LoadF16(const f16* p) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    const hn::Rebind<hwy::float16_t, DF> dh;
+    return hn::PromoteTo(DF(), hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(p)));
+#else
+    const hn::Rebind<uint16_t, DF> d16;
+    return WidenF16(hn::PromoteTo(DU(), hn::LoadU(d16, reinterpret_cast<const uint16_t*>(p))));
+#endif
+  }
+  static HWY_INLINE VF LoadFull(const float* p) { return hn::LoadU(DF(), p); }
+  static HWY_INLINE VF LoadFull(const f16* p) { return LoadF16(p); }
+
+  // The 4·kWidth values at p into e[0..4): e[i] lane k = p[4k + i].
+  //   AVX-512 f16: two 16-bit permutes of the 64 halves pick (e0, e1) and (e2, e3), then F16C.
+  //   4 and 8 lanes: four vector loads, 128-bit blocks moved so that block b of row m holds
+  //     group 4b + m, then a 4×4 transpose inside each block.
+  //   Otherwise (one lane; AVX-512 f32, used only for staging): element by element.
+  template <class T>
+  static HWY_INLINE void Deinterleave4(const T* p, VF (&e)[4]) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+    if constexpr (kWidth == 16 && std::is_same_v<T, f16>) {
+      HWY_ALIGN static constexpr uint16_t kPick[2][32] = {
+          {0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60,
+           1, 5, 9, 13, 17, 21, 25, 29, 33, 37, 41, 45, 49, 53, 57, 61},
+          {2, 6, 10, 14, 18, 22, 26, 30, 34, 38, 42, 46, 50, 54, 58, 62,
+           3, 7, 11, 15, 19, 23, 27, 31, 35, 39, 43, 47, 51, 55, 59, 63}};
+      const __m512i lo = _mm512_loadu_si512(p);
+      const __m512i hi = _mm512_loadu_si512(p + 32);
+      for (uint32_t i = 0; i < 4; i += 2) {
+        const __m512i x = _mm512_permutex2var_epi16(lo, _mm512_load_si512(kPick[i / 2]), hi);
+        e[i] = VF{_mm512_cvtph_ps(_mm512_castsi512_si256(x))};
+        e[i + 1] = VF{_mm512_cvtph_ps(_mm512_extracti64x4_epi64(x, 1))};
+      }
+      return;
+    }
+#endif
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kWidth == 4 || kWidth == 8) {
+      const DF d;
+      VF r[4];
+      for (uint32_t m = 0; m < 4; ++m) r[m] = LoadFull(p + m * kWidth);
+      if constexpr (kWidth == 8) {
+        const VF w0 = r[0], w1 = r[1], w2 = r[2], w3 = r[3];
+        r[0] = hn::ConcatLowerLower(d, w2, w0);
+        r[1] = hn::ConcatUpperUpper(d, w2, w0);
+        r[2] = hn::ConcatLowerLower(d, w3, w1);
+        r[3] = hn::ConcatUpperUpper(d, w3, w1);
+      }
+      const hn::Repartition<uint64_t, DF> d64;
+      const auto t0 = hn::BitCast(d64, hn::InterleaveLower(d, r[0], r[1]));
+      const auto t1 = hn::BitCast(d64, hn::InterleaveUpper(d, r[0], r[1]));
+      const auto t2 = hn::BitCast(d64, hn::InterleaveLower(d, r[2], r[3]));
+      const auto t3 = hn::BitCast(d64, hn::InterleaveUpper(d, r[2], r[3]));
+      e[0] = hn::BitCast(d, hn::InterleaveLower(d64, t0, t2));
+      e[1] = hn::BitCast(d, hn::InterleaveUpper(d64, t0, t2));
+      e[2] = hn::BitCast(d, hn::InterleaveLower(d64, t1, t3));
+      e[3] = hn::BitCast(d, hn::InterleaveUpper(d64, t1, t3));
+      return;
+    }
+#endif
+    HWY_ALIGN T lanes[4][kWidth];
+    for (uint32_t k = 0; k < kWidth; ++k) {
+      for (uint32_t i = 0; i < 4; ++i) lanes[i][k] = p[4 * k + i];
+    }
+    for (uint32_t i = 0; i < 4; ++i) e[i] = LoadFull(static_cast<const T*>(lanes[i]));
+  }
+
   template <class T>
   VU Load16(const T* p) const {
     const hn::Rebind<uint16_t, DF> d16;
@@ -428,10 +600,13 @@ class GroupBase {
   // Bytes of arena `index`, as dispatched.
   size_t arena_bytes(uint32_t index) const { return batch_.geometry->arenas[index]; }
 
+  // Only the first `slots` (<= N) of the N values per lane exist: a kernel that sizes its state
+  // by a run-time count allocates (and clears) no more than it uses.
   template <class T, uint32_t N = 1>
-  LaneState<T, N> lane_state() {
-    const uint32_t stride = (size() + kLaneStatePadding - 1) / kLaneStatePadding * kLaneStatePadding;
-    void* p = batch_.scratch->AllocateLaneState(sizeof(T) * N * stride);
+  LaneState<T, N> lane_state(uint32_t slots = N) {
+    const uint32_t stride =
+        (size() + kLaneStatePadding - 1) / kLaneStatePadding * kLaneStatePadding;
+    void* p = batch_.scratch->AllocateLaneState(sizeof(T) * std::min(slots, N) * stride);
     return LaneState<T, N>(static_cast<T*>(p), stride);
   }
 
@@ -444,6 +619,14 @@ class GroupBase {
   template <uint32_t N>
   void simd_max(const LaneState<float, N>& state, uint32_t n = 0) {
     tgk::detail::SimdMax(state.row(n), size());
+  }
+  // The multi-value sum: lane i (i < 32) of every simdgroup receives, in row `out_row` of `out`,
+  // the sum over the simdgroup of row `first + i` of `in` (32 simd_sums, each in the canonical
+  // order, one result per lane). `out` must be another lane state than `in`.
+  template <uint32_t N, uint32_t M>
+  void simd_sum_rows(const LaneState<float, N>& in, uint32_t first, const LaneState<float, M>& out,
+                     uint32_t out_row) {
+    tgk::detail::SimdSumRows(in.row(first), in.stride(), out.row(out_row), size());
   }
   // Lane l receives the value of lane l ^ mask (its own when that lane is past the group).
   template <class T, uint32_t N>
@@ -497,6 +680,7 @@ class ScalarGroup : public impl::GroupBase {
 class SimdGroup : public impl::GroupBase {
  public:
   using Lane = LanePack<hn::ScalableTag<float>>;
+  using FullLane = LanePack<hn::ScalableTag<float>, true>;
   using GroupBase::GroupBase;
 
   template <class T>
@@ -505,11 +689,31 @@ class SimdGroup : public impl::GroupBase {
                             arena_bytes(index) / sizeof(T));
   }
 
+  // The collectives of GroupBase, by whole vectors (collectives-inl.h), with the same bits.
+  template <uint32_t N>
+  void simd_sum(const LaneState<float, N>& state, uint32_t n = 0) {
+    collectives::SimdReduceVec(
+        state.row(n), size(), [](Lane::VF a, Lane::VF b) HWY_ATTR { return hn::Add(a, b); },
+        tgk::detail::Plus);
+  }
+  template <uint32_t N>
+  void simd_max(const LaneState<float, N>& state, uint32_t n = 0) {
+    collectives::SimdReduceVec(state.row(n), size(), Max, tgk::detail::CanonicalMax);
+  }
+  template <uint32_t N, uint32_t M>
+  void simd_sum_rows(const LaneState<float, N>& in, uint32_t first, const LaneState<float, M>& out,
+                     uint32_t out_row) {
+    collectives::SimdSumRowsVec(in.row(first), in.stride(), out.row(out_row), size());
+  }
+
   template <class Body>
   HWY_INLINE void for_each_lane(Body&& body) {
     const uint32_t n = size();
     uint32_t first = 0;
-    for (; first + Lane::kWidth <= n; first += Lane::kWidth) body(Lane(first, Lane::kWidth));
+    // Full packs get the type without a tail path, so that their loops stay free of it (a
+    // branch to a copy in every load keeps the compiler from holding accumulators in
+    // registers); only a partial last pack runs the general type.
+    for (; first + Lane::kWidth <= n; first += Lane::kWidth) body(FullLane(first, Lane::kWidth));
     if (first < n) body(Lane(first, n - first));
   }
   void barrier() {}
@@ -532,23 +736,23 @@ HWY_AFTER_NAMESPACE();
 // In a kernel's foreach_target .cc, inside namespace tgk::HWY_NAMESPACE (within
 // HWY_BEFORE_NAMESPACE): defines the scalar and SIMD runners of functor `Kernel`, constructed
 // from its argument struct `Args`.
-#define TGK_DEFINE_KERNEL_RUNNERS(Kernel, Args)                                               \
-  void Kernel##_RunScalar(const ::tgk::detail::GroupBatch& batch) {                           \
-    RunGroups<ScalarGroup>(Kernel{*static_cast<const Args*>(batch.args)}, batch);             \
-  }                                                                                           \
-  void Kernel##_RunSimd(const ::tgk::detail::GroupBatch& batch) {                             \
-    RunGroups<SimdGroup>(Kernel{*static_cast<const Args*>(batch.args)}, batch);               \
+#define TGK_DEFINE_KERNEL_RUNNERS(Kernel, Args)                                   \
+  void Kernel##_RunScalar(const ::tgk::detail::GroupBatch& batch) {               \
+    RunGroups<ScalarGroup>(Kernel{*static_cast<const Args*>(batch.args)}, batch); \
+  }                                                                               \
+  void Kernel##_RunSimd(const ::tgk::detail::GroupBatch& batch) {                 \
+    RunGroups<SimdGroup>(Kernel{*static_cast<const Args*>(batch.args)}, batch);   \
   }
 
 // In the same .cc, inside `#if HWY_ONCE` and namespace tgk: exports the runners and defines
 // `const tgk::detail::KernelEntry& Kernel##Entry()`, which Queue::dispatch takes.
-#define TGK_EXPORT_KERNEL(Kernel, kernel_name)                                                \
-  HWY_EXPORT(Kernel##_RunSimd);                                                               \
-  const ::tgk::detail::KernelEntry& Kernel##Entry() {                                        \
-    static const ::tgk::detail::KernelEntry entry{                                            \
-        kernel_name, &HWY_STATIC_DISPATCH(Kernel##_RunScalar),                                \
-        HWY_DISPATCH_TABLE(Kernel##_RunSimd)};                                                \
-    return entry;                                                                             \
+#define TGK_EXPORT_KERNEL(Kernel, kernel_name)                                              \
+  HWY_EXPORT(Kernel##_RunSimd);                                                             \
+  const ::tgk::detail::KernelEntry& Kernel##Entry() {                                       \
+    static const ::tgk::detail::KernelEntry entry{kernel_name,                              \
+                                                  &HWY_STATIC_DISPATCH(Kernel##_RunScalar), \
+                                                  HWY_DISPATCH_TABLE(Kernel##_RunSimd)};    \
+    return entry;                                                                           \
   }
 
 #endif  // TGK_GROUP_INL_H_

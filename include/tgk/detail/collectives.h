@@ -1,7 +1,8 @@
-// Simdgroup collectives over one lane-state row (one value per lane, lanes [0, group_size)).
-// Plain scalar code shared by every target, so the combination order is the same everywhere:
-// the canonical order of docs/spec/README.md. Lanes past the end of the group (a partial last
-// simdgroup) take no part: a tree step that would add a missing lane is skipped.
+// Simdgroup collectives over lane-state rows (one value per lane, lanes [0, group_size)): the
+// scalar definitions, which the scalar lanes run and collectives-inl.h's per-target versions
+// must equal bit for bit. The combination order is the canonical order of docs/spec/README.md.
+// Lanes past the end of the group (a partial last simdgroup) take no part: a tree step that would
+// add a missing lane is skipped.
 #pragma once
 
 #include <algorithm>
@@ -20,24 +21,46 @@ inline float CanonicalMax(float a, float b) {
   return a > b ? a : b;
 }
 
+// The canonical tree over the `lanes` values at x: x[l] combined with x[l + off] for off = 16,
+// 8, ..., 1, a step skipped where lane l + off does not exist; the result is what lane 0 holds.
+template <class Combine>
+inline float SimdTreeOf(const float* x, uint32_t lanes, Combine combine) {
+  float y[kSimdWidth];
+  std::copy(x, x + lanes, y);
+  for (uint32_t offset = kSimdWidth / 2; offset >= 1; offset /= 2) {
+    for (uint32_t l = 0; l < offset && l + offset < lanes; ++l) y[l] = combine(y[l], y[l + offset]);
+  }
+  return y[0];
+}
+
+inline float Plus(float a, float b) { return a + b; }
+
 template <class Combine>
 inline void SimdTree(float* values, uint32_t group_size, Combine combine) {
   for (uint32_t base = 0; base < group_size; base += kSimdWidth) {
     const uint32_t lanes = std::min(kSimdWidth, group_size - base);
-    float x[kSimdWidth];
-    std::copy(values + base, values + base + lanes, x);
-    for (uint32_t offset = kSimdWidth / 2; offset >= 1; offset /= 2) {
-      for (uint32_t l = 0; l < offset && l + offset < lanes; ++l) x[l] = combine(x[l], x[l + offset]);
-    }
-    std::fill(values + base, values + base + lanes, x[0]);
+    std::fill(values + base, values + base + lanes, SimdTreeOf(values + base, lanes, combine));
   }
 }
 
-inline void SimdSum(float* values, uint32_t group_size) {
-  SimdTree(values, group_size, [](float a, float b) { return a + b; });
-}
+inline void SimdSum(float* values, uint32_t group_size) { SimdTree(values, group_size, Plus); }
 inline void SimdMax(float* values, uint32_t group_size) {
   SimdTree(values, group_size, CanonicalMax);
+}
+
+// The multi-value sum of one simdgroup (lanes [base, base + lanes) of the group): lane base + i
+// receives the canonical sum over the simdgroup of row i, the row at in + i·stride. `out` is
+// not one of the rows.
+inline void SimdSumRowsOf(const float* in, size_t stride, float* out, uint32_t base,
+                          uint32_t lanes) {
+  for (uint32_t i = 0; i < lanes; ++i)
+    out[base + i] = SimdTreeOf(in + i * stride + base, lanes, Plus);
+}
+
+inline void SimdSumRows(const float* in, size_t stride, float* out, uint32_t group_size) {
+  for (uint32_t base = 0; base < group_size; base += kSimdWidth) {
+    SimdSumRowsOf(in, stride, out, base, std::min(kSimdWidth, group_size - base));
+  }
 }
 
 template <class T>

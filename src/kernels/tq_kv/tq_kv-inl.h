@@ -50,8 +50,9 @@ HWY_INLINE ScalarLane LanesFrom(const ScalarLane&, uint64_t first, uint64_t /*co
   return ScalarLane(uint32_t(first));
 }
 template <class L>
-HWY_INLINE L LanesFrom(const L&, uint64_t first, uint64_t count) {
-  return L(uint32_t(first), uint32_t(std::min<uint64_t>(count, L::kWidth)));
+HWY_INLINE auto LanesFrom(const L&, uint64_t first, uint64_t count) {
+  using Pack = typename L::MaybePartial;
+  return Pack(uint32_t(first), uint32_t(std::min<uint64_t>(count, L::kWidth)));
 }
 
 // Lane k of a pack writes p[k·stride]; the scalar lane writes *p.
@@ -158,9 +159,11 @@ class Codebook<ScalarLane, kLevels> {
 // magnitude k = q − 128 (q >= 128) or 127 − q (q < 128) indexes the upper 128 entries through
 // four two-table permutes and a blend tree on bits 5 and 6 of k, then q < 128 flips the sign
 // bit (exact: the entries are non-zero).
-template <uint32_t kLevels>
-class Codebook<LanePack<hn::ScalableTag<float>>, kLevels> {
-  using L = LanePack<hn::ScalableTag<float>>;
+template <bool kFull, uint32_t kLevels>
+class Codebook<LanePack<hn::ScalableTag<float>, kFull>, kLevels> {
+  using L = LanePack<hn::ScalableTag<float>, kFull>;
+  using VF = typename L::VF;
+  using VU = typename L::VU;
   static constexpr uint32_t kStored = kLevels == 256 ? 128 : kLevels;
   static constexpr uint32_t kParts = kStored / 16;
 
@@ -169,18 +172,18 @@ class Codebook<LanePack<hn::ScalableTag<float>>, kLevels> {
     const float* stored = table + (kLevels - kStored);
     for (uint32_t k = 0; k < kParts; ++k) part_[k] = _mm512_loadu_ps(stored + 16 * k);
   }
-  L::VF operator()(const L&, L::VU q) const {
+  VF operator()(const L&, VU q) const {
     if constexpr (kLevels == 16) {
-      return L::VF{_mm512_permutexvar_ps(q.raw, part_[0])};
+      return VF{_mm512_permutexvar_ps(q.raw, part_[0])};
     } else if constexpr (kLevels == 256) {
       // q < 128: k = q ^ 0x7F = 127 − q; q >= 128: k = q, of which the permutes and the
       // blend tree read bits 0..6 (= q − 128).
       const __mmask16 negative = _mm512_testn_epi32_mask(q.raw, _mm512_set1_epi32(0x80));
       const __m512i k = _mm512_mask_xor_epi32(q.raw, negative, q.raw, _mm512_set1_epi32(0x7F));
       const __m512 magnitude = Lookup(k);
-      return L::VF{_mm512_mask_xor_ps(magnitude, negative, magnitude, _mm512_set1_ps(-0.0f))};
+      return VF{_mm512_mask_xor_ps(magnitude, negative, magnitude, _mm512_set1_ps(-0.0f))};
     } else {
-      return L::VF{Lookup(q.raw)};
+      return VF{Lookup(q.raw)};
     }
   }
 
