@@ -699,7 +699,7 @@ TEST(TqKvDequantize, NibblesMatchSpec) {
                         .cache_capacity = c.cap,
                         .read_pos = read_pos,
                         .scale_factor_d512 = c.sf},
-                       In(c.packed), In(c.norms), Out(dst));
+                       In(c.packed), In(c.norms), View::Of<float>(dst.data(), size_t{c.nkv} * d));
       });
       ExpectSameFloats(dst, ExpectedRows(c, read_pos, 1));
       for (size_t i = size_t{c.nkv} * d; i < dst.size(); ++i) {
@@ -725,7 +725,7 @@ TEST(TqKvDequantize, BytesMatchSpec) {
                           .read_pos = read_pos,
                           .scale_factor_d512 = c.sf,
                           .codebook_bits = bits},
-                         In(c.packed), In(c.norms), Out(dst));
+                         In(c.packed), In(c.norms), View::Of<float>(dst.data(), size_t{c.nkv} * d));
       });
       ExpectSameFloats(dst, ExpectedRows(c, read_pos, 1));
       for (size_t i = size_t{c.nkv} * d; i < dst.size(); ++i) {
@@ -866,8 +866,9 @@ TEST(TqKvRotate, MatchesSpec) {
       want.insert(want.end(), row.begin(), row.end());
     }
     std::vector<float> out(size_t{rows} * d + 4);
+    const View rows_of_out = View::Of<float>(out.data(), size_t{rows} * d);
     RunEverywhere({Bytes(out)}, [&](Queue& q) {
-      TqInverseRotate(q, {.rows = rows, .head_dim = d}, In(in), Out(out));
+      TqInverseRotate(q, {.rows = rows, .head_dim = d}, In(in), rows_of_out);
     });
     ExpectSameFloats(out, want);
     ASSERT_EQ(std::bit_cast<uint32_t>(out.back()), 0xA5A5A5A5u);
@@ -878,7 +879,7 @@ TEST(TqKvRotate, MatchesSpec) {
     q.commit_and_wait();
     ExpectSameFloats(inout, want);
     Queue checked(QueueOptions{.threads = 1, .target = Target::Scalar(), .check_races = true});
-    TqInverseRotate(checked, {.rows = rows, .head_dim = d}, In(in), Out(out));
+    TqInverseRotate(checked, {.rows = rows, .head_dim = d}, In(in), rows_of_out);
     EXPECT_NO_THROW(checked.commit_and_wait());
   }
 }
