@@ -42,6 +42,13 @@ std::string Cat(const Args&... args) {
   return out.str();
 }
 
+// The factors of a size for a message: "4 * 128".
+inline std::string Factors(std::initializer_list<uint64_t> dims) {
+  std::string text;
+  for (uint64_t d : dims) text += (text.empty() ? "" : " * ") + std::to_string(d);
+  return text;
+}
+
 // Rule 1. `how` spells the product ("num_heads * head_dim = 4 * 128"), or is empty.
 inline void CheckExactCount(std::string_view prefix, std::string_view name, ConstView view,
                             uint64_t need, std::string_view how = {}) {

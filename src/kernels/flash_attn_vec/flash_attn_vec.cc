@@ -47,12 +47,6 @@ std::string DTypeText(DType t) { return std::string(DebugName(t)); }
 constexpr const char* kQDims = "num_heads * head_dim";
 constexpr const char* kKvDims = "num_kv_heads * kv_capacity * head_dim";
 
-std::string Values(std::initializer_list<uint64_t> dims) {
-  std::string values;
-  for (uint64_t d : dims) values += (values.empty() ? "" : " * ") + to_string(d);
-  return values;
-}
-
 class Validator {
  public:
   explicit Validator(const char* prefix) : prefix_(prefix) {}
@@ -96,9 +90,10 @@ class Validator {
     const auto count = [&](const char* name, const char* dims_text,
                            std::initializer_list<uint64_t> dims) {
       const auto n = detail::CheckedProduct(dims);
-      if (!n)
-        Fail(std::string(name) + " size " + dims_text + " (" + Values(dims) +
+      if (!n) {
+        Fail(std::string(name) + " size " + dims_text + " (" + detail::Factors(dims) +
              ") overflows 64 bits");
+      }
       return *n;
     };
     return FlashAttnVecElements{
@@ -117,7 +112,7 @@ class Validator {
            DTypeText(view.dtype()));
     }
     detail::CheckExactCount(Prefix(), name, view, need,
-                            std::string(dims_text) + " = " + Values(dims));
+                            std::string(dims_text) + " = " + detail::Factors(dims));
     detail::CheckNotNull(Prefix(), name, view);
   }
 

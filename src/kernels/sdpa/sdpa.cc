@@ -47,12 +47,6 @@ void CheckAtLeast(const char* name, ConstView view, uint64_t need) {
   }
 }
 
-std::string Product(std::initializer_list<uint64_t> dims) {
-  std::string values;
-  for (uint64_t d : dims) values += (values.empty() ? "" : " * ") + Str(d);
-  return values;
-}
-
 void CheckDType(const char* name, ConstView view, DType q) {
   if (view.dtype() != q) {
     ThrowInvalidArgument(std::string(name) + " dtype (" + std::string(Name(view.dtype())) +
@@ -113,9 +107,9 @@ void Sdpa(Queue& queue, const SdpaParams& p, ConstView Q, ConstView K, ConstView
   CheckAtLeast("V", V, need.V);
   CheckAtLeast("output", out, need.out);
   const std::string q_dims = "batch * n_heads * seq_len * head_dim = " +
-                             Product({p.batch, p.n_heads, p.seq_len, p.head_dim});
+                             detail::Factors({p.batch, p.n_heads, p.seq_len, p.head_dim});
   const std::string kv_dims = "batch * n_kv_heads * kv_capacity * head_dim = " +
-                              Product({p.batch, p.n_kv_heads, capacity, p.head_dim});
+                              detail::Factors({p.batch, p.n_kv_heads, capacity, p.head_dim});
   detail::CheckExactCount("", "Q", Q, need.Q, q_dims);
   detail::CheckExactCount("", "K", K, need.K, kv_dims);
   detail::CheckExactCount("", "V", V, need.V, kv_dims);
