@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "expect_error.h"
+#include "tgk/convert.h"
 #include "tgk/detail/validate.h"
 #include "tgk/dtype.h"
 #include "tgk/error.h"
@@ -542,6 +543,53 @@ TEST(ApiRules, FlashAttnVecRejectsUnknownMaskTypes) {
       EXPECT_EQ(buffers.Outputs(), before);
     }
   }
+}
+
+// sliding_window and ring_start take every value (spec 2.1 gives each one a meaning, mlx-native
+// validates neither); mask_type 1 is 0 for one query. Each documented equivalence holds bit for
+// bit, and a real window changes the result (so the comparisons can fail).
+TEST(ApiRules, FlashAttnVecKeepsTheSpecsMeaningOfEveryWindowAndRingStart) {
+  const FlashAttnVecParams base{.num_heads = 2,
+                                .num_kv_heads = 1,
+                                .head_dim = 128,
+                                .kv_seq_len = 40,
+                                .kv_capacity = 64,  // a power of two: ring_start is taken mod 2^32
+                                .scale = 0.088f,
+                                .ring_start = 5};
+  std::vector<float> q(256);
+  std::vector<f16> kv(64 * 128);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = float(int(i * 29 % 41) - 20) / 8.0f;
+  for (size_t i = 0; i < kv.size(); ++i) kv[i] = F16FromF32(float(int(i * 53 % 67) - 33) / 16.0f);
+  const auto run = [&](const FlashAttnVecParams& p) {
+    std::vector<float> out(256);
+    Queue queue(QueueOptions{.threads = 2});
+    FlashAttnVecF16(queue, p, ConstView::Of<float>(q.data(), q.size()),
+                    ConstView::Of<f16>(kv.data(), kv.size()),
+                    ConstView::Of<f16>(kv.data(), kv.size()),
+                    View::Of<float>(out.data(), out.size()));
+    queue.commit_and_wait();
+    return out;
+  };
+  const auto with = [&](uint32_t mask_type, uint32_t window, uint32_t ring_start) {
+    FlashAttnVecParams p = base;
+    p.mask_type = mask_type;
+    p.sliding_window = window;
+    p.ring_start = ring_start;
+    return run(p);
+  };
+  const auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+    return std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
+  const std::vector<float> none = with(0, 0, 5);
+  EXPECT_TRUE(same_bits(with(1, 0, 5), none));       // causal: one query sees everything
+  EXPECT_TRUE(same_bits(with(2, 0, 5), none));       // a zero window is no window
+  EXPECT_TRUE(same_bits(with(2, 40, 5), none));      // a window of every position
+  EXPECT_TRUE(same_bits(with(2, 1000, 5), none));    // ... or more
+  EXPECT_TRUE(same_bits(with(0, 7, 5), none));       // the window only counts for mask 2
+  EXPECT_TRUE(same_bits(with(0, 0, 5 + 64), none));  // ring_start ≡ ring_start + capacity
+  EXPECT_TRUE(same_bits(with(0, 0, 5 + 64 * 1000), none));
+  EXPECT_FALSE(same_bits(with(2, 30, 5), none));  // a real window changes the output
+  EXPECT_FALSE(same_bits(with(0, 0, 6), none));   // and so does another ring start
 }
 #endif
 
