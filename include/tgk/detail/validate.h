@@ -106,8 +106,9 @@ inline void CheckInPlaceOrDisjoint(std::string_view prefix, const NamedView& out
 
 // Rule 5 for floats.
 inline void CheckFinite(std::string_view prefix, std::string_view name, float value) {
-  if (!std::isfinite(value))
+  if (!std::isfinite(value)) {
     ThrowInvalidArgument(Cat(prefix, name, " must be finite, got ", value));
+  }
 }
 
 }  // namespace tgk::detail

@@ -30,7 +30,9 @@
 // with another buffer argument)" (encoders: packed, then norms, each against src, then packed
 // against norms; dequantisers: dst against packed, then norms). scale_factor_d512 must be
 // finite everywhere ("{prefix}: scale_factor_d512 must be finite, got nan"), also where the
-// head_dim does not use it; the spec gives NaN and Inf no meaning.
+// head_dim does not use it, as the spec gives NaN and Inf no meaning: the encoders check it
+// after their scalar rules (before the buffers), the dequantisers where they check the
+// D > 256 rule.
 //
 // Differences from the Metal port (mlx-native 0.8.1); none changes an output bit of a call
 // the port accepts and fully writes:
