@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
+#include "testing/expect_error.h"
 #include "tgk/convert.h"
 #include "tgk/detail/validate.h"
 #include "tgk/dtype.h"

@@ -95,11 +95,7 @@ void GatedDeltaNetKkt(Queue& queue, const KktShape& s, ConstView k, ConstView be
   const KktArgs args{
       k.as<bf16>(), beta.as<float>(), g.as<float>(), A.as<float>(), s.B, s.T, s.Hg, s.H, s.K};
   const uint32_t chunks = (s.T + kKktChunk - 1) / kKktChunk;
-  constexpr size_t kTileBytes = kKktChunk * kKktTile * sizeof(float);
-  queue.dispatch(
-      KktKernelEntry(), Dim3{s.H, chunks, s.B}, 256,
-      ArenaSizes{kTileBytes, kTileBytes, 2 * kKktChunk * sizeof(float), kTileBytes, kTileBytes},
-      args);
+  queue.dispatch(KktKernelEntry(), Dim3{s.H, chunks, s.B}, kKktGroupSize, KktArenaSizes(), args);
 }
 
 double KktFlops(const KktShape& s) {

@@ -1,5 +1,5 @@
 // gated_delta_net_kkt_bf16: the chunk-scaled K·Kᵀ of the Gated DeltaNet chunk pipeline
-// (spec/gated_delta_net_kkt.md). For every batch b, value head h and chunk of 64 steps:
+// (docs/spec/kkt.md). For every batch b, value head h and chunk of 64 steps:
 //
 //   A[b, t0+i, h, j] = [i > j] · exp(g_i − g_j) · Σ_c bf16(β_i · k_i[c]) · k_j[c]
 //
