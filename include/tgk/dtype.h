@@ -38,19 +38,39 @@ std::string_view Name(DType t);
 // Upper-case names ("F16", "BF16"), as the flash-attention messages print them.
 std::string_view DebugName(DType t);
 
+// Which C++ element types are tgk dtypes: float, f16, bf16, uint8_t, uint32_t, int32_t.
 template <class T>
-constexpr DType DTypeOf();
+struct DTypeTraits {
+  static constexpr bool kIsDType = false;
+};
+template <DType kType>
+struct DTypeTraitsOf {
+  static constexpr bool kIsDType = true;
+  static constexpr DType kDType = kType;
+};
 template <>
-constexpr DType DTypeOf<float>() { return DType::kF32; }
+struct DTypeTraits<float> : DTypeTraitsOf<DType::kF32> {};
 template <>
-constexpr DType DTypeOf<f16>() { return DType::kF16; }
+struct DTypeTraits<f16> : DTypeTraitsOf<DType::kF16> {};
 template <>
-constexpr DType DTypeOf<bf16>() { return DType::kBF16; }
+struct DTypeTraits<bf16> : DTypeTraitsOf<DType::kBF16> {};
 template <>
-constexpr DType DTypeOf<uint8_t>() { return DType::kU8; }
+struct DTypeTraits<uint8_t> : DTypeTraitsOf<DType::kU8> {};
 template <>
-constexpr DType DTypeOf<uint32_t>() { return DType::kU32; }
+struct DTypeTraits<uint32_t> : DTypeTraitsOf<DType::kU32> {};
 template <>
-constexpr DType DTypeOf<int32_t>() { return DType::kI32; }
+struct DTypeTraits<int32_t> : DTypeTraitsOf<DType::kI32> {};
+
+template <class T>
+inline constexpr bool kIsDType = DTypeTraits<T>::kIsDType;
+
+template <class T>
+constexpr DType DTypeOf() {
+  static_assert(kIsDType<T>,
+                "tgk: this element type is not a tgk dtype; views hold float, tgk::f16, "
+                "tgk::bf16, uint8_t, uint32_t or int32_t (16-bit float bits go in tgk::f16 or "
+                "tgk::bf16, not uint16_t)");
+  return DTypeTraits<T>::kDType;
+}
 
 }  // namespace tgk

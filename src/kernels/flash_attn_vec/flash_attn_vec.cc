@@ -28,6 +28,7 @@ HWY_AFTER_NAMESPACE();
 
 #include "kernels/flash_attn_vec/flash_attn_vec.h"
 #include "tgk/detail/checked_math.h"
+#include "tgk/detail/validate.h"
 #include "tgk/dtype.h"
 #include "tgk/error.h"
 
@@ -42,6 +43,9 @@ namespace {
 using std::to_string;
 
 std::string DTypeText(DType t) { return std::string(DebugName(t)); }
+
+constexpr const char* kQDims = "num_heads * head_dim";
+constexpr const char* kKvDims = "num_kv_heads * kv_capacity * head_dim";
 
 class Validator {
  public:
@@ -72,42 +76,55 @@ class Validator {
     }
   }
 
-  // tgk's own: `view` holds at least the product of `dims` elements of `dtype`.
-  void Buffer(const char* name, ConstView view, DType dtype, const char* dims_text,
+  // tgk's own scalar rules.
+  void Scalars(const FlashAttnVecParams& p) const {
+    detail::CheckFinite(Prefix(), "scale", p.scale);
+    if (p.mask_type > 2) {
+      Fail("mask_type must be 0 (none), 1 (causal) or 2 (sliding window), got " +
+           to_string(p.mask_type));
+    }
+  }
+
+  // The exact element counts, with this entry point's prefix on an overflow.
+  FlashAttnVecElements Need(const FlashAttnVecParams& p) const {
+    const auto count = [&](const char* name, const char* dims_text,
+                           std::initializer_list<uint64_t> dims) {
+      const auto n = detail::CheckedProduct(dims);
+      if (!n) {
+        Fail(std::string(name) + " size " + dims_text + " (" + detail::Factors(dims) +
+             ") overflows 64 bits");
+      }
+      return *n;
+    };
+    return FlashAttnVecElements{
+        .q = count("q", kQDims, {p.num_heads, p.head_dim}),
+        .k = count("k_f16", kKvDims, {p.num_kv_heads, p.kv_capacity, p.head_dim}),
+        .v = count("v_f16", kKvDims, {p.num_kv_heads, p.kv_capacity, p.head_dim}),
+        .out = count("output", kQDims, {p.num_heads, p.head_dim}),
+        .tmp = FlashAttnVecNwg32TmpBytes(p.num_heads, p.head_dim) / sizeof(float)};
+  }
+
+  // `view` holds exactly `need` elements of `dtype`, behind a non-null pointer.
+  void Buffer(const char* name, ConstView view, DType dtype, uint64_t need, const char* dims_text,
               std::initializer_list<uint64_t> dims) const {
     if (view.dtype() != dtype) {
       Fail(std::string(name) + " must be DType::" + DTypeText(dtype) + ", got " +
            DTypeText(view.dtype()));
     }
-    std::string values;
-    for (uint64_t d : dims) values += (values.empty() ? "" : " * ") + to_string(d);
-    const auto need = detail::CheckedProduct(dims);
-    if (!need) {
-      Fail(std::string(name) + " size " + dims_text + " (" + values + ") overflows 64 bits");
-    }
-    if (view.count() < *need) {
-      Fail(std::string(name) + " has " + to_string(view.count()) + " elements, needs at least " +
-           to_string(*need) + " (" + dims_text + " = " + values + ")");
-    }
-    NotNull(name, view);
+    detail::CheckExactCount(Prefix(), name, view, need,
+                            std::string(dims_text) + " = " + detail::Factors(dims));
+    detail::CheckNotNull(Prefix(), name, view);
   }
 
-  void NotNull(const char* name, ConstView view) const {
-    if (view.count() > 0 && view.data() == nullptr) {
-      Fail(std::string(name) + " has " + to_string(view.count()) +
-           " elements but a null data pointer");
-    }
+  void Tensors(const FlashAttnVecParams& p, const FlashAttnVecElements& need, ConstView q,
+               ConstView k, ConstView v, ConstView out) const {
+    Buffer("q", q, DType::kF32, need.q, kQDims, {p.num_heads, p.head_dim});
+    Buffer("k_f16", k, DType::kF16, need.k, kKvDims, {p.num_kv_heads, p.kv_capacity, p.head_dim});
+    Buffer("v_f16", v, DType::kF16, need.v, kKvDims, {p.num_kv_heads, p.kv_capacity, p.head_dim});
+    Buffer("output", out, DType::kF32, need.out, kQDims, {p.num_heads, p.head_dim});
   }
 
-  void Tensors(const FlashAttnVecParams& p, ConstView q, ConstView k, ConstView v,
-               ConstView out) const {
-    Buffer("q", q, DType::kF32, "num_heads * head_dim", {p.num_heads, p.head_dim});
-    Buffer("k_f16", k, DType::kF16, "num_kv_heads * kv_capacity * head_dim",
-           {p.num_kv_heads, p.kv_capacity, p.head_dim});
-    Buffer("v_f16", v, DType::kF16, "num_kv_heads * kv_capacity * head_dim",
-           {p.num_kv_heads, p.kv_capacity, p.head_dim});
-    Buffer("output", out, DType::kF32, "num_heads * head_dim", {p.num_heads, p.head_dim});
-  }
+  std::string Prefix() const { return prefix_ + ": "; }
 
  private:
   std::string prefix_;
@@ -157,11 +174,17 @@ void DispatchVec(Queue& queue, const detail::KernelEntry& kernel, const FlashAtt
 
 }  // namespace
 
+FlashAttnVecElements FlashAttnVecRequiredElements(const FlashAttnVecParams& params) {
+  return Validator("flash_attn_vec_peer_port_f16").Need(params);
+}
+
 void FlashAttnVecF16(Queue& queue, const FlashAttnVecParams& params, ConstView q, ConstView k,
                      ConstView v, View out) {
   const Validator check("flash_attn_vec_peer_port_f16");
   check.PortChecks(params, k, v, /*nwg32=*/false);
-  check.Tensors(params, q, k, v, out);
+  check.Scalars(params);
+  check.Tensors(params, check.Need(params), q, k, v, out);
+  detail::CheckNoOverlap(check.Prefix(), {{"output", out}}, {{"q", q}, {"k_f16", k}, {"v_f16", v}});
   DispatchVec(queue, FlashAttnVecKernelEntry(), params, MakeArgs(params, q, k, v, out.as<float>()),
               1);
 }
@@ -170,16 +193,18 @@ void FlashAttnVecF16Nwg32(Queue& queue, const FlashAttnVecParams& params, ConstV
                           ConstView v, View tmp, View out) {
   const Validator check("flash_attn_vec_peer_port_f16_nwg32");
   check.PortChecks(params, k, v, /*nwg32=*/true);
-  const uint64_t need = FlashAttnVecNwg32TmpBytes(params.num_heads, params.head_dim);
-  if (tmp.bytes() < need) {
-    check.Fail("tmp buffer too small (" + to_string(tmp.bytes()) + " < " + to_string(need) +
+  const uint64_t tmp_bytes = FlashAttnVecNwg32TmpBytes(params.num_heads, params.head_dim);
+  if (tmp.bytes() < tmp_bytes) {
+    check.Fail("tmp buffer too small (" + to_string(tmp.bytes()) + " < " + to_string(tmp_bytes) +
                " bytes)");
   }
-  check.Tensors(params, q, k, v, out);
-  if (tmp.dtype() != DType::kF32) {
-    check.Fail("tmp must be DType::F32, got " + DTypeText(tmp.dtype()));
-  }
-  check.NotNull("tmp", tmp);
+  check.Scalars(params);
+  const FlashAttnVecElements need = check.Need(params);
+  check.Tensors(params, need, q, k, v, out);
+  check.Buffer("tmp", tmp, DType::kF32, need.tmp, "num_heads * 32 * (head_dim + 2)",
+               {params.num_heads, kFlashAttnVecNwg, uint64_t{params.head_dim} + 2});
+  detail::CheckNoOverlap(check.Prefix(), {{"tmp", tmp}, {"output", out}},
+                         {{"q", q}, {"k_f16", k}, {"v_f16", v}});
 
   DispatchVec(queue, FlashAttnVecNwg32KernelEntry(), params,
               MakeArgs(params, q, k, v, tmp.as<float>()), kFlashAttnVecNwg);

@@ -37,9 +37,12 @@
 //     neither sets M, and a zero weight times a finite V adds nothing (the per-block sum
 //     starts at +0 and is never −0).
 //   - Offsets are 64-bit: no u32 overflow of kvh·kv_capacity·head_dim, no 16-bit head limit.
-//   - Host checks the port lacks, after its own: dtypes and sizes of every buffer (Q and out
-//     at least num_heads·head_dim elements, K and V at least num_kv_heads·kv_capacity·head_dim,
-//     tmp F32), 64-bit overflow of those sizes, null data pointers.
+//   - Host checks the port lacks, after its own: scale finite (NaN and Inf have no meaning in
+//     the spec), mask_type 0, 1 or 2 (the port treats any other value as 0; tgk rejects it as
+//     a caller's mistake), dtypes and exact sizes of every buffer (FlashAttnVecRequiredElements;
+//     README, "Buffers and validation"), 64-bit overflow of those sizes, null data pointers,
+//     and outputs (out, tmp) that share bytes with any other buffer argument.
+//     sliding_window and ring_start are not validated: the spec gives every value a meaning.
 //   - Execution, invisible in the results (each head's and each workgroup's arithmetic is the
 //     spec's): one group computes every query head of one kv head (up to
 //     kFlashAttnVecHeadsPerGroup of them), so that K and V are read once. For NWG = 32 a group
@@ -72,22 +75,40 @@ inline constexpr uint32_t kFlashAttnVecBlock = 32;  // positions per block (C)
 inline constexpr uint32_t kFlashAttnVecNwg = 32;    // workgroups per head of the split path
 inline constexpr uint32_t kFlashAttnVecHeadsPerGroup = 16;
 
+// The elements each buffer holds, exactly: what a caller allocates and what the dispatchers
+// check (tmp only for the NWG = 32 path: FlashAttnVecNwg32TmpBytes / 4 floats). Throws
+// tgk::Error (kInvalidArgument, "flash_attn_vec_peer_port_f16: k_f16 size num_kv_heads *
+// kv_capacity * head_dim ({values}) overflows 64 bits") when a count does not fit.
+struct FlashAttnVecElements {
+  uint64_t q;    // num_heads·head_dim
+  uint64_t k;    // num_kv_heads·kv_capacity·head_dim
+  uint64_t v;    // as k
+  uint64_t out;  // as q
+  uint64_t tmp;  // num_heads·32·(head_dim + 2)
+};
+FlashAttnVecElements FlashAttnVecRequiredElements(const FlashAttnVecParams& params);
+
 // Validates (tgk::Error, kind kInvalidArgument, message prefixed
 // "flash_attn_vec_peer_port_f16: "; nothing is recorded on error), then records the NWG = 1
 // dispatch on `queue`; commit_and_wait() runs it.
 //   q: F32 [num_heads, head_dim]   k, v: F16 [num_kv_heads, kv_capacity, head_dim]
 //   out: F32 [num_heads, head_dim]
 // Checks in order (the port's first): head_dim in {128, 256, 512}; K dtype; V dtype; heads
-// > 0; num_heads % num_kv_heads == 0; kv_seq_len > 0; kv_capacity >= kv_seq_len; then Q, K,
-// V, out sizes and dtypes. mask_type, sliding_window and ring_start are not validated (as in
-// the port).
+// > 0; num_heads % num_kv_heads == 0; kv_seq_len > 0; kv_capacity >= kv_seq_len; then tgk's:
+// "scale must be finite, got {scale}"; "mask_type must be 0 (none), 1 (causal) or 2 (sliding
+// window), got {mask_type}"; the sizes' overflow; each of q, k_f16, v_f16, output: dtype
+// ("q must be DType::F32, got F16"), exact size ("q has {n} elements, needs exactly {m}
+// (num_heads * head_dim = 4 * 128)"), null data; then "output overlaps q (an output may not
+// share memory with another buffer argument)", against q, k_f16, v_f16 in that order.
 void FlashAttnVecF16(Queue& queue, const FlashAttnVecParams& params, ConstView q, ConstView k,
                      ConstView v, View out);
 
 // The NWG = 32 path: records the vector kernel (writing `tmp`), a memory barrier and the reduce
 // kernel (writing `out`). Prefix "flash_attn_vec_peer_port_f16_nwg32: "; the port's checks
 // plus `tmp` at least FlashAttnVecNwg32TmpBytes bytes (checked as the port does, on the byte
-// length), then tgk's own checks, `tmp` F32 among them.
+// length), then tgk's own checks as above, then tmp's (F32, exactly
+// FlashAttnVecRequiredElements(params).tmp elements, non-null), then aliasing: tmp and output
+// against q, k_f16, v_f16, and output against tmp.
 //   tmp: F32, partials [num_heads][head_dim/4][32][4] then (S, M) pairs [num_heads][32][2]
 void FlashAttnVecF16Nwg32(Queue& queue, const FlashAttnVecParams& params, ConstView q, ConstView k,
                           ConstView v, View tmp, View out);

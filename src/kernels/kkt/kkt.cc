@@ -17,10 +17,12 @@ TGK_DEFINE_KERNEL_RUNNERS(KktKernel, KktArgs)
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include <initializer_list>
 #include <string>
 
 #include "kernels/kkt/kkt.h"
 #include "tgk/detail/checked_math.h"
+#include "tgk/detail/validate.h"
 #include "tgk/dtype.h"
 #include "tgk/error.h"
 
@@ -32,6 +34,7 @@ namespace {
 
 constexpr const char* kPrefix = "gated_delta_net_kkt";
 
+// The spec's rules 8-11: exact count and dtype, one message for both.
 void CheckBuffer(const char* name, ConstView view, DType dtype, uint64_t count) {
   if (view.count() != count || view.dtype() != dtype) {
     ThrowInvalidArgument(std::string(kPrefix) + ": " + name + " must be " +
@@ -39,13 +42,25 @@ void CheckBuffer(const char* name, ConstView view, DType dtype, uint64_t count) 
                          std::to_string(view.count()) + " " + std::string(Name(view.dtype())) +
                          ")");
   }
-  if (count > 0 && view.data() == nullptr) {
-    ThrowInvalidArgument(std::string(kPrefix) + ": " + name + " has " + std::to_string(count) +
-                         " elements but a null data pointer");
-  }
+  detail::CheckNotNull(std::string(kPrefix) + ": ", name, view);
 }
 
 }  // namespace
+
+KktElements KktRequiredElements(const KktShape& s) {
+  const auto count = [](std::initializer_list<uint64_t> dims, const char* what) {
+    const auto product = detail::CheckedProduct(dims);
+    if (!product) {
+      ThrowInvalidArgument(std::string(kPrefix) + ": element count of " + what +
+                           " overflows 64 bits");
+    }
+    return *product;
+  };
+  return KktElements{.k = count({s.B, s.T, s.Hg, s.K}, "k"),
+                     .beta = count({s.B, s.T, s.H}, "beta"),
+                     .g = count({s.B, s.T, s.H}, "g"),
+                     .A = count({s.B, s.T, s.H, s.BT}, "A")};
+}
 
 void GatedDeltaNetKkt(Queue& queue, const KktShape& s, ConstView k, ConstView beta, ConstView g,
                       View A) {
@@ -70,15 +85,12 @@ void GatedDeltaNetKkt(Queue& queue, const KktShape& s, ConstView k, ConstView be
     ThrowInvalidArgument(p + " (iter 2): k (" + std::to_string(s.K) +
                          ") must be a multiple of BK (64)");
   }
-  const auto count = [&](std::initializer_list<uint64_t> dims, const char* what) {
-    const auto product = detail::CheckedProduct(dims);
-    if (!product) ThrowInvalidArgument(p + ": element count of " + what + " overflows 64 bits");
-    return *product;
-  };
-  CheckBuffer("k", k, DType::kBF16, count({s.B, s.T, s.Hg, s.K}, "k"));
-  CheckBuffer("beta", beta, DType::kF32, count({s.B, s.T, s.H}, "beta"));
-  CheckBuffer("g", g, DType::kF32, count({s.B, s.T, s.H}, "g"));
-  CheckBuffer("A", A, DType::kF32, count({s.B, s.T, s.H, s.BT}, "A"));
+  const KktElements need = KktRequiredElements(s);
+  CheckBuffer("k", k, DType::kBF16, need.k);
+  CheckBuffer("beta", beta, DType::kF32, need.beta);
+  CheckBuffer("g", g, DType::kF32, need.g);
+  CheckBuffer("A", A, DType::kF32, need.A);
+  detail::CheckNoOverlap(p + ": ", {{"A", A}}, {{"k", k}, {"beta", beta}, {"g", g}});
 
   const KktArgs args{
       k.as<bf16>(), beta.as<float>(), g.as<float>(), A.as<float>(), s.B, s.T, s.Hg, s.H, s.K};

@@ -34,9 +34,25 @@ inline constexpr uint32_t kKktChunk = 64;
 inline constexpr uint32_t kKktTile = 64;  // BK
 inline constexpr uint32_t kKktMaxK = 512;
 
+// The elements each buffer holds, exactly (README, "Buffers and validation"): what a caller
+// allocates and what GatedDeltaNetKkt checks. Throws tgk::Error (kInvalidArgument,
+// "gated_delta_net_kkt: element count of {buffer} overflows 64 bits") when a count does not
+// fit; the shape's other rules are GatedDeltaNetKkt's.
+struct KktElements {
+  uint64_t k;     // B·T·Hg·K
+  uint64_t beta;  // B·T·H
+  uint64_t g;     // B·T·H
+  uint64_t A;     // B·T·H·BT
+};
+KktElements KktRequiredElements(const KktShape& shape);
+
 // Checks every rule (tgk::Error, kind kInvalidArgument, with the spec's message; nothing is
 // recorded then), then records the dispatch on `queue`; commit_and_wait() runs it.
 //   k: bf16 [B, T, Hg, K]   beta, g: f32 [B, T, H]   A: f32 [B, T, H, 64]
+// After the spec's rules (each buffer's exact size and dtype among them), tgk's: no null data
+// behind a non-empty view ("gated_delta_net_kkt: k has {n} elements but a null data pointer"),
+// and A shares no byte with k, beta or g ("gated_delta_net_kkt: A overlaps k (an output may
+// not share memory with another buffer argument)").
 void GatedDeltaNetKkt(Queue& queue, const KktShape& shape, ConstView k, ConstView beta, ConstView g,
                       View A);
 

@@ -25,6 +25,7 @@ HWY_AFTER_NAMESPACE();
 
 #include "kernels/sdpa/sdpa.h"
 #include "tgk/detail/checked_math.h"
+#include "tgk/detail/validate.h"
 #include "tgk/dtype.h"
 #include "tgk/error.h"
 
@@ -37,20 +38,13 @@ namespace {
 
 std::string Str(uint64_t x) { return std::to_string(x); }
 
-// Spec rule 7 for one buffer: at least `dims`' product of elements of the buffer's own dtype.
-// Returns whether the dispatch reads or writes any of it.
-bool CheckSize(const char* name, ConstView view, std::initializer_list<uint64_t> dims) {
-  const std::string n = name;
-  const auto count = detail::CheckedProduct(dims);
-  uint64_t bytes = 0;
-  if (!count || __builtin_mul_overflow(*count, uint64_t{SizeOf(view.dtype())}, &bytes)) {
-    ThrowInvalidArgument(n + " buffer size overflows 64 bits");
-  }
+// Spec rule 7 for one buffer: at least `need` elements, counted in bytes of its own dtype.
+void CheckAtLeast(const char* name, ConstView view, uint64_t need) {
+  const uint64_t bytes = need * SizeOf(view.dtype());  // fits: SdpaRequiredElements checked it
   if (view.bytes() < bytes) {
-    ThrowInvalidArgument(n + " buffer too small: expected at least " + Str(bytes) + " bytes, got " +
-                         Str(view.bytes()));
+    ThrowInvalidArgument(std::string(name) + " buffer too small: expected at least " + Str(bytes) +
+                         " bytes, got " + Str(view.bytes()));
   }
-  return bytes > 0;
 }
 
 void CheckDType(const char* name, ConstView view, DType q) {
@@ -58,10 +52,6 @@ void CheckDType(const char* name, ConstView view, DType q) {
     ThrowInvalidArgument(std::string(name) + " dtype (" + std::string(Name(view.dtype())) +
                          ") must match Q's dtype (" + std::string(Name(q)) + ")");
   }
-}
-
-void CheckNotNull(const char* name, ConstView view) {
-  if (view.data() == nullptr) ThrowInvalidArgument(std::string(name) + " buffer is null");
 }
 
 template <class T>
@@ -98,6 +88,8 @@ void Sdpa(Queue& queue, const SdpaParams& p, ConstView Q, ConstView K, ConstView
                          Str(p.kv_seq_len) + ")");
   }
 
+  detail::CheckFinite("", "scale", p.scale);
+
   // tgk's dtype rules: the kernel follows Q, the other buffers must agree with it.
   const DType dtype = Q.dtype();
   if (dtype != DType::kF32 && dtype != DType::kBF16) {
@@ -107,17 +99,27 @@ void Sdpa(Queue& queue, const SdpaParams& p, ConstView Q, ConstView K, ConstView
   CheckDType("V", V, dtype);
   CheckDType("output", out, dtype);
 
-  // The spec's rule 7, with the resolved capacity.
+  // The spec's rule 7, with the resolved capacity, then tgk's exact sizes.
   const uint32_t capacity = p.kv_capacity == 0 ? p.kv_seq_len : p.kv_capacity;
-  const bool used = CheckSize("Q", Q, {p.batch, p.n_heads, p.seq_len, p.head_dim});
-  CheckSize("K", K, {p.batch, p.n_kv_heads, capacity, p.head_dim});
-  CheckSize("V", V, {p.batch, p.n_kv_heads, capacity, p.head_dim});
-  CheckSize("output", out, {p.batch, p.n_heads, p.seq_len, p.head_dim});
-  if (!used) return;  // batch == 0
-  CheckNotNull("Q", Q);
-  CheckNotNull("K", K);
-  CheckNotNull("V", V);
-  CheckNotNull("output", out);
+  const SdpaElements need = SdpaRequiredElements(p);
+  CheckAtLeast("Q", Q, need.Q);
+  CheckAtLeast("K", K, need.K);
+  CheckAtLeast("V", V, need.V);
+  CheckAtLeast("output", out, need.out);
+  const std::string q_dims = "batch * n_heads * seq_len * head_dim = " +
+                             detail::Factors({p.batch, p.n_heads, p.seq_len, p.head_dim});
+  const std::string kv_dims = "batch * n_kv_heads * kv_capacity * head_dim = " +
+                              detail::Factors({p.batch, p.n_kv_heads, capacity, p.head_dim});
+  detail::CheckExactCount("", "Q", Q, need.Q, q_dims);
+  detail::CheckExactCount("", "K", K, need.K, kv_dims);
+  detail::CheckExactCount("", "V", V, need.V, kv_dims);
+  detail::CheckExactCount("", "output", out, need.out, q_dims);
+  detail::CheckNotNull("", "Q", Q);
+  detail::CheckNotNull("", "K", K);
+  detail::CheckNotNull("", "V", V);
+  detail::CheckNotNull("", "output", out);
+  detail::CheckNoOverlap("", {{"output", out}}, {{"Q", Q}, {"K", K}, {"V", V}});
+  if (p.batch == 0) return;
 
   const Dim3 grid{p.batch, p.n_heads, (p.seq_len + kSdpaGroupSize - 1) / kSdpaGroupSize};
   const ArenaSizes arenas = SdpaArenaSizes(p.head_dim);
@@ -128,6 +130,22 @@ void Sdpa(Queue& queue, const SdpaParams& p, ConstView Q, ConstView K, ConstView
     queue.dispatch(SdpaBF16KernelEntry(), grid, kSdpaGroupSize, arenas,
                    Args<bf16>(p, capacity, Q, K, V, out));
   }
+}
+
+SdpaElements SdpaRequiredElements(const SdpaParams& p) {
+  const uint64_t capacity = p.kv_capacity == 0 ? p.kv_seq_len : p.kv_capacity;
+  const auto count = [](const char* name, std::initializer_list<uint64_t> dims) {
+    const auto n = detail::CheckedProduct(dims);
+    uint64_t bytes = 0;
+    if (!n || __builtin_mul_overflow(*n, uint64_t{sizeof(float)}, &bytes)) {
+      ThrowInvalidArgument(std::string(name) + " buffer size overflows 64 bits");
+    }
+    return *n;
+  };
+  return SdpaElements{.Q = count("Q", {p.batch, p.n_heads, p.seq_len, p.head_dim}),
+                      .K = count("K", {p.batch, p.n_kv_heads, capacity, p.head_dim}),
+                      .V = count("V", {p.batch, p.n_kv_heads, capacity, p.head_dim}),
+                      .out = count("output", {p.batch, p.n_heads, p.seq_len, p.head_dim})};
 }
 
 double SdpaFlops(const SdpaParams& p) {

@@ -25,11 +25,19 @@
 //     overflow), a non-zero kv_capacity below kv_seq_len (K/V reads would run into the next
 //     head or past the buffer) and sizes whose byte count overflows 64 bits. Offsets are
 //     64-bit (the Metal kernel's are 32-bit and wrap).
-//   - Every buffer the dispatch needs must be non-null.
+//   - Buffer sizes are exact (README, "Buffers and validation"), not the spec's "at least": a
+//     view smaller than SdpaRequiredElements gets the spec's message, a larger one
+//     "{name} has {n} elements, needs exactly {m} ({dims} = {values})".
+//   - scale must be finite ("scale must be finite, got nan"): the spec gives NaN and Inf no
+//     meaning (every score would be NaN, or ±Inf and then NaN).
+//   - A non-empty view has a non-null data pointer ("K has 8 elements but a null data
+//     pointer"), and the output shares no byte with Q, K or V ("output overlaps K (an output
+//     may not share memory with another buffer argument)").
 // The order of the checks: the spec's rules 1–6, then the tgk shape rules (seq_len, head_dim,
-// kv_capacity), then the dtypes (Q, K, V, out), then the spec's rule 7 (buffer sizes in the
-// order Q, K, V, output, each preceded by its overflow check), then null buffers. batch == 0
-// passes validation and dispatches nothing.
+// kv_capacity), then scale, then the dtypes (Q, K, V, out), then the byte counts' 64-bit
+// overflow (Q, K, V, output), then the spec's rule 7 (Q, K, V, output), then exact sizes (same
+// order), then null buffers, then aliasing. batch == 0 passes validation
+// (every buffer then has 0 elements) and dispatches nothing.
 #pragma once
 
 #include <cstdint>
@@ -53,6 +61,17 @@ struct SdpaParams {
 inline constexpr uint32_t kSdpaMaxHeadDim = 512;
 // Query rows per threadgroup (the Metal kernel's TILE_Q); one lane per row.
 inline constexpr uint32_t kSdpaTileQ = 32;
+
+// The elements each buffer holds, exactly: what a caller allocates and what Sdpa checks, with
+// the resolved kv_capacity. Throws tgk::Error (kInvalidArgument, "{Q|K|V|output} buffer size
+// overflows 64 bits") when a buffer's f32 byte count does not fit in 64 bits.
+struct SdpaElements {
+  uint64_t Q;    // batch·n_heads·seq_len·head_dim
+  uint64_t K;    // batch·n_kv_heads·kv_capacity·head_dim
+  uint64_t V;    // as K
+  uint64_t out;  // as Q
+};
+SdpaElements SdpaRequiredElements(const SdpaParams& params);
 
 // Checks every rule (tgk::Error, kind kInvalidArgument; nothing is recorded then), then records
 // the dispatch of sdpa (f32 Q) or sdpa_bf16 (bf16 Q) on `queue`; commit_and_wait() runs it.

@@ -391,7 +391,7 @@ TEST(SdpaTest, ZeroBatchDispatchesNothing) {
   std::vector<float> out(16, -7.0f);
   Queue queue(QueueOptions{.threads = 2});
   Sdpa(queue, p, ConstView(nullptr, 0, DType::kF32), ConstView(nullptr, 0, DType::kF32),
-       ConstView(nullptr, 0, DType::kF32), View::Of<float>(out.data(), out.size()));
+       ConstView(nullptr, 0, DType::kF32), View::Of<float>(out.data(), 0));
   queue.commit_and_wait();
   for (float x : out) EXPECT_EQ(x, -7.0f);
 }
@@ -491,7 +491,7 @@ TEST(SdpaTest, NullBufferIsRejected) {
         Sdpa(queue, p, ConstView::Of<float>(data.data(), 8), ConstView(nullptr, 8, DType::kF32),
              ConstView::Of<float>(data.data(), 8), View::Of<float>(out.data(), 8));
       },
-      "K buffer is null");
+      "K has 8 elements but a null data pointer");
   queue.commit_and_wait();
   for (float x : out) EXPECT_EQ(x, -7.0f);
 }

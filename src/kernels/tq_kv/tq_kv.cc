@@ -42,13 +42,13 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
-#include <sstream>
 #include <string>
 #include <string_view>
 
 #include "kernels/tq_kv/tq_codebooks.h"
 #include "kernels/tq_kv/tq_kv.h"
 #include "tgk/detail/checked_math.h"
+#include "tgk/detail/validate.h"
 #include "tgk/dtype.h"
 #include "tgk/error.h"
 
@@ -70,15 +70,8 @@ TGK_EXPORT_KERNEL(TqInverseRotateFallbackKernel, "tq_inverse_rotate")
 namespace {
 
 template <class... Args>
-std::string Str(const Args&... args) {
-  std::ostringstream out;
-  (out << ... << args);
-  return out.str();
-}
-
-template <class... Args>
 [[noreturn]] void Fail(std::string_view prefix, const Args&... args) {
-  ThrowInvalidArgument(Str(prefix, ": ", args...));
+  ThrowInvalidArgument(detail::Cat(prefix, ": ", args...));
 }
 
 bool IsPowerOfTwo(uint32_t n) { return n != 0 && (n & (n - 1)) == 0; }
@@ -91,19 +84,17 @@ uint64_t Product(std::string_view prefix, const char* what,
   return *product;
 }
 
+// Dtype and null pointer (the README's rules 2 and 3).
 void CheckBuffer(std::string_view prefix, const char* name, ConstView view, DType dtype) {
   if (view.dtype() != dtype) {
     Fail(prefix, name, " must be ", Name(dtype), " (got ", Name(view.dtype()), ")");
   }
-  if (view.count() > 0 && view.data() == nullptr) {
-    Fail(prefix, name, " has ", view.count(), " elements but a null data pointer");
-  }
+  detail::CheckNotNull(detail::Cat(prefix, ": "), name, view);
 }
 
 // The encoders' src rule, one token: nkv·D f32 elements.
-void CheckSrc(std::string_view prefix, ConstView src, uint32_t nkv, uint32_t d) {
+void CheckSrc(std::string_view prefix, ConstView src, uint64_t need, uint32_t nkv, uint32_t d) {
   CheckBuffer(prefix, "src", src, DType::kF32);
-  const uint64_t need = uint64_t{nkv} * d;
   if (src.count() < need) {
     Fail(prefix, "src has ", src.count(), " elements but need ", need, " (num_kv_heads=", nkv,
          " * head_dim=", d, ")");
@@ -111,26 +102,44 @@ void CheckSrc(std::string_view prefix, ConstView src, uint32_t nkv, uint32_t d) 
 }
 
 // packed u8 [nkv, cap, D/2] (nibbles) or [nkv, cap, D] (bytes).
-void CheckPacked(std::string_view prefix, ConstView packed, uint32_t nkv, uint32_t cap, uint32_t d,
-                 bool nibbles) {
+void CheckPacked(std::string_view prefix, ConstView packed, uint64_t need, uint32_t nkv,
+                 uint32_t cap, uint32_t d, bool nibbles) {
   CheckBuffer(prefix, "packed", packed, DType::kU8);
-  const uint64_t row = nibbles ? d / 2 : d;
-  const uint64_t need = Product(prefix, "packed", {nkv, cap, row});
   if (packed.bytes() < need) {
     Fail(prefix, "packed buffer has ", packed.bytes(), " bytes but need ", need,
          " (num_kv_heads=", nkv, " * cache_capacity=", cap,
-         nibbles ? " * head_dim/2=" : " * head_dim=", row, ")");
+         nibbles ? " * head_dim/2=" : " * head_dim=", nibbles ? d / 2 : d, ")");
   }
 }
 
-void CheckNorms(std::string_view prefix, ConstView norms, uint32_t nkv, uint32_t cap, uint32_t d) {
+void CheckNorms(std::string_view prefix, ConstView norms, uint64_t need, uint32_t nkv, uint32_t cap,
+                uint32_t d) {
   CheckBuffer(prefix, "norms", norms, DType::kF32);
-  const uint32_t npp = NormsPerPos(d);
-  const uint64_t need = Product(prefix, "norms", {nkv, cap, npp});
   if (norms.count() < need) {
     Fail(prefix, "norms buffer has ", norms.count(), " elements but need ", need,
-         " (num_kv_heads=", nkv, " * cache_capacity=", cap, " * norms_per_pos=", npp, ")");
+         " (num_kv_heads=", nkv, " * cache_capacity=", cap, " * norms_per_pos=", NormsPerPos(d),
+         ")");
   }
+}
+
+// The README's rules 1 and 4 for an encoder, after the spec's checks.
+void CheckEncodeBuffers(std::string_view prefix, const TqEncodeElements& need, ConstView src,
+                        View packed, View norms) {
+  const std::string p = detail::Cat(prefix, ": ");
+  detail::CheckExactCount(p, "src", src, need.src);
+  detail::CheckExactCount(p, "packed", packed, need.packed);
+  detail::CheckExactCount(p, "norms", norms, need.norms);
+  detail::CheckNoOverlap(p, {{"packed", packed}, {"norms", norms}}, {{"src", src}});
+}
+
+// The same for a dequantiser.
+void CheckDequantizeBuffers(std::string_view prefix, const TqDequantizeElements& need,
+                            ConstView packed, ConstView norms, View dst) {
+  const std::string p = detail::Cat(prefix, ": ");
+  detail::CheckExactCount(p, "packed", packed, need.packed);
+  detail::CheckExactCount(p, "norms", norms, need.norms);
+  detail::CheckExactCount(p, "dst", dst, need.dst);
+  detail::CheckNoOverlap(p, {{"dst", dst}}, {{"packed", packed}, {"norms", norms}});
 }
 
 void CheckSlidingCapacity(std::string_view prefix, bool is_sliding, uint32_t cap) {
@@ -153,12 +162,40 @@ void CheckReadPos(std::string_view prefix, uint32_t read_pos, uint32_t cap) {
   if (read_pos >= cap) Fail(prefix, "read_pos(", read_pos, ") >= cache_capacity(", cap, ")");
 }
 
+// The dequantisers divide by scale_factor_d512 for D > 256; for D <= 256 it is unused, and
+// still must be finite (a NaN there is a caller's mistake, never a meaning).
 void CheckScaleFactor(std::string_view prefix, uint32_t d, float sf) {
   if (d > 256 && !(std::isfinite(sf) && sf != 0.0f)) {
     Fail(prefix, "scale_factor_d512 must be finite and non-zero for head_dim ", d,
          " > 256 (the decoder divides the norms by it), got ", sf);
   }
+  detail::CheckFinite(detail::Cat(prefix, ": "), "scale_factor_d512", sf);
 }
+
+// The element counts of the encoders' buffers, in their check order.
+TqEncodeElements EncodeElements(std::string_view prefix, uint64_t src_tokens, uint32_t nkv,
+                                uint32_t d, uint32_t cap, bool nibbles) {
+  return TqEncodeElements{.src = Product(prefix, "src", {src_tokens, nkv, d}),
+                          .packed = Product(prefix, "packed", {nkv, cap, nibbles ? d / 2 : d}),
+                          .norms = Product(prefix, "norms", {nkv, cap, NormsPerPos(d)})};
+}
+
+// The same for the dequantisers (dst [nkv, n_tokens, D]).
+TqDequantizeElements DequantizeElements(std::string_view prefix, uint32_t nkv, uint32_t d,
+                                        uint32_t cap, uint32_t n_tokens, bool nibbles) {
+  const uint64_t dst = Product(prefix, "dst", {nkv, n_tokens, d});
+  return TqDequantizeElements{.packed = Product(prefix, "packed", {nkv, cap, nibbles ? d / 2 : d}),
+                              .norms = Product(prefix, "norms", {nkv, cap, NormsPerPos(d)}),
+                              .dst = dst};
+}
+
+constexpr std::string_view kEncodePrefix = "hadamard_quantize_kv";
+constexpr std::string_view kEncodeSeqPrefix = "hadamard_quantize_kv_seq";
+constexpr std::string_view kEncodeHbPrefix = "hadamard_quantize_kv_hb";
+constexpr std::string_view kDequantizePrefix = "tq_dequantize_kv";
+constexpr std::string_view kDequantizeHbPrefix = "dispatch_tq_dequantize_hb_kv";
+constexpr std::string_view kDequantizeHbSeqPrefix = "dispatch_tq_dequantize_hb_kv_seq";
+constexpr std::string_view kRotatePrefix = "tq_inverse_rotate";
 
 // Records the encoder for `tokens` tokens (groups (h, t)), token t at position first_pos + t.
 void RecordEncode(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_t cap,
@@ -219,11 +256,40 @@ float TqRotationScale(uint32_t head_dim) {
   return static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
 }
 
+// ---- element counts ------------------------------------------------------------------------
+
+TqEncodeElements HadamardQuantizeKvRequiredElements(const HadamardQuantizeKvParams& p) {
+  return EncodeElements(kEncodePrefix, 1, p.num_kv_heads, p.head_dim, p.cache_capacity, true);
+}
+TqEncodeElements HadamardQuantizeKvSeqRequiredElements(const HadamardQuantizeKvSeqParams& p) {
+  return EncodeElements(kEncodeSeqPrefix, uint64_t{p.src_tok_offset} + p.n_tokens, p.num_kv_heads,
+                        p.head_dim, p.cache_capacity, true);
+}
+TqEncodeElements HadamardQuantizeKvHbRequiredElements(const HadamardQuantizeKvHbParams& p) {
+  return EncodeElements(kEncodeHbPrefix, 1, p.num_kv_heads, p.head_dim, p.cache_capacity, false);
+}
+TqDequantizeElements TqDequantizeKvRequiredElements(const TqDequantizeKvParams& p) {
+  return DequantizeElements(kDequantizePrefix, p.num_kv_heads, p.head_dim, p.cache_capacity, 1,
+                            true);
+}
+TqDequantizeElements TqDequantizeHbKvRequiredElements(const TqDequantizeHbKvParams& p) {
+  return DequantizeElements(kDequantizeHbPrefix, p.num_kv_heads, p.head_dim, p.cache_capacity, 1,
+                            false);
+}
+TqDequantizeElements TqDequantizeHbKvSeqRequiredElements(const TqDequantizeHbKvSeqParams& p) {
+  return DequantizeElements(kDequantizeHbSeqPrefix, p.num_kv_heads, p.head_dim, p.cache_capacity,
+                            p.n_tokens, false);
+}
+TqInverseRotateElements TqInverseRotateRequiredElements(const TqInverseRotateParams& p) {
+  const uint64_t n = Product(kRotatePrefix, "rotated", {p.rows, p.head_dim});
+  return TqInverseRotateElements{.rotated = n, .out = n};
+}
+
 // ---- encoders ----------------------------------------------------------------------------
 
 void HadamardQuantizeKv(Queue& queue, const HadamardQuantizeKvParams& p, ConstView src, View packed,
                         View norms) {
-  constexpr std::string_view kPrefix = "hadamard_quantize_kv";
+  constexpr std::string_view kPrefix = kEncodePrefix;
   const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
   if (nkv == 0 || d == 0) return;
   if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be a power of two, got ", d);
@@ -237,23 +303,25 @@ void HadamardQuantizeKv(Queue& queue, const HadamardQuantizeKvParams& p, ConstVi
     Fail(kPrefix, "global cache write_pos(", p.write_pos, ") >= cache_capacity(", cap, ")");
   }
   CheckSlidingCapacity(kPrefix, p.is_sliding, cap);
-  CheckSrc(kPrefix, src, nkv, d);
-  CheckPacked(kPrefix, packed, nkv, cap, d, /*nibbles=*/true);
-  CheckNorms(kPrefix, norms, nkv, cap, d);
+  detail::CheckFinite(detail::Cat(kPrefix, ": "), "scale_factor_d512", p.scale_factor_d512);
+  const TqEncodeElements need = HadamardQuantizeKvRequiredElements(p);
+  CheckSrc(kPrefix, src, need.src, nkv, d);
+  CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/true);
+  CheckNorms(kPrefix, norms, need.norms, nkv, cap, d);
+  CheckEncodeBuffers(kPrefix, need, src, packed, norms);
   RecordEncode(queue, 4, nkv, d, cap, p.write_pos, 1, p.is_sliding, p.scale_factor_d512,
                src.as<float>(), packed, norms);
 }
 
 void HadamardQuantizeKvSeq(Queue& queue, const HadamardQuantizeKvSeqParams& p, ConstView src,
                            View packed, View norms) {
-  constexpr std::string_view kPrefix = "hadamard_quantize_kv_seq";
+  constexpr std::string_view kPrefix = kEncodeSeqPrefix;
   const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
   if (p.n_tokens == 0 || nkv == 0 || d == 0) return;
   CheckBuffer(kPrefix, "src", src, DType::kF32);
-  const uint64_t tokens_in_src = uint64_t{p.src_tok_offset} + p.n_tokens;
-  const uint64_t need_src = Product(kPrefix, "src", {tokens_in_src, nkv, d});
-  if (src.count() < need_src) {
-    Fail(kPrefix, "src has ", src.count(), " elements but need ", need_src,
+  const TqEncodeElements need = HadamardQuantizeKvSeqRequiredElements(p);
+  if (src.count() < need.src) {
+    Fail(kPrefix, "src has ", src.count(), " elements but need ", need.src,
          " (src_tok_offset=", p.src_tok_offset, " + n_tokens=", p.n_tokens, " * num_kv_heads=", nkv,
          " * head_dim=", d, ")");
   }
@@ -268,8 +336,10 @@ void HadamardQuantizeKvSeq(Queue& queue, const HadamardQuantizeKvSeqParams& p, C
          cap, ") at seq idx ", first_bad);
   }
   CheckSlidingCapacity(kPrefix, p.is_sliding, cap);
-  CheckPacked(kPrefix, packed, nkv, cap, d, /*nibbles=*/true);
-  CheckNorms(kPrefix, norms, nkv, cap, d);
+  detail::CheckFinite(detail::Cat(kPrefix, ": "), "scale_factor_d512", p.scale_factor_d512);
+  CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/true);
+  CheckNorms(kPrefix, norms, need.norms, nkv, cap, d);
+  CheckEncodeBuffers(kPrefix, need, src, packed, norms);
   // A sliding cache keeps the last cap tokens: earlier ones would be overwritten in order.
   const uint32_t skipped = p.is_sliding && p.n_tokens > cap ? p.n_tokens - cap : 0;
   const float* first_token = src.as<float>() + (uint64_t{p.src_tok_offset} + skipped) * nkv * d;
@@ -285,15 +355,18 @@ void HadamardQuantizeKvHb(Queue& queue, const HadamardQuantizeKvHbParams& p, Con
     Fail("dispatch_hadamard_quantize_kv_hb", "codebook_bits must be 5, 6, or 8, got ",
          p.codebook_bits);
   }
-  constexpr std::string_view kPrefix = "hadamard_quantize_kv_hb";
+  constexpr std::string_view kPrefix = kEncodeHbPrefix;
   if (d != 256 && d != 512) Fail(kPrefix, "head_dim ", d, " not supported (need 256 or 512)");
   if (!p.is_sliding && p.write_pos >= cap) {
     Fail(kPrefix, "global cache write_pos(", p.write_pos, ") >= cache_capacity(", cap, ")");
   }
   CheckSlidingCapacity(kPrefix, p.is_sliding, cap);
-  CheckSrc(kPrefix, src, nkv, d);
-  CheckPacked(kPrefix, packed, nkv, cap, d, /*nibbles=*/false);
-  CheckNorms(kPrefix, norms, nkv, cap, d);
+  detail::CheckFinite(detail::Cat(kPrefix, ": "), "scale_factor_d512", p.scale_factor_d512);
+  const TqEncodeElements need = HadamardQuantizeKvHbRequiredElements(p);
+  CheckSrc(kPrefix, src, need.src, nkv, d);
+  CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/false);
+  CheckNorms(kPrefix, norms, need.norms, nkv, cap, d);
+  CheckEncodeBuffers(kPrefix, need, src, packed, norms);
   RecordEncode(queue, p.codebook_bits, nkv, d, cap, p.write_pos, 1, p.is_sliding,
                p.scale_factor_d512, src.as<float>(), packed, norms);
 }
@@ -302,43 +375,45 @@ void HadamardQuantizeKvHb(Queue& queue, const HadamardQuantizeKvHbParams& p, Con
 
 void TqDequantizeKv(Queue& queue, const TqDequantizeKvParams& p, ConstView packed, ConstView norms,
                     View dst) {
-  constexpr std::string_view kPrefix = "tq_dequantize_kv";
+  constexpr std::string_view kPrefix = kDequantizePrefix;
   const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
   if (nkv == 0 || d == 0) return;
   if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be a power of two, got ", d);
   CheckBuffer(kPrefix, "dst", dst, DType::kF32);
-  const uint64_t need = uint64_t{nkv} * d;
-  if (dst.count() < need) Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need);
+  const TqDequantizeElements need = TqDequantizeKvRequiredElements(p);
+  if (dst.count() < need.dst) Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need.dst);
   if (d % 2 != 0) Fail(kPrefix, "head_dim must be even for nibble packing, got ", d);
   CheckReadPos(kPrefix, p.read_pos, cap);
-  CheckPacked(kPrefix, packed, nkv, cap, d, /*nibbles=*/true);
-  CheckNorms(kPrefix, norms, nkv, cap, d);
+  CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/true);
+  CheckNorms(kPrefix, norms, need.norms, nkv, cap, d);
   CheckScaleFactor(kPrefix, d, p.scale_factor_d512);
+  CheckDequantizeBuffers(kPrefix, need, packed, norms, dst);
   RecordDequantize(queue, 4, nkv, d, cap, p.read_pos, 1, p.scale_factor_d512, packed, norms, dst);
 }
 
 void TqDequantizeHbKv(Queue& queue, const TqDequantizeHbKvParams& p, ConstView packed,
                       ConstView norms, View dst) {
-  constexpr std::string_view kPrefix = "dispatch_tq_dequantize_hb_kv";
+  constexpr std::string_view kPrefix = kDequantizeHbPrefix;
   const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
   if (nkv == 0 || d == 0) return;
   if (p.codebook_bits != 5 && p.codebook_bits != 6 && p.codebook_bits != 8) {
     Fail(kPrefix, "codebook_bits must be 5, 6, or 8, got ", p.codebook_bits);
   }
   CheckBuffer(kPrefix, "dst", dst, DType::kF32);
-  const uint64_t need = uint64_t{nkv} * d;
-  if (dst.count() < need) Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need);
+  const TqDequantizeElements need = TqDequantizeHbKvRequiredElements(p);
+  if (dst.count() < need.dst) Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need.dst);
   CheckReadPos(kPrefix, p.read_pos, cap);
-  CheckPacked(kPrefix, packed, nkv, cap, d, /*nibbles=*/false);
-  CheckNorms(kPrefix, norms, nkv, cap, d);
+  CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/false);
+  CheckNorms(kPrefix, norms, need.norms, nkv, cap, d);
   CheckScaleFactor(kPrefix, d, p.scale_factor_d512);
+  CheckDequantizeBuffers(kPrefix, need, packed, norms, dst);
   RecordDequantize(queue, p.codebook_bits, nkv, d, cap, p.read_pos, 1, p.scale_factor_d512, packed,
                    norms, dst);
 }
 
 void TqDequantizeHbKvSeq(Queue& queue, const TqDequantizeHbKvSeqParams& p, ConstView packed,
                          ConstView norms, View dst) {
-  constexpr std::string_view kPrefix = "dispatch_tq_dequantize_hb_kv_seq";
+  constexpr std::string_view kPrefix = kDequantizeHbSeqPrefix;
   const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
   if (nkv == 0 || d == 0 || p.n_tokens == 0) return;
   if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be power of two, got ", d);
@@ -346,18 +421,19 @@ void TqDequantizeHbKvSeq(Queue& queue, const TqDequantizeHbKvSeqParams& p, Const
     Fail(kPrefix, "codebook_bits must be 5, 6, or 8, got ", p.codebook_bits);
   }
   CheckBuffer(kPrefix, "dst", dst, DType::kF32);
-  const uint64_t need = Product(kPrefix, "dst", {nkv, p.n_tokens, d});
-  if (dst.count() < need) {
-    Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need, " (num_kv_heads=", nkv,
+  const TqDequantizeElements need = TqDequantizeHbKvSeqRequiredElements(p);
+  if (dst.count() < need.dst) {
+    Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need.dst, " (num_kv_heads=", nkv,
          " × n_tokens=", p.n_tokens, " × head_dim=", d, ")");
   }
   if (uint64_t{p.start_pos} + p.n_tokens > cap) {
     Fail(kPrefix, "start_pos(", p.start_pos, ") + n_tokens(", p.n_tokens, ") > cache_capacity(",
          cap, ")");
   }
-  CheckPacked(kPrefix, packed, nkv, cap, d, /*nibbles=*/false);
-  CheckNorms(kPrefix, norms, nkv, cap, d);
+  CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/false);
+  CheckNorms(kPrefix, norms, need.norms, nkv, cap, d);
   CheckScaleFactor(kPrefix, d, p.scale_factor_d512);
+  CheckDequantizeBuffers(kPrefix, need, packed, norms, dst);
   RecordDequantize(queue, p.codebook_bits, nkv, d, cap, p.start_pos, p.n_tokens,
                    p.scale_factor_d512, packed, norms, dst);
 }
@@ -365,27 +441,25 @@ void TqDequantizeHbKvSeq(Queue& queue, const TqDequantizeHbKvSeqParams& p, Const
 // ---- the inverse rotation ------------------------------------------------------------------
 
 void TqInverseRotate(Queue& queue, const TqInverseRotateParams& p, ConstView rotated, View out) {
-  constexpr std::string_view kPrefix = "tq_inverse_rotate";
+  constexpr std::string_view kPrefix = kRotatePrefix;
   const uint32_t d = p.head_dim;
   if (p.rows == 0 || d == 0) return;
   if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be a power of two, got ", d);
   CheckLanes(kPrefix, d, "the rotation");
-  const uint64_t need = uint64_t{p.rows} * d;
-  const auto check = [&](const char* name, ConstView view) {
+  const TqInverseRotateElements need = TqInverseRotateRequiredElements(p);
+  const auto check = [&](const char* name, ConstView view, uint64_t n) {
     CheckBuffer(kPrefix, name, view, DType::kF32);
-    if (view.count() < need) {
-      Fail(kPrefix, name, " has ", view.count(), " elements but need ", need, " (rows=", p.rows,
+    if (view.count() < n) {
+      Fail(kPrefix, name, " has ", view.count(), " elements but need ", n, " (rows=", p.rows,
            " * head_dim=", d, ")");
     }
   };
-  check("rotated", rotated);
-  check("out", out);
-  const auto in_begin = reinterpret_cast<uintptr_t>(rotated.data());
-  const auto out_begin = reinterpret_cast<uintptr_t>(out.data());
-  const uint64_t bytes = need * sizeof(float);
-  if (in_begin != out_begin && in_begin < out_begin + bytes && out_begin < in_begin + bytes) {
-    Fail(kPrefix, "out overlaps rotated without being the same buffer");
-  }
+  check("rotated", rotated, need.rotated);
+  check("out", out, need.out);
+  const std::string prefix = detail::Cat(kPrefix, ": ");
+  detail::CheckExactCount(prefix, "rotated", rotated, need.rotated);
+  detail::CheckExactCount(prefix, "out", out, need.out);
+  detail::CheckInPlaceOrDisjoint(prefix, {"out", out}, {"rotated", rotated});
   const TqInverseRotateArgs args{rotated.as<float>(), out.as<float>(), d, TqRotationScale(d)};
   const Dim3 grid{p.rows, 1, 1};
   if (d == 256) {

@@ -21,8 +21,18 @@
 // Calling convention, as for every tgk kernel: an entry point checks every rule, then records
 // its dispatch on `queue`; queue.commit_and_wait() runs it. A broken rule throws tgk::Error
 // (kind kInvalidArgument) with the message below and nothing is recorded or written. Where
-// the spec says so, a zero size returns without recording anything. Buffers may be larger
-// than needed (the port's rule); their dtypes are checked.
+// the spec says so, a zero size returns without recording anything (and checks no buffer).
+// Buffer sizes are exact (README, "Buffers and validation"; the port accepts larger ones): each
+// entry point's <Entry>RequiredElements(params) gives the counts. A buffer smaller than that
+// gets the spec's message; a larger one, after every other check of the list below,
+// "{prefix}: {buffer} has {n} elements, needs exactly {m}". Then no output may share a byte
+// with another buffer argument: "{prefix}: packed overlaps src (an output may not share memory
+// with another buffer argument)" (encoders: packed, then norms, each against src, then packed
+// against norms; dequantisers: dst against packed, then norms). scale_factor_d512 must be
+// finite everywhere ("{prefix}: scale_factor_d512 must be finite, got nan"), also where the
+// head_dim does not use it, as the spec gives NaN and Inf no meaning: the encoders check it
+// after their scalar rules (before the buffers), the dequantisers where they check the
+// D > 256 rule.
 //
 // Differences from the Metal port (mlx-native 0.8.1); none changes an output bit of a call
 // the port accepts and fully writes:
@@ -69,6 +79,29 @@
 
 namespace tgk {
 
+// ---- buffer sizes ----------------------------------------------------------------------------
+
+// The elements each buffer of an encoder holds, exactly (packed: u8 elements, i.e. bytes).
+struct TqEncodeElements {
+  uint64_t src;     // (src_tok_offset + n_tokens)·nkv·D, one token for the per-token encoders
+  uint64_t packed;  // nkv·cap·D/2 (4-bit) or nkv·cap·D (5/6/8-bit)
+  uint64_t norms;   // nkv·cap·max(1, D/256)
+};
+// The same for a dequantiser.
+struct TqDequantizeElements {
+  uint64_t packed;  // nkv·cap·D/2 (4-bit) or nkv·cap·D (5/6/8-bit)
+  uint64_t norms;   // nkv·cap·max(1, D/256)
+  uint64_t dst;     // nkv·n_tokens·D, n_tokens = 1 for the per-position dequantisers
+};
+struct TqInverseRotateElements {
+  uint64_t rotated;  // rows·D
+  uint64_t out;      // rows·D
+};
+
+// What a caller allocates and what the entry point of the same name checks. A count that
+// overflows 64 bits throws tgk::Error (kInvalidArgument, "{prefix}: the size of {buffer}
+// overflows 64 bits"); the params' other rules are the entry point's.
+
 // ---- encoders ------------------------------------------------------------------------------
 
 // dispatch_hadamard_quantize_kv: one token's heads, src f32 [nkv, D], into row
@@ -103,6 +136,7 @@ struct HadamardQuantizeKvParams {
 // "{prefix}: {buffer} has {n} elements but a null data pointer".
 void HadamardQuantizeKv(Queue& queue, const HadamardQuantizeKvParams& params, ConstView src,
                         View packed, View norms);
+TqEncodeElements HadamardQuantizeKvRequiredElements(const HadamardQuantizeKvParams& params);
 
 // dispatch_hadamard_quantize_kv_seq: n_tokens tokens of src f32 [src_tok_offset + n_tokens,
 // nkv, D], token src_tok_offset + i into position write_pos_start + i (computed in 64 bits).
@@ -129,6 +163,7 @@ struct HadamardQuantizeKvSeqParams {
 //   tgk: the sliding-capacity, packed and norms rules, as above with this prefix.
 void HadamardQuantizeKvSeq(Queue& queue, const HadamardQuantizeKvSeqParams& params, ConstView src,
                            View packed, View norms);
+TqEncodeElements HadamardQuantizeKvSeqRequiredElements(const HadamardQuantizeKvSeqParams& params);
 
 // dispatch_hadamard_quantize_kv_hb: the 5/6/8-bit encoder, D = 256 or 512, one byte per index.
 struct HadamardQuantizeKvHbParams {
@@ -148,6 +183,7 @@ struct HadamardQuantizeKvHbParams {
 //    parenthesis) and norms rules of HadamardQuantizeKv with prefix "hadamard_quantize_kv_hb".
 void HadamardQuantizeKvHb(Queue& queue, const HadamardQuantizeKvHbParams& params, ConstView src,
                           View packed, View norms);
+TqEncodeElements HadamardQuantizeKvHbRequiredElements(const HadamardQuantizeKvHbParams& params);
 
 // ---- dequantisers ---------------------------------------------------------------------------
 
@@ -172,6 +208,7 @@ struct TqDequantizeKvParams {
 //    (the decoder divides the norms by it), got {sf}".
 void TqDequantizeKv(Queue& queue, const TqDequantizeKvParams& params, ConstView packed,
                     ConstView norms, View dst);
+TqDequantizeElements TqDequantizeKvRequiredElements(const TqDequantizeKvParams& params);
 
 // tq_dequantize_hb_kv: as TqDequantizeKv for the 5/6/8-bit format (any D >= 1, as the port).
 struct TqDequantizeHbKvParams {
@@ -189,6 +226,7 @@ struct TqDequantizeHbKvParams {
 //    packed (nkv·cap·D bytes), norms and scale_factor_d512 rules with this prefix.
 void TqDequantizeHbKv(Queue& queue, const TqDequantizeHbKvParams& params, ConstView packed,
                       ConstView norms, View dst);
+TqDequantizeElements TqDequantizeHbKvRequiredElements(const TqDequantizeHbKvParams& params);
 
 // tq_dequantize_hb_kv_seq: rows start_pos .. start_pos + n_tokens − 1 of every head into dst
 // f32 [nkv, n_tokens, D] (head-major); slice [h, τ, :] equals TqDequantizeHbKv at
@@ -212,13 +250,16 @@ struct TqDequantizeHbKvSeqParams {
 //   tgk: the packed, norms and scale_factor_d512 rules with this prefix.
 void TqDequantizeHbKvSeq(Queue& queue, const TqDequantizeHbKvSeqParams& params, ConstView packed,
                          ConstView norms, View dst);
+TqDequantizeElements TqDequantizeHbKvSeqRequiredElements(const TqDequantizeHbKvSeqParams& params);
 
 // ---- the inverse rotation -------------------------------------------------------------------
 
 // rows vectors of head_dim floats from the rotated domain back to the original one:
 // x̂ = σ ⊙ H(ŷ) for D = 256 and 512 (the fast encoders' signs), x̂ = H(ŷ) for any other power
 // of two D <= 1024 (the fallback encoder has no signs). H applies r_D after all butterfly
-// stages. `out` may be `rotated` itself (same data pointer) but must not overlap it otherwise.
+// stages. `out` may be `rotated` itself (same data and size: each row is read whole before it
+// is written, so in place gives the same bits) but must not overlap it otherwise. This is the
+// one in-place use tgk allows.
 struct TqInverseRotateParams {
   uint32_t rows = 0;
   uint32_t head_dim = 0;
@@ -233,6 +274,7 @@ struct TqInverseRotateParams {
 //   "tq_inverse_rotate: out overlaps rotated without being the same buffer".
 void TqInverseRotate(Queue& queue, const TqInverseRotateParams& params, ConstView rotated,
                      View out);
+TqInverseRotateElements TqInverseRotateRequiredElements(const TqInverseRotateParams& params);
 
 // ---- helpers ----------------------------------------------------------------------------------
 

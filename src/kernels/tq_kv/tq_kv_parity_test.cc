@@ -213,7 +213,7 @@ TEST_P(TqKvParity, NibbleDequantizerMatchesTheReference) {
                         .cache_capacity = c.cap,
                         .read_pos = read_pos,
                         .scale_factor_d512 = c.sf},
-                       In(c.packed), In(c.norms), Out(dst));
+                       In(c.packed), In(c.norms), View::Of<float>(dst.data(), size_t{c.nkv} * d));
       });
       ExpectSameFloats(dst, ExpectedRows(c, read_pos, 1));
       for (size_t i = size_t{c.nkv} * d; i < dst.size(); ++i) {
@@ -239,7 +239,7 @@ TEST_P(TqKvParity, ByteDequantizerMatchesTheReference) {
                           .read_pos = read_pos,
                           .scale_factor_d512 = c.sf,
                           .codebook_bits = bits},
-                         In(c.packed), In(c.norms), Out(dst));
+                         In(c.packed), In(c.norms), View::Of<float>(dst.data(), size_t{c.nkv} * d));
       });
       ExpectSameFloats(dst, ExpectedRows(c, read_pos, 1));
       for (size_t i = size_t{c.nkv} * d; i < dst.size(); ++i) {
@@ -357,8 +357,10 @@ TEST_P(TqKvParity, InverseRotationMatchesTheReference) {
       want.insert(want.end(), row.begin(), row.end());
     }
     std::vector<float> out(size_t{rows} * d + 4);
-    RunOn(GetParam(), {Bytes(out)},
-          [&](Queue& q) { TqInverseRotate(q, {.rows = rows, .head_dim = d}, In(in), Out(out)); });
+    const View rows_of_out = View::Of<float>(out.data(), size_t{rows} * d);
+    RunOn(GetParam(), {Bytes(out)}, [&](Queue& q) {
+      TqInverseRotate(q, {.rows = rows, .head_dim = d}, In(in), rows_of_out);
+    });
     ExpectSameFloats(out, want);
     ASSERT_EQ(BitsOf(out.back()), BitsOf(test::PoisonValue<float>()));
     // In place.
@@ -369,7 +371,7 @@ TEST_P(TqKvParity, InverseRotationMatchesTheReference) {
     ExpectSameFloats(inout, want);
     if (!IsFirst(GetParam())) continue;
     Queue checked(QueueOptions{.threads = 1, .target = Target::Scalar(), .check_races = true});
-    TqInverseRotate(checked, {.rows = rows, .head_dim = d}, In(in), Out(out));
+    TqInverseRotate(checked, {.rows = rows, .head_dim = d}, In(in), rows_of_out);
     EXPECT_NO_THROW(checked.commit_and_wait());
   }
 }
