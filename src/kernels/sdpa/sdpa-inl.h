@@ -11,11 +11,11 @@
 //
 // every product rounded, then the add (never fused), and finally O[d] = acc[d] · (1 / L).
 //
-// The scalar oracle does exactly that, one key and one d at a time. A lane pack (W consecutive
-// query rows) computes the same operations in the same order per row, blocked for registers:
+// Lanes are blocked for registers (W = Lane::kWidth consecutive query rows, W = 1 for the scalar
+// lane); each row still sees the same operations in the same order:
 //   - Q is staged transposed in arena 0 ([d][lane]) so that a pack reads its rows' Q[d] as one
-//     vector; acc lives in arena 1 ([d][lane]). Staging and the final store go through W × W
-//     register transposes (pure data movement).
+//     vector; acc lives in arena 1 ([d][lane]). Staging and the final store go through
+//     StageColumns and StoreColumns (tgk/rows-inl.h: pure data movement).
 //   - The dot products of a block of keys are computed at once, K[p][d] splatted (the same for
 //     every row): they are independent of each other, and each still sums over d in ascending
 //     order. Then the softmax updates of the block's keys, in key order. Then, for a chunk of d
@@ -25,8 +25,8 @@
 //     tgk's Exp, so it is not evaluated, and acc·corr is skipped: x·1 = x bit for bit for every
 //     x but NaN (finite, subnormal, ±0, ±inf), and a NaN stays a NaN (NaN payloads are not part
 //     of the contract). The same skip applies wherever corr evaluates to exactly 1 in every row.
-//   - bf16 K and V rows are widened (exactly) into small local buffers, a chunk at a time, so
-//     that the inner loops splat f32 values as for f32 inputs.
+//   - bf16 K and V rows are widened (exactly, WidenRow) into small local buffers, a chunk at a
+//     time, so that the inner loops splat f32 values as for f32 inputs.
 // Rows of a pack see different numbers of keys (causal rule). Keys every row sees run unmasked;
 // keys only some rows see run masked: a row past its n_q keeps M, L and acc unchanged (Select,
 // so that not even −0 + 0 or 0·inf can touch them).
@@ -49,71 +49,23 @@
 
 #include "kernels/sdpa/sdpa_args.h"
 #include "tgk/group-inl.h"
+#include "tgk/rows-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tgk {
 namespace HWY_NAMESPACE {
 namespace sdpa {
 
-HWY_INLINE float Widen(float x) { return x; }
-HWY_INLINE float Widen(bf16 x) { return F32FromBF16(x); }
-
-// Q staging: dst[d·tile + lane] = the lane's row src[lane·hd + d], for the pack's rows below
-// `valid` (0 for the others). A scalar lane is always a valid row.
-template <class T, class Arena>
-HWY_INLINE void StageTransposed(const ScalarLane& lane, const T* src, size_t hd, uint32_t /*valid*/,
-                                const Arena& dst, uint32_t tile) {
-  for (size_t d = 0; d < hd; ++d) lane.store(dst, d * tile + lane.first(), lane.load(src + d));
+// The f32 values of src[0..n): f32 rows are read in place, bf16 rows widened (exactly) into buf.
+template <class Lane>
+HWY_INLINE const float* F32Row(const Lane& /*lane*/, const float* src, size_t /*n*/,
+                               float* /*buf*/) {
+  return src;
 }
-template <class DF, class T, class Arena>
-HWY_INLINE void StageTransposed(const LanePack<DF>& lane, const T* src, size_t hd, uint32_t valid,
-                                const Arena& dst, uint32_t tile) {
-  constexpr uint32_t kWidth = LanePack<DF>::kWidth;
-  hn::Vec<DF> rows[kWidth];
-  for (size_t d0 = 0; d0 < hd; d0 += kWidth) {
-    const uint32_t n = uint32_t(std::min<size_t>(kWidth, hd - d0));
-    const LanePack<DF> part(lane.first(), n);
-    for (uint32_t k = 0; k < kWidth; ++k) {
-      rows[k] = k < valid ? part.load(src + k * hd + d0) : lane.zero();
-    }
-    lane.transpose(rows);
-    for (uint32_t c = 0; c < n; ++c) lane.store(dst, (d0 + c) * tile + lane.first(), rows[c]);
-  }
-}
-
-// Output: the lane's row dst[lane·hd + d] = src[d·tile + lane] · inv, for the pack's rows below
-// `valid`.
-template <class T, class Arena>
-HWY_INLINE void StoreTransposed(const ScalarLane& lane, const Arena& src, uint32_t tile, float inv,
-                                T* dst, size_t hd, uint32_t /*valid*/) {
-  for (size_t d = 0; d < hd; ++d) {
-    lane.store(dst + d, lane.load(src, d * tile + lane.first()) * inv);
-  }
-}
-template <class DF, class Arena, class T>
-HWY_INLINE void StoreTransposed(const LanePack<DF>& lane, const Arena& src, uint32_t tile,
-                                hn::Vec<DF> inv, T* dst, size_t hd, uint32_t valid) {
-  constexpr uint32_t kWidth = LanePack<DF>::kWidth;
-  hn::Vec<DF> rows[kWidth];
-  for (size_t d0 = 0; d0 < hd; d0 += kWidth) {
-    const uint32_t n = uint32_t(std::min<size_t>(kWidth, hd - d0));
-    for (uint32_t c = 0; c < kWidth; ++c) {
-      rows[c] = c < n ? lane.load(src, (d0 + c) * tile + lane.first()) * inv : lane.zero();
-    }
-    lane.transpose(rows);
-    const LanePack<DF> part(lane.first(), n);
-    for (uint32_t k = 0; k < std::min(valid, kWidth); ++k) part.store(dst + k * hd + d0, rows[k]);
-  }
-}
-
-// dst[0..n) = the f32 values of src[0..n), a pack at a time.
-template <class DF>
-HWY_INLINE void WidenRow(const LanePack<DF>& lane, const bf16* src, size_t n, float* dst) {
-  constexpr uint32_t kWidth = LanePack<DF>::kWidth;
-  for (size_t i = 0; i < n; i += kWidth) {
-    const LanePack<DF> part(lane.first(), uint32_t(std::min<size_t>(kWidth, n - i)));
-    part.store(dst + i, part.load(src + i));
-  }
+template <class Lane>
+HWY_INLINE const float* F32Row(const Lane& lane, const bf16* src, size_t n, float* buf) {
+  WidenRow(lane, src, n, buf);
+  return buf;
 }
 
 }  // namespace sdpa
@@ -147,12 +99,9 @@ struct SdpaKernel {
   }
 
  private:
-  // Register blocking of the lane packs: keys per block, d rows of acc per chunk. The oracle
-  // takes one key and one d at a time, the spec's loops as written.
+  // Register blocking: keys per block, d rows of acc per chunk.
   template <class Lane>
-  static constexpr bool kOracle = std::is_same_v<Lane, ScalarLane>;
-  template <class Lane>
-  static constexpr uint32_t kBlock = kOracle<Lane> ? 1 : (Lane::kWidth >= 16 ? 16 : 8);
+  static constexpr uint32_t kBlock = Lane::kWidth >= 16 ? 16 : 8;
 
   template <class Lane, class Arena>
   HWY_INLINE void Rows(const Lane& lane, const Head& head, uint32_t q_tile, const Arena& qt,
@@ -164,7 +113,7 @@ struct SdpaKernel {
     const uint32_t rows = std::min(lane.count(), a.seq_len - q_tile - lane0);
     const size_t hd = a.head_dim;
 
-    sdpa::StageTransposed(lane, head.q + lane0 * hd, hd, rows, qt, kTileQ);
+    StageColumns(lane, head.q + lane0 * hd, hd, hd, rows, qt, kTileQ);
     for (size_t d = 0; d < hd; ++d) lane.store(acc, d * kTileQ + lane0, lane.zero());
 
     // Causal rule with the decode offset: row q sees keys p < n_q = min(a + 1, kv_seq_len),
@@ -183,7 +132,10 @@ struct SdpaKernel {
     }
 
     const VF inv = lane.splat(1.0f) / l;
-    sdpa::StoreTransposed(lane, acc, kTileQ, inv, head.out + lane0 * hd, hd, rows);
+    for (size_t d = 0; d < hd; ++d) {
+      lane.store(acc, d * kTileQ + lane0, lane.load(acc, d * kTileQ + lane0) * inv);
+    }
+    StoreColumns(lane, acc, kTileQ, hd, rows, head.out + lane0 * hd, hd);
   }
 
   // Keys p0 .. p0 + count − 1, count <= kBlock. kMasked: some rows of the pack do not see all
@@ -195,9 +147,6 @@ struct SdpaKernel {
     using VF = typename Lane::VF;
     using Mask = decltype(lane.splat(p0) < n_q);
     constexpr uint32_t kKeys = kBlock<Lane>;
-    // bf16 rows are widened (exactly) into local buffers a chunk at a time, so that the inner
-    // loops of the packs splat f32 values as they do for f32 inputs.
-    constexpr bool kWiden = std::is_same_v<T, bf16> && !kOracle<Lane>;
     constexpr uint32_t kDotChunk = 64;
     const uint32_t lane0 = lane.first();
     const size_t hd = a.head_dim;
@@ -208,25 +157,19 @@ struct SdpaKernel {
     for (uint32_t j = 0; j < kKeys; ++j) keys[j] = head.k + (p0 + std::min(j, count - 1)) * hd;
     VF s[kKeys];
     for (uint32_t j = 0; j < kKeys; ++j) s[j] = lane.zero();
-    if constexpr (kWiden) {
-      HWY_ALIGN float kf[kKeys][kDotChunk];
-      for (size_t d0 = 0; d0 < hd; d0 += kDotChunk) {
-        const size_t n = std::min<size_t>(kDotChunk, hd - d0);
-        for (uint32_t j = 0; j < kKeys; ++j) sdpa::WidenRow(lane, keys[j] + d0, n, kf[j]);
-        for (size_t d = 0; d < n; ++d) {
-          const VF q = lane.load(qt, (d0 + d) * kTileQ + lane0);
-          for (uint32_t j = 0; j < kKeys; ++j) s[j] = s[j] + q * lane.splat(kf[j][d]);
-        }
-      }
-    } else {
-      for (size_t d = 0; d < hd; ++d) {
-        const VF q = lane.load(qt, d * kTileQ + lane0);
-        for (uint32_t j = 0; j < kKeys; ++j) s[j] = s[j] + q * lane.splat(sdpa::Widen(keys[j][d]));
+    HWY_ALIGN float widened[kKeys][kDotChunk];
+    for (size_t d0 = 0; d0 < hd; d0 += kDotChunk) {
+      const size_t n = std::min<size_t>(kDotChunk, hd - d0);
+      const float* kf[kKeys];
+      for (uint32_t j = 0; j < kKeys; ++j) kf[j] = sdpa::F32Row(lane, keys[j] + d0, n, widened[j]);
+      for (size_t d = 0; d < n; ++d) {
+        const VF q = lane.load(qt, (d0 + d) * kTileQ + lane0);
+        for (uint32_t j = 0; j < kKeys; ++j) s[j] = s[j] + q * lane.splat(kf[j][d]);
       }
     }
 
     // Online softmax, key by key. `unit`: corr is exactly 1 in every row of the pack (see the
-    // top of the file); the oracle always evaluates and multiplies.
+    // top of the file).
     VF corr[kKeys], w[kKeys];
     Mask visible[kKeys];
     bool unit[kKeys];
@@ -234,9 +177,9 @@ struct SdpaKernel {
       const VF score = s[j] * lane.splat(a.scale);
       const VF m_new = Max(m, score);
       const VF shift = m - m_new;
-      unit[j] = !kOracle<Lane> && !kMasked && lane.all(shift == lane.zero());
+      unit[j] = !kMasked && lane.all(shift == lane.zero());
       corr[j] = unit[j] ? lane.splat(1.0f) : Exp(shift);
-      unit[j] = unit[j] || (!kOracle<Lane> && !kMasked && lane.all(corr[j] == lane.splat(1.0f)));
+      unit[j] = unit[j] || (!kMasked && lane.all(corr[j] == lane.splat(1.0f)));
       w[j] = Exp(score - m_new);
       const VF l_new = l * corr[j] + w[j];
       if constexpr (kMasked) {
@@ -254,30 +197,22 @@ struct SdpaKernel {
     const T* values = head.v + p0 * hd;
     const auto update = [&](auto rows_tag, size_t d0) HWY_ATTR {
       constexpr uint32_t kRows = decltype(rows_tag)::value;
-      HWY_ALIGN float vf[kWiden ? kKeys : 1][kRows];
-      if constexpr (kWiden) {
-        for (uint32_t j = 0; j < count; ++j) {
-          sdpa::WidenRow(lane, values + j * hd + d0, kRows, vf[j]);
-        }
+      HWY_ALIGN float widened_v[kKeys][kRows];
+      const float* vf[kKeys];
+      for (uint32_t j = 0; j < count; ++j) {
+        vf[j] = sdpa::F32Row(lane, values + j * hd + d0, kRows, widened_v[j]);
       }
-      const auto value = [&](uint32_t j, uint32_t i) HWY_ATTR {
-        if constexpr (kWiden) {
-          return lane.splat(vf[j][i]);
-        } else {
-          return lane.splat(sdpa::Widen(values[j * hd + d0 + i]));
-        }
-      };
       VF r[kRows];
       HWY_UNROLL(16)
       for (uint32_t i = 0; i < kRows; ++i) r[i] = lane.load(acc, (d0 + i) * kTileQ + lane0);
       for (uint32_t j = 0; j < count; ++j) {
         if (unit[j]) {
           HWY_UNROLL(16)
-          for (uint32_t i = 0; i < kRows; ++i) r[i] = r[i] + w[j] * value(j, i);
+          for (uint32_t i = 0; i < kRows; ++i) r[i] = r[i] + w[j] * lane.splat(vf[j][i]);
         } else {
           HWY_UNROLL(16)
           for (uint32_t i = 0; i < kRows; ++i) {
-            const VF updated = r[i] * corr[j] + w[j] * value(j, i);
+            const VF updated = r[i] * corr[j] + w[j] * lane.splat(vf[j][i]);
             if constexpr (kMasked) {
               r[i] = Select(visible[j], updated, r[i]);
             } else {
