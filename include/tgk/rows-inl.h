@@ -10,7 +10,11 @@
 //       dst[k·dst_stride + c] = T(src[c·src_stride + lane.first() + k])     for c < n, for the
 //       pack's active lanes k < valid
 //   WidenRow(lane, src, n, dst)
-//       dst[i] = F32FromBF16(src[i])                                         for i < n
+//       dst[i] = the f32 whose upper half holds bf16 src[i]'s bits           for i < n
+//       That is F32FromBF16(src[i]), except that a signalling NaN stays signalling. For values
+//       that only enter arithmetic, which quiets a NaN operand as F32FromBF16 does, the
+//       results are the same bits; skipping the quieting leaves one shift per vector instead
+//       of five operations.
 //
 // src of StageColumns and dst of StoreColumns are f32 or bf16 rows; the conversions are tgk's
 // (exact widening, round-to-nearest-even narrowing), as in lane.load and lane.store. The
@@ -54,7 +58,7 @@ HWY_INLINE void StoreColumns(const ScalarLane& lane, const Arena& src, size_t sr
 }
 
 HWY_INLINE void WidenRow(const ScalarLane& /*lane*/, const bf16* src, size_t n, float* dst) {
-  for (size_t i = 0; i < n; ++i) dst[i] = F32FromBF16(src[i]);
+  for (size_t i = 0; i < n; ++i) dst[i] = FloatFromBits(uint32_t{src[i].bits} << 16);
 }
 
 // ---- lane packs: kWidth × kWidth blocks through lane.transpose --------------------------------
@@ -99,10 +103,16 @@ HWY_INLINE void StoreColumns(const LanePack<DF>& lane, const Arena& src, size_t 
 template <class DF>
 HWY_INLINE void WidenRow(const LanePack<DF>& lane, const bf16* src, size_t n, float* dst) {
   constexpr uint32_t kWidth = LanePack<DF>::kWidth;
-  for (size_t i = 0; i < n; i += kWidth) {
-    const LanePack<DF> part(lane.first(), uint32_t(std::min<size_t>(kWidth, n - i)));
-    part.store(dst + i, part.load(src + i));
+  const DF df;
+  const hn::RebindToUnsigned<DF> du;
+  const hn::Rebind<uint16_t, DF> d16;
+  const auto* bits = reinterpret_cast<const uint16_t*>(src);
+  size_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) {
+    hn::StoreU(hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, bits + i)))), df,
+               dst + i);
   }
+  WidenRow(ScalarLane(lane.first()), src + i, n - i, dst + i);
 }
 
 }  // namespace HWY_NAMESPACE
