@@ -86,7 +86,7 @@ struct SdpaKernel {
 
   template <class Group>
   HWY_INLINE void operator()(Group& g) const {
-    const Dim3 id = g.group_id();  // (batch, head, tile)
+    const Dim3 id = Rasterized(g.group_id(), g.grid_size());  // (batch, head, tile)
     const uint32_t kh = id.y / (a.n_heads / a.n_kv_heads);
     const uint32_t q_tile = id.z * kTileQ;
     const size_t hd = a.head_dim;
@@ -99,6 +99,19 @@ struct SdpaKernel {
   }
 
  private:
+  // The (batch, head, tile) a group computes. The runtime runs a thread's groups in linear
+  // order, batch fastest (detail/launch.h); taken as the grid says, consecutive groups would
+  // read the keys and values of every KV head, more than a core's L2 holds. Instead,
+  // consecutive groups walk the tiles of one (batch, head), last tile first: each finds the
+  // previous one's keys and values in cache, and the costliest tiles (the causal rule gives
+  // tile t keys up to 32·(t + 1)) start first. Only the order changes, never a result.
+  static HWY_INLINE Dim3 Rasterized(Dim3 id, Dim3 grid) {
+    const uint64_t linear = id.x + uint64_t{grid.x} * (id.y + uint64_t{grid.y} * id.z);
+    const uint64_t batch_head = linear / grid.z;
+    return Dim3{uint32_t(batch_head / grid.y), uint32_t(batch_head % grid.y),
+                grid.z - 1 - uint32_t(linear % grid.z)};
+  }
+
   // Register blocking: keys per block, d rows of acc per chunk.
   template <class Lane>
   static constexpr uint32_t kBlock = Lane::kWidth >= 16 ? 16 : 8;
