@@ -27,6 +27,9 @@
 //     of the contract). The same skip applies wherever corr evaluates to exactly 1 in every row.
 //   - bf16 K and V rows are widened (exactly, WidenRow) into small local buffers, a chunk at a
 //     time, so that the inner loops splat f32 values as for f32 inputs.
+//   - The packs of a group take the keys a span (kSpan keys) at a time, each pack in turn, so
+//     that a span's K and V rows come from memory once per group; M and L wait in lane state
+//     between spans.
 // Rows of a pack see different numbers of keys (causal rule). Keys every row sees run unmasked;
 // keys only some rows see run masked: a row past its n_q keeps M, L and acc unchanged (Select,
 // so that not even −0 + 0 or 0·inf can touch them).
@@ -95,7 +98,16 @@ struct SdpaKernel {
     const Head head{a.q + q_row * hd, a.out + q_row * hd, a.k + kv_row * hd, a.v + kv_row * hd};
     const auto qt = g.template arena<float>(kSdpaArenaQ);
     const auto acc = g.template arena<float>(kSdpaArenaAcc);
-    g.for_each_lane([&](auto lane) HWY_ATTR { Rows(lane, head, q_tile, qt, acc); });
+    const auto ml = g.template lane_state<float, 2>();  // each row's running M and L
+    // A lane touches only its own row: its columns of the arenas and its lane state. So the
+    // bodies below need no barriers, and the keys can be taken a span at a time by every pack
+    // in turn, each span read from memory once per group and then from L1.
+    g.for_each_lane([&](auto lane) HWY_ATTR { Begin(lane, head, q_tile, qt, acc, ml); });
+    const uint32_t keys = std::min(a.kv_seq_len - a.seq_len + q_tile + kTileQ, a.kv_seq_len);
+    for (uint32_t p0 = 0; p0 < keys; p0 += kSpan) {
+      g.for_each_lane([&](auto lane) HWY_ATTR { Span(lane, head, q_tile, p0, qt, acc, ml); });
+    }
+    g.for_each_lane([&](auto lane) HWY_ATTR { End(lane, head, q_tile, acc, ml); });
   }
 
  private:
@@ -112,43 +124,82 @@ struct SdpaKernel {
                 grid.z - 1 - uint32_t(linear % grid.z)};
   }
 
-  // Register blocking: keys per block, d rows of acc per chunk.
+  // Register blocking: keys per block, d rows of acc per chunk. A span is a whole number of
+  // blocks for every lane width.
   template <class Lane>
   static constexpr uint32_t kBlock = Lane::kWidth >= 16 ? 16 : 8;
+  static constexpr uint32_t kSpan = 16;
 
-  template <class Lane, class Arena>
-  HWY_INLINE void Rows(const Lane& lane, const Head& head, uint32_t q_tile, const Arena& qt,
-                       const Arena& acc) const {
-    using VF = typename Lane::VF;
-    constexpr uint32_t kKeys = kBlock<Lane>;
+  // The rows of a lane (a pack's rows below `rows`) and the keys they see: the causal rule
+  // with the decode offset, row q sees keys p < n_q = min(a + 1, kv_seq_len),
+  // a = kv_seq_len − seq_len + q (seq_len <= kv_seq_len, so no wrap-around). Keys below n_lo
+  // are seen by every row of the lane, keys from n_lo to n_hi by some.
+  template <class Lane>
+  struct Visible {
+    uint32_t rows;
+    uint32_t n_lo, n_hi;
+    typename Lane::VU n_q;
+  };
+  template <class Lane>
+  HWY_INLINE Visible<Lane> RowsOf(const Lane& lane, uint32_t q_tile) const {
     const uint32_t lane0 = lane.first();
-    if (q_tile + lane0 >= a.seq_len) return;  // rows past the sequence do nothing
     const uint32_t rows = std::min(lane.count(), a.seq_len - q_tile - lane0);
-    const size_t hd = a.head_dim;
-
-    StageColumns(lane, head.q + lane0 * hd, hd, hd, rows, qt, kTileQ);
-    for (size_t d = 0; d < hd; ++d) lane.store(acc, d * kTileQ + lane0, lane.zero());
-
-    // Causal rule with the decode offset: row q sees keys p < n_q = min(a + 1, kv_seq_len),
-    // a = kv_seq_len − seq_len + q (seq_len <= kv_seq_len, so no wrap-around).
     const uint32_t first_visible = a.kv_seq_len - a.seq_len + q_tile + 1;  // n_q of row 0
-    const auto n_q = Min(lane.id() + lane.splat(first_visible), lane.splat(a.kv_seq_len));
-    const uint32_t n_lo = std::min(first_visible + lane0, a.kv_seq_len);
-    const uint32_t n_hi = std::min(first_visible + lane0 + rows - 1, a.kv_seq_len);
+    return Visible<Lane>{rows, std::min(first_visible + lane0, a.kv_seq_len),
+                         std::min(first_visible + lane0 + rows - 1, a.kv_seq_len),
+                         Min(lane.id() + lane.splat(first_visible), lane.splat(a.kv_seq_len))};
+  }
 
-    VF m = lane.splat(-std::numeric_limits<float>::infinity());
-    VF l = lane.zero();
-    uint32_t p = 0;
-    for (; p + kKeys <= n_lo; p += kKeys) Keys<false>(lane, head, p, kKeys, n_q, qt, acc, m, l);
-    for (; p < n_hi; p += kKeys) {
-      Keys<true>(lane, head, p, std::min(kKeys, n_hi - p), n_q, qt, acc, m, l);
+  // Rows past the sequence do nothing.
+  template <class Lane>
+  HWY_INLINE bool Idle(const Lane& lane, uint32_t q_tile) const {
+    return q_tile + lane.first() >= a.seq_len;
+  }
+
+  template <class Lane, class Arena, class State>
+  HWY_INLINE void Begin(const Lane& lane, const Head& head, uint32_t q_tile, const Arena& qt,
+                        const Arena& acc, const State& ml) const {
+    if (Idle(lane, q_tile)) return;
+    const uint32_t lane0 = lane.first();
+    const size_t hd = a.head_dim;
+    StageColumns(lane, head.q + lane0 * hd, hd, hd, RowsOf(lane, q_tile).rows, qt, kTileQ);
+    for (size_t d = 0; d < hd; ++d) lane.store(acc, d * kTileQ + lane0, lane.zero());
+    lane.store(ml, 0, lane.splat(-std::numeric_limits<float>::infinity()));
+    lane.store(ml, 1, lane.zero());
+  }
+
+  // Keys p0 .. p0 + kSpan − 1 (those the lane's rows see), a block at a time.
+  template <class Lane, class Arena, class State>
+  HWY_INLINE void Span(const Lane& lane, const Head& head, uint32_t q_tile, uint32_t p0,
+                       const Arena& qt, const Arena& acc, const State& ml) const {
+    constexpr uint32_t kKeys = kBlock<Lane>;
+    if (Idle(lane, q_tile)) return;
+    const Visible<Lane> v = RowsOf(lane, q_tile);
+    if (p0 >= v.n_hi) return;
+    auto m = lane.load(ml, 0);
+    auto l = lane.load(ml, 1);
+    for (uint32_t p = p0; p < std::min(p0 + kSpan, v.n_hi); p += kKeys) {
+      if (p + kKeys <= v.n_lo) {
+        Keys<false>(lane, head, p, kKeys, v.n_q, qt, acc, m, l);
+      } else {
+        Keys<true>(lane, head, p, std::min(kKeys, v.n_hi - p), v.n_q, qt, acc, m, l);
+      }
     }
+    lane.store(ml, 0, m);
+    lane.store(ml, 1, l);
+  }
 
-    const VF inv = lane.splat(1.0f) / l;
+  template <class Lane, class Arena, class State>
+  HWY_INLINE void End(const Lane& lane, const Head& head, uint32_t q_tile, const Arena& acc,
+                      const State& ml) const {
+    if (Idle(lane, q_tile)) return;
+    const uint32_t lane0 = lane.first();
+    const size_t hd = a.head_dim;
+    const auto inv = lane.splat(1.0f) / lane.load(ml, 1);
     for (size_t d = 0; d < hd; ++d) {
       lane.store(acc, d * kTileQ + lane0, lane.load(acc, d * kTileQ + lane0) * inv);
     }
-    StoreColumns(lane, acc, kTileQ, hd, rows, head.out + lane0 * hd, hd);
+    StoreColumns(lane, acc, kTileQ, hd, RowsOf(lane, q_tile).rows, head.out + lane0 * hd, hd);
   }
 
   // Keys p0 .. p0 + count − 1, count <= kBlock. kMasked: some rows of the pack do not see all
