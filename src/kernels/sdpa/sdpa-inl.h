@@ -261,10 +261,16 @@ struct SdpaKernel {
     const T* values = head.v + p0 * hd;
     const auto update = [&](auto rows_tag, size_t d0) HWY_ATTR {
       constexpr uint32_t kRows = decltype(rows_tag)::value;
+      // V[p0 + j][d0 + i] as f32 is vf[j·v_stride + i]: read in place, or widened.
       HWY_ALIGN float widened_v[kKeys][kRows];
-      const float* vf[kKeys];
-      for (uint32_t j = 0; j < count; ++j) {
-        vf[j] = sdpa::F32Row(lane, values + j * hd + d0, kRows, widened_v[j]);
+      const float* vf = widened_v[0];
+      size_t v_stride = kRows;
+      if constexpr (std::is_same_v<T, float>) {
+        vf = values + d0;
+        v_stride = hd;
+      } else {
+        for (uint32_t j = 0; j < count; ++j)
+          WidenRow(lane, values + j * hd + d0, kRows, widened_v[j]);
       }
       VF r[kRows];
       HWY_UNROLL(16)
@@ -272,11 +278,12 @@ struct SdpaKernel {
       for (uint32_t j = 0; j < count; ++j) {
         if (unit[j]) {
           HWY_UNROLL(16)
-          for (uint32_t i = 0; i < kRows; ++i) r[i] = r[i] + w[j] * lane.splat(vf[j][i]);
+          for (uint32_t i = 0; i < kRows; ++i)
+            r[i] = r[i] + w[j] * lane.splat(vf[j * v_stride + i]);
         } else {
           HWY_UNROLL(16)
           for (uint32_t i = 0; i < kRows; ++i) {
-            const VF updated = r[i] * corr[j] + w[j] * lane.splat(vf[j][i]);
+            const VF updated = r[i] * corr[j] + w[j] * lane.splat(vf[j * v_stride + i]);
             if constexpr (kMasked) {
               r[i] = Select(visible[j], updated, r[i]);
             } else {
