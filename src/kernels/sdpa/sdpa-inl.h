@@ -25,7 +25,8 @@
 //     tgk's Exp, so it is not evaluated, and acc·corr is skipped: x·1 = x bit for bit for every
 //     x but NaN (finite, subnormal, ±0, ±inf), and a NaN stays a NaN (NaN payloads are not part
 //     of the contract). The same skip applies wherever corr evaluates to exactly 1 in every row.
-//   - bf16 K and V rows are widened (exactly, WidenRow) into small local buffers, a chunk at a
+//   - bf16 K and V rows are widened (WidenRow: exact; a signalling NaN is quieted by the product
+//     it enters, as the reference's widening would) into small local buffers, a chunk at a
 //     time, so that the inner loops splat f32 values as for f32 inputs.
 //   - The packs of a group take the keys a span (kSpan keys) at a time, each pack in turn, so
 //     that a span's K and V rows come from memory once per group; M and L wait in lane state
@@ -35,7 +36,8 @@
 // so that not even −0 + 0 or 0·inf can touch them).
 //
 // What differs from the Metal kernel, none of it visible in the output: arenas 0 (Q transposed)
-// and 1 (acc) replace the lane's private Q reads and accumulator; offsets are 64-bit.
+// and 1 (acc) replace the lane's private Q reads and accumulator; groups map to (batch, head,
+// tile) in a cache-friendly order (Rasterized); offsets are 64-bit.
 
 #if defined(TGK_KERNELS_SDPA_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_KERNELS_SDPA_INL_H_
