@@ -35,8 +35,8 @@
 // Data operations of a lane beside load/store/gather: load_deinterleaved4 (a lane's group of
 // four consecutive f32 or f16 values, e.g. its 4-dim chunk of a row, as four varying values;
 // on AVX-512 f16 two 16-bit permutes and F16C), f16 loads through F16C on x86 (AVX2 and up),
-// transpose (kWidth × kWidth blocks), load_rows_transposed / store_rows_transposed (a lane's
-// row to and from a [d][lane] arena tile) and widen_row (bf16 to f32 into a lane's buffer).
+// transpose (kWidth × kWidth blocks); rows-inl.h adds the row/column moves StageColumns,
+// StoreColumns and WidenRow.
 // tests/group_ops_test.cc and convert_test.cc hold each to its scalar definition on every compiled
 // target.
 //
@@ -192,26 +192,6 @@ class ScalarLane {
   }
   void load_deinterleaved4(const f16* p, float (&e)[4]) const {
     for (uint32_t i = 0; i < 4; ++i) e[i] = F32FromF16(p[i]);
-  }
-
-  // Transposing copies between the lanes' own rows (lane k's row of `length` values at
-  // src + k·length) and a [d][lane] arena tile: dst[d·tile + first + k] = row k's value d, the
-  // lanes of a pack from `valid` on reading 0; and back, times `scale`, for the lanes below
-  // `valid`. Pure data movement (packs: kWidth × kWidth register transposes). The scalar lane's
-  // row is always valid.
-  template <class T, class Arena>
-  void load_rows_transposed(const T* src, size_t length, uint32_t /*valid*/, const Arena& dst,
-                            uint32_t tile) const {
-    for (size_t d = 0; d < length; ++d) store(dst, d * tile + id_, load(src + d));
-  }
-  template <class Arena, class T>
-  void store_rows_transposed(const Arena& src, uint32_t tile, float scale, T* dst, size_t length,
-                             uint32_t /*valid*/) const {
-    for (size_t d = 0; d < length; ++d) store(dst + d, load(src, d * tile + id_) * scale);
-  }
-  // dst[0..n) = the f32 values of src[0..n): a lane widening a row into its own buffer.
-  void widen_row(const bf16* src, size_t n, float* dst) const {
-    for (size_t i = 0; i < n; ++i) dst[i] = F32FromBF16(src[i]);
   }
 
   float gather(const float* base, uint32_t index) const { return base[index]; }
@@ -406,43 +386,6 @@ class LanePack {
     HWY_ALIGN T groups[4 * kWidth];
     CopyActive<4>(p, groups);
     Deinterleave4(static_cast<const T*>(groups), e);
-  }
-
-  // As ScalarLane's: lane k of the pack is row k.
-  template <class T, class Arena>
-  void load_rows_transposed(const T* src, size_t length, uint32_t valid, const Arena& dst,
-                            uint32_t tile) const {
-    VF rows[kWidth];
-    for (size_t d0 = 0; d0 < length; d0 += kWidth) {
-      const uint32_t n = uint32_t(std::min<size_t>(kWidth, length - d0));
-      const MaybePartial part(first_, n);
-      for (uint32_t k = 0; k < kWidth; ++k) {
-        rows[k] = k < valid ? part.load(src + k * length + d0) : zero();
-      }
-      transpose(rows);
-      for (uint32_t c = 0; c < n; ++c) store(dst, (d0 + c) * tile + first_, rows[c]);
-    }
-  }
-  template <class Arena, class T>
-  void store_rows_transposed(const Arena& src, uint32_t tile, VF scale, T* dst, size_t length,
-                             uint32_t valid) const {
-    VF rows[kWidth];
-    for (size_t d0 = 0; d0 < length; d0 += kWidth) {
-      const uint32_t n = uint32_t(std::min<size_t>(kWidth, length - d0));
-      for (uint32_t c = 0; c < kWidth; ++c) {
-        rows[c] = c < n ? load(src, (d0 + c) * tile + first_) * scale : zero();
-      }
-      transpose(rows);
-      const MaybePartial part(first_, n);
-      for (uint32_t k = 0; k < std::min(valid, kWidth); ++k)
-        part.store(dst + k * length + d0, rows[k]);
-    }
-  }
-  void widen_row(const bf16* src, size_t n, float* dst) const {
-    for (size_t i = 0; i < n; i += kWidth) {
-      const MaybePartial part(first_, uint32_t(std::min<size_t>(kWidth, n - i)));
-      part.store(dst + i, part.load(src + i));
-    }
   }
 
   // Inactive lanes read element 0.
