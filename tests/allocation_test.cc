@@ -74,15 +74,17 @@ struct Problems {
                      ConstView::Of<float>(beta.data(), beta.size()),
                      ConstView::Of<float>(g.data(), g.size()), View::Of<float>(A.data(), A.size()));
   }
+  // The buffers are sized for the largest problem a test sets; each call views exactly what
+  // its shape needs (the exact-size rule).
   void RecordSdpa(Queue& queue) {
-    Sdpa(queue, sdpa, ConstView::Of<float>(q.data(), q.size()),
-         ConstView::Of<float>(kv.data(), kv.size()), ConstView::Of<float>(kv.data(), kv.size()),
-         View::Of<float>(out.data(), out.size()));
+    const SdpaElements n = SdpaRequiredElements(sdpa);
+    Sdpa(queue, sdpa, ConstView::Of<float>(q.data(), n.Q), ConstView::Of<float>(kv.data(), n.K),
+         ConstView::Of<float>(kv.data(), n.V), View::Of<float>(out.data(), n.out));
   }
   void RecordSdpaBF16(Queue& queue) {
-    Sdpa(queue, sdpa, ConstView::Of<bf16>(q16.data(), q16.size()),
-         ConstView::Of<bf16>(kv16.data(), kv16.size()),
-         ConstView::Of<bf16>(kv16.data(), kv16.size()), View::Of<bf16>(out16.data(), out16.size()));
+    const SdpaElements n = SdpaRequiredElements(sdpa);
+    Sdpa(queue, sdpa, ConstView::Of<bf16>(q16.data(), n.Q), ConstView::Of<bf16>(kv16.data(), n.K),
+         ConstView::Of<bf16>(kv16.data(), n.V), View::Of<bf16>(out16.data(), n.out));
   }
   void RecordAll(Queue& queue) {
     RecordKkt(queue);

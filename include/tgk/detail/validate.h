@@ -18,8 +18,9 @@
 //      enum or selector outside its documented values is rejected.
 //
 // The checks run before anything is recorded, so a rejected call writes nothing. The functions
-// here give the messages of tgk's own rules; `prefix` is the entry point's message prefix
-// ("gated_delta_net_kkt: ", or empty where the spec's messages have none).
+// here give the messages of tgk's own rules; `prefix` is the entry point's name as its messages
+// start ("gated_delta_net_kkt", which they follow with ": "), or empty where the spec's messages
+// have none. They build a message only when a check fails: a valid call allocates nothing.
 #pragma once
 
 #include <cmath>
@@ -42,6 +43,11 @@ std::string Cat(const Args&... args) {
   return out.str();
 }
 
+// What starts a message of the entry point named `prefix`: "prefix: ", or nothing.
+inline std::string Lead(std::string_view prefix) {
+  return prefix.empty() ? std::string() : Cat(prefix, ": ");
+}
+
 // The factors of a size for a message: "4 * 128".
 inline std::string Factors(std::initializer_list<uint64_t> dims) {
   std::string text;
@@ -49,19 +55,23 @@ inline std::string Factors(std::initializer_list<uint64_t> dims) {
   return text;
 }
 
-// Rule 1. `how` spells the product ("num_heads * head_dim = 4 * 128"), or is empty.
+// Rule 1. `factor_names` and `factors` spell the product in the message ("num_heads * head_dim"
+// and {4, 128} give "(num_heads * head_dim = 4 * 128)"); without them the message has none.
 inline void CheckExactCount(std::string_view prefix, std::string_view name, ConstView view,
-                            uint64_t need, std::string_view how = {}) {
+                            uint64_t need, std::string_view factor_names = {},
+                            std::initializer_list<uint64_t> factors = {}) {
   if (view.count() == need) return;
-  ThrowInvalidArgument(Cat(prefix, name, " has ", view.count(), " elements, needs exactly ", need,
-                           how.empty() ? "" : " (", how, how.empty() ? "" : ")"));
+  ThrowInvalidArgument(
+      Cat(Lead(prefix), name, " has ", view.count(), " elements, needs exactly ", need,
+          factor_names.empty() ? std::string()
+                               : Cat(" (", factor_names, " = ", Factors(factors), ")")));
 }
 
 // Rule 3.
 inline void CheckNotNull(std::string_view prefix, std::string_view name, ConstView view) {
   if (view.count() > 0 && view.data() == nullptr) {
     ThrowInvalidArgument(
-        Cat(prefix, name, " has ", view.count(), " elements but a null data pointer"));
+        Cat(Lead(prefix), name, " has ", view.count(), " elements but a null data pointer"));
   }
 }
 
@@ -85,7 +95,7 @@ inline void CheckNoOverlap(std::string_view prefix, std::initializer_list<NamedV
   for (auto out = outputs.begin(); out != outputs.end(); ++out) {
     const auto check = [&](const NamedView& other) {
       if (Overlap(out->view, other.view)) {
-        ThrowInvalidArgument(Cat(prefix, out->name, " overlaps ", other.name,
+        ThrowInvalidArgument(Cat(Lead(prefix), out->name, " overlaps ", other.name,
                                  " (an output may not share memory with another buffer argument)"));
       }
     };
@@ -100,14 +110,14 @@ inline void CheckInPlaceOrDisjoint(std::string_view prefix, const NamedView& out
   const bool same = out.view.data() == in.view.data() && out.view.bytes() == in.view.bytes();
   if (!same && Overlap(out.view, in.view)) {
     ThrowInvalidArgument(
-        Cat(prefix, out.name, " overlaps ", in.name, " without being the same buffer"));
+        Cat(Lead(prefix), out.name, " overlaps ", in.name, " without being the same buffer"));
   }
 }
 
 // Rule 5 for floats.
 inline void CheckFinite(std::string_view prefix, std::string_view name, float value) {
   if (!std::isfinite(value)) {
-    ThrowInvalidArgument(Cat(prefix, name, " must be finite, got ", value));
+    ThrowInvalidArgument(Cat(Lead(prefix), name, " must be finite, got ", value));
   }
 }
 

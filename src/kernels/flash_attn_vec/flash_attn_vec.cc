@@ -52,7 +52,7 @@ class Validator {
   explicit Validator(const char* prefix) : prefix_(prefix) {}
 
   [[noreturn]] void Fail(const std::string& message) const {
-    ThrowInvalidArgument(prefix_ + ": " + message);
+    ThrowInvalidArgument(detail::Cat(prefix_, ": ", message));
   }
 
   // The port's checks (spec section 7, items 1-7), in its order and words.
@@ -78,7 +78,7 @@ class Validator {
 
   // tgk's own scalar rules.
   void Scalars(const FlashAttnVecParams& p) const {
-    detail::CheckFinite(Prefix(), "scale", p.scale);
+    detail::CheckFinite(prefix_, "scale", p.scale);
     if (p.mask_type > 2) {
       Fail("mask_type must be 0 (none), 1 (causal) or 2 (sliding window), got " +
            to_string(p.mask_type));
@@ -111,9 +111,8 @@ class Validator {
       Fail(std::string(name) + " must be DType::" + DTypeText(dtype) + ", got " +
            DTypeText(view.dtype()));
     }
-    detail::CheckExactCount(Prefix(), name, view, need,
-                            std::string(dims_text) + " = " + detail::Factors(dims));
-    detail::CheckNotNull(Prefix(), name, view);
+    detail::CheckExactCount(prefix_, name, view, need, dims_text, dims);
+    detail::CheckNotNull(prefix_, name, view);
   }
 
   void Tensors(const FlashAttnVecParams& p, const FlashAttnVecElements& need, ConstView q,
@@ -124,10 +123,10 @@ class Validator {
     Buffer("output", out, DType::kF32, need.out, kQDims, {p.num_heads, p.head_dim});
   }
 
-  std::string Prefix() const { return prefix_ + ": "; }
+  std::string_view prefix() const { return prefix_; }
 
  private:
-  std::string prefix_;
+  std::string_view prefix_;
 };
 
 FlashAttnVecArgs MakeArgs(const FlashAttnVecParams& p, ConstView q, ConstView k, ConstView v,
@@ -184,7 +183,7 @@ void FlashAttnVecF16(Queue& queue, const FlashAttnVecParams& params, ConstView q
   check.PortChecks(params, k, v, /*nwg32=*/false);
   check.Scalars(params);
   check.Tensors(params, check.Need(params), q, k, v, out);
-  detail::CheckNoOverlap(check.Prefix(), {{"output", out}}, {{"q", q}, {"k_f16", k}, {"v_f16", v}});
+  detail::CheckNoOverlap(check.prefix(), {{"output", out}}, {{"q", q}, {"k_f16", k}, {"v_f16", v}});
   DispatchVec(queue, FlashAttnVecKernelEntry(), params, MakeArgs(params, q, k, v, out.as<float>()),
               1);
 }
@@ -203,7 +202,7 @@ void FlashAttnVecF16Nwg32(Queue& queue, const FlashAttnVecParams& params, ConstV
   check.Tensors(params, need, q, k, v, out);
   check.Buffer("tmp", tmp, DType::kF32, need.tmp, "num_heads * 32 * (head_dim + 2)",
                {params.num_heads, kFlashAttnVecNwg, uint64_t{params.head_dim} + 2});
-  detail::CheckNoOverlap(check.Prefix(), {{"tmp", tmp}, {"output", out}},
+  detail::CheckNoOverlap(check.prefix(), {{"tmp", tmp}, {"output", out}},
                          {{"q", q}, {"k_f16", k}, {"v_f16", v}});
 
   DispatchVec(queue, FlashAttnVecNwg32KernelEntry(), params,

@@ -42,7 +42,7 @@ void CheckBuffer(const char* name, ConstView view, DType dtype, uint64_t count) 
                          std::to_string(view.count()) + " " + std::string(Name(view.dtype())) +
                          ")");
   }
-  detail::CheckNotNull(std::string(kPrefix) + ": ", name, view);
+  detail::CheckNotNull(kPrefix, name, view);
 }
 
 }  // namespace
@@ -90,7 +90,7 @@ void GatedDeltaNetKkt(Queue& queue, const KktShape& s, ConstView k, ConstView be
   CheckBuffer("beta", beta, DType::kF32, need.beta);
   CheckBuffer("g", g, DType::kF32, need.g);
   CheckBuffer("A", A, DType::kF32, need.A);
-  detail::CheckNoOverlap(p + ": ", {{"A", A}}, {{"k", k}, {"beta", beta}, {"g", g}});
+  detail::CheckNoOverlap(kPrefix, {{"A", A}}, {{"k", k}, {"beta", beta}, {"g", g}});
 
   const KktArgs args{
       k.as<bf16>(), beta.as<float>(), g.as<float>(), A.as<float>(), s.B, s.T, s.Hg, s.H, s.K};

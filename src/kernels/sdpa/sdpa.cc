@@ -106,14 +106,14 @@ void Sdpa(Queue& queue, const SdpaParams& p, ConstView Q, ConstView K, ConstView
   CheckAtLeast("K", K, need.K);
   CheckAtLeast("V", V, need.V);
   CheckAtLeast("output", out, need.out);
-  const std::string q_dims = "batch * n_heads * seq_len * head_dim = " +
-                             detail::Factors({p.batch, p.n_heads, p.seq_len, p.head_dim});
-  const std::string kv_dims = "batch * n_kv_heads * kv_capacity * head_dim = " +
-                              detail::Factors({p.batch, p.n_kv_heads, capacity, p.head_dim});
-  detail::CheckExactCount("", "Q", Q, need.Q, q_dims);
-  detail::CheckExactCount("", "K", K, need.K, kv_dims);
-  detail::CheckExactCount("", "V", V, need.V, kv_dims);
-  detail::CheckExactCount("", "output", out, need.out, q_dims);
+  constexpr std::string_view kQDims = "batch * n_heads * seq_len * head_dim";
+  constexpr std::string_view kKvDims = "batch * n_kv_heads * kv_capacity * head_dim";
+  const std::initializer_list<uint64_t> q_dims = {p.batch, p.n_heads, p.seq_len, p.head_dim};
+  const std::initializer_list<uint64_t> kv_dims = {p.batch, p.n_kv_heads, capacity, p.head_dim};
+  detail::CheckExactCount("", "Q", Q, need.Q, kQDims, q_dims);
+  detail::CheckExactCount("", "K", K, need.K, kKvDims, kv_dims);
+  detail::CheckExactCount("", "V", V, need.V, kKvDims, kv_dims);
+  detail::CheckExactCount("", "output", out, need.out, kQDims, q_dims);
   detail::CheckNotNull("", "Q", Q);
   detail::CheckNotNull("", "K", K);
   detail::CheckNotNull("", "V", V);

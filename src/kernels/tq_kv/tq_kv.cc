@@ -89,7 +89,7 @@ void CheckBuffer(std::string_view prefix, const char* name, ConstView view, DTyp
   if (view.dtype() != dtype) {
     Fail(prefix, name, " must be ", Name(dtype), " (got ", Name(view.dtype()), ")");
   }
-  detail::CheckNotNull(detail::Cat(prefix, ": "), name, view);
+  detail::CheckNotNull(prefix, name, view);
 }
 
 // The encoders' src rule, one token: nkv·D f32 elements.
@@ -125,21 +125,19 @@ void CheckNorms(std::string_view prefix, ConstView norms, uint64_t need, uint32_
 // The README's rules 1 and 4 for an encoder, after the spec's checks.
 void CheckEncodeBuffers(std::string_view prefix, const TqEncodeElements& need, ConstView src,
                         View packed, View norms) {
-  const std::string p = detail::Cat(prefix, ": ");
-  detail::CheckExactCount(p, "src", src, need.src);
-  detail::CheckExactCount(p, "packed", packed, need.packed);
-  detail::CheckExactCount(p, "norms", norms, need.norms);
-  detail::CheckNoOverlap(p, {{"packed", packed}, {"norms", norms}}, {{"src", src}});
+  detail::CheckExactCount(prefix, "src", src, need.src);
+  detail::CheckExactCount(prefix, "packed", packed, need.packed);
+  detail::CheckExactCount(prefix, "norms", norms, need.norms);
+  detail::CheckNoOverlap(prefix, {{"packed", packed}, {"norms", norms}}, {{"src", src}});
 }
 
 // The same for a dequantiser.
 void CheckDequantizeBuffers(std::string_view prefix, const TqDequantizeElements& need,
                             ConstView packed, ConstView norms, View dst) {
-  const std::string p = detail::Cat(prefix, ": ");
-  detail::CheckExactCount(p, "packed", packed, need.packed);
-  detail::CheckExactCount(p, "norms", norms, need.norms);
-  detail::CheckExactCount(p, "dst", dst, need.dst);
-  detail::CheckNoOverlap(p, {{"dst", dst}}, {{"packed", packed}, {"norms", norms}});
+  detail::CheckExactCount(prefix, "packed", packed, need.packed);
+  detail::CheckExactCount(prefix, "norms", norms, need.norms);
+  detail::CheckExactCount(prefix, "dst", dst, need.dst);
+  detail::CheckNoOverlap(prefix, {{"dst", dst}}, {{"packed", packed}, {"norms", norms}});
 }
 
 void CheckSlidingCapacity(std::string_view prefix, bool is_sliding, uint32_t cap) {
@@ -169,7 +167,7 @@ void CheckScaleFactor(std::string_view prefix, uint32_t d, float sf) {
     Fail(prefix, "scale_factor_d512 must be finite and non-zero for head_dim ", d,
          " > 256 (the decoder divides the norms by it), got ", sf);
   }
-  detail::CheckFinite(detail::Cat(prefix, ": "), "scale_factor_d512", sf);
+  detail::CheckFinite(prefix, "scale_factor_d512", sf);
 }
 
 // The element counts of the encoders' buffers, in their check order.
@@ -303,7 +301,7 @@ void HadamardQuantizeKv(Queue& queue, const HadamardQuantizeKvParams& p, ConstVi
     Fail(kPrefix, "global cache write_pos(", p.write_pos, ") >= cache_capacity(", cap, ")");
   }
   CheckSlidingCapacity(kPrefix, p.is_sliding, cap);
-  detail::CheckFinite(detail::Cat(kPrefix, ": "), "scale_factor_d512", p.scale_factor_d512);
+  detail::CheckFinite(kPrefix, "scale_factor_d512", p.scale_factor_d512);
   const TqEncodeElements need = HadamardQuantizeKvRequiredElements(p);
   CheckSrc(kPrefix, src, need.src, nkv, d);
   CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/true);
@@ -336,7 +334,7 @@ void HadamardQuantizeKvSeq(Queue& queue, const HadamardQuantizeKvSeqParams& p, C
          cap, ") at seq idx ", first_bad);
   }
   CheckSlidingCapacity(kPrefix, p.is_sliding, cap);
-  detail::CheckFinite(detail::Cat(kPrefix, ": "), "scale_factor_d512", p.scale_factor_d512);
+  detail::CheckFinite(kPrefix, "scale_factor_d512", p.scale_factor_d512);
   CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/true);
   CheckNorms(kPrefix, norms, need.norms, nkv, cap, d);
   CheckEncodeBuffers(kPrefix, need, src, packed, norms);
@@ -361,7 +359,7 @@ void HadamardQuantizeKvHb(Queue& queue, const HadamardQuantizeKvHbParams& p, Con
     Fail(kPrefix, "global cache write_pos(", p.write_pos, ") >= cache_capacity(", cap, ")");
   }
   CheckSlidingCapacity(kPrefix, p.is_sliding, cap);
-  detail::CheckFinite(detail::Cat(kPrefix, ": "), "scale_factor_d512", p.scale_factor_d512);
+  detail::CheckFinite(kPrefix, "scale_factor_d512", p.scale_factor_d512);
   const TqEncodeElements need = HadamardQuantizeKvHbRequiredElements(p);
   CheckSrc(kPrefix, src, need.src, nkv, d);
   CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/false);
@@ -456,10 +454,9 @@ void TqInverseRotate(Queue& queue, const TqInverseRotateParams& p, ConstView rot
   };
   check("rotated", rotated, need.rotated);
   check("out", out, need.out);
-  const std::string prefix = detail::Cat(kPrefix, ": ");
-  detail::CheckExactCount(prefix, "rotated", rotated, need.rotated);
-  detail::CheckExactCount(prefix, "out", out, need.out);
-  detail::CheckInPlaceOrDisjoint(prefix, {"out", out}, {"rotated", rotated});
+  detail::CheckExactCount(kPrefix, "rotated", rotated, need.rotated);
+  detail::CheckExactCount(kPrefix, "out", out, need.out);
+  detail::CheckInPlaceOrDisjoint(kPrefix, {"out", out}, {"rotated", rotated});
   const TqInverseRotateArgs args{rotated.as<float>(), out.as<float>(), d, TqRotationScale(d)};
   const Dim3 grid{p.rows, 1, 1};
   if (d == 256) {
