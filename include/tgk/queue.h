@@ -111,6 +111,9 @@ class Queue {
   struct Command;
   void Record(const detail::KernelEntry& kernel, Dim3 grid, uint32_t group_size, ArenaSizes arenas,
               const void* args, size_t args_bytes);
+  // Gives threads [0, team) arenas of `arena_bytes` and the most lane state any thread's group
+  // has taken, before and after a commit's runs (see detail::ThreadScratch::Reserve).
+  void ReserveScratch(int team, size_t arena_bytes);
   void RunSegment(const Command* begin, const Command* end, int team_size);
   void ReportDroppedWork() const;
 

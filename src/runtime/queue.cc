@@ -242,9 +242,13 @@ void Queue::commit_and_wait() {
     largest_started_team = team;
   }
   if (scratch_.size() < size_t(team)) scratch_.resize(size_t(team));
-  for (int t = 0; t < team; ++t) {
-    if (!scratch_[size_t(t)]) scratch_[size_t(t)] = std::make_unique<detail::ThreadScratch>();
+  size_t arena_bytes = 0;
+  for (const Command& command : commands_) {
+    if (!command.is_barrier) {
+      arena_bytes = std::max(arena_bytes, detail::ThreadScratch::ArenaBytes(command.geometry));
+    }
   }
+  ReserveScratch(team, arena_bytes);
 
   const Command* begin = commands_.data();
   const Command* const end = commands_.data() + commands_.size();
@@ -255,6 +259,9 @@ void Queue::commit_and_wait() {
     begin = segment_end == end ? end : segment_end + 1;
   }
   commands_.clear();
+  // Now that the groups' lane state is known, every thread of the team gets room for it, so
+  // that the next commit allocates nothing whichever groups its threads run.
+  ReserveScratch(team, arena_bytes);
   if (race_log_) {
     race_reports_ = race_log_->Take();
     if (!race_reports_.empty()) {
@@ -262,6 +269,17 @@ void Queue::commit_and_wait() {
                             " report(s); first: " + race_reports_.front().ToString();
       throw Error(ErrorKind::kRace, message);
     }
+  }
+}
+
+void Queue::ReserveScratch(int team, size_t arena_bytes) {
+  size_t lane_state_bytes = 0;
+  for (const auto& scratch : scratch_) {
+    if (scratch) lane_state_bytes = std::max(lane_state_bytes, scratch->lane_state_peak());
+  }
+  for (int t = 0; t < team; ++t) {
+    if (!scratch_[size_t(t)]) scratch_[size_t(t)] = std::make_unique<detail::ThreadScratch>();
+    scratch_[size_t(t)]->Reserve(arena_bytes, lane_state_bytes);
   }
 }
 

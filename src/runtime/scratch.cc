@@ -30,20 +30,38 @@ struct ThreadScratch::Block {
 ThreadScratch::ThreadScratch() = default;
 ThreadScratch::~ThreadScratch() { std::free(arena_storage_); }
 
-void ThreadScratch::PrepareArenas(const LaunchGeometry& geometry) {
+size_t ThreadScratch::ArenaBytes(const LaunchGeometry& geometry) {
   size_t total = 0;
-  size_t offsets[kMaxArenas] = {};
   for (uint32_t i = 0; i < geometry.arenas.count(); ++i) {
-    offsets[i] = total;
     total += RoundUp(geometry.arenas[i], kScratchAlignment) + kScratchPadding;
   }
-  if (total > arena_capacity_) {
+  return total;
+}
+
+void ThreadScratch::Reserve(size_t arena_bytes, size_t lane_state_bytes) {
+  if (arena_bytes > arena_capacity_) {
     std::free(arena_storage_);
     arena_storage_ = nullptr;
     arena_capacity_ = 0;
-    arena_storage_ = AlignedAllocate(total);
-    arena_capacity_ = total;
+    arena_storage_ = AlignedAllocate(arena_bytes);
+    arena_capacity_ = arena_bytes;
   }
+  // A group's lane state then fits in the first block, and AllocateLaneState never grows.
+  if (lane_state_bytes > 0 &&
+      (state_blocks_.empty() || state_blocks_.front()->size < lane_state_bytes)) {
+    state_blocks_.clear();
+    state_blocks_.push_back(std::make_unique<Block>(std::max(lane_state_bytes, kMinStateBlock)));
+  }
+}
+
+void ThreadScratch::PrepareArenas(const LaunchGeometry& geometry) {
+  const size_t total = ArenaBytes(geometry);
+  size_t offsets[kMaxArenas] = {};
+  for (uint32_t i = 1; i < geometry.arenas.count(); ++i) {
+    offsets[i] =
+        offsets[i - 1] + RoundUp(geometry.arenas[i - 1], kScratchAlignment) + kScratchPadding;
+  }
+  Reserve(total, 0);
   for (uint32_t i = 0; i < kMaxArenas; ++i) {
     arena_base_[i] = i < geometry.arenas.count() ? arena_storage_ + offsets[i] : nullptr;
   }
@@ -62,6 +80,8 @@ void* ThreadScratch::AllocateLaneState(size_t bytes) {
   }
   std::byte* p = state_blocks_[state_block_index_]->data + state_block_used_;
   state_block_used_ += need;
+  group_state_bytes_ += need;
+  lane_state_peak_ = std::max(lane_state_peak_, group_state_bytes_);
   std::memset(p, 0, need);
   return p;
 }
@@ -69,6 +89,7 @@ void* ThreadScratch::AllocateLaneState(size_t bytes) {
 void ThreadScratch::ReleaseLaneState() {
   state_block_index_ = 0;
   state_block_used_ = 0;
+  group_state_bytes_ = 0;
 }
 
 }  // namespace tgk::detail

@@ -23,8 +23,19 @@ class ThreadScratch {
   ThreadScratch(const ThreadScratch&) = delete;
   ThreadScratch& operator=(const ThreadScratch&) = delete;
 
+  // The bytes PrepareArenas needs for `geometry`'s arenas.
+  static size_t ArenaBytes(const LaunchGeometry& geometry);
   // Makes the arenas at least as large as `geometry` asks; contents are unspecified.
   void PrepareArenas(const LaunchGeometry& geometry);
+
+  // Grows the storage, before a parallel region, to what any thread of the team has needed:
+  // arenas of `arena_bytes` and one group's lane state of `lane_state_bytes`. Which thread runs
+  // which group varies from run to run; with every thread reserved alike, a warm queue
+  // allocates nothing whichever groups a thread gets.
+  void Reserve(size_t arena_bytes, size_t lane_state_bytes);
+  // The most lane state one group has taken on this thread (what Reserve's second argument
+  // must cover).
+  size_t lane_state_peak() const { return lane_state_peak_; }
   std::byte* arena(uint32_t index) const { return arena_base_[index]; }
 
   // Zero-filled, 64-byte aligned storage that lives until ReleaseLaneState().
@@ -39,6 +50,8 @@ class ThreadScratch {
   std::vector<std::unique_ptr<Block>> state_blocks_;
   size_t state_block_index_ = 0;
   size_t state_block_used_ = 0;
+  size_t group_state_bytes_ = 0;  // lane state taken since the last ReleaseLaneState
+  size_t lane_state_peak_ = 0;
 };
 
 }  // namespace tgk::detail
