@@ -1,0 +1,18 @@
+// The plain reference of the recurrent gated delta net kernels: the spec's loops
+// (spec/gated_delta_net_recurrent.md sections 5 and 6), one sequence, head and row at a time,
+// compiled once (not per target). Its bits are the kernels' by construction: the same f32
+// operations in the same order, tgk's Exp. Tests hold the scalar instantiation and every
+// Highway target to it. Not part of the installed API.
+#pragma once
+
+#include "tgk/kernels/gdn_recurrent.h"
+
+namespace tgk {
+
+// Tensors as in gdn_recurrent.h, all f32, sizes already valid; q is used as f32(q·scale).
+void GdnRecurrentReference(GdnRecurrentKernel kernel, const GdnRecurrentShape& shape,
+                           const float* q, const float* k, const float* v, const float* g,
+                           const float* beta, float scale, const float* state_in, float* output,
+                           float* state_out);
+
+}  // namespace tgk
