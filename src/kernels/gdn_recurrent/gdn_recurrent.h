@@ -61,7 +61,7 @@ struct GdnRecurrentShape {
   uint32_t Dv = 0;  // value dimension: state rows
 };
 
-// The largest Dk (state columns): a group keeps its rows' state, Dk × 64 f32, in a
+// The largest Dk (state columns): a group keeps its rows' state, Dk × 32 f32, in a
 // threadgroup arena, which tgk caps at 64 MiB.
 inline constexpr uint32_t kGdnMaxDk = 65536;
 
