@@ -129,7 +129,8 @@ void Record(Queue& queue, GdnRecurrentKernel kernel, const GdnRecurrentShape& s,
                               s.Dk,
                               s.Dv,
                               rows};
-  const ArenaSizes arenas{size_t{s.Dk} * rows * sizeof(float), size_t{s.Dk} * rows * sizeof(float)};
+  const ArenaSizes arenas{size_t{s.Dk} * rows * sizeof(float),
+                          (size_t{kGdnMaxPackWidth} * rows + kGdnMaxPackWidth) * sizeof(float)};
   const Dim3 grid{(s.Dv + rows - 1) / rows, s.Hv, s.Sn};
   queue.dispatch(kernel == GdnRecurrentKernel::kDecode ? GdnRecurrentDecodeKernelEntry()
                                                        : GdnRecurrentKernelEntry(),

@@ -8,12 +8,14 @@ namespace tgk {
 
 // State rows per group (one lane per row); fewer when Dv is smaller.
 inline constexpr uint32_t kGdnRowsPerGroup = 32;
+// The widest lane pack any target has: the staging arena is sized for it.
+inline constexpr uint32_t kGdnMaxPackWidth = 16;
 // Lanes of a Metal simdgroup: the decode kernel's reduction tree width.
 inline constexpr uint32_t kGdnSimdWidth = 32;
 
 enum GdnRecurrentArena : uint32_t {
   kGdnStateArena = 0,    // f32 [Dk][rows]: the group's state, transposed (column c, row x)
-  kGdnStagingArena = 1,  // f32 [rows][Dk]: the group's state rows as in memory, in transit
+  kGdnStagingArena = 1,  // f32 [kWidth][rows]: a partial block's columns on their way out
 };
 
 struct GdnRecurrentArgs {
