@@ -49,6 +49,9 @@ struct GdnRecurrentKernelT {
   HWY_INLINE void operator()(Group& g) const {
     const Dim3 id = g.group_id();
     const uint32_t h = id.y, s = id.z;
+    // The sequence's tokens: a run of T, or its cu_seqlens range (at least one token).
+    const size_t token0 = a.cu_seqlens ? size_t(a.cu_seqlens[s]) : size_t{s} * a.T;
+    const uint32_t tokens = a.cu_seqlens ? uint32_t(a.cu_seqlens[s + 1] - a.cu_seqlens[s]) : a.T;
     const uint32_t dk = a.Dk, group_rows = a.rows;
     const uint32_t x_group = id.x * group_rows;
     const uint32_t cells = dk / kTreeLanes;  // columns per partial sum (decode: NSG)
@@ -79,9 +82,9 @@ struct GdnRecurrentKernelT {
       const float* next_in = in_rows + size_t{kPrefetchRows} * cols;
       const float* next_out = out_rows + size_t{kPrefetchRows} * cols;
 
-      for (uint32_t t = 0; t < a.T; ++t) {
-        const bool first = t == 0, last = t + 1 == a.T;
-        const size_t token = size_t{s} * a.T + t;
+      for (uint32_t t = 0; t < tokens; ++t) {
+        const bool first = t == 0, last = t + 1 == tokens;
+        const size_t token = token0 + t;
         const size_t gate = token * a.Hv + h;
         const float* key = a.k + (token * a.Hk + h % a.Hk) * cols;
         const float* query = a.q + (token * a.Hk + h % a.Hk) * cols;

@@ -53,8 +53,9 @@ std::string NonFiniteText(float x) {
 }
 
 void Validate(const Names& names, GdnRecurrentKernel kernel, const GdnRecurrentShape& s,
-              const float* scale, ConstView q, ConstView k, ConstView v, ConstView g,
-              ConstView beta, ConstView state_in, ConstView output, ConstView state_out) {
+              const float* scale, const ConstView* cu_seqlens, ConstView q, ConstView k,
+              ConstView v, ConstView g, ConstView beta, ConstView state_in, ConstView output,
+              ConstView state_out) {
   const std::string p = std::string(names.prefix) + ": ";
   if (s.Dk == 0 || s.Dv == 0 || s.Hk == 0 || s.Hv == 0) {
     ThrowInvalidArgument(p + "dims must all be > 0");
@@ -77,6 +78,40 @@ void Validate(const Names& names, GdnRecurrentKernel kernel, const GdnRecurrentS
   if (scale != nullptr && !std::isfinite(*scale)) {
     ThrowInvalidArgument(p + "scale must be finite (got " + NonFiniteText(*scale) + ")");
   }
+  if (cu_seqlens != nullptr) {
+    const ConstView& cu = *cu_seqlens;
+    if (cu.count() != uint64_t{s.Sn} + 1) {
+      ThrowInvalidArgument(p + "cu_seqlens element count " + std::to_string(cu.count()) +
+                           " != expected " + std::to_string(uint64_t{s.Sn} + 1));
+    }
+    if (cu.dtype() != DType::kI32) {
+      ThrowInvalidArgument(p + "cu_seqlens must be i32 (got " + std::string(Name(cu.dtype())) +
+                           ")");
+    }
+    if (cu.data() == nullptr) {
+      ThrowInvalidArgument(p + "cu_seqlens has " + std::to_string(cu.count()) +
+                           " elements but a null data pointer");
+    }
+    const int32_t* offsets = cu.as<int32_t>();
+    if (offsets[0] != 0) {
+      ThrowInvalidArgument(p + "cu_seqlens[0] must be 0 (got " + std::to_string(offsets[0]) + ")");
+    }
+    for (uint32_t n = 0; n < s.Sn; ++n) {
+      if (offsets[n + 1] <= offsets[n]) {
+        ThrowInvalidArgument(p + "cu_seqlens must increase strictly (cu_seqlens[" +
+                             std::to_string(n) + "] = " + std::to_string(offsets[n]) +
+                             ", cu_seqlens[" + std::to_string(n + 1) +
+                             "] = " + std::to_string(offsets[n + 1]) + ")");
+      }
+    }
+    if (int64_t{offsets[s.Sn]} != int64_t{s.T}) {
+      ThrowInvalidArgument(p + "cu_seqlens[" + std::to_string(s.Sn) + "] (" +
+                           std::to_string(offsets[s.Sn]) + ") != n_tokens (" + std::to_string(s.T) +
+                           ")");
+    }
+  }
+  // Tokens of all sequences together: Sn·T, or T packed sequences with cu_seqlens.
+  const uint64_t seqs = cu_seqlens != nullptr ? 1 : s.Sn;
   const auto count = [&](std::initializer_list<uint64_t> dims, const char* name) {
     const auto product = detail::CheckedProduct(dims);
     if (!product) ThrowInvalidArgument(p + "element count of " + name + " overflows 64 bits");
@@ -95,9 +130,9 @@ void Validate(const Names& names, GdnRecurrentKernel kernel, const GdnRecurrentS
                            " elements but a null data pointer");
     }
   };
-  const uint64_t qk = count({s.Dk, s.Hk, s.T, s.Sn}, "q");
-  const uint64_t vo = count({s.Dv, s.Hv, s.T, s.Sn}, "v");
-  const uint64_t gb = count({s.Hv, s.T, s.Sn}, "g");
+  const uint64_t qk = count({s.Dk, s.Hk, s.T, seqs}, "q");
+  const uint64_t vo = count({s.Dv, s.Hv, s.T, seqs}, "v");
+  const uint64_t gb = count({s.Hv, s.T, seqs}, "g");
   const uint64_t st = count({s.Dk, s.Dv, s.Hv, s.Sn}, names.state_in);
   check("q", q, qk);
   check("k", k, qk);
@@ -110,8 +145,8 @@ void Validate(const Names& names, GdnRecurrentKernel kernel, const GdnRecurrentS
 }
 
 void Record(Queue& queue, GdnRecurrentKernel kernel, const GdnRecurrentShape& s, float scale,
-            ConstView q, ConstView k, ConstView v, ConstView g, ConstView beta, ConstView state_in,
-            View output, View state_out) {
+            const int32_t* cu_seqlens, ConstView q, ConstView k, ConstView v, ConstView g,
+            ConstView beta, ConstView state_in, View output, View state_out) {
   const uint32_t rows = std::min(s.Dv, kGdnRowsPerGroup);
   const GdnRecurrentArgs args{q.as<float>(),
                               k.as<float>(),
@@ -121,6 +156,7 @@ void Record(Queue& queue, GdnRecurrentKernel kernel, const GdnRecurrentShape& s,
                               state_in.as<float>(),
                               output.as<float>(),
                               state_out.as<float>(),
+                              cu_seqlens,
                               scale,
                               s.Sn,
                               s.T,
@@ -142,26 +178,35 @@ void Record(Queue& queue, GdnRecurrentKernel kernel, const GdnRecurrentShape& s,
 void GatedDeltaNet(Queue& queue, const GdnRecurrentShape& shape, ConstView q, ConstView k,
                    ConstView v, ConstView g, ConstView beta, ConstView state_in, View output,
                    View state_out) {
-  Validate(kKernelNames, GdnRecurrentKernel::kSerial, shape, nullptr, q, k, v, g, beta, state_in,
-           output, state_out);
-  Record(queue, GdnRecurrentKernel::kSerial, shape, 1.0f, q, k, v, g, beta, state_in, output,
-         state_out);
+  Validate(kKernelNames, GdnRecurrentKernel::kSerial, shape, nullptr, nullptr, q, k, v, g, beta,
+           state_in, output, state_out);
+  Record(queue, GdnRecurrentKernel::kSerial, shape, 1.0f, nullptr, q, k, v, g, beta, state_in,
+         output, state_out);
 }
 
 void GatedDeltaNetDecode(Queue& queue, const GdnRecurrentShape& shape, ConstView q, ConstView k,
                          ConstView v, ConstView g, ConstView beta, ConstView state_in, View output,
                          View state_out) {
-  Validate(kDecodeNames, GdnRecurrentKernel::kDecode, shape, nullptr, q, k, v, g, beta, state_in,
-           output, state_out);
-  Record(queue, GdnRecurrentKernel::kDecode, shape, 1.0f, q, k, v, g, beta, state_in, output,
-         state_out);
+  Validate(kDecodeNames, GdnRecurrentKernel::kDecode, shape, nullptr, nullptr, q, k, v, g, beta,
+           state_in, output, state_out);
+  Record(queue, GdnRecurrentKernel::kDecode, shape, 1.0f, nullptr, q, k, v, g, beta, state_in,
+         output, state_out);
 }
 
 void GatedDeltaRuleRecurrent(Queue& queue, const GdnRecurrentShape& shape, ConstView q, ConstView k,
                              ConstView v, ConstView g, ConstView beta, float scale, ConstView h0,
                              View o, View final_state, GdnRecurrentKernel kernel) {
-  Validate(kLayerNames, kernel, shape, &scale, q, k, v, g, beta, h0, o, final_state);
-  Record(queue, kernel, shape, scale, q, k, v, g, beta, h0, o, final_state);
+  Validate(kLayerNames, kernel, shape, &scale, nullptr, q, k, v, g, beta, h0, o, final_state);
+  Record(queue, kernel, shape, scale, nullptr, q, k, v, g, beta, h0, o, final_state);
+}
+
+void GatedDeltaRuleRecurrentVarlen(Queue& queue, const GdnRecurrentShape& shape,
+                                   ConstView cu_seqlens, ConstView q, ConstView k, ConstView v,
+                                   ConstView g, ConstView beta, float scale, ConstView h0, View o,
+                                   View final_state, GdnRecurrentKernel kernel) {
+  Validate(kLayerNames, kernel, shape, &scale, &cu_seqlens, q, k, v, g, beta, h0, o, final_state);
+  Record(queue, kernel, shape, scale, cu_seqlens.as<int32_t>(), q, k, v, g, beta, h0, o,
+         final_state);
 }
 
 double GdnRecurrentStateBytes(const GdnRecurrentShape& s) {

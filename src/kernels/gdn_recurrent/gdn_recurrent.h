@@ -40,9 +40,9 @@
 //   - GatedDeltaNetDecode: any Dk that is a multiple of 32 (any NSG ≥ 1, NSG = 3 included),
 //     up to kGdnMaxDk, and any Dv (Metal: Dk ∈ {32, 64, 128}, Dv a multiple of NSG).
 //   - Offsets are 64-bit (Metal: 32-bit); element counts are checked for 64-bit overflow.
-// Zero sizes are rejected, as upstream. Each sequence and head is independent, so a batch of
-// sequences of different lengths runs as one call per length (or per sequence), each with its
-// own state in and out.
+//   - Variable-length batches: GatedDeltaRuleRecurrentVarlen takes FLA's cu_seqlens, each
+//     sequence with its own state in and out.
+// Zero sizes are rejected, as upstream.
 #pragma once
 
 #include <cstdint>
@@ -97,11 +97,27 @@ void GatedDeltaRuleRecurrent(Queue& queue, const GdnRecurrentShape& shape, Const
                              View o, View final_state,
                              GdnRecurrentKernel kernel = GdnRecurrentKernel::kSerial);
 
+// Variable-length sequences (FLA's cu_seqlens): Sn sequences packed along one run of T tokens,
+// sequence s holding tokens cu_seqlens[s] .. cu_seqlens[s+1]−1, each with its own state.
+//   cu_seqlens: i32 [Sn + 1], cu_seqlens[0] = 0, strictly increasing (no empty sequence),
+//               cu_seqlens[Sn] = T
+//   q, k [1, T, Hk, Dk]   v, o [1, T, Hv, Dv]   g, beta [1, T, Hv]   h0, final_state as above
+// The same rules as GatedDeltaRuleRecurrent, with the cu_seqlens checks after the scale's:
+// "…: cu_seqlens element count {n} != expected {Sn+1}", "…: cu_seqlens must be i32 (got …)",
+// a null pointer, "…: cu_seqlens[0] must be 0 (got {v})", "…: cu_seqlens must increase
+// strictly (cu_seqlens[{i}] = {a}, cu_seqlens[{i+1}] = {b})", "…: cu_seqlens[{Sn}] ({v}) !=
+// n_tokens ({T})". Each sequence's bits are those of a call on it alone.
+void GatedDeltaRuleRecurrentVarlen(Queue& queue, const GdnRecurrentShape& shape,
+                                   ConstView cu_seqlens, ConstView q, ConstView k, ConstView v,
+                                   ConstView g, ConstView beta, float scale, ConstView h0, View o,
+                                   View final_state,
+                                   GdnRecurrentKernel kernel = GdnRecurrentKernel::kSerial);
+
 // The state bytes a call reads and writes once (8·Dk·Dv per sequence and head): the work
 // unit of the memory-bound decode.
 double GdnRecurrentStateBytes(const GdnRecurrentShape& shape);
 
-// The nominal flops, 7·Dk·Dv per token, sequence and head (spec section 12).
+// The nominal flops, 7·Dk·Dv per token and head (spec section 12), for Sn sequences of T.
 double GdnRecurrentFlops(const GdnRecurrentShape& shape);
 
 }  // namespace tgk

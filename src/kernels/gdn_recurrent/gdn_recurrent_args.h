@@ -27,6 +27,9 @@ struct GdnRecurrentArgs {
   const float* state_in;
   float* output;
   float* state_out;
+  // Null: Sn sequences of T tokens. Else sequence s holds tokens cu_seqlens[s] ..
+  // cu_seqlens[s+1]−1 of one packed run of T.
+  const int32_t* cu_seqlens;
   float scale;  // q is used as f32(q·scale); 1 for the spec's kernels
   uint32_t Sn, T, Hk, Hv, Dk, Dv;
   uint32_t rows;  // state rows per group (the group size)

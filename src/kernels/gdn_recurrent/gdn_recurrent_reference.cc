@@ -14,7 +14,8 @@ namespace tgk {
 
 void GdnRecurrentReference(GdnRecurrentKernel kernel, const GdnRecurrentShape& s, const float* q,
                            const float* k, const float* v, const float* g, const float* beta,
-                           float scale, const float* state_in, float* output, float* state_out) {
+                           float scale, const float* state_in, float* output, float* state_out,
+                           const int32_t* cu_seqlens) {
   const bool decode = kernel == GdnRecurrentKernel::kDecode;
   // Serial: one chain over all Dk columns. Decode: 32 simdgroup lanes, lane l summing its
   // NSG = Dk/32 contiguous cells, then the halving tree over the 32 lane sums.
@@ -42,8 +43,9 @@ void GdnRecurrentReference(GdnRecurrentKernel kernel, const GdnRecurrentShape& s
       for (uint32_t x = 0; x < s.Dv; ++x) {
         const size_t row = ((size_t{seq} * s.Hv + h) * s.Dv + x) * s.Dk;
         for (uint32_t c = 0; c < s.Dk; ++c) S[c] = state_in[row + c];
-        for (uint32_t t = 0; t < s.T; ++t) {
-          const size_t token = size_t{seq} * s.T + t;
+        const size_t first = cu_seqlens ? size_t(cu_seqlens[seq]) : size_t{seq} * s.T;
+        const size_t end = cu_seqlens ? size_t(cu_seqlens[seq + 1]) : first + s.T;
+        for (size_t token = first; token < end; ++token) {
           const size_t gate = token * s.Hv + h;
           const float* kt = k + (token * s.Hk + kh) * s.Dk;
           const float* qt = q + (token * s.Hk + kh) * s.Dk;

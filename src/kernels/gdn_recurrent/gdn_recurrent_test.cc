@@ -242,6 +242,141 @@ TEST(GdnRecurrentTest, TokenByTokenCallsGiveTheSameBits) {
   EXPECT_EQ(FirstDifference(state, whole.state), "");
 }
 
+// ---- variable-length sequences -------------------------------------------------------------
+
+// Sequences of 1, 7, 3 and 20 tokens packed along T = 31, each with its own state.
+struct Varlen {
+  Inputs in;  // shape.Sn = 4 sequences, shape.T = 31 tokens in all; q etc. as [1, T, ...]
+  std::vector<int32_t> cu_seqlens;
+};
+
+Varlen RandomVarlen(uint32_t dk, uint32_t dv, uint64_t seed) {
+  const std::vector<int32_t> cu{0, 1, 8, 11, 31};
+  // Draw as one sequence of 31 tokens, then give it the state of 4 sequences.
+  Inputs in = RandomInputs({1, 31, 2, 4, dk, dv}, seed);
+  const Inputs states = RandomInputs({4, 1, 2, 4, dk, dv}, seed + 1);
+  in.h0 = states.h0;
+  in.shape.Sn = 4;
+  return {in, cu};
+}
+
+Outputs RunVarlen(const Varlen& x, Kernel kernel, QueueOptions options) {
+  const Inputs& in = x.in;
+  Outputs out{Poisoned(in.v.size()), Poisoned(in.h0.size())};
+  Queue queue(options);
+  const auto c = [](const std::vector<float>& v) {
+    return ConstView::Of<float>(v.data(), v.size());
+  };
+  GatedDeltaRuleRecurrentVarlen(queue, in.shape,
+                                ConstView::Of<int32_t>(x.cu_seqlens.data(), x.cu_seqlens.size()),
+                                c(in.q), c(in.k), c(in.v), c(in.g), c(in.beta), 0.5f, c(in.h0),
+                                View::Of<float>(out.y.data(), out.y.size()),
+                                View::Of<float>(out.state.data(), out.state.size()), kernel);
+  queue.commit_and_wait();
+  return out;
+}
+
+TEST(GdnRecurrentTest, VarlenEveryTargetAndThreadCountMatchesTheReferenceBitwise) {
+  for (Kernel kernel : {Kernel::kSerial, Kernel::kDecode}) {
+    const Varlen x = RandomVarlen(64, 40, 12);
+    Outputs want{Poisoned(x.in.v.size()), Poisoned(x.in.h0.size())};
+    GdnRecurrentReference(kernel, x.in.shape, x.in.q.data(), x.in.k.data(), x.in.v.data(),
+                          x.in.g.data(), x.in.beta.data(), 0.5f, x.in.h0.data(), want.y.data(),
+                          want.state.data(), x.cu_seqlens.data());
+    ExpectSameBits(RunVarlen(x, kernel, {.threads = 1, .target = Target::Scalar()}), want);
+    for (Target target : AvailableTargets()) {
+      for (int threads : {1, 2, 3, 7}) {
+        SCOPED_TRACE(target.name() + ", threads " + std::to_string(threads));
+        ExpectSameBits(RunVarlen(x, kernel, {.threads = threads, .target = target}), want);
+      }
+    }
+  }
+}
+
+// Each packed sequence gives the bits of a call on it alone.
+TEST(GdnRecurrentTest, VarlenEqualsOneCallPerSequence) {
+  const Varlen x = RandomVarlen(48, 24, 13);
+  const Outputs packed = RunVarlen(x, Kernel::kSerial, {.threads = 2});
+  const GdnRecurrentShape& s = x.in.shape;
+  for (uint32_t n = 0; n < s.Sn; ++n) {
+    SCOPED_TRACE("sequence " + std::to_string(n));
+    const size_t t0 = size_t(x.cu_seqlens[n]), t1 = size_t(x.cu_seqlens[n + 1]);
+    Inputs one{{1, uint32_t(t1 - t0), s.Hk, s.Hv, s.Dk, s.Dv}, {}, {}, {}, {}, {}, {}};
+    const auto slice = [&](const std::vector<float>& v, size_t per_token) {
+      return std::vector<float>(v.begin() + t0 * per_token, v.begin() + t1 * per_token);
+    };
+    one.q = slice(x.in.q, size_t{s.Hk} * s.Dk);
+    one.k = slice(x.in.k, size_t{s.Hk} * s.Dk);
+    one.v = slice(x.in.v, size_t{s.Hv} * s.Dv);
+    one.g = slice(x.in.g, s.Hv);
+    one.beta = slice(x.in.beta, s.Hv);
+    const size_t state = size_t{s.Hv} * s.Dv * s.Dk;
+    one.h0.assign(x.in.h0.begin() + n * state, x.in.h0.begin() + (n + 1) * state);
+    const Outputs alone = RunKernel(one, Kernel::kSerial, 0.5f, {.threads = 2});
+    EXPECT_EQ(FirstDifference(alone.y, slice(packed.y, size_t{s.Hv} * s.Dv)), "");
+    EXPECT_EQ(
+        FirstDifference(alone.state, std::vector<float>(packed.state.begin() + n * state,
+                                                        packed.state.begin() + (n + 1) * state)),
+        "");
+  }
+}
+
+TEST(GdnRecurrentTest, VarlenValidationErrors) {
+  const Varlen x = RandomVarlen(32, 8, 14);
+  const auto c = [](const std::vector<float>& v) {
+    return ConstView::Of<float>(v.data(), v.size());
+  };
+  struct Case {
+    std::vector<int32_t> cu;
+    DType dtype;
+    bool null;
+    std::string message;
+  };
+  const Case cases[] = {
+      {{0, 1, 8, 31},
+       DType::kI32,
+       false,
+       "gated_delta_rule_recurrent: cu_seqlens element count 4 != expected 5"},
+      {{0, 1, 8, 11, 31},
+       DType::kU32,
+       false,
+       "gated_delta_rule_recurrent: cu_seqlens must be i32 (got u32)"},
+      {{0, 1, 8, 11, 31},
+       DType::kI32,
+       true,
+       "gated_delta_rule_recurrent: cu_seqlens has 5 elements but a null data pointer"},
+      {{1, 2, 8, 11, 31},
+       DType::kI32,
+       false,
+       "gated_delta_rule_recurrent: cu_seqlens[0] must be 0 (got 1)"},
+      {{0, 8, 8, 11, 31},
+       DType::kI32,
+       false,
+       "gated_delta_rule_recurrent: cu_seqlens must increase strictly (cu_seqlens[1] = 8, "
+       "cu_seqlens[2] = 8)"},
+      {{0, 1, 8, 11, 30},
+       DType::kI32,
+       false,
+       "gated_delta_rule_recurrent: cu_seqlens[4] (30) != n_tokens (31)"},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.message);
+    std::vector<float> y(x.in.v.size(), -7.0f), state(x.in.h0.size(), -7.0f);
+    Queue queue({.threads = 2});
+    test::ExpectInvalidArgument(
+        [&] {
+          GatedDeltaRuleRecurrentVarlen(
+              queue, x.in.shape, ConstView(k.null ? nullptr : k.cu.data(), k.cu.size(), k.dtype),
+              c(x.in.q), c(x.in.k), c(x.in.v), c(x.in.g), c(x.in.beta), 1.0f, c(x.in.h0),
+              View::Of<float>(y.data(), y.size()), View::Of<float>(state.data(), state.size()));
+        },
+        k.message);
+    queue.commit_and_wait();
+    for (float v : y) ASSERT_EQ(v, -7.0f);
+    for (float v : state) ASSERT_EQ(v, -7.0f);
+  }
+}
+
 // ---- accuracy ------------------------------------------------------------------------------
 
 double MaxAbs(const std::vector<double>& x) {
