@@ -79,8 +79,20 @@ struct GdnRecurrentKernelT {
       // token, state_out on the last, kW floats a column, which covers kW rows over the Dk
       // columns. A hint only: no fault, no value. Measured on Zen 4: one pack ahead leaves the
       // decode at the memory latency; 64 rows (32 KiB at Dk = 128) ahead doubles its speed.
-      const float* next_in = in_rows + size_t{kPrefetchRows} * cols;
-      const float* next_out = out_rows + size_t{kPrefetchRows} * cols;
+      // Addresses as integers: they may lie past the end of the tensors, where a pointer may
+      // not point.
+      const uintptr_t next_in =
+          reinterpret_cast<uintptr_t>(in_rows) + size_t{kPrefetchRows} * cols * sizeof(float);
+      const uintptr_t next_out =
+          reinterpret_cast<uintptr_t>(out_rows) + size_t{kPrefetchRows} * cols * sizeof(float);
+      const auto prefetch_at = [](uintptr_t base, uint32_t c, int write) HWY_ATTR {
+        const uintptr_t at = base + size_t{c} * kW * sizeof(float);
+        if (write) {
+          __builtin_prefetch(reinterpret_cast<const void*>(at), 1, 2);
+        } else {
+          __builtin_prefetch(reinterpret_cast<const void*>(at), 0, 2);
+        }
+      };
 
       for (uint32_t t = 0; t < tokens; ++t) {
         const bool first = t == 0, last = t + 1 == tokens;
@@ -111,7 +123,7 @@ struct GdnRecurrentKernelT {
               col[k] = lane.load_strided(in_rows + cb + k, cols, rows);
           }
           for (uint32_t k = 0; k < n; ++k) {
-            if (first) __builtin_prefetch(next_in + size_t{cb + k} * kW, 0, 2);
+            if (first) prefetch_at(next_in, cb + k, 0);
             const VF decayed = col[k] * alpha;
             lane.store(state, size_t{cb + k} * stride + local, decayed);
             acc = acc + decayed * lane.splat(key[cb + k]);
@@ -137,7 +149,7 @@ struct GdnRecurrentKernelT {
           const uint32_t n = std::min(kW, cols - cb);
           VF col[kW];
           for (uint32_t k = 0; k < n; ++k) {
-            if (last) __builtin_prefetch(next_out + size_t{cb + k} * kW, 1, 2);
+            if (last) prefetch_at(next_out, cb + k, 1);
             const size_t i = size_t{cb + k} * stride + local;
             col[k] = lane.load(state, i) + delta * lane.splat(key[cb + k]);
             if (!last) lane.store(state, i, col[k]);
