@@ -1,6 +1,6 @@
 # Compiler settings that are part of tgk's arithmetic contract, and the warning policy.
 
-# The contract (DESIGN.md section 3): no contraction of a*b+c into an fma anywhere, no
+# The contract (docs/design.md section 3): no contraction of a*b+c into an fma anywhere, no
 # fast-math; an fma exists only where a kernel calls Fma(). Highway targets that cannot fuse
 # (SSSE3, SSE4: no FMA unit) are not compiled, so an explicit Fma is fused on every path.
 # These definitions travel with tgk::tgk, because users instantiate kernels in their own TUs.

@@ -1,7 +1,7 @@
-// tgk's arithmetic contract (DESIGN.md section 3) on every target, scalar lanes and each compiled
-// Highway target: a*b + c is never contracted (-ffp-contract=off), neither in plain float code
-// nor in Highway vector code; Fma is fused everywhere; Max and Min are canonical (a NaN operand
-// is ignored, -0 < +0) with the same bits everywhere.
+// tgk's arithmetic contract (docs/design.md section 3) on every target, scalar lanes and each
+// compiled Highway target: a*b + c is never contracted (-ffp-contract=off), neither in plain
+// float code nor in Highway vector code; Fma is fused everywhere; Max and Min are canonical (a
+// NaN operand is ignored, -0 < +0) with the same bits everywhere.
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "contract_test.cc"

@@ -70,7 +70,9 @@ HWY_AFTER_NAMESPACE();
 #include <string>
 #include <vector>
 
+#include "testing/compare.h"
 #include "tgk/convert.h"
+#include "tgk/math.h"
 #include "tgk/queue.h"
 #include "tgk/target.h"
 
@@ -266,6 +268,19 @@ TEST(MathTest, EveryTargetGivesTheScalarBits) {
     }
     EXPECT_EQ(mismatches, 0u) << mismatches << " of " << inputs.size() << " differ:" << examples;
   }
+}
+
+// The host-side Exp (tgk/math.h) that references call is the kernels' Exp, bit for bit: the
+// same function, so a sample of the cross-target inputs (every 101st, and the specials that end
+// the list) suffices.
+TEST(MathTest, HostExpGivesTheKernelBits) {
+  const std::vector<float> all = CrossTargetInputs();
+  std::vector<float> inputs;
+  for (size_t i = 0; i < all.size(); i += 101) inputs.push_back(all[i]);
+  inputs.insert(inputs.end(), all.end() - 64, all.end());
+  std::vector<float> host(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) host[i] = Exp(inputs[i]);
+  EXPECT_TRUE(test::BitsEqual(ExpOn(Target::Scalar(), inputs), host));
 }
 
 TEST(MathTest, ExpSpecialValues) {

@@ -490,7 +490,7 @@ HWY_AFTER_NAMESPACE();
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
+#include "testing/expect_error.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
@@ -878,7 +878,7 @@ TEST_P(RuntimeTest, LaneStateIsZeroedAndSurvivesBarriers) {
 
 // ---- simdgroup collectives ---------------------------------------------------------------
 
-// The canonical trees of spec/README.md over the simdgroups of one group, written here
+// The canonical trees of docs/spec/README.md over the simdgroups of one group, written here
 // independently of the library: halving offsets 16..1, a step that would read a lane past
 // the group skipped.
 template <class Combine>

@@ -1,4 +1,4 @@
-// The threadgroup programming model, per Highway target (DESIGN.md section 1).
+// The threadgroup programming model, per Highway target (docs/design.md section 1).
 //
 // A kernel is a functor with `template <class Group> void operator()(Group& g) const`. The
 // group gives its position in the grid, its threadgroup arenas and per-lane state, and runs
@@ -25,7 +25,7 @@
 // Lane bodies are generic lambdas and need HWY_ATTR (Highway's per-target attribute).
 //
 // Simdgroup collectives (sum, max, shuffle-xor, broadcast over each simdgroup of 32 lanes)
-// act on lane state between lane bodies and follow the canonical order of spec/README.md.
+// act on lane state between lane bodies and follow the canonical order of docs/spec/README.md.
 //
 // Per-target header: include it inside a foreach_target pass (see kernels/kkt/kkt.cc).
 
@@ -436,7 +436,7 @@ class GroupBase {
   }
 
   // Simdgroup collectives over lane state slot n; every active lane of a simdgroup receives
-  // the result (spec/README.md: canonical halving tree for the sum, maxNum with -0 < +0).
+  // the result (docs/spec/README.md: canonical halving tree for the sum, maxNum with -0 < +0).
   template <uint32_t N>
   void simd_sum(const LaneState<float, N>& state, uint32_t n = 0) {
     tgk::detail::SimdSum(state.row(n), size());

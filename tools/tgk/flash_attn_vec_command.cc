@@ -1,4 +1,4 @@
-// `tgk run flash-attn-vec`: flash_attn_vec_peer_port_f16 (spec/flash_attn_vec_f16.md),
+// `tgk run flash-attn-vec`: flash_attn_vec_peer_port_f16 (docs/spec/flash_attn_vec.md),
 // single-query decode attention over an f16 K/V cache, with one workgroup per head (--nwg 1) or
 // the KV range split 32 ways and reduced (--nwg 32). Inputs Q f32 [num_heads, head_dim], K and
 // V f16 [num_kv_heads, kv_capacity, head_dim]; output out f32 [num_heads, head_dim]. The NWG = 32

@@ -1,4 +1,4 @@
-// `tgk run kkt`: gated_delta_net_kkt_bf16 (spec/gated_delta_net_kkt.md), the chunk-scaled K·Kᵀ
+// `tgk run kkt`: gated_delta_net_kkt_bf16 (docs/spec/kkt.md), the chunk-scaled K·Kᵀ
 // of Gated DeltaNet. Inputs k bf16 [B, T, Hg, K], beta and g f32 [B, T, H]; output A f32
 // [B, T, H, 64].
 #include <CLI/CLI.hpp>

@@ -1,4 +1,4 @@
-// `tgk run sdpa`: sdpa / sdpa_bf16 (spec/sdpa.md), fused scaled-dot-product attention with a
+// `tgk run sdpa`: sdpa / sdpa_bf16 (docs/spec/sdpa.md), fused scaled-dot-product attention with a
 // causal mask aligned to the end of the keys and grouped-query heads. Inputs Q [batch, n_heads,
 // seq_len, head_dim], K and V [batch, n_kv_heads, kv_capacity, head_dim]; output O shaped like
 // Q; all f32 (sdpa) or all bf16 (sdpa_bf16, chosen as in the spec by Q's dtype).

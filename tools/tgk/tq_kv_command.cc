@@ -1,4 +1,4 @@
-// `tgk run tq-encode` and `tgk run tq-dequant`: the TurboQuant KV cache (spec/tq_kv_cache.md).
+// `tgk run tq-encode` and `tgk run tq-dequant`: the TurboQuant KV cache (docs/spec/tq_kv.md).
 // The cache of num_kv_heads heads × cache_capacity rows of head_dim indices is packed u8
 // [num_kv_heads, cache_capacity, head_dim/2] at 4 bits (two per byte), [.., head_dim] at 5, 6
 // and 8 bits, with norms f32 [num_kv_heads, cache_capacity, norms_per_pos], norms_per_pos =

@@ -1,6 +1,6 @@
 // Simdgroup collectives over one lane-state row (one value per lane, lanes [0, group_size)).
 // Plain scalar code shared by every target, so the combination order is the same everywhere:
-// the canonical order of spec/README.md. Lanes past the end of the group (a partial last
+// the canonical order of docs/spec/README.md. Lanes past the end of the group (a partial last
 // simdgroup) take no part: a tree step that would add a missing lane is skipped.
 #pragma once
 

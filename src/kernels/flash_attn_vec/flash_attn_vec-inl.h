@@ -1,4 +1,4 @@
-// The flash_attn_vec functors (spec/flash_attn_vec_f16.md): the vector kernel (NWG = 1 and
+// The flash_attn_vec functors (docs/spec/flash_attn_vec.md): the vector kernel (NWG = 1 and
 // NWG = 32) and the NWG = 32 reduce kernel.
 //
 // Vector kernel. A group of 32 lanes (one simdgroup) computes every query head that shares one
@@ -26,6 +26,7 @@
 #include <cstdint>
 
 #include "kernels/flash_attn_vec/flash_attn_vec.h"
+#include "kernels/flash_attn_vec/flash_attn_vec_launch.h"
 #include "tgk/dtype.h"
 
 namespace tgk {
@@ -52,7 +53,7 @@ namespace fav {
 
 inline constexpr uint32_t kBlock = kFlashAttnVecBlock;
 inline constexpr uint32_t kMaxHeads = kFlashAttnVecHeadsPerGroup;
-inline constexpr uint32_t kMaxLanes = 16;           // f32 lanes of the widest Highway vector
+inline constexpr uint32_t kMaxLanes = kFlashAttnVecMaxLanes;
 inline constexpr float kMaskedScore = -65504.0f;    // −(max half), the masked f16 value
 inline constexpr float kInitialMax = -FLT_MAX / 2;  // bits 0xFEFFFFFF
 
@@ -176,9 +177,9 @@ class OracleBlocks {
   void RunHead(uint32_t r, uint32_t first, const BlockMask& mask, size_t o_offset, float& S,
                float& M) {
     const uint32_t dim = a_.head_dim;
-    auto q = g_.arena<f16>(0);
-    auto o = g_.arena<float>(1);
-    auto scores = g_.arena<float>(2);
+    auto q = g_.arena<f16>(kFlashAttnVecArenaQ16);
+    auto o = g_.arena<float>(kFlashAttnVecArenaO);
+    auto scores = g_.arena<float>(kFlashAttnVecArenaScores);
 
     // 1. Q·K: lane l sums its dims' products, dot4 per 4-dim chunk, chunks ascending; the
     //    canonical tree adds the 32 partials. A position past kv_seq_len is not read: qk = +0.
@@ -319,11 +320,11 @@ class SimdBlocksT {
   SimdBlocksT(SimdGroup& g, const FlashAttnVecArgs& a, const GroupHeads& heads)
       : a_(a),
         heads_(heads),
-        o_(g.arena<float>(1).data()),
-        scores_(g.arena<float>(2).data()),
-        q_(g.arena<float>(3).data()),
+        o_(g.arena<float>(kFlashAttnVecArenaO).data()),
+        scores_(g.arena<float>(kFlashAttnVecArenaScores).data()),
+        q_(g.arena<float>(kFlashAttnVecArenaQ).data()),
         partials_(q_ + size_t{heads.count} * a.head_dim) {
-    const f16* q16 = g.arena<f16>(0).data();
+    const f16* q16 = g.arena<f16>(kFlashAttnVecArenaQ16).data();
     for (uint32_t r = 0; r < heads_.count; ++r) {
       DeinterleaveRow(q16 + size_t{r} * a.head_dim, q_ + size_t{r} * a.head_dim);
     }
@@ -628,8 +629,8 @@ struct VecKernel {
     const uint32_t state = heads.count * dim;  // O floats of one workgroup
 
     // Stage q̃ = f16(Q) (rounded once) and O = 0; lane l handles its dims.
-    auto q16 = g.template arena<f16>(0);
-    auto o = g.template arena<float>(1);
+    auto q16 = g.template arena<f16>(kFlashAttnVecArenaQ16);
+    auto o = g.template arena<float>(kFlashAttnVecArenaO);
     g.for_each_lane([&](auto lane) HWY_ATTR {
       for (uint32_t r = 0; r < heads.count; ++r) {
         const float* q = a.q + size_t{heads.first + r} * dim;

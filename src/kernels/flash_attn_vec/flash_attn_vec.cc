@@ -151,12 +151,8 @@ void DispatchVec(Queue& queue, const detail::KernelEntry& kernel, const FlashAtt
     wpg /= 2;
   }
   args.workgroups_per_group = wpg;
-  queue.dispatch(
-      kernel, Dim3{tiles, p.num_kv_heads, nwg / wpg}, kSimdWidth,
-      ArenaSizes{row * sizeof(f16), wpg * row * sizeof(float),
-                 size_t{heads} * kFlashAttnVecBlock * sizeof(float),
-                 (row + size_t{heads} * fav::kMaxLanes * fav::kMaxLanes) * sizeof(float)},
-      args);
+  queue.dispatch(kernel, Dim3{tiles, p.num_kv_heads, nwg / wpg}, kFlashAttnVecGroupSize,
+                 FlashAttnVecArenaSizes(heads, p.head_dim, wpg), args);
 }
 
 }  // namespace
@@ -189,7 +185,7 @@ void FlashAttnVecF16Nwg32(Queue& queue, const FlashAttnVecParams& params, ConstV
               MakeArgs(params, q, k, v, tmp.as<float>()), kFlashAttnVecNwg);
   queue.memory_barrier();
   queue.dispatch(
-      FlashAttnVecReduceKernelEntry(), Dim3{params.num_heads, 1, 1}, kFlashAttnVecNwg * kSimdWidth,
+      FlashAttnVecReduceKernelEntry(), Dim3{params.num_heads, 1, 1}, kFlashAttnVecReduceGroupSize,
       ArenaSizes{},
       FlashAttnVecReduceArgs{tmp.as<float>(), out.as<float>(), params.num_heads, params.head_dim});
 }

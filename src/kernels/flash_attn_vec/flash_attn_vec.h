@@ -1,5 +1,5 @@
 // flash_attn_vec: single-query (decode) flash attention over an f16 K/V cache, the mlx-native
-// peer port of llama.cpp's Metal vector kernel (spec/flash_attn_vec_f16.md). For every query
+// peer port of llama.cpp's Metal vector kernel (docs/spec/flash_attn_vec.md). For every query
 // head h, with kv head kvh = h / (num_heads / num_kv_heads):
 //
 //   q̃        = f16_rne(Q[h, :])                       (Q rounded to f16 once)

@@ -7,10 +7,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "bench_support.h"
-#include "tgk/convert.h"
+#include "testing/random.h"
 #include "tgk/kernels/flash_attn_vec.h"
 
 namespace {
@@ -32,15 +33,10 @@ struct Problem {
     tmp.resize(tgk::FlashAttnVecNwg32TmpBytes(params.num_heads, params.head_dim) / sizeof(float));
     k.resize(kv);
     v.resize(kv);
-    // U(-1, 1) from a cheap generator: 134 M values each.
-    uint64_t state = 0x9E3779B97F4A7C15ull;
-    const auto next = [&state] {
-      state = state * 6364136223846793005ull + 1442695040888963407ull;
-      return float(int32_t(state >> 32)) * 0x1p-31f;
-    };
-    for (auto& x : q) x = next();
-    for (auto& x : k) x = tgk::F16FromF32(next());
-    for (auto& x : v) x = tgk::F16FromF32(next());
+    tgk::test::Random random(1);
+    random.Fill(std::span<float>(q), tgk::test::Uniform(-1.0f, 1.0f));
+    random.Fill(std::span<tgk::f16>(k), tgk::test::Uniform(-1.0f, 1.0f));
+    random.Fill(std::span<tgk::f16>(v), tgk::test::Uniform(-1.0f, 1.0f));
   }
 };
 

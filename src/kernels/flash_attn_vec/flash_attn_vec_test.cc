@@ -1,3 +1,6 @@
+// flash_attn_vec, NWG = 1 and NWG = 32 + reduce: every target and thread count vs the plain
+// reference (flash_attn_vec_reference.cc), bitwise, outputs poisoned and K/V in guarded memory;
+// an fp64 reference; the tmp layout; every validation error.
 #include "kernels/flash_attn_vec/flash_attn_vec.h"
 
 #include <gtest/gtest.h>
@@ -10,13 +13,20 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <new>
-#include <random>
+#include <span>
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
+#include "kernels/flash_attn_vec/flash_attn_vec_reference.h"
+#include "testing/compare.h"
+#include "testing/configs.h"
+#include "testing/expect_error.h"
+#include "testing/poison.h"
+#include "testing/random.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/target.h"
@@ -24,7 +34,6 @@
 namespace tgk {
 namespace {
 
-constexpr int kThreadCounts[] = {1, 2, 3, 7};
 const std::string kPrefix1 = "flash_attn_vec_peer_port_f16: ";
 const std::string kPrefix32 = "flash_attn_vec_peer_port_f16_nwg32: ";
 
@@ -62,12 +71,6 @@ class GuardedArray {
   T* data_ = nullptr;
 };
 
-uint32_t Bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-
 // A problem: parameters and inputs. K and V hold exactly num_kv_heads·kv_capacity rows, at the
 // end of guarded memory; rows at or past kv_seq_len hold NaN, which tgk must never read.
 struct Problem {
@@ -78,12 +81,11 @@ struct Problem {
         v(size_t{p.num_kv_heads} * p.kv_capacity * p.head_dim) {}
 
   // Q, K, V ~ U(-1, 1) (K and V rounded to f16).
-  void FillUniform(uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    for (size_t i = 0; i < q.size(); ++i) q[i] = u(rng);
-    for (size_t i = 0; i < k.size(); ++i) k[i] = F16FromF32(u(rng));
-    for (size_t i = 0; i < v.size(); ++i) v[i] = F16FromF32(u(rng));
+  void FillUniform(uint64_t seed) {
+    test::Random random(seed);
+    random.Fill(std::span<float>(q.data(), q.size()), test::Uniform(-1.0f, 1.0f));
+    random.Fill(std::span<f16>(k.data(), k.size()), test::Uniform(-1.0f, 1.0f));
+    random.Fill(std::span<f16>(v.data(), v.size()), test::Uniform(-1.0f, 1.0f));
     PoisonUnusedRows();
   }
 
@@ -116,11 +118,11 @@ struct Result {
 Result RunKernel(const Problem& pb, bool nwg32, Target target, int threads) {
   Queue queue(QueueOptions{.threads = threads, .target = target});
   GuardedArray<float> out(pb.out_count());
-  out.Fill(std::numeric_limits<float>::quiet_NaN());
+  out.Fill(test::PoisonValue<float>());
   Result result;
   if (nwg32) {
     GuardedArray<float> tmp(FlashAttnVecNwg32TmpBytes(pb.p.num_heads, pb.p.head_dim) / 4);
-    tmp.Fill(std::numeric_limits<float>::quiet_NaN());
+    tmp.Fill(test::PoisonValue<float>());
     FlashAttnVecF16Nwg32(queue, pb.p, pb.Q(), pb.K(), pb.V(),
                          View::Of<float>(tmp.data(), tmp.size()),
                          View::Of<float>(out.data(), out.size()));
@@ -132,20 +134,6 @@ Result RunKernel(const Problem& pb, bool nwg32, Target target, int threads) {
   }
   result.out.assign(out.data(), out.data() + out.size());
   return result;
-}
-
-void ExpectSameBits(const std::vector<float>& want, const std::vector<float>& got,
-                    const std::string& what) {
-  ASSERT_EQ(want.size(), got.size()) << what;
-  size_t mismatches = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (Bits(want[i]) != Bits(got[i]) && ++mismatches <= 5) {
-      ADD_FAILURE() << what << ": element " << i << " is " << got[i] << " (0x" << std::hex
-                    << Bits(got[i]) << "), oracle " << want[i] << " (0x" << Bits(want[i])
-                    << std::dec << ")";
-    }
-  }
-  EXPECT_EQ(mismatches, 0u) << what;
 }
 
 // The spec's visibility rule (2.1), literally.
@@ -227,104 +215,142 @@ FlashAttnVecParams Params(uint32_t heads, uint32_t kv_heads, uint32_t dim, uint3
   return p;
 }
 
-// Every target and thread count gives the oracle's bits, for both paths; the oracle is within
-// 1e-5 of fp64 (relative to Σ w·|V|); NWG = 1 and NWG = 32 agree to f32 rounding.
-void CheckProblem(const Problem& pb) {
-  const std::string shape = Describe(pb.p);
-  std::vector<double> scale;
-  const std::vector<double> want = Reference(pb, &scale);
-  std::vector<double> nwg1;
-  for (bool nwg32 : {false, true}) {
-    const std::string path = shape + (nwg32 ? " nwg32" : " nwg1");
-    const Result oracle = RunKernel(pb, nwg32, Target::Scalar(), 1);
-    for (float x : oracle.out) ASSERT_FALSE(std::isnan(x)) << path << ": output not written";
-    for (float x : oracle.tmp) ASSERT_FALSE(std::isnan(x)) << path << ": tmp not written";
-    ExpectClose(want, scale, oracle.out, 1e-5, path + " vs fp64");
-    for (Target target : AvailableTargets()) {
-      for (int threads : kThreadCounts) {
-        if (target.is_scalar() && threads == 1) continue;
-        const std::string what = path + " " + target.name() + " threads " + std::to_string(threads);
-        const Result got = RunKernel(pb, nwg32, target, threads);
-        ExpectSameBits(oracle.out, got.out, what + " out");
-        if (nwg32) ExpectSameBits(oracle.tmp, got.tmp, what + " tmp");
+// A problem with the reference's outputs: out (NWG = 1), tmp and out (NWG = 32).
+struct Case {
+  std::unique_ptr<Problem> pb;
+  std::vector<float> out1, tmp32, out32;
+  bool fp64_comparable;  // unit-scale data, where the fp64 bounds hold
+};
+
+Case MakeCase(const FlashAttnVecParams& p, const std::function<void(Problem&)>& fill,
+              bool fp64_comparable = true) {
+  Case c{std::make_unique<Problem>(p), {}, {}, {}, fp64_comparable};
+  fill(*c.pb);
+  const Problem& pb = *c.pb;
+  c.out1 = reference::FlashAttnVec(p, pb.q.data(), pb.k.data(), pb.v.data());
+  c.tmp32 = reference::FlashAttnVecNwg32Tmp(p, pb.q.data(), pb.k.data(), pb.v.data());
+  c.out32 = reference::FlashAttnVecReduce(p, c.tmp32);
+  return c;
+}
+
+std::function<void(Problem&)> Uniform(uint64_t seed) {
+  return [seed](Problem& pb) { pb.FillUniform(seed); };
+}
+
+// Random shapes over head_dim, GQA ratio, length, capacity and mask; ring buffers and sliding
+// windows; many query heads per kv head; f16 extremes. Made once for every configuration.
+const std::vector<Case>& Cases() {
+  static const std::vector<Case> cases = [] {
+    std::vector<Case> all;
+    test::Random rng(20240611);
+    const uint32_t dims[] = {128, 256, 512};
+    const uint32_t ratios[] = {1, 2, 4};
+    const uint32_t lengths[] = {1, 31, 32, 33, 47, 64, 95, 130, 257, 700};
+    for (uint32_t i = 0; i < 10; ++i) {
+      const uint32_t dim = dims[i % 3];
+      const uint32_t ratio = ratios[rng.Below(3)];
+      const uint32_t kv_heads = 1 + rng.Below(2);
+      const uint32_t len = lengths[i];
+      const uint32_t cap = len + rng.Below(40);
+      FlashAttnVecParams p = Params(kv_heads * ratio, kv_heads, dim, len, cap);
+      p.mask_type = rng.Below(3);
+      p.sliding_window = rng.Below(2) ? 0 : 1 + rng.Below(len + 8);
+      p.ring_start = rng.Below(2) ? 0 : rng.Below(cap);
+      all.push_back(MakeCase(p, Uniform(1000 + i)));
+    }
+    struct Ring {
+      uint32_t len, cap, mask, window, ring;
+    };
+    const Ring rings[] = {
+        {96, 96, 0, 0, 37},     // full ring, ring_start inside a block
+        {100, 100, 2, 40, 70},  // full ring with a sliding window across the wrap
+        {130, 130, 1, 0, 129},  // full ring, oldest entry in the last slot
+        {70, 200, 0, 0, 50},    // partly filled ring with ring_start ≠ 0: slots mapping past
+                                // kv_seq_len are masked, whole blocks skipped
+        {300, 300, 2, 20, 0},   // sliding window: all but the last block(s) skipped
+        {33, 40, 0, 0, 4000},   // ring_start beyond the capacity (u32 arithmetic as written)
+        {45, 45, 0, 0, 7},      // capacity not a multiple of 32
+        {40, 40, 0, 0, 50},     // p − ring_start + capacity wraps past 2^32 inside the block
+    };
+    for (const Ring& r : rings) {
+      FlashAttnVecParams p = Params(4, 2, 256, r.len, r.cap);
+      p.mask_type = r.mask;
+      p.sliding_window = r.window;
+      p.ring_start = r.ring;
+      all.push_back(MakeCase(p, Uniform(r.len * 7 + r.ring)));
+    }
+    // 20 query heads on one kv head: head tiles of 16 and 4 (register tiles 4, 2, 1 inside);
+    // then a ratio of 3.
+    all.push_back(MakeCase(Params(20, 1, 128, 80, 80), Uniform(5)));
+    all.push_back(MakeCase(Params(9, 3, 256, 40, 64), Uniform(6)));
+    // K and V drawn from every finite f16 pattern class (subnormals, ±0, the largest values),
+    // Q tiny so that scores stay finite: the targets' f16 widening must match the reference's.
+    FlashAttnVecParams extremes = Params(2, 1, 256, 77, 77);
+    extremes.scale = 1.0f;
+    const auto fill_extremes = [](Problem& pb) {
+      test::Random rng(3);
+      for (size_t i = 0; i < pb.q.size(); ++i) pb.q[i] = float(int(rng.Below(2001)) - 1000) * 1e-9f;
+      for (size_t i = 0; i < pb.k.size(); ++i) {
+        uint16_t bits;
+        do bits = uint16_t(rng.Bits());
+        while ((bits & 0x7C00u) == 0x7C00u);  // no Inf/NaN
+        pb.k[i] = f16{bits};
+        pb.v[i] = f16{uint16_t(i % 5 == 0 ? bits & 0x83FFu : bits)};  // many subnormals
       }
-    }
-    if (!nwg32) {
-      nwg1.assign(oracle.out.begin(), oracle.out.end());
-    } else {
-      ExpectClose(nwg1, scale, oracle.out, 2e-5, shape + " nwg32 vs nwg1");
-    }
+    };
+    all.push_back(MakeCase(extremes, fill_extremes, false));
+    return all;
+  }();
+  return cases;
+}
+
+class FlashAttnVecParity : public ::testing::TestWithParam<test::Config> {};
+
+// Both paths give the plain reference's bits (flash_attn_vec_reference.cc): out for NWG = 1,
+// tmp and out for NWG = 32.
+TEST_P(FlashAttnVecParity, MatchesTheReferenceBitwise) {
+  for (const Case& c : Cases()) {
+    SCOPED_TRACE(Describe(c.pb->p));
+    const Result one = RunKernel(*c.pb, false, GetParam().target, GetParam().threads);
+    EXPECT_TRUE(test::BitsEqual(c.out1, one.out)) << "nwg1 out";
+    const Result split = RunKernel(*c.pb, true, GetParam().target, GetParam().threads);
+    EXPECT_TRUE(test::BitsEqual(c.tmp32, split.tmp)) << "nwg32 tmp";
+    EXPECT_TRUE(test::BitsEqual(c.out32, split.out)) << "nwg32 out";
   }
 }
 
-TEST(FlashAttnVec, RandomShapesMatchOracleAndFp64) {
-  std::mt19937 rng(20240611);
-  const uint32_t dims[] = {128, 256, 512};
-  const uint32_t ratios[] = {1, 2, 4};
-  const uint32_t lengths[] = {1, 31, 32, 33, 47, 64, 95, 130, 257, 700};
-  for (int i = 0; i < 10; ++i) {
-    const uint32_t dim = dims[i % 3];
-    const uint32_t ratio = ratios[rng() % 3];
-    const uint32_t kv_heads = 1 + rng() % 2;
-    const uint32_t len = lengths[i];
-    const uint32_t cap = len + rng() % 40;
-    FlashAttnVecParams p = Params(kv_heads * ratio, kv_heads, dim, len, cap);
-    p.mask_type = rng() % 3;
-    p.sliding_window = rng() % 2 ? 0 : 1 + rng() % (len + 8);
-    p.ring_start = rng() % 2 ? 0 : rng() % cap;
-    Problem pb(p);
-    pb.FillUniform(1000 + i);
-    CheckProblem(pb);
+TGK_INSTANTIATE_CONFIGS(FlashAttnVecParity);
+
+// The kernels are within 1e-5 of fp64 (relative to Σ w·|V|); NWG = 1 and NWG = 32 agree to f32
+// rounding.
+TEST(FlashAttnVec, MatchesFp64) {
+  for (const Case& c : Cases()) {
+    if (!c.fp64_comparable) continue;
+    const std::string shape = Describe(c.pb->p);
+    std::vector<double> scale;
+    const std::vector<double> want = Reference(*c.pb, &scale);
+    const Result one = RunKernel(*c.pb, false, BestTarget(), 2);
+    ExpectClose(want, scale, one.out, 1e-5, shape + " nwg1 vs fp64");
+    const Result split = RunKernel(*c.pb, true, BestTarget(), 2);
+    ExpectClose(want, scale, split.out, 1e-5, shape + " nwg32 vs fp64");
+    ExpectClose(std::vector<double>(one.out.begin(), one.out.end()), scale, split.out, 2e-5,
+                shape + " nwg32 vs nwg1");
   }
 }
 
-TEST(FlashAttnVec, RingBufferAndSlidingWindow) {
-  struct Case {
-    uint32_t len, cap, mask, window, ring;
-  };
-  const Case cases[] = {
-      {96, 96, 0, 0, 37},     // full ring, ring_start inside a block
-      {100, 100, 2, 40, 70},  // full ring with a sliding window across the wrap
-      {130, 130, 1, 0, 129},  // full ring, oldest entry in the last slot
-      {70, 200, 0, 0, 50},    // partly filled ring with ring_start ≠ 0: slots mapping past
-                              // kv_seq_len are masked, whole blocks skipped
-      {300, 300, 2, 20, 0},   // sliding window: all but the last block(s) skipped
-      {33, 40, 0, 0, 4000},   // ring_start beyond the capacity (u32 arithmetic as written)
-      {45, 45, 0, 0, 7},      // capacity not a multiple of 32
-      {40, 40, 0, 0, 50},     // p − ring_start + capacity wraps past 2^32 inside the block
-  };
-  for (const Case& c : cases) {
-    FlashAttnVecParams p = Params(4, 2, 256, c.len, c.cap);
-    p.mask_type = c.mask;
-    p.sliding_window = c.window;
-    p.ring_start = c.ring;
-    Problem pb(p);
-    pb.FillUniform(c.len * 7 + c.ring);
-    CheckProblem(pb);
-  }
-}
-
-TEST(FlashAttnVec, ManyQueryHeadsPerKvHead) {
-  // 20 query heads on one kv head: head tiles of 16 and 4 (register tiles 4, 2, 1 inside).
-  Problem a(Params(20, 1, 128, 80, 80));
-  a.FillUniform(5);
-  CheckProblem(a);
-  Problem b(Params(9, 3, 256, 40, 64));  // ratio 3
-  b.FillUniform(6);
-  CheckProblem(b);
-}
-
-TEST(FlashAttnVec, EverythingMaskedGivesZeros) {
+TEST_P(FlashAttnVecParity, EverythingMaskedGivesZeros) {
   // Slots [0, 10) map to logical positions [50, 60) >= kv_seq_len: every block is skipped.
   FlashAttnVecParams p = Params(2, 1, 128, 10, 100);
   p.ring_start = 50;
   Problem pb(p);
   pb.FillUniform(9);
+  const std::vector<float> zeros(pb.out_count(), 0.0f);
+  EXPECT_TRUE(
+      test::BitsEqual(zeros, reference::FlashAttnVec(p, pb.q.data(), pb.k.data(), pb.v.data())));
   for (bool nwg32 : {false, true}) {
-    for (Target target : AvailableTargets()) {
-      const Result r = RunKernel(pb, nwg32, target, 2);
-      for (float x : r.out) ASSERT_EQ(Bits(x), 0u) << target.name() << (nwg32 ? " nwg32" : "");
-    }
+    EXPECT_TRUE(
+        test::BitsEqual(zeros, RunKernel(pb, nwg32, GetParam().target, GetParam().threads).out))
+        << (nwg32 ? "nwg32" : "nwg1");
   }
 }
 
@@ -343,38 +369,15 @@ TEST(FlashAttnVec, Nwg32TmpLayoutOfIdleWorkgroups) {
         EXPECT_GT(s, 0.0f);
         EXPECT_GT(m, -1e30f);
       } else {
-        EXPECT_EQ(Bits(s), 0u);
-        EXPECT_EQ(Bits(m), 0xFEFFFFFFu);
+        EXPECT_EQ(BitsOf(s), 0u);
+        EXPECT_EQ(BitsOf(m), 0xFEFFFFFFu);
       }
       for (size_t i = 0; i < dim / 4; ++i) {
         for (size_t e = 0; e < 4; ++e) {
           const float o = r.tmp[((h * (dim / 4) + i) * 32 + w) * 4 + e];
-          EXPECT_EQ(Bits(o) == 0, w >= 3) << "h " << h << " w " << w << " i " << i;
+          EXPECT_EQ(BitsOf(o) == 0, w >= 3) << "h " << h << " w " << w << " i " << i;
         }
       }
-    }
-  }
-}
-
-TEST(FlashAttnVec, F16ExtremesSameBitsEverywhere) {
-  // K and V drawn from every finite f16 pattern class (subnormals, ±0, the largest values),
-  // Q tiny so that scores stay finite: the targets' f16 widening must match the scalar one.
-  FlashAttnVecParams p = Params(2, 1, 256, 77, 77);
-  p.scale = 1.0f;
-  Problem pb(p);
-  std::mt19937 rng(3);
-  for (size_t i = 0; i < pb.q.size(); ++i) pb.q[i] = float(int(rng() % 2001) - 1000) * 1e-9f;
-  for (size_t i = 0; i < pb.k.size(); ++i) {
-    uint16_t bits;
-    do bits = uint16_t(rng());
-    while ((bits & 0x7C00u) == 0x7C00u);  // no Inf/NaN
-    pb.k[i] = f16{bits};
-    pb.v[i] = f16{uint16_t(i % 5 == 0 ? bits & 0x83FFu : bits)};  // many subnormals
-  }
-  for (bool nwg32 : {false, true}) {
-    const Result oracle = RunKernel(pb, nwg32, Target::Scalar(), 1);
-    for (Target target : AvailableTargets()) {
-      ExpectSameBits(oracle.out, RunKernel(pb, nwg32, target, 3).out, target.name());
     }
   }
 }

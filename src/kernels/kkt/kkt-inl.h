@@ -1,4 +1,4 @@
-// The kkt functor (spec/gated_delta_net_kkt.md sections 3 and 4), one source for the scalar
+// The kkt functor (docs/spec/kkt.md sections 3 and 4), one source for the scalar
 // oracle and every Highway target.
 //
 // Structure, as on the GPU: 256 lanes per (chunk, head, batch) group; for each 64-wide tile q
@@ -39,9 +39,9 @@ namespace tgk {
 namespace HWY_NAMESPACE {
 
 struct KktKernel {
-  static constexpr uint32_t kLanes = 256;
-  static constexpr uint32_t kBT = 64;
-  static constexpr uint32_t kBK = 64;
+  static constexpr uint32_t kLanes = kKktGroupSize;
+  static constexpr uint32_t kBT = kKktChunk;
+  static constexpr uint32_t kBK = kKktTile;
   static constexpr uint32_t kRowsPerLane = kBT * kBT / kLanes;  // 16
 
   KktArgs a;
@@ -59,13 +59,13 @@ struct KktKernel {
     const bf16* k_chunk = a.k + ((size_t{id.z} * a.T + t0) * a.Hg + key_head) * a.K;
     const size_t gate_base = (size_t{id.z} * a.T + t0) * a.H + h;
 
-    auto kb = g.template arena<float>(0);
-    auto kt = g.template arena<float>(1);
-    auto chunk = g.template arena<float>(2);  // [0, 64): g, [64, 128): β
-    auto kraw = g.template arena<float>(3);
+    auto kb = g.template arena<float>(kKktArenaKb);
+    auto kt = g.template arena<float>(kKktArenaKt);
+    auto chunk = g.template arena<float>(kKktArenaChunk);  // [0, 64): g, [64, 128): β
+    auto kraw = g.template arena<float>(kKktArenaKraw);
     // acc[r][l]: lane l's cell in its row r. An arena rather than lane state, which would be
     // zero-filled for every group: the first tile writes +0 + d instead.
-    auto acc = g.template arena<float>(4);
+    auto acc = g.template arena<float>(kKktArenaAcc);
 
     // Phase: lanes 0..63 stage g and β of their row (0 past T; never read there).
     g.for_each_lane([&](auto lane) HWY_ATTR {
@@ -107,7 +107,8 @@ struct KktKernel {
         const uint32_t c0 = kRowsPerLane * (lane.first() / kBT);
         for (uint32_t cb = c0; cb < c0 + kRowsPerLane; cb += kWidth) {
           typename L::VF block[kWidth];
-          for (uint32_t k = 0; k < kWidth; ++k) block[k] = lane.load(kraw, size_t{j0 + k} * kBK + cb);
+          for (uint32_t k = 0; k < kWidth; ++k)
+            block[k] = lane.load(kraw, size_t{j0 + k} * kBK + cb);
           lane.transpose(block);
           for (uint32_t k = 0; k < kWidth; ++k) lane.store(kt, size_t{cb + k} * kBT + j0, block[k]);
         }

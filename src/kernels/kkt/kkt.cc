@@ -4,7 +4,6 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/kkt/kkt.cc"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
-
 #include <hwy/highway.h>
 
 #include "kernels/kkt/kkt-inl.h"
@@ -59,8 +58,8 @@ void GatedDeltaNetKkt(Queue& queue, const KktShape& s, ConstView k, ConstView be
                          std::to_string(s.Hg) + ")");
   }
   if (s.K > kKktMaxK) {
-    ThrowInvalidArgument(p + ": K (" + std::to_string(s.K) + ") exceeds MAX_K = " +
-                         std::to_string(kKktMaxK) +
+    ThrowInvalidArgument(p + ": K (" + std::to_string(s.K) +
+                         ") exceeds MAX_K = " + std::to_string(kKktMaxK) +
                          " (tgk lifts the Metal kernel's 32 KB threadgroup memory budget, MAX_K "
                          "= 192, to 512)");
   }
@@ -81,14 +80,10 @@ void GatedDeltaNetKkt(Queue& queue, const KktShape& s, ConstView k, ConstView be
   CheckBuffer("g", g, DType::kF32, count({s.B, s.T, s.H}, "g"));
   CheckBuffer("A", A, DType::kF32, count({s.B, s.T, s.H, s.BT}, "A"));
 
-  const KktArgs args{k.as<bf16>(), beta.as<float>(), g.as<float>(), A.as<float>(),
-                     s.B,          s.T,              s.Hg,         s.H,          s.K};
+  const KktArgs args{
+      k.as<bf16>(), beta.as<float>(), g.as<float>(), A.as<float>(), s.B, s.T, s.Hg, s.H, s.K};
   const uint32_t chunks = (s.T + kKktChunk - 1) / kKktChunk;
-  constexpr size_t kTileBytes = kKktChunk * kKktTile * sizeof(float);
-  queue.dispatch(KktKernelEntry(), Dim3{s.H, chunks, s.B}, 256,
-                 ArenaSizes{kTileBytes, kTileBytes, 2 * kKktChunk * sizeof(float), kTileBytes,
-                            kTileBytes},
-                 args);
+  queue.dispatch(KktKernelEntry(), Dim3{s.H, chunks, s.B}, kKktGroupSize, KktArenaSizes(), args);
 }
 
 double KktFlops(const KktShape& s) {

@@ -1,5 +1,5 @@
 // gated_delta_net_kkt_bf16: the chunk-scaled K·Kᵀ of the Gated DeltaNet chunk pipeline
-// (spec/gated_delta_net_kkt.md). For every batch b, value head h and chunk of 64 steps:
+// (docs/spec/kkt.md). For every batch b, value head h and chunk of 64 steps:
 //
 //   A[b, t0+i, h, j] = [i > j] · exp(g_i − g_j) · Σ_c bf16(β_i · k_i[c]) · k_j[c]
 //
@@ -31,14 +31,14 @@ struct KktShape {
 };
 
 inline constexpr uint32_t kKktChunk = 64;
-inline constexpr uint32_t kKktTile = 64;   // BK
+inline constexpr uint32_t kKktTile = 64;  // BK
 inline constexpr uint32_t kKktMaxK = 512;
 
 // Checks every rule (tgk::Error, kind kInvalidArgument, with the spec's message; nothing is
 // recorded then), then records the dispatch on `queue`; commit_and_wait() runs it.
 //   k: bf16 [B, T, Hg, K]   beta, g: f32 [B, T, H]   A: f32 [B, T, H, 64]
-void GatedDeltaNetKkt(Queue& queue, const KktShape& shape, ConstView k, ConstView beta,
-                      ConstView g, View A);
+void GatedDeltaNetKkt(Queue& queue, const KktShape& shape, ConstView k, ConstView beta, ConstView g,
+                      View A);
 
 // The kernel's nominal work, 2·64·64·K flops per (batch, head, chunk) block, as the GPU
 // kernel performs it (a partial last chunk of v rows counts 2·v·v·K). tgk skips the sub-tiles

@@ -2,11 +2,10 @@
 // call), for threads 1..nproc, on the best target and on the scalar oracle.
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <vector>
 
 #include "bench_support.h"
-#include "tgk/convert.h"
+#include "testing/random.h"
 #include "tgk/kernels/kkt.h"
 
 namespace {
@@ -17,13 +16,11 @@ struct Problem {
   std::vector<float> beta, g, a;
 
   Problem() {
-    std::mt19937_64 rng(1);
-    std::normal_distribution<float> normal(0.0f, 0.1f);
-    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-    k.resize(size_t{shape.B} * shape.T * shape.Hg * shape.K);
-    for (auto& x : k) x = tgk::BF16FromF32(normal(rng));
-    beta.resize(size_t{shape.B} * shape.T * shape.H);
-    for (auto& x : beta) x = uniform(rng) * 0.9f + 0.1f;
+    tgk::test::Random random(1);
+    k = random.Vector<tgk::bf16>(size_t{shape.B} * shape.T * shape.Hg * shape.K,
+                                 tgk::test::Normal(0.0f, 0.1f));
+    beta =
+        random.Vector<float>(size_t{shape.B} * shape.T * shape.H, tgk::test::Uniform(0.1f, 1.0f));
     g.resize(beta.size());
     for (size_t i = 0; i < g.size(); ++i) g[i] = -0.05f * float(i / shape.H % tgk::kKktChunk);
     a.resize(size_t{shape.B} * shape.T * shape.H * tgk::kKktChunk);

@@ -1,5 +1,7 @@
-// gated_delta_net_kkt: oracle vs every target and thread count, an fp64 reference, the
-// upstream golden fixture, and every validation error.
+// gated_delta_net_kkt: every target and thread count vs the plain reference (bitwise), an fp64
+// reference, the upstream golden fixture, and every validation error.
+#include "tgk/kernels/kkt.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,14 +9,17 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
+#include "kernels/kkt/kkt_reference.h"
+#include "testing/compare.h"
+#include "testing/configs.h"
+#include "testing/expect_error.h"
+#include "testing/poison.h"
+#include "testing/random.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
-#include "tgk/kernels/kkt.h"
 #include "tgk/queue.h"
 #include "tgk/target.h"
 
@@ -33,20 +38,17 @@ size_t OutputCount(const KktShape& s) { return size_t{s.B} * s.T * s.H * kKktChu
 // g a chunk-local cumulative sum of small negative steps, as in the upstream fixture.
 Inputs RandomInputs(const KktShape& s, uint64_t seed) {
   Inputs in{s, {}, {}, {}};
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-  in.k.resize(size_t{s.B} * s.T * s.Hg * s.K);
-  for (auto& x : in.k) x = BF16FromF32(normal(rng) / std::sqrt(float(s.K)));
-  in.beta.resize(size_t{s.B} * s.T * s.H);
-  for (auto& x : in.beta) x = uniform(rng) * 0.9f + 0.1f;
+  test::Random random(seed);
+  in.k = random.Vector<bf16>(size_t{s.B} * s.T * s.Hg * s.K,
+                             test::Normal(0.0f, 1.0f / std::sqrt(float(s.K))));
+  in.beta = random.Vector<float>(size_t{s.B} * s.T * s.H, test::Uniform(0.1f, 1.0f));
   in.g.resize(in.beta.size());
   for (uint32_t b = 0; b < s.B; ++b) {
     for (uint32_t h = 0; h < s.H; ++h) {
       float sum = 0.0f;
       for (uint32_t t = 0; t < s.T; ++t) {
         if (t % kKktChunk == 0) sum = 0.0f;
-        sum += uniform(rng) * 0.045f - 0.05f;
+        sum += random.Uniform(-0.05f, -0.005f);
         in.g[(size_t{b} * s.T + t) * s.H + h] = sum;
       }
     }
@@ -54,18 +56,16 @@ Inputs RandomInputs(const KktShape& s, uint64_t seed) {
   return in;
 }
 
+// The output, poisoned before the run.
 std::vector<float> RunKkt(const Inputs& in, QueueOptions options) {
-  std::vector<float> a(OutputCount(in.shape), std::numeric_limits<float>::quiet_NaN());
+  std::vector<float> a = test::Poisoned<float>(OutputCount(in.shape));
   Queue queue(options);
   GatedDeltaNetKkt(queue, in.shape, ConstView::Of<bf16>(in.k.data(), in.k.size()),
                    ConstView::Of<float>(in.beta.data(), in.beta.size()),
-                   ConstView::Of<float>(in.g.data(), in.g.size()), View::Of<float>(a.data(), a.size()));
+                   ConstView::Of<float>(in.g.data(), in.g.size()),
+                   View::Of<float>(a.data(), a.size()));
   queue.commit_and_wait();
   return a;
-}
-
-bool SameBits(const std::vector<float>& x, const std::vector<float>& y) {
-  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
 }
 
 // The spec's math in fp64: the one bf16 rounding of k·β (in f32, as specified), everything
@@ -122,30 +122,44 @@ std::string Describe(const KktShape& s) {
 }
 
 const KktShape kShapes[] = {
-    {1, 64, 1, 1, 64},    // one full chunk
-    {2, 200, 2, 4, 128},  // GQA 2, partial last chunk, two batches
-    {1, 130, 1, 4, 192},  // GQA 4
-    {1, 192, 2, 2, 256},  // K past the Metal limit
-    {1, 77, 1, 2, 320},
-    {1, 100, 1, 1, 512},  // the largest K
-    {1, 1, 1, 1, 64},     // a single step
-    {1, 63, 1, 2, 64},
-    {1, 65, 2, 2, 128},
+    {1, 64, 1, 1, 64},                         // one full chunk
+    {2, 200, 2, 4, 128},                       // GQA 2, partial last chunk, two batches
+    {1, 130, 1, 4, 192},                       // GQA 4
+    {1, 192, 2, 2, 256},                       // K past the Metal limit
+    {1, 77, 1, 2, 320},  {1, 100, 1, 1, 512},  // the largest K
+    {1, 1, 1, 1, 64},                          // a single step
+    {1, 63, 1, 2, 64},   {1, 65, 2, 2, 128},
 };
 
-TEST(KktTest, EveryTargetAndThreadCountMatchesTheOracleBitwise) {
-  for (const KktShape& shape : kShapes) {
-    SCOPED_TRACE(Describe(shape));
-    const Inputs in = RandomInputs(shape, 42);
-    const auto oracle = RunKkt(in, QueueOptions{.threads = 1, .target = Target::Scalar()});
-    for (Target target : AvailableTargets()) {
-      for (int threads : {1, 2, 3, 7}) {
-        SCOPED_TRACE(target.name() + ", threads " + std::to_string(threads));
-        EXPECT_TRUE(SameBits(RunKkt(in, QueueOptions{.threads = threads, .target = target}), oracle));
-      }
+// The shapes' inputs and the reference's outputs, made once for every configuration.
+struct ParityCase {
+  Inputs in;
+  std::vector<float> want;
+};
+const std::vector<ParityCase>& ParityCases() {
+  static const std::vector<ParityCase> cases = [] {
+    std::vector<ParityCase> all;
+    for (const KktShape& shape : kShapes) {
+      Inputs in = RandomInputs(shape, 42);
+      std::vector<float> want = reference::Kkt(shape, in.k, in.beta, in.g);
+      all.push_back(ParityCase{std::move(in), std::move(want)});
     }
+    return all;
+  }();
+  return cases;
+}
+
+class KktParity : public ::testing::TestWithParam<test::Config> {};
+
+// The kernel gives the plain reference's bits (kkt_reference.cc) on every shape.
+TEST_P(KktParity, MatchesTheReferenceBitwise) {
+  for (const ParityCase& c : ParityCases()) {
+    SCOPED_TRACE(Describe(c.in.shape));
+    EXPECT_TRUE(test::BitsEqual(c.want, RunKkt(c.in, GetParam().options())));
   }
 }
+
+TGK_INSTANTIATE_CONFIGS(KktParity);
 
 TEST(KktTest, MatchesFp64Reference) {
   for (const KktShape& shape : kShapes) {
@@ -159,24 +173,21 @@ TEST(KktTest, MatchesFp64Reference) {
 
 TEST(KktTest, CallerThreadOnlyModeGivesTheSameBits) {
   const Inputs in = RandomInputs(kShapes[1], 3);
-  EXPECT_TRUE(SameBits(RunKkt(in, QueueOptions{.caller_thread_only = true}),
-                       RunKkt(in, QueueOptions{.threads = 2, .target = Target::Scalar()})));
+  EXPECT_TRUE(test::BitsEqual(reference::Kkt(in.shape, in.k, in.beta, in.g),
+                              RunKkt(in, QueueOptions{.caller_thread_only = true})));
 }
 
-TEST(KktTest, MaskedCellsAreZeroWhateverTheInputs) {
+TEST_P(KktParity, MaskedCellsAreZeroWhateverTheInputs) {
   const KktShape shape{1, 64, 1, 1, 64};
   Inputs in = RandomInputs(shape, 5);
   // Row 10 of g is +inf: every exp(g_i - g_10) is 0 or NaN-producing for masked cells only,
   // and exp(g_10 - g_j) is inf for the cells of row 10.
   in.g[10] = std::numeric_limits<float>::infinity();
   in.k[20 * shape.K + 3] = BF16FromF32(std::numeric_limits<float>::quiet_NaN());
-  for (Target target : AvailableTargets()) {
-    SCOPED_TRACE(target.name());
-    const auto a = RunKkt(in, QueueOptions{.threads = 2, .target = target});
-    ExpectMaskedZero(shape, a);
-    EXPECT_TRUE(std::isnan(a[20 * kKktChunk + 0]));  // row 20 holds the NaN key
-    EXPECT_TRUE(std::isnan(a[25 * kKktChunk + 20])); // column 20 too
-  }
+  const auto a = RunKkt(in, GetParam().options());
+  ExpectMaskedZero(shape, a);
+  EXPECT_TRUE(std::isnan(a[20 * kKktChunk + 0]));   // row 20 holds the NaN key
+  EXPECT_TRUE(std::isnan(a[25 * kKktChunk + 20]));  // column 20 too
 }
 
 template <class T>
@@ -191,21 +202,19 @@ std::vector<T> ReadFile(const std::string& name) {
 }
 
 // The upstream PyTorch fixture (spec section 9): B=1, T=128, Hg=2, H=4, K=128.
-TEST(KktTest, MatchesUpstreamGoldenFixture) {
+TEST_P(KktParity, MatchesUpstreamGoldenFixture) {
   Inputs in{{1, 128, 2, 4, 128}, {}, {}, {}};
   in.k = ReadFile<bf16>("gated_delta_net_kkt_input_k.bin");
   in.beta = ReadFile<float>("gated_delta_net_kkt_input_beta.bin");
   in.g = ReadFile<float>("gated_delta_net_kkt_input_g.bin");
   const auto want = ReadFile<float>("gated_delta_net_kkt_A_ref.bin");
   ASSERT_EQ(want.size(), OutputCount(in.shape));
-  for (Target target : AvailableTargets()) {
-    SCOPED_TRACE(target.name());
-    const auto a = RunKkt(in, QueueOptions{.threads = 2, .target = target});
-    double worst = 0.0;
-    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::abs(a[i] - want[i])));
-    EXPECT_LE(worst, 1e-6);
-    ExpectMaskedZero(in.shape, a);
-  }
+  const auto a = RunKkt(in, GetParam().options());
+  EXPECT_TRUE(test::BitsEqual(reference::Kkt(in.shape, in.k, in.beta, in.g), a));
+  double worst = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::abs(a[i] - want[i])));
+  EXPECT_LE(worst, 1e-6);
+  ExpectMaskedZero(in.shape, a);
 }
 
 // Each rule of spec section 5 (as tgk keeps or lifts it), in order, with its message; the
@@ -225,15 +234,46 @@ TEST(KktTest, ValidationErrors) {
   const Case cases[] = {
       {{0, 64, 2, 4, 128}, kc, bc, bc, a_count, bf, f, "gated_delta_net_kkt: all dims must be > 0"},
       {{1, 64, 2, 4, 0}, kc, bc, bc, a_count, bf, f, "gated_delta_net_kkt: all dims must be > 0"},
-      {{1, 64, 2, 4, 128, 0}, kc, bc, bc, a_count, bf, f, "gated_delta_net_kkt: all dims must be > 0"},
-      {{1, 64, 3, 4, 128}, kc, bc, bc, a_count, bf, f,
+      {{1, 64, 2, 4, 128, 0},
+       kc,
+       bc,
+       bc,
+       a_count,
+       bf,
+       f,
+       "gated_delta_net_kkt: all dims must be > 0"},
+      {{1, 64, 3, 4, 128},
+       kc,
+       bc,
+       bc,
+       a_count,
+       bf,
+       f,
        "gated_delta_net_kkt: h (4) must be a multiple of hg (3)"},
-      {{1, 64, 2, 4, 576}, kc, bc, bc, a_count, bf, f,
+      {{1, 64, 2, 4, 576},
+       kc,
+       bc,
+       bc,
+       a_count,
+       bf,
+       f,
        "gated_delta_net_kkt: K (576) exceeds MAX_K = 512 (tgk lifts the Metal kernel's 32 KB "
        "threadgroup memory budget, MAX_K = 192, to 512)"},
-      {{1, 64, 2, 4, 128, 32}, kc, bc, bc, a_count, bf, f,
+      {{1, 64, 2, 4, 128, 32},
+       kc,
+       bc,
+       bc,
+       a_count,
+       bf,
+       f,
        "gated_delta_net_kkt (iter 2): bt must be 64 (got 32)"},
-      {{1, 64, 2, 4, 96}, kc, bc, bc, a_count, bf, f,
+      {{1, 64, 2, 4, 96},
+       kc,
+       bc,
+       bc,
+       a_count,
+       bf,
+       f,
        "gated_delta_net_kkt (iter 2): k (96) must be a multiple of BK (64)"},
       {ok, kc - 1, bc, bc, a_count, bf, f,
        "gated_delta_net_kkt: k must be bf16[16384] (got 16383 bf16)"},
@@ -243,8 +283,15 @@ TEST(KktTest, ValidationErrors) {
       {ok, kc, bc, bc - 1, a_count, bf, f, "gated_delta_net_kkt: g must be f32[256] (got 255 f32)"},
       {ok, kc, bc, bc, a_count + 64, bf, f,
        "gated_delta_net_kkt: A must be f32[16384] (got 16448 f32)"},
-      {ok, kc, bc, bc, a_count, bf, bf, "gated_delta_net_kkt: A must be f32[16384] (got 16384 bf16)"},
-      {{0xFFFFFFFFu, 0xFFFFFFFFu, 1024, 1024, 512}, kc, bc, bc, a_count, bf, f,
+      {ok, kc, bc, bc, a_count, bf, bf,
+       "gated_delta_net_kkt: A must be f32[16384] (got 16384 bf16)"},
+      {{0xFFFFFFFFu, 0xFFFFFFFFu, 1024, 1024, 512},
+       kc,
+       bc,
+       bc,
+       a_count,
+       bf,
+       f,
        "gated_delta_net_kkt: element count of k overflows 64 bits"},
   };
   std::vector<float> big(a_count + 64);
@@ -282,8 +329,9 @@ TEST(KktTest, NullBufferIsRejected) {
 
 TEST(KktTest, RaceCheckerIsQuietOnKkt) {
   const Inputs in = RandomInputs(KktShape{1, 100, 1, 2, 128}, 9);
-  const auto checked = RunKkt(in, QueueOptions{.threads = 2, .target = Target::Scalar(), .check_races = true});
-  EXPECT_TRUE(SameBits(checked, RunKkt(in, QueueOptions{.threads = 1, .target = Target::Scalar()})));
+  const auto checked =
+      RunKkt(in, QueueOptions{.threads = 2, .target = Target::Scalar(), .check_races = true});
+  EXPECT_TRUE(test::BitsEqual(reference::Kkt(in.shape, in.k, in.beta, in.g), checked));
 }
 
 }  // namespace

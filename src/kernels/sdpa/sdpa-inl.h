@@ -1,5 +1,5 @@
-// The sdpa functor (spec/sdpa.md section 3), one source for the scalar oracle and every Highway
-// target, for f32 (T = float) and bf16 (T = bf16) buffers.
+// The sdpa functor (docs/spec/sdpa.md section 3), one source for the scalar oracle and every
+// Highway target, for f32 (T = float) and bf16 (T = bf16) buffers.
 //
 // Structure, as on the GPU: one group of 32 lanes per (batch, query head, tile of 32 query
 // rows), one query row per lane, lanes past seq_len idle; no cooperation between lanes. Each
@@ -120,7 +120,7 @@ HWY_INLINE void WidenRow(const LanePack<DF>& lane, const bf16* src, size_t n, fl
 
 template <class T>
 struct SdpaKernel {
-  static constexpr uint32_t kTileQ = 32;
+  static constexpr uint32_t kTileQ = kSdpaGroupSize;
 
   SdpaArgs<T> a;
 
@@ -141,8 +141,8 @@ struct SdpaKernel {
     const size_t q_row = (size_t{id.x} * a.n_heads + id.y) * a.seq_len + q_tile;
     const size_t kv_row = (size_t{id.x} * a.n_kv_heads + kh) * a.kv_capacity;
     const Head head{a.q + q_row * hd, a.out + q_row * hd, a.k + kv_row * hd, a.v + kv_row * hd};
-    const auto qt = g.template arena<float>(0);
-    const auto acc = g.template arena<float>(1);
+    const auto qt = g.template arena<float>(kSdpaArenaQ);
+    const auto acc = g.template arena<float>(kSdpaArenaAcc);
     g.for_each_lane([&](auto lane) HWY_ATTR { Rows(lane, head, q_tile, qt, acc); });
   }
 

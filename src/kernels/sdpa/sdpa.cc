@@ -119,14 +119,13 @@ void Sdpa(Queue& queue, const SdpaParams& p, ConstView Q, ConstView K, ConstView
   CheckNotNull("V", V);
   CheckNotNull("output", out);
 
-  const Dim3 grid{p.batch, p.n_heads, (p.seq_len + kSdpaTileQ - 1) / kSdpaTileQ};
-  const size_t tile_bytes = size_t{p.head_dim} * kSdpaTileQ * sizeof(float);
-  const ArenaSizes arenas{tile_bytes, tile_bytes};  // Q transposed, acc
+  const Dim3 grid{p.batch, p.n_heads, (p.seq_len + kSdpaGroupSize - 1) / kSdpaGroupSize};
+  const ArenaSizes arenas = SdpaArenaSizes(p.head_dim);
   if (dtype == DType::kF32) {
-    queue.dispatch(SdpaF32KernelEntry(), grid, kSdpaTileQ, arenas,
+    queue.dispatch(SdpaF32KernelEntry(), grid, kSdpaGroupSize, arenas,
                    Args<float>(p, capacity, Q, K, V, out));
   } else {
-    queue.dispatch(SdpaBF16KernelEntry(), grid, kSdpaTileQ, arenas,
+    queue.dispatch(SdpaBF16KernelEntry(), grid, kSdpaGroupSize, arenas,
                    Args<bf16>(p, capacity, Q, K, V, out));
   }
 }

@@ -1,5 +1,5 @@
 // sdpa / sdpa_bf16: naive fused scaled-dot-product attention with a causal mask aligned to
-// the end of the key sequence and grouped-query heads (spec/sdpa.md). For every batch b,
+// the end of the key sequence and grouped-query heads (docs/spec/sdpa.md). For every batch b,
 // query head h and query row q, with key head kh = h / (n_heads / n_kv_heads), absolute
 // position a = kv_seq_len − seq_len + q and n_q = min(a + 1, kv_seq_len) visible keys:
 //

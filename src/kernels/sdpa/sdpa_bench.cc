@@ -4,11 +4,10 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "bench_support.h"
-#include "tgk/convert.h"
+#include "testing/random.h"
 #include "tgk/kernels/sdpa.h"
 
 namespace {
@@ -20,17 +19,9 @@ struct Problem {
   std::vector<T> q, k, v, out;
 
   Problem() {
-    std::mt19937_64 rng(1);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
+    tgk::test::Random random(1);
     const auto fill = [&](std::vector<T>& x, size_t n) {
-      x.resize(n);
-      for (auto& e : x) {
-        if constexpr (std::is_same_v<T, float>) {
-          e = normal(rng);
-        } else {
-          e = tgk::BF16FromF32(normal(rng));
-        }
-      }
+      x = random.Vector<T>(n, tgk::test::Normal());
     };
     const size_t q_count = size_t{kShape.batch} * kShape.n_heads * kShape.seq_len * kShape.head_dim;
     const size_t kv_count =

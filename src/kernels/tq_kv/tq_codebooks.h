@@ -1,4 +1,4 @@
-// The TurboQuant KV tables (spec/tq_codebooks.md), copied literal for literal: every value is
+// The TurboQuant KV tables (docs/spec/tq_codebooks.md), copied literal for literal: every value is
 // the spec's decimal literal with an f suffix, so the compiler parses it to the nearest binary32
 // value exactly as the reference implementation does. Rows hold 8 entries like the spec's
 // tables (row k starts at index 8·k).

@@ -1,4 +1,4 @@
-// The tq_kv functors (spec/tq_kv_cache.md), one source for the scalar oracle and every Highway
+// The tq_kv functors (docs/spec/tq_kv.md), one source for the scalar oracle and every Highway
 // target: the TurboQuant encoders, the three dequantisers and the inverse rotation.
 //
 // Notation as in the spec: D = head_dim, cap = cache capacity, npp = norms per position,
@@ -381,7 +381,7 @@ struct TqEncodeFastKernel {
     const uint64_t row = tq::CacheRow(a, h, t);
     const float* sigma = kD == 256 ? kTqSigma256.data() : kTqSigma512.data();
     auto y = g.template lane_state<float, kE>();
-    auto exchange = g.template arena<float>(0);
+    auto exchange = g.template arena<float>(kTqArenaExchange);
     auto sums = g.template lane_state<float, kBlocks>();
 
     // 1. y_j = x_j·σ_j.
@@ -451,8 +451,8 @@ struct TqEncodeFallbackKernel {
     const uint32_t h = g.group_id().x, t = g.group_id().y;
     const float* x = a.src + (uint64_t{t} * a.num_kv_heads + h) * d;
     const uint64_t row = tq::CacheRow(a, h, t);
-    auto buf = g.template arena<float>(0);
-    auto codes = g.template arena<uint32_t>(0);
+    auto buf = g.template arena<float>(kTqArenaExchange);
+    auto codes = g.template arena<uint32_t>(kTqArenaExchange);
     auto v = g.template lane_state<float, 1>();
 
     // x into the first half, then y = FWHT(x).
@@ -576,7 +576,7 @@ struct TqInverseRotateFastKernel {
     const uint64_t base = uint64_t{g.group_id().x} * kD;
     const float* sigma = kD == 256 ? kTqSigma256.data() : kTqSigma512.data();
     auto y = g.template lane_state<float, kE>();
-    auto exchange = g.template arena<float>(0);
+    auto exchange = g.template arena<float>(kTqArenaExchange);
     g.for_each_lane([&](auto lane) HWY_ATTR {
       for (uint32_t i = 0; i < kE; ++i) {
         const size_t j = size_t{lane.first()} * kE + i;
@@ -602,7 +602,7 @@ struct TqInverseRotateFallbackKernel {
   template <class Group>
   HWY_INLINE void operator()(Group& g) const {
     const uint64_t base = uint64_t{g.group_id().x} * a.head_dim;
-    auto buf = g.template arena<float>(0);
+    auto buf = g.template arena<float>(kTqArenaExchange);
     g.for_each_lane([&](auto lane) HWY_ATTR {
       lane.store(buf, lane.first(), lane.load(a.in + base + lane.first()));
     });

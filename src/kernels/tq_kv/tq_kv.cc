@@ -1,5 +1,5 @@
 // The tq_kv family: per-target instantiation of the functors and the validating host entry
-// points (spec/tq_kv_cache.md sections 3.4 and 5.4, plus tgk's additions listed in tq_kv.h).
+// points (docs/spec/tq_kv.md sections 3.4 and 5.4, plus tgk's additions listed in tq_kv.h).
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/tq_kv/tq_kv.cc"
@@ -68,8 +68,6 @@ TGK_EXPORT_KERNEL(TqInverseRotateD512, "tq_inverse_rotate_d512")
 TGK_EXPORT_KERNEL(TqInverseRotateFallbackKernel, "tq_inverse_rotate")
 
 namespace {
-
-constexpr uint32_t kMaxLanes = 1024;
 
 template <class... Args>
 std::string Str(const Args&... args) {
@@ -145,8 +143,8 @@ void CheckSlidingCapacity(std::string_view prefix, bool is_sliding, uint32_t cap
 
 // The fallback encoder and the rotation run one lane per element.
 void CheckLanes(std::string_view prefix, uint32_t d, const char* what) {
-  if (d > kMaxLanes) {
-    Fail(prefix, "head_dim ", d, " needs ", d, " lanes per threadgroup, more than ", kMaxLanes,
+  if (d > kMaxGroupSize) {
+    Fail(prefix, "head_dim ", d, " needs ", d, " lanes per threadgroup, more than ", kMaxGroupSize,
          " (", what, " runs one lane per element)");
   }
 }
@@ -181,14 +179,14 @@ void RecordEncode(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_
                           sf};
   const Dim3 grid{nkv, tokens, 1};
   if (d == 256) {
-    queue.dispatch(bits == 4 ? TqEncodeFastD256Entry() : TqEncodeHbD256Entry(), grid, kSimdWidth,
-                   ArenaSizes{256 * sizeof(float)}, args);
+    queue.dispatch(bits == 4 ? TqEncodeFastD256Entry() : TqEncodeHbD256Entry(), grid,
+                   kTqFastGroupSize, TqFastArenaSizes(d), args);
   } else if (d == 512) {
-    queue.dispatch(bits == 4 ? TqEncodeFastD512Entry() : TqEncodeHbD512Entry(), grid, kSimdWidth,
-                   ArenaSizes{512 * sizeof(float)}, args);
+    queue.dispatch(bits == 4 ? TqEncodeFastD512Entry() : TqEncodeHbD512Entry(), grid,
+                   kTqFastGroupSize, TqFastArenaSizes(d), args);
   } else {
-    queue.dispatch(TqEncodeFallbackKernelEntry(), grid, d,
-                   ArenaSizes{2 * size_t{d} * sizeof(float)}, args);
+    queue.dispatch(TqEncodeFallbackKernelEntry(), grid, TqFallbackGroupSize(d),
+                   TqFallbackArenaSizes(d), args);
   }
 }
 
@@ -210,7 +208,7 @@ void RecordDequantize(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uin
                                      : bits == 5 ? TqDequantize5Entry()
                                      : bits == 6 ? TqDequantize6Entry()
                                                  : TqDequantize8Entry();
-  queue.dispatch(entry, Dim3{n_tokens, nkv, 1}, std::min(d, kMaxLanes), ArenaSizes{}, args);
+  queue.dispatch(entry, Dim3{n_tokens, nkv, 1}, TqDequantizeGroupSize(d), ArenaSizes{}, args);
 }
 
 }  // namespace
@@ -391,14 +389,12 @@ void TqInverseRotate(Queue& queue, const TqInverseRotateParams& p, ConstView rot
   const TqInverseRotateArgs args{rotated.as<float>(), out.as<float>(), d, TqRotationScale(d)};
   const Dim3 grid{p.rows, 1, 1};
   if (d == 256) {
-    queue.dispatch(TqInverseRotateD256Entry(), grid, kSimdWidth, ArenaSizes{256 * sizeof(float)},
-                   args);
+    queue.dispatch(TqInverseRotateD256Entry(), grid, kTqFastGroupSize, TqFastArenaSizes(d), args);
   } else if (d == 512) {
-    queue.dispatch(TqInverseRotateD512Entry(), grid, kSimdWidth, ArenaSizes{512 * sizeof(float)},
-                   args);
+    queue.dispatch(TqInverseRotateD512Entry(), grid, kTqFastGroupSize, TqFastArenaSizes(d), args);
   } else {
-    queue.dispatch(TqInverseRotateFallbackKernelEntry(), grid, d,
-                   ArenaSizes{2 * size_t{d} * sizeof(float)}, args);
+    queue.dispatch(TqInverseRotateFallbackKernelEntry(), grid, TqFallbackGroupSize(d),
+                   TqFallbackArenaSizes(d), args);
   }
 }
 

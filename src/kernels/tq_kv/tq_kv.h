@@ -1,4 +1,4 @@
-// The TurboQuant KV cache (spec/tq_kv_cache.md, tables in spec/tq_codebooks.md): the encoders
+// The TurboQuant KV cache (docs/spec/tq_kv.md, tables in docs/spec/tq_codebooks.md): the encoders
 // that write it (hadamard_quantize_kv and its fast, higher-bit and sequence variants), the three
 // dequantisers of mlx-native 0.8.1 and the inverse rotation back to the original domain.
 //

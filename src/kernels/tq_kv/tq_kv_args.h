@@ -1,10 +1,37 @@
-// The tq_kv kernels' arguments, as the host entry points hand them to the functors. Offsets
-// into the caller's buffers are formed in 64 bits inside the kernels.
+// The tq_kv kernels' arguments and launch facts (group sizes, arena layout), as the host entry
+// points (tq_kv.cc) hand them to the functors (tq_kv-inl.h): defined once, here. Offsets into
+// the caller's buffers are formed in 64 bits inside the kernels.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
+#include "tgk/geometry.h"
+
 namespace tgk {
+
+// Group sizes. The fast and higher-bit encoders and the rotation for D = 256, 512: one
+// simdgroup, each lane holding D / 32 elements. The fallback encoder and rotation (other D):
+// one lane per element. The dequantisers: one lane per element up to kMaxGroupSize, lane t
+// then also handling t + kMaxGroupSize, ...
+inline constexpr uint32_t kTqFastGroupSize = kSimdWidth;
+inline uint32_t TqFallbackGroupSize(uint32_t head_dim) { return head_dim; }
+inline uint32_t TqDequantizeGroupSize(uint32_t head_dim) {
+  return std::min(head_dim, kMaxGroupSize);
+}
+
+// The encoder and rotation groups' one arena (the dequantisers have none): the fast kernels'
+// f32 [D], through which lanes exchange values in the butterfly; the fallback kernels' f32
+// [2][D], whose halves one butterfly stage reads and writes in turn (then the indices).
+enum TqArena : uint32_t { kTqArenaExchange };
+
+inline ArenaSizes TqFastArenaSizes(uint32_t head_dim) {
+  return ArenaSizes{size_t{head_dim} * sizeof(float)};
+}
+inline ArenaSizes TqFallbackArenaSizes(uint32_t head_dim) {
+  return ArenaSizes{2 * size_t{head_dim} * sizeof(float)};
+}
 
 // hadamard_quantize_kv{_fast,_hb}: group (h, t) encodes head h of token t, read from
 // src + (t·num_kv_heads + h)·head_dim, into cache position first_pos + t, which is row

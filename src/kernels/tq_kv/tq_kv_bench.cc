@@ -11,28 +11,19 @@
 
 #include <cstdint>
 #include <functional>
-#include <random>
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/random.h"
 #include "tgk/kernels/tq_kv.h"
 
 namespace {
 
 std::vector<float> Normals(size_t n) {
-  std::mt19937_64 rng(1);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = normal(rng);
-  return v;
+  return tgk::test::Random(1).Vector<float>(n, tgk::test::Normal());
 }
 
-std::vector<uint8_t> RandomBytes(size_t n) {
-  std::mt19937_64 rng(2);
-  std::vector<uint8_t> v(n);
-  for (uint8_t& b : v) b = uint8_t(rng());
-  return v;
-}
+std::vector<uint8_t> RandomBytes(size_t n) { return tgk::test::Random(2).Bytes(n); }
 
 // `record` against the copy ceiling, for `bytes` per call.
 void Run(benchmark::State& state, uint64_t bytes, const std::function<void(tgk::Queue&)>& record) {
