@@ -1,14 +1,11 @@
-// The recurrent gated delta net in sequential loops that read like the spec. Compiled once:
-// hwy/highway.h without foreach_target gives the static target, whose Exp on a float is the
-// scalar definition every target reproduces.
+// The recurrent gated delta net in sequential loops that read like the spec. Compiled once,
+// with tgk's host Exp (the kernels' Exp, the same bits on every target).
 #include "kernels/gdn_recurrent/gdn_recurrent_reference.h"
-
-#include <hwy/highway.h>
 
 #include <cstdint>
 #include <vector>
 
-#include "tgk/math-inl.h"
+#include "tgk/math.h"
 
 namespace tgk {
 
@@ -49,7 +46,7 @@ void GdnRecurrentReference(GdnRecurrentKernel kernel, const GdnRecurrentShape& s
           const size_t gate = token * s.Hv + h;
           const float* kt = k + (token * s.Hk + kh) * s.Dk;
           const float* qt = q + (token * s.Hk + kh) * s.Dk;
-          const float alpha = HWY_NAMESPACE::Exp(-g[gate]);
+          const float alpha = Exp(-g[gate]);
           for (uint32_t c = 0; c < s.Dk; ++c) S[c] = S[c] * alpha;
           const float sk = dot(S.data(), kt, 1.0f);
           const float delta = beta[gate] * (v[gate * s.Dv + x] - sk);

@@ -15,8 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
 #include "kernels/gdn_recurrent/gdn_recurrent_reference.h"
+#include "testing/compare.h"
+#include "testing/configs.h"
+#include "testing/expect_error.h"
+#include "testing/poison.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
 #include "tgk/target.h"
@@ -71,13 +74,7 @@ Inputs RandomInputs(const GdnRecurrentShape& s, uint64_t seed) {
   return in;
 }
 
-// Every output starts as a NaN with a payload no computation produces.
-constexpr uint32_t kPoison = 0x7FA5A5A5u;
-std::vector<float> Poisoned(size_t n) {
-  float p;
-  std::memcpy(&p, &kPoison, sizeof p);
-  return std::vector<float>(n, p);
-}
+std::vector<float> Poisoned(size_t n) { return test::Poisoned<float>(n); }
 
 // Runs the kernel through the entry point `kernel` selects; scale != 1 goes through
 // GatedDeltaRuleRecurrent.
@@ -110,26 +107,9 @@ Outputs Reference(const Inputs& in, Kernel kernel, float scale) {
   return out;
 }
 
-// Empty when the bits agree, else the first differing index and both values.
-std::string FirstDifference(const std::vector<float>& got, const std::vector<float>& want) {
-  if (got.size() != want.size()) return "sizes differ";
-  for (size_t i = 0; i < got.size(); ++i) {
-    uint32_t a, b;
-    std::memcpy(&a, &got[i], sizeof a);
-    std::memcpy(&b, &want[i], sizeof b);
-    if (a != b) {
-      std::ostringstream text;
-      text << "index " << i << ": got " << got[i] << " (0x" << std::hex << a << "), want "
-           << want[i] << " (0x" << b << ")";
-      return text.str();
-    }
-  }
-  return "";
-}
-
 void ExpectSameBits(const Outputs& got, const Outputs& want) {
-  EXPECT_EQ(FirstDifference(got.y, want.y), "") << "output";
-  EXPECT_EQ(FirstDifference(got.state, want.state), "") << "state";
+  EXPECT_TRUE(test::BitsEqual(want.y, got.y)) << "output";
+  EXPECT_TRUE(test::BitsEqual(want.state, got.state)) << "state";
 }
 
 std::string Describe(const GdnRecurrentShape& s) {
@@ -150,7 +130,9 @@ const GdnRecurrentShape kShapes[] = {
     {2, 5, 1, 3, 7, 1},      // tiny
 };
 
-TEST(GdnRecurrentTest, EveryTargetAndThreadCountMatchesTheReferenceBitwise) {
+class GdnRecurrentParity : public ::testing::TestWithParam<test::Config> {};
+
+TEST_P(GdnRecurrentParity, MatchesTheReferenceBitwise) {
   for (const GdnRecurrentShape& shape : kShapes) {
     for (Kernel kernel : {Kernel::kSerial, Kernel::kDecode}) {
       if (kernel == Kernel::kDecode && shape.Dk % 32 != 0) continue;
@@ -158,19 +140,8 @@ TEST(GdnRecurrentTest, EveryTargetAndThreadCountMatchesTheReferenceBitwise) {
         SCOPED_TRACE(Describe(shape) + (kernel == Kernel::kDecode ? " decode" : " serial") +
                      " scale " + std::to_string(scale));
         const Inputs in = RandomInputs(shape, 42);
-        const Outputs want = Reference(in, kernel, scale);
-        {
-          SCOPED_TRACE("scalar oracle");
-          ExpectSameBits(RunKernel(in, kernel, scale, {.threads = 1, .target = Target::Scalar()}),
-                         want);
-        }
-        for (Target target : AvailableTargets()) {
-          for (int threads : {1, 2, 3, 7}) {
-            SCOPED_TRACE(target.name() + ", threads " + std::to_string(threads));
-            ExpectSameBits(RunKernel(in, kernel, scale, {.threads = threads, .target = target}),
-                           want);
-          }
-        }
+        ExpectSameBits(RunKernel(in, kernel, scale, GetParam().options()),
+                       Reference(in, kernel, scale));
       }
     }
   }
@@ -187,14 +158,13 @@ TEST(GdnRecurrentTest, ScaleInsideEqualsCallerPreScaling) {
 }
 
 // state_in and state_out may be one buffer.
-TEST(GdnRecurrentTest, StateInPlaceGivesTheSameBits) {
+TEST_P(GdnRecurrentParity, StateInPlaceGivesTheSameBits) {
   for (Kernel kernel : {Kernel::kSerial, Kernel::kDecode}) {
     const Inputs in = RandomInputs(kShapes[2], 5);
     const Outputs want = Reference(in, kernel, 1.0f);
-    for (Target target : AvailableTargets()) {
-      SCOPED_TRACE(target.name());
+    {
       std::vector<float> state = in.h0, y = Poisoned(VCount(in.shape));
-      Queue queue({.threads = 2, .target = target});
+      Queue queue(GetParam().options());
       const auto c = [](const std::vector<float>& x) {
         return ConstView::Of<float>(x.data(), x.size());
       };
@@ -239,7 +209,7 @@ TEST(GdnRecurrentTest, TokenByTokenCallsGiveTheSameBits) {
       }
     }
   }
-  EXPECT_EQ(FirstDifference(state, whole.state), "");
+  EXPECT_TRUE(test::BitsEqual(whole.state, state));
 }
 
 // ---- variable-length sequences -------------------------------------------------------------
@@ -276,20 +246,14 @@ Outputs RunVarlen(const Varlen& x, Kernel kernel, QueueOptions options) {
   return out;
 }
 
-TEST(GdnRecurrentTest, VarlenEveryTargetAndThreadCountMatchesTheReferenceBitwise) {
+TEST_P(GdnRecurrentParity, VarlenMatchesTheReferenceBitwise) {
   for (Kernel kernel : {Kernel::kSerial, Kernel::kDecode}) {
     const Varlen x = RandomVarlen(64, 40, 12);
     Outputs want{Poisoned(x.in.v.size()), Poisoned(x.in.h0.size())};
     GdnRecurrentReference(kernel, x.in.shape, x.in.q.data(), x.in.k.data(), x.in.v.data(),
                           x.in.g.data(), x.in.beta.data(), 0.5f, x.in.h0.data(), want.y.data(),
                           want.state.data(), x.cu_seqlens.data());
-    ExpectSameBits(RunVarlen(x, kernel, {.threads = 1, .target = Target::Scalar()}), want);
-    for (Target target : AvailableTargets()) {
-      for (int threads : {1, 2, 3, 7}) {
-        SCOPED_TRACE(target.name() + ", threads " + std::to_string(threads));
-        ExpectSameBits(RunVarlen(x, kernel, {.threads = threads, .target = target}), want);
-      }
-    }
+    ExpectSameBits(RunVarlen(x, kernel, GetParam().options()), want);
   }
 }
 
@@ -313,11 +277,10 @@ TEST(GdnRecurrentTest, VarlenEqualsOneCallPerSequence) {
     const size_t state = size_t{s.Hv} * s.Dv * s.Dk;
     one.h0.assign(x.in.h0.begin() + n * state, x.in.h0.begin() + (n + 1) * state);
     const Outputs alone = RunKernel(one, Kernel::kSerial, 0.5f, {.threads = 2});
-    EXPECT_EQ(FirstDifference(alone.y, slice(packed.y, size_t{s.Hv} * s.Dv)), "");
-    EXPECT_EQ(
-        FirstDifference(alone.state, std::vector<float>(packed.state.begin() + n * state,
-                                                        packed.state.begin() + (n + 1) * state)),
-        "");
+    EXPECT_TRUE(test::BitsEqual(slice(packed.y, size_t{s.Hv} * s.Dv), alone.y));
+    EXPECT_TRUE(test::BitsEqual(std::vector<float>(packed.state.begin() + n * state,
+                                                   packed.state.begin() + (n + 1) * state),
+                                alone.state));
   }
 }
 
@@ -504,21 +467,20 @@ TEST(GdnRecurrentTest, ReferenceMatchesTheSpecModel) {
   EXPECT_EQ(count, 6);
 }
 
-TEST(GdnRecurrentTest, NonFiniteInputsPropagate) {
+TEST_P(GdnRecurrentParity, NonFiniteInputsPropagate) {
   Inputs in = RandomInputs({1, 2, 1, 1, 32, 16}, 4);
   in.k[3] = std::numeric_limits<float>::quiet_NaN();  // token 0: every row sees it
   for (Kernel kernel : {Kernel::kSerial, Kernel::kDecode}) {
     const Outputs want = Reference(in, kernel, 1.0f);
-    for (Target target : AvailableTargets()) {
-      SCOPED_TRACE(target.name());
-      const Outputs got = RunKernel(in, kernel, 1.0f, {.threads = 2, .target = target});
-      for (float y : got.y) ASSERT_TRUE(std::isnan(y));
-      for (size_t i = 0; i < got.state.size(); ++i) {
-        ASSERT_EQ(std::isnan(got.state[i]), std::isnan(want.state[i])) << i;
-      }
+    const Outputs got = RunKernel(in, kernel, 1.0f, GetParam().options());
+    for (float y : got.y) ASSERT_TRUE(std::isnan(y));
+    for (size_t i = 0; i < got.state.size(); ++i) {
+      ASSERT_EQ(std::isnan(got.state[i]), std::isnan(want.state[i])) << i;
     }
   }
 }
+
+TGK_INSTANTIATE_CONFIGS(GdnRecurrentParity);
 
 TEST(GdnRecurrentTest, RaceCheckerIsQuiet) {
   for (Kernel kernel : {Kernel::kSerial, Kernel::kDecode}) {
