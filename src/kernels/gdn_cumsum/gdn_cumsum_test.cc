@@ -14,8 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
 #include "kernels/gdn_cumsum/gdn_cumsum_reference.h"
+#include "testing/compare.h"
+#include "testing/configs.h"
+#include "testing/expect_error.h"
+#include "testing/poison.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
 #include "tgk/target.h"
@@ -34,13 +37,9 @@ std::vector<float> RandomGates(const GdnCumsumShape& s, uint64_t seed) {
   return g;
 }
 
-constexpr uint32_t kPoison = 0x7FA5A5A5u;
-
 std::vector<float> RunKernel(const GdnCumsumShape& s, const std::vector<float>& g,
                              QueueOptions options) {
-  float poison;
-  std::memcpy(&poison, &kPoison, sizeof poison);
-  std::vector<float> out(Count(s), poison);
+  std::vector<float> out = test::Poisoned<float>(Count(s));
   Queue queue(options);
   GatedDeltaNetChunkCumsum(queue, s, ConstView::Of<float>(g.data(), g.size()),
                            View::Of<float>(out.data(), out.size()));
@@ -49,26 +48,9 @@ std::vector<float> RunKernel(const GdnCumsumShape& s, const std::vector<float>& 
 }
 
 std::vector<float> Reference(const GdnCumsumShape& s, const std::vector<float>& g) {
-  float poison;
-  std::memcpy(&poison, &kPoison, sizeof poison);
-  std::vector<float> out(Count(s), poison);
+  std::vector<float> out = test::Poisoned<float>(Count(s));
   GdnCumsumReference(s, g.data(), out.data());
   return out;
-}
-
-std::string FirstDifference(const std::vector<float>& got, const std::vector<float>& want) {
-  if (got.size() != want.size()) return "sizes differ";
-  for (size_t i = 0; i < got.size(); ++i) {
-    uint32_t a, b;
-    std::memcpy(&a, &got[i], sizeof a);
-    std::memcpy(&b, &want[i], sizeof b);
-    if (a != b) {
-      return "index " + std::to_string(i) + ": got " + std::to_string(got[i]) + " (bits " +
-             std::to_string(a) + "), want " + std::to_string(want[i]) + " (bits " +
-             std::to_string(b) + ")";
-    }
-  }
-  return "";
 }
 
 std::string Describe(const GdnCumsumShape& s) {
@@ -81,7 +63,9 @@ const GdnCumsumShape kShapes[] = {
     {1, 64, 1}, {2, 200, 3}, {1, 1, 16}, {3, 130, 32}, {1, 65, 300}, {1, 63, 520}, {2, 7, 17},
 };
 
-TEST(GdnCumsumTest, EveryTargetAndThreadCountMatchesTheReferenceBitwise) {
+class GdnCumsumParity : public ::testing::TestWithParam<test::Config> {};
+
+TEST_P(GdnCumsumParity, MatchesTheReferenceBitwise) {
   for (const GdnCumsumShape& shape : kShapes) {
     SCOPED_TRACE(Describe(shape));
     std::vector<float> g = RandomGates(shape, 42);
@@ -90,32 +74,22 @@ TEST(GdnCumsumTest, EveryTargetAndThreadCountMatchesTheReferenceBitwise) {
     uint32_t first;
     std::memcpy(&first, &want[0], sizeof first);
     EXPECT_EQ(first, 0u);
-    EXPECT_EQ(
-        FirstDifference(RunKernel(shape, g, {.threads = 1, .target = Target::Scalar()}), want), "");
-    for (Target target : AvailableTargets()) {
-      for (int threads : {1, 2, 3, 7}) {
-        SCOPED_TRACE(target.name() + ", threads " + std::to_string(threads));
-        EXPECT_EQ(
-            FirstDifference(RunKernel(shape, g, {.threads = threads, .target = target}), want), "");
-      }
-    }
+    EXPECT_TRUE(test::BitsEqual(want, RunKernel(shape, g, GetParam().options())));
   }
 }
 
-TEST(GdnCumsumTest, InPlaceGivesTheSameBits) {
+TEST_P(GdnCumsumParity, InPlaceGivesTheSameBits) {
   const GdnCumsumShape shape{2, 200, 20};
-  std::vector<float> g = RandomGates(shape, 3);
-  const auto want = Reference(shape, g);
-  for (Target target : AvailableTargets()) {
-    SCOPED_TRACE(target.name());
-    std::vector<float> x = g;
-    Queue queue({.threads = 2, .target = target});
-    GatedDeltaNetChunkCumsum(queue, shape, ConstView::Of<float>(x.data(), x.size()),
-                             View::Of<float>(x.data(), x.size()));
-    queue.commit_and_wait();
-    EXPECT_EQ(FirstDifference(x, want), "");
-  }
+  std::vector<float> x = RandomGates(shape, 3);
+  const auto want = Reference(shape, x);
+  Queue queue(GetParam().options());
+  GatedDeltaNetChunkCumsum(queue, shape, ConstView::Of<float>(x.data(), x.size()),
+                           View::Of<float>(x.data(), x.size()));
+  queue.commit_and_wait();
+  EXPECT_TRUE(test::BitsEqual(want, x));
 }
+
+TGK_INSTANTIATE_CONFIGS(GdnCumsumParity);
 
 // Spec section 11, stage 2: |ΔG| <= 1e-5·max(1, |G|) against another order or exact sums.
 void ExpectWithinStageBar(const std::vector<float>& got, const std::vector<double>& want) {
@@ -163,7 +137,7 @@ TEST(GdnCumsumTest, ReferenceMatchesTheSpecModel) {
     file.read(reinterpret_cast<char*>(g64.data()), std::streamsize(g64.size() * sizeof(double)));
     ASSERT_TRUE(file) << "short fixture";
     const auto ref = Reference(s, g);
-    EXPECT_EQ(FirstDifference(ref, g32), "");
+    EXPECT_TRUE(test::BitsEqual(g32, ref));
     ExpectWithinStageBar(ref, g64);
   }
   EXPECT_EQ(count, 3);
@@ -172,11 +146,9 @@ TEST(GdnCumsumTest, ReferenceMatchesTheSpecModel) {
 TEST(GdnCumsumTest, RaceCheckerIsQuiet) {
   const GdnCumsumShape shape{1, 100, 300};
   const std::vector<float> g = RandomGates(shape, 9);
-  EXPECT_EQ(
-      FirstDifference(
-          RunKernel(shape, g, {.threads = 2, .target = Target::Scalar(), .check_races = true}),
-          Reference(shape, g)),
-      "");
+  EXPECT_TRUE(test::BitsEqual(
+      Reference(shape, g),
+      RunKernel(shape, g, {.threads = 2, .target = Target::Scalar(), .check_races = true})));
 }
 
 TEST(GdnCumsumTest, ValidationErrors) {

@@ -13,9 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
 #include "kernels/gdn_l2norm/gdn_l2norm_args.h"
 #include "kernels/gdn_l2norm/gdn_l2norm_reference.h"
+#include "testing/compare.h"
+#include "testing/configs.h"
+#include "testing/expect_error.h"
+#include "testing/poison.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
@@ -49,12 +52,9 @@ std::vector<T> RandomRows(const GdnL2NormShape& s, uint64_t seed) {
   return x;
 }
 
-// A signalling-NaN pattern of each width, which no computation produces.
 template <class T>
 std::vector<T> Poisoned(size_t n) {
-  std::vector<T> x(n);
-  std::memset(static_cast<void*>(x.data()), 0x7F, n * sizeof(T));
-  return x;
+  return test::Poisoned<T>(n);
 }
 
 template <class T>
@@ -65,11 +65,6 @@ std::vector<T> RunKernel(const GdnL2NormShape& s, const std::vector<T>& x, Queue
                       View::Of<T>(y.data(), y.size()));
   queue.commit_and_wait();
   return y;
-}
-
-template <class T>
-bool SameBits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
 template <class T>
@@ -84,31 +79,22 @@ std::vector<T> Reference(const GdnL2NormShape& s, const std::vector<T>& x) {
 const GdnL2NormShape kShapes[] = {{5, 1},   {9, 5},    {17, 12},  {40, 128}, {7, 48},
                                   {3, 300}, {11, 256}, {1, 1000}, {65, 64}};
 
-template <class T>
-void CheckEveryTarget() {
-  for (const GdnL2NormShape& shape : kShapes) {
-    SCOPED_TRACE("rows " + std::to_string(shape.rows) + " dim " + std::to_string(shape.dim));
-    const std::vector<T> x = RandomRows<T>(shape, 42);
-    const std::vector<T> want = Reference(shape, x);
-    EXPECT_TRUE(SameBits(RunKernel(shape, x, {.threads = 1, .target = Target::Scalar()}), want));
-    for (Target target : AvailableTargets()) {
-      for (int threads : {1, 2, 3, 7}) {
-        SCOPED_TRACE(target.name() + ", threads " + std::to_string(threads));
-        EXPECT_TRUE(SameBits(RunKernel(shape, x, {.threads = threads, .target = target}), want));
-      }
+class GdnL2NormParity : public ::testing::TestWithParam<test::Config> {
+ protected:
+  template <class T>
+  void Check() {
+    for (const GdnL2NormShape& shape : kShapes) {
+      SCOPED_TRACE("rows " + std::to_string(shape.rows) + " dim " + std::to_string(shape.dim));
+      const std::vector<T> x = RandomRows<T>(shape, 42);
+      EXPECT_TRUE(test::BitsEqual(Reference(shape, x), RunKernel(shape, x, GetParam().options())));
     }
   }
-}
+};
 
-TEST(GdnL2NormTest, EveryTargetAndThreadCountMatchesTheReferenceBitwiseBF16) {
-  CheckEveryTarget<bf16>();
-}
-TEST(GdnL2NormTest, EveryTargetAndThreadCountMatchesTheReferenceBitwiseF32) {
-  CheckEveryTarget<float>();
-}
-TEST(GdnL2NormTest, EveryTargetAndThreadCountMatchesTheReferenceBitwiseF16) {
-  CheckEveryTarget<f16>();
-}
+TEST_P(GdnL2NormParity, MatchesTheReferenceBitwiseBF16) { Check<bf16>(); }
+TEST_P(GdnL2NormParity, MatchesTheReferenceBitwiseF32) { Check<float>(); }
+TEST_P(GdnL2NormParity, MatchesTheReferenceBitwiseF16) { Check<f16>(); }
+TGK_INSTANTIATE_CONFIGS(GdnL2NormParity);
 
 TEST(GdnL2NormTest, InPlaceGivesTheSameBits) {
   const GdnL2NormShape shape{40, 130};
@@ -118,7 +104,7 @@ TEST(GdnL2NormTest, InPlaceGivesTheSameBits) {
   GatedDeltaNetL2Norm(queue, shape, ConstView::Of<bf16>(x.data(), x.size()),
                       View::Of<bf16>(x.data(), x.size()));
   queue.commit_and_wait();
-  EXPECT_TRUE(SameBits(x, want));
+  EXPECT_TRUE(test::BitsEqual(want, x));
 }
 
 // Against x / sqrt(Σx² + ε) in fp64: the f32 result is within a few f32 ulps, so after the
@@ -159,7 +145,7 @@ TEST(GdnL2NormTest, ReferenceMatchesTheSpecModel) {
     file.read(reinterpret_cast<char*>(x.data()), std::streamsize(x.size() * sizeof(bf16)));
     file.read(reinterpret_cast<char*>(want.data()), std::streamsize(want.size() * sizeof(bf16)));
     ASSERT_TRUE(file) << "short fixture";
-    EXPECT_TRUE(SameBits(Reference(s, x), want));
+    EXPECT_TRUE(test::BitsEqual(want, Reference(s, x)));
   }
   EXPECT_EQ(count, 4);
 }
@@ -167,9 +153,9 @@ TEST(GdnL2NormTest, ReferenceMatchesTheSpecModel) {
 TEST(GdnL2NormTest, RaceCheckerIsQuiet) {
   for (const GdnL2NormShape& shape : {GdnL2NormShape{9, 5}, GdnL2NormShape{10, 300}}) {
     const std::vector<bf16> x = RandomRows<bf16>(shape, 9);
-    EXPECT_TRUE(SameBits(
-        RunKernel(shape, x, {.threads = 2, .target = Target::Scalar(), .check_races = true}),
-        Reference(shape, x)));
+    EXPECT_TRUE(test::BitsEqual(
+        Reference(shape, x),
+        RunKernel(shape, x, {.threads = 2, .target = Target::Scalar(), .check_races = true})));
   }
 }
 
