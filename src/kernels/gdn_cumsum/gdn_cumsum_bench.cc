@@ -3,10 +3,10 @@
 // oracle. The stage is tiny beside the others; this row says what it costs in the pipeline.
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/random.h"
 #include "tgk/kernels/gdn_cumsum.h"
 
 namespace {
@@ -16,10 +16,8 @@ struct Problem {
   std::vector<float> g, g_cumsum;
 
   Problem() {
-    std::mt19937_64 rng(1);
-    std::uniform_real_distribution<float> uniform(-0.05f, -0.005f);
-    g.resize(size_t{shape.B} * shape.T * shape.H);
-    for (auto& x : g) x = uniform(rng);
+    g = tgk::test::Random(1).Vector<float>(size_t{shape.B} * shape.T * shape.H,
+                                           tgk::test::Uniform(-0.05f, -0.005f));
     g_cumsum.resize(g.size());
   }
 };

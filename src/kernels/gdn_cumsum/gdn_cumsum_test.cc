@@ -10,7 +10,6 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -19,6 +18,7 @@
 #include "testing/configs.h"
 #include "testing/expect_error.h"
 #include "testing/poison.h"
+#include "testing/random.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
 #include "tgk/target.h"
@@ -30,10 +30,9 @@ size_t Count(const GdnCumsumShape& s) { return size_t{s.B} * s.T * s.H; }
 
 // FLA's logsigmoid gates: g = log σ(u), u ~ U[0, 1), so G reaches about −45 over a chunk.
 std::vector<float> RandomGates(const GdnCumsumShape& s, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  test::Random random(seed);
   std::vector<float> g(Count(s));
-  for (auto& x : g) x = float(-std::log1p(std::exp(-double(uniform(rng)))));
+  for (auto& x : g) x = float(-std::log1p(std::exp(-double(random.Uniform()))));
   return g;
 }
 

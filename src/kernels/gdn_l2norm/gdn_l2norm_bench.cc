@@ -3,11 +3,10 @@
 // target and the scalar oracle.
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <vector>
 
 #include "bench_support.h"
-#include "tgk/convert.h"
+#include "testing/random.h"
 #include "tgk/kernels/gdn_l2norm.h"
 
 namespace {
@@ -17,10 +16,8 @@ struct Problem {
   std::vector<tgk::bf16> x, y;
 
   Problem() {
-    std::mt19937_64 rng(1);
-    std::normal_distribution<float> normal(0.0f, 0.1f);
-    x.resize(shape.rows * shape.dim);
-    for (auto& e : x) e = tgk::BF16FromF32(normal(rng));
+    x = tgk::test::Random(1).Vector<tgk::bf16>(shape.rows * shape.dim,
+                                               tgk::test::Normal(0.0f, 0.1f));
     y.resize(x.size());
   }
 };

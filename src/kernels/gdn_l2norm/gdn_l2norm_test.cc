@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -19,6 +18,7 @@
 #include "testing/configs.h"
 #include "testing/expect_error.h"
 #include "testing/poison.h"
+#include "testing/random.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
@@ -29,27 +29,8 @@ namespace {
 
 float Widen(bf16 x) { return F32FromBF16(x); }
 template <class T>
-T Narrow(float v);
-template <>
-float Narrow<float>(float v) {
-  return v;
-}
-template <>
-bf16 Narrow<bf16>(float v) {
-  return BF16FromF32(v);
-}
-template <>
-f16 Narrow<f16>(float v) {
-  return F16FromF32(v);
-}
-
-template <class T>
 std::vector<T> RandomRows(const GdnL2NormShape& s, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.1f);
-  std::vector<T> x(s.rows * s.dim);
-  for (auto& e : x) e = Narrow<T>(normal(rng));
-  return x;
+  return test::Random(seed).Vector<T>(s.rows * s.dim, test::Normal(0.0f, 0.1f));
 }
 
 template <class T>

@@ -5,10 +5,10 @@
 // scalar oracle.
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/random.h"
 #include "tgk/kernels/gdn_recurrent.h"
 
 namespace {
@@ -18,22 +18,16 @@ struct Problem {
   std::vector<float> q, k, v, g, beta, state_in, y, state_out;
 
   Problem() {
-    std::mt19937_64 rng(1);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-    const auto fill = [&](std::vector<float>& x, size_t n, float lo, float span, bool gauss) {
-      x.resize(n);
-      for (auto& e : x) e = gauss ? normal(rng) * span : lo + uniform(rng) * span;
-    };
+    tgk::test::Random random(1);
     const tgk::GdnRecurrentShape& s = shape;
     const size_t qk = size_t{s.Sn} * s.T * s.Hk * s.Dk, vo = size_t{s.Sn} * s.T * s.Hv * s.Dv;
     const size_t gates = size_t{s.Sn} * s.T * s.Hv, states = size_t{s.Sn} * s.Hv * s.Dv * s.Dk;
-    fill(q, qk, 0.0f, 0.0884f, true);
-    fill(k, qk, 0.0f, 0.0884f, true);
-    fill(v, vo, 0.0f, 1.0f, true);
-    fill(g, gates, 0.05f, 0.45f, false);
-    fill(beta, gates, 0.0f, 1.0f, false);
-    fill(state_in, states, 0.0f, 0.5f, true);
+    q = random.Vector<float>(qk, tgk::test::Normal(0.0f, 0.0884f));
+    k = random.Vector<float>(qk, tgk::test::Normal(0.0f, 0.0884f));
+    v = random.Vector<float>(vo, tgk::test::Normal());
+    g = random.Vector<float>(gates, tgk::test::Uniform(0.05f, 0.5f));
+    beta = random.Vector<float>(gates, tgk::test::Uniform(0.0f, 1.0f));
+    state_in = random.Vector<float>(states, tgk::test::Normal(0.0f, 0.5f));
     y.resize(vo);
     state_out.resize(states);
   }

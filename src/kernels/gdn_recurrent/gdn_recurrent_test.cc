@@ -10,7 +10,6 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -20,6 +19,7 @@
 #include "testing/configs.h"
 #include "testing/expect_error.h"
 #include "testing/poison.h"
+#include "testing/random.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
 #include "tgk/target.h"
@@ -47,15 +47,13 @@ size_t StateCount(const GdnRecurrentShape& s) { return size_t{s.Sn} * s.Hv * s.D
 // [0, 1), h0 ~ N(0, 0.25): mlx-native's own test distributions.
 Inputs RandomInputs(const GdnRecurrentShape& s, uint64_t seed) {
   Inputs in{s, {}, {}, {}, {}, {}, {}};
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  test::Random random(seed);
   const auto unit_rows = [&](std::vector<float>& x, float scale) {
     x.resize(QkCount(s));
     for (size_t r = 0; r < x.size(); r += s.Dk) {
       double norm = 0.0;
       for (uint32_t c = 0; c < s.Dk; ++c) {
-        x[r + c] = normal(rng);
+        x[r + c] = random.Normal();
         norm += double(x[r + c]) * x[r + c];
       }
       for (uint32_t c = 0; c < s.Dk; ++c) x[r + c] = float(x[r + c] / std::sqrt(norm) * scale);
@@ -63,14 +61,10 @@ Inputs RandomInputs(const GdnRecurrentShape& s, uint64_t seed) {
   };
   unit_rows(in.q, 1.0f / std::sqrt(float(s.Dk)));
   unit_rows(in.k, 1.0f);
-  in.v.resize(VCount(s));
-  for (auto& x : in.v) x = normal(rng);
-  in.g.resize(GateCount(s));
-  for (auto& x : in.g) x = uniform(rng) * 0.45f + 0.05f;
-  in.beta.resize(GateCount(s));
-  for (auto& x : in.beta) x = uniform(rng);
-  in.h0.resize(StateCount(s));
-  for (auto& x : in.h0) x = normal(rng) * 0.5f;
+  in.v = random.Vector<float>(VCount(s), test::Normal());
+  in.g = random.Vector<float>(GateCount(s), test::Uniform(0.05f, 0.5f));
+  in.beta = random.Vector<float>(GateCount(s), test::Uniform(0.0f, 1.0f));
+  in.h0 = random.Vector<float>(StateCount(s), test::Normal(0.0f, 0.5f));
   return in;
 }
 
