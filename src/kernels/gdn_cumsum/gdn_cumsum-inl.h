@@ -1,4 +1,4 @@
-// The chunk-local cumsum functor (docs/spec/gated_delta_net_chunk.md, stage 2), one source for the
+// The chunk-local cumsum functor (docs/spec/gdn_cumsum.md), one source for the
 // scalar oracle and every Highway target.
 //
 // Mapping from Metal: the GPU runs one group of 64 lanes per (head, chunk), of which lane 0

@@ -1,4 +1,4 @@
-// Stage 2 of the chunked gated delta rule (docs/spec/gated_delta_net_chunk.md section 5, stage 2):
+// Stage 2 of the chunked gated delta rule (docs/spec/gdn_cumsum.md):
 // mlx-native's `chunk_local_cumsum_g_f32`. For every batch b, value head h and chunk of 64
 // steps starting at t0:
 //

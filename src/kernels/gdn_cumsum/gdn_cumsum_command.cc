@@ -1,4 +1,4 @@
-// `tgk run gdn-cumsum`: chunk_local_cumsum_g_f32 (docs/spec/gated_delta_net_chunk.md, stage 2), the
+// `tgk run gdn-cumsum`: chunk_local_cumsum_g_f32 (docs/spec/gdn_cumsum.md), the
 // chunk-local cumulative sum of the gate. Input g f32 [B, T, H]; output g_cumsum f32
 // [B, T, H]. The work reported is the bytes read and written once, against STREAM copy.
 #include <CLI/CLI.hpp>

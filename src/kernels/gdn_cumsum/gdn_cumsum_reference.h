@@ -1,4 +1,4 @@
-// The plain reference of the chunk-local cumsum (docs/spec/gated_delta_net_chunk.md, stage 2): the
+// The plain reference of the chunk-local cumsum (docs/spec/gdn_cumsum.md): the
 // spec's loop, compiled once. Its bits are the kernel's by construction. Tests hold the scalar
 // instantiation and every Highway target to it. Not part of the installed API.
 #pragma once

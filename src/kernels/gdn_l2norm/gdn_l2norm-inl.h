@@ -1,4 +1,4 @@
-// The L2-norm functor (docs/spec/gated_delta_net_chunk.md, stage 1), one source for the
+// The L2-norm functor (docs/spec/gdn_l2norm.md), one source for the
 // scalar oracle and every Highway target, for bf16, f32 and f16 rows.
 //
 // Mapping from Metal: as on the GPU, lane l of a group of tg lanes holds part[l], and the

@@ -1,4 +1,4 @@
-// Stage 1 of the chunked gated delta rule (docs/spec/gated_delta_net_chunk.md, stage 1):
+// Stage 1 of the chunked gated delta rule (docs/spec/gdn_l2norm.md):
 // mlx-native's `l2_norm_bf16` (and its f32 / f16 twins), applied to q and then to k when
 // use_qk_l2norm is set. For every row r of `rows` rows of `dim` elements x:
 //

@@ -1,4 +1,4 @@
-// `tgk run gdn-l2norm`: l2_norm_bf16 (docs/spec/gated_delta_net_chunk.md, stage 1), the L2
+// `tgk run gdn-l2norm`: l2_norm_bf16 (docs/spec/gdn_l2norm.md), the L2
 // norm of each row. Input x [rows, dim] bf16 (f32 and f16 from a file too); output y of the
 // same dtype and shape. The work reported is the bytes read and written once, against STREAM
 // copy.

@@ -1,4 +1,4 @@
-// The plain reference of the L2 norm (docs/spec/gated_delta_net_chunk.md, stage 1): the
+// The plain reference of the L2 norm (docs/spec/gdn_l2norm.md): the
 // spec's loops, one row at a time, compiled once. Its bits are the kernel's by construction.
 // Tests hold the scalar instantiation and every Highway target to it. Not part of the
 // installed API.

@@ -1,4 +1,4 @@
-// The recurrent gated delta net functor (docs/spec/gated_delta_net_recurrent.md section 3),
+// The recurrent gated delta net functor (docs/spec/gdn_recurrent.md section 3),
 // one source for the scalar oracle and every Highway target, for both kernels:
 // GdnRecurrentKernel (gated_delta_net_f32, serial reductions) and GdnRecurrentDecodeKernel
 // (gated_delta_net_decode, 32 lane sums and a halving tree).

@@ -1,4 +1,4 @@
-// The token-by-token gated delta net (docs/spec/gated_delta_net_recurrent.md): mlx-native's
+// The token-by-token gated delta net (docs/spec/gdn_recurrent.md): mlx-native's
 // `gated_delta_net_f32` and `gated_delta_net_decode_f32_<NSG>`, and the recurrent path of the
 // layer, GatedDeltaRuleRecurrent.
 //

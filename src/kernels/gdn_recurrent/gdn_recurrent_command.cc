@@ -1,5 +1,5 @@
 // `tgk run gdn-recurrent`: the recurrent path of the gated delta net layer,
-// GatedDeltaRuleRecurrent (docs/spec/gated_delta_net_recurrent.md), whole. Inputs q, k f32
+// GatedDeltaRuleRecurrent (docs/spec/gdn_recurrent.md), whole. Inputs q, k f32
 // [Sn, T, Hk, Dk], v f32 [Sn, T, Hv, Dv], g (a decay rate, α = exp(−g)) and beta f32
 // [Sn, T, Hv], h0 f32 [Sn, Hv, Dv, Dk]; outputs o f32 [Sn, T, Hv, Dv] and final_state f32
 // [Sn, Hv, Dv, Dk]. Value head h reads key head h % Hk (tiled). --scale multiplies q in the

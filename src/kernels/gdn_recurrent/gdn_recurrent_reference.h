@@ -1,5 +1,5 @@
 // The plain reference of the recurrent gated delta net kernels: the spec's loops
-// (docs/spec/gated_delta_net_recurrent.md section 3), one sequence, head and row at a time,
+// (docs/spec/gdn_recurrent.md section 3), one sequence, head and row at a time,
 // compiled once (not per target). Its bits are the kernels' by construction: the same f32
 // operations in the same order, tgk's Exp. Tests hold the scalar instantiation and every
 // Highway target to it. Not part of the installed API.
