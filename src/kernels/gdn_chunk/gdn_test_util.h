@@ -76,9 +76,25 @@ std::vector<T> Poisoned(size_t n) {
   }
 }
 
+inline float Value(float x) { return x; }
+inline float Value(bf16 x) { return F32FromBF16(x); }
+
 template <class T>
 bool SameBits(const std::vector<T>& x, const std::vector<T>& y) {
   return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(T)) == 0;
+}
+
+// Bitwise equal, except that any two NaNs are equal: IEEE leaves open which NaN an
+// operation on NaN operands returns, and compilers commute additions.
+template <class T>
+bool SameValues(const std::vector<T>& x, const std::vector<T>& y) {
+  if (x.size() != y.size()) return false;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float a = Value(x[i]), b = Value(y[i]);
+    if (std::memcmp(&x[i], &y[i], sizeof(T)) != 0 && !(std::isnan(a) && std::isnan(b)))
+      return false;
+  }
+  return true;
 }
 
 // Runs `run(options)` on every available target × threads {1, 2, 3, 7}, and on the scalar

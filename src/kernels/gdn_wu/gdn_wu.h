@@ -38,7 +38,7 @@ struct GdnWuShape {
 void GatedDeltaNetRecomputeWu(Queue& queue, const GdnWuShape& shape, ConstView k, ConstView v,
                               ConstView beta, ConstView g_cumsum, ConstView A_inv, View w, View u);
 
-// Nominal work: 2·64²·(K + V) flops per block (2·L·64·(K + V) for a partial one of L rows).
+// Nominal work: 2·64²·(K + V) flops per block (2·L²·(K + V) for a partial one of L rows).
 double GdnWuFlops(const GdnWuShape& shape);
 
 }  // namespace tgk
