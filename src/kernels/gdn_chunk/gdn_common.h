@@ -2,6 +2,8 @@
 // share on the host: the chunk size, the size limit, and the checks of their buffers.
 #pragma once
 
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -18,6 +20,16 @@ inline constexpr uint32_t kChunk = 64;  // BT, fixed: another chunk size changes
 inline constexpr uint32_t kMaxDim = 16384;
 
 inline uint32_t Chunks(uint32_t t) { return (t + kChunk - 1) / kChunk; }
+
+// An f32 as the spec's messages (from Rust's Display) print the values that reach them, the
+// non-finite ones: inf, -inf, NaN; finite values print with their shortest round-trip digits.
+inline std::string FormatF32(float x) {
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, x).ptr;
+  return std::string(text, end);
+}
 
 // The product of `dims`, or an error naming `what` if it overflows 64 bits.
 inline uint64_t Count(const std::string& prefix, std::initializer_list<uint64_t> dims,
