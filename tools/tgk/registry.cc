@@ -8,6 +8,7 @@ std::unique_ptr<KernelCommand> MakeFlashAttnVecCommand();
 std::unique_ptr<KernelCommand> MakeSdpaCommand();
 std::unique_ptr<KernelCommand> MakeTqEncodeCommand();
 std::unique_ptr<KernelCommand> MakeTqDequantCommand();
+std::unique_ptr<KernelCommand> MakeGdnChunkCommand();
 
 std::vector<std::unique_ptr<KernelCommand>> MakeKernelCommands() {
   std::vector<std::unique_ptr<KernelCommand>> commands;
@@ -16,6 +17,7 @@ std::vector<std::unique_ptr<KernelCommand>> MakeKernelCommands() {
   commands.push_back(MakeSdpaCommand());
   commands.push_back(MakeTqEncodeCommand());
   commands.push_back(MakeTqDequantCommand());
+  commands.push_back(MakeGdnChunkCommand());
   return commands;
 }
 
