@@ -19,6 +19,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include <algorithm>
 #include <cmath>
+#include <span>
 #include <string>
 
 #include "kernels/gdn_chunk/gdn_common.h"
@@ -61,11 +62,27 @@ GdnChunkScratchLayout GdnChunkScratch(const GdnChunkShape& s) {
   return l;
 }
 
-void GatedDeltaRuleChunkForward(Queue& queue, const GdnChunkShape& s, ConstView q, ConstView k,
-                                ConstView v, ConstView g, ConstView beta, float scale,
-                                ConstView initial_state, View o, View final_state, View scratch,
-                                bool use_qk_l2norm) {
-  const std::string p = "chunk_gated_delta_rule_fwd";
+namespace {
+
+// One run of the stages over rows of the same length: a batch, or one sequence of a
+// variable-length batch.
+struct Segment {
+  GdnChunkShape s;
+  ConstView q, k, v, g, beta, h0;
+  View o, final_state;
+};
+
+// Elements [at, at + count) of a view.
+ConstView Slice(ConstView view, size_t at, size_t count) {
+  return ConstView(static_cast<const uint8_t*>(view.data()) + at * SizeOf(view.dtype()), count,
+                   view.dtype());
+}
+View Slice(View view, size_t at, size_t count) {
+  return View(static_cast<uint8_t*>(view.data()) + at * SizeOf(view.dtype()), count, view.dtype());
+}
+
+// The checks of the spec's section 3 that involve the shape and the scale only.
+void CheckShape(const std::string& p, const GdnChunkShape& s, float scale, bool use_qk_l2norm) {
   if (use_qk_l2norm) {  // first, as in the spec's arena variant
     ThrowInvalidArgument(p +
                          ": use_qk_l2norm=true needs stage 1 (l2norm), which tgk does not "
@@ -94,10 +111,16 @@ void GatedDeltaRuleChunkForward(Queue& queue, const GdnChunkShape& s, ConstView 
   if (!std::isfinite(scale)) {
     ThrowInvalidArgument(p + ": scale must be finite (got " + gdn::FormatF32(scale) + ")");
   }
+}
+
+// Counts and dtypes of the buffers, in the spec's order; `states` state tensors [states, H, V, K].
+void CheckBuffers(const std::string& p, const GdnChunkShape& s, uint64_t states, ConstView q,
+                  ConstView k, ConstView v, ConstView g, ConstView beta, ConstView initial_state,
+                  ConstView o, ConstView final_state) {
   const uint64_t keys = gdn::Count(p, {s.B, s.T, s.Hg, s.K}, "q");
   const uint64_t rows = gdn::Count(p, {s.B, s.T, s.H}, "g_log_decay");
   const uint64_t values = gdn::Count(p, {rows, s.V}, "v");
-  const uint64_t state = gdn::Count(p, {s.B, s.H, s.V, s.K}, "h0");
+  const uint64_t state = gdn::Count(p, {states, s.H, s.V, s.K}, "h0");
   const struct {
     const char* name;
     ConstView view;
@@ -115,41 +138,142 @@ void GatedDeltaRuleChunkForward(Queue& queue, const GdnChunkShape& s, ConstView 
     gdn::CheckCount(p, b.name, b.view, b.count);
     gdn::CheckDType(p, b.name, b.view, b.dtype);
   }
-  const GdnChunkScratchLayout layout = GdnChunkScratch(s);
-  if (scratch.dtype() != DType::kU8 || scratch.count() < layout.bytes) {
-    ThrowInvalidArgument(p + ": scratch must be u8[>= " + std::to_string(layout.bytes) + "] (got " +
+}
+
+void CheckScratch(const std::string& p, View scratch, size_t bytes) {
+  if (scratch.dtype() != DType::kU8 || scratch.count() < bytes) {
+    ThrowInvalidArgument(p + ": scratch must be u8[>= " + std::to_string(bytes) + "] (got " +
                          std::to_string(scratch.count()) + " " +
                          std::string(Name(scratch.dtype())) + ")");
   }
   gdn::CheckNotNull(p, "scratch", scratch);
+}
 
-  uint8_t* base = scratch.as<uint8_t>();
-  const uint64_t chunks = gdn::Chunks(s.T);
-  const View g_cumsum = View::Of<float>(reinterpret_cast<float*>(base + layout.g_cumsum), rows);
-  const View a = View::Of<float>(reinterpret_cast<float*>(base + layout.A), rows * gdn::kChunk);
-  const View a_inv =
-      View::Of<float>(reinterpret_cast<float*>(base + layout.A_inv), rows * gdn::kChunk);
-  const View w = View::Of<bf16>(reinterpret_cast<bf16*>(base + layout.w), rows * s.K);
-  const View u = View::Of<bf16>(reinterpret_cast<bf16*>(base + layout.u), values);
-  const View h = View::Of<bf16>(reinterpret_cast<bf16*>(base + layout.h), chunks * state);
-  const View v_new = View::Of<bf16>(reinterpret_cast<bf16*>(base + layout.v_new), values);
+template <class T>
+auto Typed(uint8_t* base, size_t offset, size_t count) {
+  return View::Of<T>(reinterpret_cast<T*>(base + offset), count);
+}
 
-  const GdnCumsumArgs cumsum{g.as<float>(), g_cumsum.as<float>(), s.B, s.T, s.H};
-  queue.dispatch(GdnCumsumKernelEntry(), Dim3{(s.H + 63) / 64, gdn::Chunks(s.T), s.B},
-                 std::min(s.H, 64u), ArenaSizes{}, cumsum);
-  queue.memory_barrier();
-  GatedDeltaNetKkt(queue, KktShape{s.B, s.T, s.Hg, s.H, s.K}, k, beta, g_cumsum, a);
-  queue.memory_barrier();
-  GatedDeltaNetSolve(queue, GdnSolveShape{s.B, s.T, s.H}, a, a_inv);
-  queue.memory_barrier();
-  GatedDeltaNetRecomputeWu(queue, GdnWuShape{s.B, s.T, s.Hg, s.H, s.K, s.V}, k, v, beta, g_cumsum,
-                           a_inv, w, u);
-  queue.memory_barrier();
-  GatedDeltaNetChunkState(queue, GdnStateShape{s.B, s.T, s.Hg, s.H, s.K, s.V}, k, w, u, g_cumsum,
-                          initial_state, h, v_new, final_state);
-  queue.memory_barrier();
-  GatedDeltaNetChunkOutput(queue, GdnOutputShape{s.B, s.T, s.Hg, s.H, s.K, s.V}, q, k, v_new, h,
-                           g_cumsum, scale, o);
+// Records stages 2–7 for segments 0 .. n−1 (segment(i) gives each; their scratch areas follow
+// each other from `scratch`): every segment's stage, then a memory barrier, stage after stage;
+// the segments' dispatches of one stage may run together.
+template <class SegmentAt>
+void RecordStages(Queue& queue, size_t n, const SegmentAt& segment, uint8_t* scratch, float scale) {
+  for (int stage = 2; stage <= 7; ++stage) {
+    uint8_t* at = scratch;
+    for (size_t i = 0; i < n; ++i) {
+      const Segment x = segment(i);
+      const GdnChunkShape& s = x.s;
+      const GdnChunkScratchLayout l = GdnChunkScratch(s);
+      uint8_t* const base = at;
+      at += l.bytes;
+      const size_t rows = size_t{s.B} * s.T * s.H;
+      const size_t state = size_t{s.B} * s.H * s.V * s.K;
+      const View g_cumsum = Typed<float>(base, l.g_cumsum, rows);
+      const View a = Typed<float>(base, l.A, rows * gdn::kChunk);
+      const View a_inv = Typed<float>(base, l.A_inv, rows * gdn::kChunk);
+      const View w = Typed<bf16>(base, l.w, rows * s.K);
+      const View u = Typed<bf16>(base, l.u, rows * s.V);
+      const View h = Typed<bf16>(base, l.h, gdn::Chunks(s.T) * state);
+      const View v_new = Typed<bf16>(base, l.v_new, rows * s.V);
+      switch (stage) {
+        case 2:
+          queue.dispatch(GdnCumsumKernelEntry(), Dim3{(s.H + 63) / 64, gdn::Chunks(s.T), s.B},
+                         std::min(s.H, 64u), ArenaSizes{},
+                         GdnCumsumArgs{x.g.as<float>(), g_cumsum.as<float>(), s.B, s.T, s.H});
+          break;
+        case 3:
+          GatedDeltaNetKkt(queue, KktShape{s.B, s.T, s.Hg, s.H, s.K}, x.k, x.beta, g_cumsum, a);
+          break;
+        case 4:
+          GatedDeltaNetSolve(queue, GdnSolveShape{s.B, s.T, s.H}, a, a_inv);
+          break;
+        case 5:
+          GatedDeltaNetRecomputeWu(queue, GdnWuShape{s.B, s.T, s.Hg, s.H, s.K, s.V}, x.k, x.v,
+                                   x.beta, g_cumsum, a_inv, w, u);
+          break;
+        case 6:
+          GatedDeltaNetChunkState(queue, GdnStateShape{s.B, s.T, s.Hg, s.H, s.K, s.V}, x.k, w, u,
+                                  g_cumsum, x.h0, h, v_new, x.final_state);
+          break;
+        default:
+          GatedDeltaNetChunkOutput(queue, GdnOutputShape{s.B, s.T, s.Hg, s.H, s.K, s.V}, x.q, x.k,
+                                   v_new, h, g_cumsum, scale, x.o);
+      }
+    }
+    if (stage < 7) queue.memory_barrier();
+  }
+}
+
+}  // namespace
+
+void GatedDeltaRuleChunkForward(Queue& queue, const GdnChunkShape& s, ConstView q, ConstView k,
+                                ConstView v, ConstView g, ConstView beta, float scale,
+                                ConstView initial_state, View o, View final_state, View scratch,
+                                bool use_qk_l2norm) {
+  const std::string p = "chunk_gated_delta_rule_fwd";
+  CheckShape(p, s, scale, use_qk_l2norm);
+  CheckBuffers(p, s, s.B, q, k, v, g, beta, initial_state, o, final_state);
+  CheckScratch(p, scratch, GdnChunkScratch(s).bytes);
+  const Segment whole{s, q, k, v, g, beta, initial_state, o, final_state};
+  RecordStages(
+      queue, 1, [&](size_t) { return whole; }, scratch.as<uint8_t>(), scale);
+}
+
+size_t GdnChunkVarlenScratchBytes(const GdnChunkShape& s, std::span<const uint64_t> cu_seqlens) {
+  size_t bytes = 0;
+  for (size_t i = 0; i + 1 < cu_seqlens.size(); ++i) {
+    GdnChunkShape one = s;
+    one.B = 1;
+    one.T = uint32_t(cu_seqlens[i + 1] - cu_seqlens[i]);
+    bytes += GdnChunkScratch(one).bytes;
+  }
+  return bytes;
+}
+
+void GatedDeltaRuleChunkForwardVarlen(Queue& queue, const GdnChunkShape& s,
+                                      std::span<const uint64_t> cu_seqlens, ConstView q,
+                                      ConstView k, ConstView v, ConstView g, ConstView beta,
+                                      float scale, ConstView initial_state, View o,
+                                      View final_state, View scratch, bool use_qk_l2norm) {
+  const std::string p = "chunk_gated_delta_rule_fwd";
+  CheckShape(p, s, scale, use_qk_l2norm);
+  if (s.B != 1) {
+    ThrowInvalidArgument(p + ": B (" + std::to_string(s.B) +
+                         ") must be 1 with cu_seqlens (the sequences lie along T)");
+  }
+  if (cu_seqlens.size() < 2 || cu_seqlens.front() != 0 || cu_seqlens.back() != s.T) {
+    ThrowInvalidArgument(p + ": cu_seqlens must run from 0 to T (" + std::to_string(s.T) +
+                         ") in at least 2 offsets (got " + std::to_string(cu_seqlens.size()) +
+                         " offsets)");
+  }
+  for (size_t i = 0; i + 1 < cu_seqlens.size(); ++i) {
+    if (cu_seqlens[i + 1] <= cu_seqlens[i]) {
+      ThrowInvalidArgument(p + ": cu_seqlens must be strictly increasing (offset " +
+                           std::to_string(i + 1) + " is " + std::to_string(cu_seqlens[i + 1]) +
+                           " after " + std::to_string(cu_seqlens[i]) + ")");
+    }
+  }
+  const size_t sequences = cu_seqlens.size() - 1;
+  CheckBuffers(p, s, sequences, q, k, v, g, beta, initial_state, o, final_state);
+  CheckScratch(p, scratch, GdnChunkVarlenScratchBytes(s, cu_seqlens));
+  const size_t state = size_t{s.H} * s.V * s.K;
+  const size_t keys = size_t{s.Hg} * s.K, values = size_t{s.H} * s.V;
+  const auto sequence = [&](size_t i) {
+    const uint64_t bos = cu_seqlens[i], t = cu_seqlens[i + 1] - bos;
+    GdnChunkShape one = s;
+    one.T = uint32_t(t);
+    return Segment{one,
+                   Slice(q, bos * keys, t * keys),
+                   Slice(k, bos * keys, t * keys),
+                   Slice(v, bos * values, t * values),
+                   Slice(g, bos * s.H, t * s.H),
+                   Slice(beta, bos * s.H, t * s.H),
+                   Slice(initial_state, i * state, state),
+                   Slice(o, bos * values, t * values),
+                   Slice(final_state, i * state, state)};
+  };
+  RecordStages(queue, sequences, sequence, scratch.as<uint8_t>(), scale);
 }
 
 double GdnChunkFlops(const GdnChunkShape& s) {

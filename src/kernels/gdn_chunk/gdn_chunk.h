@@ -22,12 +22,15 @@
 //   - V: any value from 1 to 16384 (Metal: 64, 128, 192 or 256);
 //   - T need not be a multiple of 64: the last chunk is partial (FLA semantics: its sums run
 //     over its rows, its gate is its last row's; equal to zero padding);
-//   - element counts and offsets are 64-bit (Metal: 32-bit).
+//   - element counts and offsets are 64-bit (Metal: 32-bit);
+//   - batches of variable-length sequences (cu_seqlens), each with its own initial and final
+//     state: GatedDeltaRuleChunkForwardVarlen.
 // Not available yet: use_qk_l2norm (stage 1) is rejected; pass L2-normalised q and k.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "tgk/queue.h"
 #include "tgk/view.h"
@@ -64,6 +67,19 @@ void GatedDeltaRuleChunkForward(Queue& queue, const GdnChunkShape& shape, ConstV
                                 ConstView v, ConstView g, ConstView beta, float scale,
                                 ConstView initial_state, View o, View final_state, View scratch,
                                 bool use_qk_l2norm = false);
+
+// A batch of variable-length sequences (FLA's cu_seqlens): shape.B = 1 and the sequences lie
+// along T, sequence i on rows cu_seqlens[i] .. cu_seqlens[i+1] − 1 (cu_seqlens runs from 0 to T,
+// strictly increasing), each with its own initial_state[i] and final_state[i] ([N, H, V, K],
+// N = cu_seqlens.size() − 1). Every sequence's outputs are the bits GatedDeltaRuleChunkForward
+// gives it alone; its chunks start at its first row. Scratch: GdnChunkVarlenScratchBytes.
+// Same checks as above (h0 and final_state counted with N), then B == 1 and cu_seqlens.
+void GatedDeltaRuleChunkForwardVarlen(Queue& queue, const GdnChunkShape& shape,
+                                      std::span<const uint64_t> cu_seqlens, ConstView q,
+                                      ConstView k, ConstView v, ConstView g, ConstView beta,
+                                      float scale, ConstView initial_state, View o,
+                                      View final_state, View scratch, bool use_qk_l2norm = false);
+size_t GdnChunkVarlenScratchBytes(const GdnChunkShape& shape, std::span<const uint64_t> cu_seqlens);
 
 // Nominal work of stages 3–7 (spec section 12): 6·64²·K + 4·64²·V + 6·64·K·V + 64²·63 flops
 // per (batch, head, chunk) at T a multiple of 64.

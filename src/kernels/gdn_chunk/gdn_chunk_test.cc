@@ -450,6 +450,120 @@ TEST(GdnChunkForwardTest, ValidationErrors) {
   }
 }
 
+// ---- variable-length batches ---------------------------------------------------------------
+
+template <class T>
+std::vector<T> Rows(const std::vector<T>& x, size_t per_row, uint64_t from, uint64_t to) {
+  return std::vector<T>(x.begin() + from * per_row, x.begin() + to * per_row);
+}
+
+// Each sequence of a cu_seqlens batch gets the bits of a call of its own, on every target and
+// thread count.
+TEST(GdnChunkVarlenTest, EverySequenceHasTheBitsOfItsOwnCall) {
+  const std::vector<uint64_t> cu = {0, 100, 164, 170, 300};
+  const size_t n = cu.size() - 1;
+  Forward all = RandomForward({1, 300, 1, 2, 64, 48}, 77);
+  const size_t state = size_t{all.s.H} * all.s.V * all.s.K;
+  all.h0 = test::GdnRandom(5).F32(n * state, 0.1f);
+  const size_t keys = size_t{all.s.Hg} * all.s.K, values = size_t{all.s.H} * all.s.V;
+  std::vector<bf16> want_o;
+  std::vector<float> want_state;
+  for (size_t i = 0; i < n; ++i) {
+    Forward one = all;
+    one.s.T = uint32_t(cu[i + 1] - cu[i]);
+    one.q = Rows(all.q, keys, cu[i], cu[i + 1]);
+    one.k = Rows(all.k, keys, cu[i], cu[i + 1]);
+    one.v = Rows(all.v, values, cu[i], cu[i + 1]);
+    one.g = Rows(all.g, all.s.H, cu[i], cu[i + 1]);
+    one.beta = Rows(all.beta, all.s.H, cu[i], cu[i + 1]);
+    one.h0 = Rows(all.h0, state, i, i + 1);
+    const ForwardResult r = RunForward(one, QueueOptions{.threads = 1});
+    want_o.insert(want_o.end(), r.o.begin(), r.o.end());
+    want_state.insert(want_state.end(), r.final_state.begin(), r.final_state.end());
+  }
+  test::ForEveryTargetAndThreads<ForwardResult>(
+      [&](QueueOptions options) {
+        ForwardResult r{test::Poisoned<bf16>(all.rows() * all.s.V),
+                        test::Poisoned<float>(n * state),
+                        std::vector<uint8_t>(GdnChunkVarlenScratchBytes(all.s, cu), 0xA5)};
+        Queue queue(options);
+        GatedDeltaRuleChunkForwardVarlen(
+            queue, all.s, cu, ConstView::Of<bf16>(all.q.data(), all.q.size()),
+            ConstView::Of<bf16>(all.k.data(), all.k.size()),
+            ConstView::Of<bf16>(all.v.data(), all.v.size()),
+            ConstView::Of<float>(all.g.data(), all.g.size()),
+            ConstView::Of<float>(all.beta.data(), all.beta.size()), all.scale,
+            ConstView::Of<float>(all.h0.data(), all.h0.size()),
+            View::Of<bf16>(r.o.data(), r.o.size()),
+            View::Of<float>(r.final_state.data(), r.final_state.size()),
+            View::Of<uint8_t>(r.scratch.data(), r.scratch.size()));
+        queue.commit_and_wait();
+        return r;
+      },
+      [&](const ForwardResult& got) {
+        EXPECT_TRUE(SameBits(got.o, want_o));
+        EXPECT_TRUE(SameBits(got.final_state, want_state));
+      });
+}
+
+TEST(GdnChunkVarlenTest, ValidationErrors) {
+  const Forward in = RandomForward({1, 100, 1, 2, 64, 16}, 3);
+  const size_t state = size_t{in.s.H} * in.s.V * in.s.K;
+  std::vector<float> h0(2 * state);
+  std::vector<bf16> o(in.rows() * in.s.V);
+  std::vector<float> final_state(2 * state, -7.0f);
+  std::vector<uint8_t> scratch(4 << 20);
+  struct Case {
+    GdnChunkShape shape;
+    std::vector<uint64_t> cu;
+    size_t states;
+    std::string message;
+  };
+  const std::string p = "chunk_gated_delta_rule_fwd";
+  const Case cases[] = {
+      {{2, 100, 1, 2, 64, 16},
+       {0, 60, 100},
+       2,
+       p + ": B (2) must be 1 with cu_seqlens (the sequences lie along T)"},
+      {in.s,
+       {0},
+       2,
+       p + ": cu_seqlens must run from 0 to T (100) in at least 2 offsets (got 1 offsets)"},
+      {in.s,
+       {1, 60, 100},
+       2,
+       p + ": cu_seqlens must run from 0 to T (100) in at least 2 offsets (got 3 offsets)"},
+      {in.s,
+       {0, 60, 99},
+       2,
+       p + ": cu_seqlens must run from 0 to T (100) in at least 2 offsets (got 3 offsets)"},
+      {in.s,
+       {0, 60, 60, 100},
+       3,
+       p + ": cu_seqlens must be strictly increasing (offset 2 is 60 after 60)"},
+      {in.s, {0, 60, 100}, 1, p + ": h0 element count 2048 != expected 4096"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.message);
+    Queue queue(QueueOptions{.threads = 2});
+    test::ExpectInvalidArgument(
+        [&] {
+          GatedDeltaRuleChunkForwardVarlen(
+              queue, c.shape, c.cu, ConstView::Of<bf16>(in.q.data(), in.q.size()),
+              ConstView::Of<bf16>(in.k.data(), in.k.size()),
+              ConstView::Of<bf16>(in.v.data(), in.v.size()),
+              ConstView::Of<float>(in.g.data(), in.g.size()),
+              ConstView::Of<float>(in.beta.data(), in.beta.size()), in.scale,
+              ConstView::Of<float>(h0.data(), c.states * state), View::Of<bf16>(o.data(), o.size()),
+              View::Of<float>(final_state.data(), c.states * state),
+              View::Of<uint8_t>(scratch.data(), scratch.size()));
+        },
+        c.message);
+    queue.commit_and_wait();
+    for (float x : final_state) ASSERT_EQ(x, -7.0f);
+  }
+}
+
 TEST(GdnChunkForwardTest, RaceCheckerIsQuiet) {
   const Forward in = RandomForward({1, 100, 1, 2, 64, 72}, 9);
   const ForwardResult a =
