@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
+#include "testing/expect_error.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/target.h"

@@ -1,5 +1,7 @@
 // gated_delta_net_kkt: oracle vs every target and thread count, an fp64 reference, the
 // upstream golden fixture, and every validation error.
+#include "tgk/kernels/kkt.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,10 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
+#include "testing/expect_error.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
-#include "tgk/kernels/kkt.h"
 #include "tgk/queue.h"
 #include "tgk/target.h"
 
@@ -59,7 +60,8 @@ std::vector<float> RunKkt(const Inputs& in, QueueOptions options) {
   Queue queue(options);
   GatedDeltaNetKkt(queue, in.shape, ConstView::Of<bf16>(in.k.data(), in.k.size()),
                    ConstView::Of<float>(in.beta.data(), in.beta.size()),
-                   ConstView::Of<float>(in.g.data(), in.g.size()), View::Of<float>(a.data(), a.size()));
+                   ConstView::Of<float>(in.g.data(), in.g.size()),
+                   View::Of<float>(a.data(), a.size()));
   queue.commit_and_wait();
   return a;
 }
@@ -122,15 +124,13 @@ std::string Describe(const KktShape& s) {
 }
 
 const KktShape kShapes[] = {
-    {1, 64, 1, 1, 64},    // one full chunk
-    {2, 200, 2, 4, 128},  // GQA 2, partial last chunk, two batches
-    {1, 130, 1, 4, 192},  // GQA 4
-    {1, 192, 2, 2, 256},  // K past the Metal limit
-    {1, 77, 1, 2, 320},
-    {1, 100, 1, 1, 512},  // the largest K
-    {1, 1, 1, 1, 64},     // a single step
-    {1, 63, 1, 2, 64},
-    {1, 65, 2, 2, 128},
+    {1, 64, 1, 1, 64},                         // one full chunk
+    {2, 200, 2, 4, 128},                       // GQA 2, partial last chunk, two batches
+    {1, 130, 1, 4, 192},                       // GQA 4
+    {1, 192, 2, 2, 256},                       // K past the Metal limit
+    {1, 77, 1, 2, 320},  {1, 100, 1, 1, 512},  // the largest K
+    {1, 1, 1, 1, 64},                          // a single step
+    {1, 63, 1, 2, 64},   {1, 65, 2, 2, 128},
 };
 
 TEST(KktTest, EveryTargetAndThreadCountMatchesTheOracleBitwise) {
@@ -141,7 +141,8 @@ TEST(KktTest, EveryTargetAndThreadCountMatchesTheOracleBitwise) {
     for (Target target : AvailableTargets()) {
       for (int threads : {1, 2, 3, 7}) {
         SCOPED_TRACE(target.name() + ", threads " + std::to_string(threads));
-        EXPECT_TRUE(SameBits(RunKkt(in, QueueOptions{.threads = threads, .target = target}), oracle));
+        EXPECT_TRUE(
+            SameBits(RunKkt(in, QueueOptions{.threads = threads, .target = target}), oracle));
       }
     }
   }
@@ -174,8 +175,8 @@ TEST(KktTest, MaskedCellsAreZeroWhateverTheInputs) {
     SCOPED_TRACE(target.name());
     const auto a = RunKkt(in, QueueOptions{.threads = 2, .target = target});
     ExpectMaskedZero(shape, a);
-    EXPECT_TRUE(std::isnan(a[20 * kKktChunk + 0]));  // row 20 holds the NaN key
-    EXPECT_TRUE(std::isnan(a[25 * kKktChunk + 20])); // column 20 too
+    EXPECT_TRUE(std::isnan(a[20 * kKktChunk + 0]));   // row 20 holds the NaN key
+    EXPECT_TRUE(std::isnan(a[25 * kKktChunk + 20]));  // column 20 too
   }
 }
 
@@ -225,15 +226,46 @@ TEST(KktTest, ValidationErrors) {
   const Case cases[] = {
       {{0, 64, 2, 4, 128}, kc, bc, bc, a_count, bf, f, "gated_delta_net_kkt: all dims must be > 0"},
       {{1, 64, 2, 4, 0}, kc, bc, bc, a_count, bf, f, "gated_delta_net_kkt: all dims must be > 0"},
-      {{1, 64, 2, 4, 128, 0}, kc, bc, bc, a_count, bf, f, "gated_delta_net_kkt: all dims must be > 0"},
-      {{1, 64, 3, 4, 128}, kc, bc, bc, a_count, bf, f,
+      {{1, 64, 2, 4, 128, 0},
+       kc,
+       bc,
+       bc,
+       a_count,
+       bf,
+       f,
+       "gated_delta_net_kkt: all dims must be > 0"},
+      {{1, 64, 3, 4, 128},
+       kc,
+       bc,
+       bc,
+       a_count,
+       bf,
+       f,
        "gated_delta_net_kkt: h (4) must be a multiple of hg (3)"},
-      {{1, 64, 2, 4, 576}, kc, bc, bc, a_count, bf, f,
+      {{1, 64, 2, 4, 576},
+       kc,
+       bc,
+       bc,
+       a_count,
+       bf,
+       f,
        "gated_delta_net_kkt: K (576) exceeds MAX_K = 512 (tgk lifts the Metal kernel's 32 KB "
        "threadgroup memory budget, MAX_K = 192, to 512)"},
-      {{1, 64, 2, 4, 128, 32}, kc, bc, bc, a_count, bf, f,
+      {{1, 64, 2, 4, 128, 32},
+       kc,
+       bc,
+       bc,
+       a_count,
+       bf,
+       f,
        "gated_delta_net_kkt (iter 2): bt must be 64 (got 32)"},
-      {{1, 64, 2, 4, 96}, kc, bc, bc, a_count, bf, f,
+      {{1, 64, 2, 4, 96},
+       kc,
+       bc,
+       bc,
+       a_count,
+       bf,
+       f,
        "gated_delta_net_kkt (iter 2): k (96) must be a multiple of BK (64)"},
       {ok, kc - 1, bc, bc, a_count, bf, f,
        "gated_delta_net_kkt: k must be bf16[16384] (got 16383 bf16)"},
@@ -243,8 +275,15 @@ TEST(KktTest, ValidationErrors) {
       {ok, kc, bc, bc - 1, a_count, bf, f, "gated_delta_net_kkt: g must be f32[256] (got 255 f32)"},
       {ok, kc, bc, bc, a_count + 64, bf, f,
        "gated_delta_net_kkt: A must be f32[16384] (got 16448 f32)"},
-      {ok, kc, bc, bc, a_count, bf, bf, "gated_delta_net_kkt: A must be f32[16384] (got 16384 bf16)"},
-      {{0xFFFFFFFFu, 0xFFFFFFFFu, 1024, 1024, 512}, kc, bc, bc, a_count, bf, f,
+      {ok, kc, bc, bc, a_count, bf, bf,
+       "gated_delta_net_kkt: A must be f32[16384] (got 16384 bf16)"},
+      {{0xFFFFFFFFu, 0xFFFFFFFFu, 1024, 1024, 512},
+       kc,
+       bc,
+       bc,
+       a_count,
+       bf,
+       f,
        "gated_delta_net_kkt: element count of k overflows 64 bits"},
   };
   std::vector<float> big(a_count + 64);
@@ -282,8 +321,10 @@ TEST(KktTest, NullBufferIsRejected) {
 
 TEST(KktTest, RaceCheckerIsQuietOnKkt) {
   const Inputs in = RandomInputs(KktShape{1, 100, 1, 2, 128}, 9);
-  const auto checked = RunKkt(in, QueueOptions{.threads = 2, .target = Target::Scalar(), .check_races = true});
-  EXPECT_TRUE(SameBits(checked, RunKkt(in, QueueOptions{.threads = 1, .target = Target::Scalar()})));
+  const auto checked =
+      RunKkt(in, QueueOptions{.threads = 2, .target = Target::Scalar(), .check_races = true});
+  EXPECT_TRUE(
+      SameBits(checked, RunKkt(in, QueueOptions{.threads = 1, .target = Target::Scalar()})));
 }
 
 }  // namespace

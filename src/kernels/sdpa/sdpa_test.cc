@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
+#include "testing/expect_error.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/math-inl.h"  // tgk's Exp, whose float overload is the same on every target

@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
 #include "kernels/tq_kv/tq_codebooks.h"
+#include "testing/expect_error.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
 #include "tgk/target.h"
