@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
 #include "kernels/gdn_chunk/gdn_chunk_reference.h"
 #include "kernels/gdn_chunk/gdn_fixture.h"
 #include "kernels/gdn_chunk/gdn_test_util.h"
@@ -23,6 +22,11 @@
 #include "kernels/gdn_solve/gdn_solve_reference.h"
 #include "kernels/gdn_state/gdn_state_reference.h"
 #include "kernels/gdn_wu/gdn_wu_reference.h"
+#include "testing/compare.h"
+#include "testing/configs.h"
+#include "testing/expect_error.h"
+#include "testing/poison.h"
+#include "testing/random.h"
 #include "tgk/convert.h"
 #include "tgk/kernels/kkt.h"
 
@@ -44,7 +48,6 @@ std::string Describe(const test::GdnFixture& f) {
          " H=" + std::to_string(f.H) + " K=" + std::to_string(f.K) + " V=" + std::to_string(f.V);
 }
 
-using test::SameBits;
 using test::Value;
 
 struct Agreement {
@@ -85,7 +88,7 @@ TEST(GdnReferenceTest, Stage2CumsumIsTheModelsBitwise) {
     const auto f = Load(name);
     SCOPED_TRACE(Describe(f));
     const GdnReferenceShape s{f.B, f.T, f.Hg, f.H, f.K, f.V};
-    EXPECT_TRUE(SameBits(GdnCumsumReference(s, f.g.data()), f.g_cumsum));
+    EXPECT_TRUE(test::BitsEqual(f.g_cumsum, GdnCumsumReference(s, f.g.data())));
   }
 }
 
@@ -107,7 +110,7 @@ TEST(GdnReferenceTest, Stage4SolveIsTheModelsBitwise) {
     SCOPED_TRACE(Describe(f));
     std::vector<float> a_inv(f.A_inv.size());
     GdnSolveReference({f.B, f.T, f.H}, f.A.data(), a_inv.data());
-    EXPECT_TRUE(SameBits(a_inv, f.A_inv));
+    EXPECT_TRUE(test::BitsEqual(f.A_inv, a_inv));
   }
 }
 
@@ -119,7 +122,7 @@ TEST(GdnReferenceTest, Stage5WuAgreesWithTheModel) {
     std::vector<bf16> w(f.w.size()), u(f.u.size());
     GdnWuReference({f.B, f.T, f.Hg, f.H, f.K, f.V}, f.k.data(), f.v.data(), f.beta.data(),
                    f.g_cumsum.data(), f.A_inv.data(), w.data(), u.data());
-    EXPECT_TRUE(SameBits(u, f.u));
+    EXPECT_TRUE(test::BitsEqual(f.u, u));
     ExpectExpLevelAgreement("w", w, f.w);
   }
 }
@@ -179,7 +182,7 @@ Forward FromFixture(const test::GdnFixture& f) {
 
 // Unit-norm q and k rows (as after l2norm), |v| ~ 0.5, β in [0.1, 1], g in [-0.1, 0], |h0| ~ 0.1.
 Forward RandomForward(const GdnChunkShape& s, uint64_t seed) {
-  test::GdnRandom random(seed);
+  test::Random random(seed);
   Forward in{s, {}, {}, {}, {}, {}, {}, 1.0f / std::sqrt(float(s.K))};
   const auto unit_rows = [&] {
     std::vector<bf16> x(size_t{s.B} * s.T * s.Hg * s.K);
@@ -197,10 +200,10 @@ Forward RandomForward(const GdnChunkShape& s, uint64_t seed) {
   };
   in.q = unit_rows();
   in.k = unit_rows();
-  in.v = random.Bf16(in.rows() * s.V, 0.5f);
-  in.g = random.Uniform(in.rows(), -0.1f, 0.0f);
-  in.beta = random.Uniform(in.rows(), 0.1f, 1.0f);
-  in.h0 = random.F32(in.state(), 0.1f);
+  in.v = random.Vector<bf16>(in.rows() * s.V, test::Normal(0.0f, 0.5f));
+  in.g = random.Vector<float>(in.rows(), test::Uniform(-0.1f, 0.0f));
+  in.beta = random.Vector<float>(in.rows(), test::Uniform(0.1f, 1.0f));
+  in.h0 = random.Vector<float>(in.state(), test::Normal(0.0f, 0.1f));
   return in;
 }
 
@@ -235,9 +238,11 @@ const GdnChunkShape kForwardShapes[] = {{1, 64, 1, 1, 64, 64},
                                         {1, 1, 1, 1, 64, 1},
                                         {1, 200, 1, 2, 192, 130}};
 
+class GdnChunkTargets : public ::testing::TestWithParam<test::Config> {};
+
 // Every intermediate and output equals the composed plain references, on every target and
 // thread count.
-TEST(GdnChunkForwardTest, EveryTargetAndThreadCountMatchesTheReferencesBitwise) {
+TEST_P(GdnChunkTargets, MatchesTheReferencesBitwise) {
   for (const GdnChunkShape& s : kForwardShapes) {
     SCOPED_TRACE(Describe(s));
     const Forward in = RandomForward(s, 51);
@@ -245,19 +250,16 @@ TEST(GdnChunkForwardTest, EveryTargetAndThreadCountMatchesTheReferencesBitwise) 
         GdnChunkReference({s.B, s.T, s.Hg, s.H, s.K, s.V}, in.q.data(), in.k.data(), in.v.data(),
                           in.g.data(), in.beta.data(), in.scale, in.h0.data());
     const GdnChunkScratchLayout l = GdnChunkScratch(s);
-    test::ForEveryTargetAndThreads<ForwardResult>(
-        [&](QueueOptions o) { return RunForward(in, o); },
-        [&](const ForwardResult& got) {
-          EXPECT_TRUE(SameBits(got.Part<float>(l.g_cumsum, want.g_cumsum.size()), want.g_cumsum));
-          EXPECT_TRUE(SameBits(got.Part<float>(l.A, want.A.size()), want.A));
-          EXPECT_TRUE(SameBits(got.Part<float>(l.A_inv, want.A_inv.size()), want.A_inv));
-          EXPECT_TRUE(SameBits(got.Part<bf16>(l.w, want.w.size()), want.w));
-          EXPECT_TRUE(SameBits(got.Part<bf16>(l.u, want.u.size()), want.u));
-          EXPECT_TRUE(SameBits(got.Part<bf16>(l.h, want.h.size()), want.h));
-          EXPECT_TRUE(SameBits(got.Part<bf16>(l.v_new, want.v_new.size()), want.v_new));
-          EXPECT_TRUE(SameBits(got.o, want.o));
-          EXPECT_TRUE(SameBits(got.final_state, want.final_state));
-        });
+    const ForwardResult got = RunForward(in, GetParam().options());
+    EXPECT_TRUE(test::BitsEqual(want.g_cumsum, got.Part<float>(l.g_cumsum, want.g_cumsum.size())));
+    EXPECT_TRUE(test::BitsEqual(want.A, got.Part<float>(l.A, want.A.size())));
+    EXPECT_TRUE(test::BitsEqual(want.A_inv, got.Part<float>(l.A_inv, want.A_inv.size())));
+    EXPECT_TRUE(test::BitsEqual(want.w, got.Part<bf16>(l.w, want.w.size())));
+    EXPECT_TRUE(test::BitsEqual(want.u, got.Part<bf16>(l.u, want.u.size())));
+    EXPECT_TRUE(test::BitsEqual(want.h, got.Part<bf16>(l.h, want.h.size())));
+    EXPECT_TRUE(test::BitsEqual(want.v_new, got.Part<bf16>(l.v_new, want.v_new.size())));
+    EXPECT_TRUE(test::BitsEqual(want.o, got.o));
+    EXPECT_TRUE(test::BitsEqual(want.final_state, got.final_state));
   }
 }
 
@@ -309,7 +311,7 @@ TEST(GdnChunkForwardTest, TheKktStageIsTheStandaloneKkt) {
                    ConstView::Of<float>(g_cumsum.data(), g_cumsum.size()),
                    View::Of<float>(a.data(), a.size()));
   queue.commit_and_wait();
-  EXPECT_TRUE(SameBits(r.Part<float>(l.A, a.size()), a));
+  EXPECT_TRUE(test::BitsEqual(a, r.Part<float>(l.A, a.size())));
 }
 
 // Two calls, T = 128 then 64, the first call's final_state as the second's initial state,
@@ -335,8 +337,8 @@ TEST(GdnChunkForwardTest, SplittingAtAChunkBoundaryGivesTheSameBits) {
   const ForwardResult second = part(128, 64, first.final_state);
   std::vector<bf16> o = first.o;
   o.insert(o.end(), second.o.begin(), second.o.end());
-  EXPECT_TRUE(SameBits(o, want.o));
-  EXPECT_TRUE(SameBits(second.final_state, want.final_state));
+  EXPECT_TRUE(test::BitsEqual(want.o, o));
+  EXPECT_TRUE(test::BitsEqual(want.final_state, second.final_state));
 }
 
 TEST(GdnChunkForwardTest, ValidationErrors) {
@@ -459,12 +461,13 @@ std::vector<T> Rows(const std::vector<T>& x, size_t per_row, uint64_t from, uint
 
 // Each sequence of a cu_seqlens batch gets the bits of a call of its own, on every target and
 // thread count.
-TEST(GdnChunkVarlenTest, EverySequenceHasTheBitsOfItsOwnCall) {
+TEST_P(GdnChunkTargets, VarlenSequencesHaveTheBitsOfTheirOwnCalls) {
   const std::vector<uint64_t> cu = {0, 100, 164, 170, 300};
   const size_t n = cu.size() - 1;
   Forward all = RandomForward({1, 300, 1, 2, 64, 48}, 77);
   const size_t state = size_t{all.s.H} * all.s.V * all.s.K;
-  all.h0 = test::GdnRandom(5).F32(n * state, 0.1f);
+  test::Random random(5);
+  all.h0 = random.Vector<float>(n * state, test::Normal(0.0f, 0.1f));
   const size_t keys = size_t{all.s.Hg} * all.s.K, values = size_t{all.s.H} * all.s.V;
   std::vector<bf16> want_o;
   std::vector<float> want_state;
@@ -481,29 +484,21 @@ TEST(GdnChunkVarlenTest, EverySequenceHasTheBitsOfItsOwnCall) {
     want_o.insert(want_o.end(), r.o.begin(), r.o.end());
     want_state.insert(want_state.end(), r.final_state.begin(), r.final_state.end());
   }
-  test::ForEveryTargetAndThreads<ForwardResult>(
-      [&](QueueOptions options) {
-        ForwardResult r{test::Poisoned<bf16>(all.rows() * all.s.V),
-                        test::Poisoned<float>(n * state),
-                        std::vector<uint8_t>(GdnChunkVarlenScratchBytes(all.s, cu), 0xA5)};
-        Queue queue(options);
-        GatedDeltaRuleChunkForwardVarlen(
-            queue, all.s, cu, ConstView::Of<bf16>(all.q.data(), all.q.size()),
-            ConstView::Of<bf16>(all.k.data(), all.k.size()),
-            ConstView::Of<bf16>(all.v.data(), all.v.size()),
-            ConstView::Of<float>(all.g.data(), all.g.size()),
-            ConstView::Of<float>(all.beta.data(), all.beta.size()), all.scale,
-            ConstView::Of<float>(all.h0.data(), all.h0.size()),
-            View::Of<bf16>(r.o.data(), r.o.size()),
-            View::Of<float>(r.final_state.data(), r.final_state.size()),
-            View::Of<uint8_t>(r.scratch.data(), r.scratch.size()));
-        queue.commit_and_wait();
-        return r;
-      },
-      [&](const ForwardResult& got) {
-        EXPECT_TRUE(SameBits(got.o, want_o));
-        EXPECT_TRUE(SameBits(got.final_state, want_state));
-      });
+  ForwardResult r{test::Poisoned<bf16>(all.rows() * all.s.V), test::Poisoned<float>(n * state),
+                  std::vector<uint8_t>(GdnChunkVarlenScratchBytes(all.s, cu), 0xA5)};
+  Queue queue(GetParam().options());
+  GatedDeltaRuleChunkForwardVarlen(
+      queue, all.s, cu, ConstView::Of<bf16>(all.q.data(), all.q.size()),
+      ConstView::Of<bf16>(all.k.data(), all.k.size()),
+      ConstView::Of<bf16>(all.v.data(), all.v.size()),
+      ConstView::Of<float>(all.g.data(), all.g.size()),
+      ConstView::Of<float>(all.beta.data(), all.beta.size()), all.scale,
+      ConstView::Of<float>(all.h0.data(), all.h0.size()), View::Of<bf16>(r.o.data(), r.o.size()),
+      View::Of<float>(r.final_state.data(), r.final_state.size()),
+      View::Of<uint8_t>(r.scratch.data(), r.scratch.size()));
+  queue.commit_and_wait();
+  EXPECT_TRUE(test::BitsEqual(want_o, r.o));
+  EXPECT_TRUE(test::BitsEqual(want_state, r.final_state));
 }
 
 TEST(GdnChunkVarlenTest, ValidationErrors) {
@@ -568,8 +563,10 @@ TEST(GdnChunkForwardTest, RaceCheckerIsQuiet) {
   const Forward in = RandomForward({1, 100, 1, 2, 64, 72}, 9);
   const ForwardResult a =
       RunForward(in, QueueOptions{.threads = 2, .target = Target::Scalar(), .check_races = true});
-  EXPECT_TRUE(SameBits(a.o, RunForward(in, QueueOptions{.threads = 1}).o));
+  EXPECT_TRUE(test::BitsEqual(RunForward(in, QueueOptions{.threads = 1}).o, a.o));
 }
+
+TGK_INSTANTIATE_CONFIGS(GdnChunkTargets);
 
 }  // namespace
 }  // namespace tgk

@@ -10,9 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
 #include "kernels/gdn_chunk/gdn_test_util.h"
 #include "kernels/gdn_output/gdn_output_reference.h"
+#include "testing/compare.h"
+#include "testing/configs.h"
+#include "testing/expect_error.h"
+#include "testing/poison.h"
+#include "testing/random.h"
 
 namespace tgk {
 namespace {
@@ -26,14 +30,15 @@ struct Inputs {
 };
 
 Inputs RandomInputs(const GdnOutputShape& s, uint64_t seed) {
-  test::GdnRandom random(seed);
+  test::Random random(seed);
   Inputs in{s, {}, {}, {}, {}, {}, 1.0f / std::sqrt(float(s.K))};
   const size_t keys = size_t{s.B} * s.T * s.Hg * s.K;
-  in.q = random.Bf16(keys, in.scale);
-  in.k = random.Bf16(keys, in.scale);
-  in.v_new = random.Bf16(in.rows() * s.V, 0.5f);
-  in.h = random.Bf16(size_t{s.B} * ((s.T + 63) / 64) * s.H * s.V * s.K, 0.1f);
-  in.g = random.Gate(s.B, s.T, s.H);
+  in.q = random.Vector<bf16>(keys, test::Normal(0.0f, in.scale));
+  in.k = random.Vector<bf16>(keys, test::Normal(0.0f, in.scale));
+  in.v_new = random.Vector<bf16>(in.rows() * s.V, test::Normal(0.0f, 0.5f));
+  in.h = random.Vector<bf16>(size_t{s.B} * ((s.T + 63) / 64) * s.H * s.V * s.K,
+                             test::Normal(0.0f, 0.1f));
+  in.g = test::ChunkGate(random, s.B, s.T, s.H);
   return in;
 }
 
@@ -66,20 +71,21 @@ const GdnOutputShape kShapes[] = {{1, 64, 1, 1, 128, 128}, {2, 100, 1, 2, 48, 40
                                   {1, 130, 2, 4, 64, 96},  {1, 1, 1, 1, 1, 1},
                                   {1, 200, 1, 1, 20, 130}, {1, 63, 1, 2, 17, 65}};
 
-TEST(GdnOutputTest, EveryTargetAndThreadCountMatchesTheReferenceBitwise) {
+class GdnOutputTargets : public ::testing::TestWithParam<test::Config> {};
+
+TEST_P(GdnOutputTargets, MatchesTheReferenceBitwise) {
   for (const GdnOutputShape& s : kShapes) {
     SCOPED_TRACE(Describe(s));
     const Inputs in = RandomInputs(s, 41);
     const auto want = Reference(in);
-    test::ForEveryTargetAndThreads<std::vector<bf16>>(
-        [&](QueueOptions o) { return RunOutput(in, o); },
-        [&](const std::vector<bf16>& got) { EXPECT_TRUE(test::SameBits(got, want)); });
+    const std::vector<bf16> got = RunOutput(in, GetParam().options());
+    EXPECT_TRUE(test::BitsEqual(want, got));
   }
 }
 
 // A NaN key in row 20 makes every score of column 20 NaN; the mask selects +0 above the
 // diagonal, so rows before 20 stay finite, and the rows from 20 on are NaN.
-TEST(GdnOutputTest, MaskedScoresNeverLeak) {
+TEST_P(GdnOutputTargets, MaskedScoresNeverLeak) {
   Inputs in = RandomInputs({1, 64, 1, 1, 16, 16}, 4);
   in.k[20 * 16 + 3] = BF16FromF32(std::numeric_limits<float>::quiet_NaN());
   const auto want = Reference(in);
@@ -87,9 +93,8 @@ TEST(GdnOutputTest, MaskedScoresNeverLeak) {
     EXPECT_TRUE(std::isfinite(F32FromBF16(want[19 * 16 + x])));
     EXPECT_TRUE(std::isnan(F32FromBF16(want[20 * 16 + x])));
   }
-  test::ForEveryTargetAndThreads<std::vector<bf16>>(
-      [&](QueueOptions o) { return RunOutput(in, o); },
-      [&](const std::vector<bf16>& got) { EXPECT_TRUE(test::SameValues(got, want)); });
+  const std::vector<bf16> got = RunOutput(in, GetParam().options());
+  EXPECT_TRUE(test::SameValues(want, got));
 }
 
 TEST(GdnOutputTest, ValidationErrors) {
@@ -166,10 +171,12 @@ TEST(GdnOutputTest, ValidationErrors) {
 
 TEST(GdnOutputTest, RaceCheckerIsQuiet) {
   const Inputs in = RandomInputs({1, 100, 1, 2, 70, 72}, 9);
-  EXPECT_TRUE(test::SameBits(
-      RunOutput(in, QueueOptions{.threads = 2, .target = Target::Scalar(), .check_races = true}),
-      Reference(in)));
+  EXPECT_TRUE(test::BitsEqual(
+      Reference(in),
+      RunOutput(in, QueueOptions{.threads = 2, .target = Target::Scalar(), .check_races = true})));
 }
+
+TGK_INSTANTIATE_CONFIGS(GdnOutputTargets);
 
 }  // namespace
 }  // namespace tgk

@@ -8,9 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
 #include "kernels/gdn_chunk/gdn_test_util.h"
 #include "kernels/gdn_solve/gdn_solve_reference.h"
+#include "testing/compare.h"
+#include "testing/configs.h"
+#include "testing/expect_error.h"
+#include "testing/poison.h"
+#include "testing/random.h"
 
 namespace tgk {
 namespace {
@@ -19,7 +23,7 @@ size_t Count(const GdnSolveShape& s) { return size_t{s.B} * s.T * s.H * 64; }
 
 // A strictly lower block per chunk (kkt's output form), entries of unit scale over 64 rows.
 std::vector<float> RandomAStrict(const GdnSolveShape& s, uint64_t seed) {
-  test::GdnRandom random(seed);
+  test::Random random(seed);
   std::vector<float> a(Count(s), 0.0f);
   for (size_t row = 0; row < size_t{s.B} * s.T * s.H; ++row) {
     const uint32_t i = uint32_t(row / s.H % s.T % 64);
@@ -46,15 +50,16 @@ std::vector<float> Reference(const GdnSolveShape& s, const std::vector<float>& a
 
 const GdnSolveShape kShapes[] = {{1, 64, 1}, {2, 100, 3}, {1, 1, 1}, {1, 130, 2}, {1, 63, 1}};
 
-TEST(GdnSolveTest, EveryTargetAndThreadCountMatchesTheReferenceBitwise) {
+class GdnSolveTargets : public ::testing::TestWithParam<test::Config> {};
+
+TEST_P(GdnSolveTargets, MatchesTheReferenceBitwise) {
   for (const GdnSolveShape& s : kShapes) {
     SCOPED_TRACE("B=" + std::to_string(s.B) + " T=" + std::to_string(s.T) +
                  " H=" + std::to_string(s.H));
     const auto a = RandomAStrict(s, 11);
     const auto want = Reference(s, a);
-    test::ForEveryTargetAndThreads<std::vector<float>>(
-        [&](QueueOptions o) { return RunSolve(s, a, o); },
-        [&](const std::vector<float>& got) { EXPECT_TRUE(test::SameBits(got, want)); });
+    const std::vector<float> got = RunSolve(s, a, GetParam().options());
+    EXPECT_TRUE(test::BitsEqual(want, got));
   }
 }
 
@@ -83,16 +88,15 @@ TEST(GdnSolveTest, InvertsTheBlock) {
   }
 }
 
-TEST(GdnSolveTest, NonFiniteEntriesPropagateAsInTheReference) {
+TEST_P(GdnSolveTargets, NonFiniteEntriesPropagateAsInTheReference) {
   const GdnSolveShape s{1, 64, 1};
   auto a = RandomAStrict(s, 5);
   a[10 * 64 + 3] = std::numeric_limits<float>::infinity();
   a[20 * 64 + 19] = std::numeric_limits<float>::quiet_NaN();
   const auto want = Reference(s, a);
   EXPECT_TRUE(std::isnan(want[30 * 64 + 40]));  // 0·inf reaches the upper triangle
-  test::ForEveryTargetAndThreads<std::vector<float>>(
-      [&](QueueOptions o) { return RunSolve(s, a, o); },
-      [&](const std::vector<float>& got) { EXPECT_TRUE(test::SameValues(got, want)); });
+  const std::vector<float> got = RunSolve(s, a, GetParam().options());
+  EXPECT_TRUE(test::SameValues(want, got));
 }
 
 TEST(GdnSolveTest, ValidationErrors) {
@@ -149,10 +153,12 @@ TEST(GdnSolveTest, ValidationErrors) {
 TEST(GdnSolveTest, RaceCheckerIsQuiet) {
   const GdnSolveShape s{1, 100, 2};
   const auto a = RandomAStrict(s, 9);
-  EXPECT_TRUE(test::SameBits(
-      RunSolve(s, a, QueueOptions{.threads = 2, .target = Target::Scalar(), .check_races = true}),
-      Reference(s, a)));
+  EXPECT_TRUE(test::BitsEqual(
+      Reference(s, a),
+      RunSolve(s, a, QueueOptions{.threads = 2, .target = Target::Scalar(), .check_races = true})));
 }
+
+TGK_INSTANTIATE_CONFIGS(GdnSolveTargets);
 
 }  // namespace
 }  // namespace tgk

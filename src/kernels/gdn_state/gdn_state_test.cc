@@ -10,9 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
 #include "kernels/gdn_chunk/gdn_test_util.h"
 #include "kernels/gdn_state/gdn_state_reference.h"
+#include "testing/compare.h"
+#include "testing/configs.h"
+#include "testing/expect_error.h"
+#include "testing/poison.h"
+#include "testing/random.h"
 
 namespace tgk {
 namespace {
@@ -32,14 +36,14 @@ struct Outputs {
 };
 
 Inputs RandomInputs(const GdnStateShape& s, uint64_t seed) {
-  test::GdnRandom random(seed);
+  test::Random random(seed);
   Inputs in{s, {}, {}, {}, {}, {}};
   const float unit = 1.0f / std::sqrt(float(s.K));
-  in.k = random.Bf16(size_t{s.B} * s.T * s.Hg * s.K, unit);
-  in.w = random.Bf16(in.rows() * s.K, unit);
-  in.u = random.Bf16(in.rows() * s.V, 0.5f);
-  in.g = random.Gate(s.B, s.T, s.H);
-  in.h0 = random.F32(in.state(), 0.1f);
+  in.k = random.Vector<bf16>(size_t{s.B} * s.T * s.Hg * s.K, test::Normal(0.0f, unit));
+  in.w = random.Vector<bf16>(in.rows() * s.K, test::Normal(0.0f, unit));
+  in.u = random.Vector<bf16>(in.rows() * s.V, test::Normal(0.0f, 0.5f));
+  in.g = test::ChunkGate(random, s.B, s.T, s.H);
+  in.h0 = random.Vector<float>(in.state(), test::Normal(0.0f, 0.1f));
   return in;
 }
 
@@ -69,21 +73,18 @@ Outputs Reference(const Inputs& in) {
   return out;
 }
 
-void ExpectLikeReference(const Inputs& in, bool bitwise) {
+void ExpectLikeReference(const Inputs& in, bool bitwise, const test::Config& config) {
   const Outputs want = Reference(in);
-  test::ForEveryTargetAndThreads<Outputs>(
-      [&](QueueOptions o) { return RunState(in, o); },
-      [&](const Outputs& got) {
-        if (bitwise) {
-          EXPECT_TRUE(test::SameBits(got.h, want.h));
-          EXPECT_TRUE(test::SameBits(got.v_new, want.v_new));
-          EXPECT_TRUE(test::SameBits(got.final_state, want.final_state));
-        } else {
-          EXPECT_TRUE(test::SameValues(got.h, want.h));
-          EXPECT_TRUE(test::SameValues(got.v_new, want.v_new));
-          EXPECT_TRUE(test::SameValues(got.final_state, want.final_state));
-        }
-      });
+  const Outputs got = RunState(in, config.options());
+  if (bitwise) {
+    EXPECT_TRUE(test::BitsEqual(want.h, got.h));
+    EXPECT_TRUE(test::BitsEqual(want.v_new, got.v_new));
+    EXPECT_TRUE(test::BitsEqual(want.final_state, got.final_state));
+  } else {
+    EXPECT_TRUE(test::SameValues(want.h, got.h));
+    EXPECT_TRUE(test::SameValues(want.v_new, got.v_new));
+    EXPECT_TRUE(test::SameValues(want.final_state, got.final_state));
+  }
 }
 
 std::string Describe(const GdnStateShape& s) {
@@ -95,10 +96,12 @@ const GdnStateShape kShapes[] = {{1, 64, 1, 1, 128, 128}, {2, 100, 1, 2, 48, 40}
                                  {1, 130, 2, 4, 64, 96},  {1, 1, 1, 1, 1, 1},
                                  {1, 200, 1, 1, 20, 130}, {1, 63, 1, 2, 17, 65}};
 
-TEST(GdnStateTest, EveryTargetAndThreadCountMatchesTheReferenceBitwise) {
+class GdnStateTargets : public ::testing::TestWithParam<test::Config> {};
+
+TEST_P(GdnStateTargets, MatchesTheReferenceBitwise) {
   for (const GdnStateShape& s : kShapes) {
     SCOPED_TRACE(Describe(s));
-    ExpectLikeReference(RandomInputs(s, 31), true);
+    ExpectLikeReference(RandomInputs(s, 31), true, GetParam());
   }
 }
 
@@ -125,20 +128,20 @@ TEST(GdnStateTest, SplittingAtAChunkBoundaryGivesTheSameBits) {
   second.g = rows(whole.g, 1, 128, 64);
   second.h0 = a.final_state;
   const Outputs b = RunState(second, QueueOptions{.threads = 1});
-  EXPECT_TRUE(test::SameBits(b.final_state, want.final_state));
+  EXPECT_TRUE(test::BitsEqual(want.final_state, b.final_state));
   std::vector<bf16> h = a.h, v_new = a.v_new;
   h.insert(h.end(), b.h.begin(), b.h.end());
   v_new.insert(v_new.end(), b.v_new.begin(), b.v_new.end());
-  EXPECT_TRUE(test::SameBits(h, want.h));
-  EXPECT_TRUE(test::SameBits(v_new, want.v_new));
+  EXPECT_TRUE(test::BitsEqual(want.h, h));
+  EXPECT_TRUE(test::BitsEqual(want.v_new, v_new));
 }
 
-TEST(GdnStateTest, NonFiniteInputsPropagateAsInTheReference) {
+TEST_P(GdnStateTargets, NonFiniteInputsPropagateAsInTheReference) {
   Inputs in = RandomInputs({1, 130, 1, 1, 24, 20}, 4);
   in.w[10 * 24 + 5] = BF16FromF32(std::numeric_limits<float>::infinity());
   in.k[70 * 24 + 7] = BF16FromF32(std::numeric_limits<float>::quiet_NaN());
   in.g[100] = std::numeric_limits<float>::infinity();
-  ExpectLikeReference(in, false);
+  ExpectLikeReference(in, false, GetParam());
 }
 
 TEST(GdnStateTest, ValidationErrors) {
@@ -223,8 +226,10 @@ TEST(GdnStateTest, RaceCheckerIsQuiet) {
   const Inputs in = RandomInputs({1, 100, 1, 2, 70, 40}, 9);
   const Outputs got =
       RunState(in, QueueOptions{.threads = 2, .target = Target::Scalar(), .check_races = true});
-  EXPECT_TRUE(test::SameBits(got.final_state, Reference(in).final_state));
+  EXPECT_TRUE(test::BitsEqual(Reference(in).final_state, got.final_state));
 }
+
+TGK_INSTANTIATE_CONFIGS(GdnStateTargets);
 
 }  // namespace
 }  // namespace tgk

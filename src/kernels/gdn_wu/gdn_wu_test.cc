@@ -8,9 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "expect_error.h"
 #include "kernels/gdn_chunk/gdn_test_util.h"
 #include "kernels/gdn_wu/gdn_wu_reference.h"
+#include "testing/compare.h"
+#include "testing/configs.h"
+#include "testing/expect_error.h"
+#include "testing/poison.h"
+#include "testing/random.h"
 
 namespace tgk {
 namespace {
@@ -29,12 +33,13 @@ struct Outputs {
 // Unit-norm-scale keys, |v| ~ 0.5, β in [0.1, 1], a cumulative gate, and an A_inv block of
 // the form (I + A)⁻¹ has: 1 on the diagonal, +0 above it.
 Inputs RandomInputs(const GdnWuShape& s, uint64_t seed) {
-  test::GdnRandom random(seed);
+  test::Random random(seed);
   Inputs in{s, {}, {}, {}, {}, {}};
-  in.k = random.Bf16(size_t{s.B} * s.T * s.Hg * s.K, 1.0f / std::sqrt(float(s.K)));
-  in.v = random.Bf16(in.rows() * s.V, 0.5f);
-  in.beta = random.Uniform(in.rows(), 0.1f, 1.0f);
-  in.g = random.Gate(s.B, s.T, s.H);
+  in.k = random.Vector<bf16>(size_t{s.B} * s.T * s.Hg * s.K,
+                             test::Normal(0.0f, 1.0f / std::sqrt(float(s.K))));
+  in.v = random.Vector<bf16>(in.rows() * s.V, test::Normal(0.0f, 0.5f));
+  in.beta = random.Vector<float>(in.rows(), test::Uniform(0.1f, 1.0f));
+  in.g = test::ChunkGate(random, s.B, s.T, s.H);
   in.a_inv.assign(in.rows() * 64, 0.0f);
   for (size_t row = 0; row < in.rows(); ++row) {
     const uint32_t i = uint32_t(row / s.H % s.T % 64);
@@ -65,22 +70,18 @@ Outputs Reference(const Inputs& in) {
   return out;
 }
 
-void ExpectSameAsReference(const Inputs& in) {
+void ExpectSameAsReference(const Inputs& in, const test::Config& config) {
   const Outputs want = Reference(in);
-  test::ForEveryTargetAndThreads<Outputs>([&](QueueOptions o) { return RunWu(in, o); },
-                                          [&](const Outputs& got) {
-                                            EXPECT_TRUE(test::SameBits(got.w, want.w));
-                                            EXPECT_TRUE(test::SameBits(got.u, want.u));
-                                          });
+  const Outputs got = RunWu(in, config.options());
+  EXPECT_TRUE(test::BitsEqual(want.w, got.w));
+  EXPECT_TRUE(test::BitsEqual(want.u, got.u));
 }
 
-void ExpectSameValuesAsReference(const Inputs& in) {
+void ExpectSameValuesAsReference(const Inputs& in, const test::Config& config) {
   const Outputs want = Reference(in);
-  test::ForEveryTargetAndThreads<Outputs>([&](QueueOptions o) { return RunWu(in, o); },
-                                          [&](const Outputs& got) {
-                                            EXPECT_TRUE(test::SameValues(got.w, want.w));
-                                            EXPECT_TRUE(test::SameValues(got.u, want.u));
-                                          });
+  const Outputs got = RunWu(in, config.options());
+  EXPECT_TRUE(test::SameValues(want.w, got.w));
+  EXPECT_TRUE(test::SameValues(want.u, got.u));
 }
 
 const GdnWuShape kShapes[] = {{1, 64, 1, 1, 128, 128}, {2, 100, 1, 2, 48, 40},
@@ -92,24 +93,26 @@ std::string Describe(const GdnWuShape& s) {
          " H=" + std::to_string(s.H) + " K=" + std::to_string(s.K) + " V=" + std::to_string(s.V);
 }
 
-TEST(GdnWuTest, EveryTargetAndThreadCountMatchesTheReferenceBitwise) {
+class GdnWuTargets : public ::testing::TestWithParam<test::Config> {};
+
+TEST_P(GdnWuTargets, MatchesTheReferenceBitwise) {
   for (const GdnWuShape& s : kShapes) {
     SCOPED_TRACE(Describe(s));
-    ExpectSameAsReference(RandomInputs(s, 21));
+    ExpectSameAsReference(RandomInputs(s, 21), GetParam());
   }
 }
 
 // The terms above the diagonal are computed, as the spec's chain writes them: an infinite v
 // row makes the u rows before it NaN (0·inf), and the row itself inf or NaN. Which NaN an
 // operation on NaNs returns is the compiler's choice of operand order, so NaNs compare equal.
-TEST(GdnWuTest, NonFiniteInputsPropagateAsInTheReference) {
+TEST_P(GdnWuTargets, NonFiniteInputsPropagateAsInTheReference) {
   Inputs in = RandomInputs({1, 64, 1, 1, 32, 32}, 4);
   in.v[10 * 32 + 5] = BF16FromF32(std::numeric_limits<float>::infinity());
   in.k[20 * 32 + 7] = BF16FromF32(std::numeric_limits<float>::quiet_NaN());
   in.g[30] = std::numeric_limits<float>::infinity();
   const Outputs want = Reference(in);
   EXPECT_TRUE(std::isnan(F32FromBF16(want.u[3 * 32 + 5])));
-  ExpectSameValuesAsReference(in);
+  ExpectSameValuesAsReference(in, GetParam());
 }
 
 TEST(GdnWuTest, ValidationErrors) {
@@ -208,8 +211,10 @@ TEST(GdnWuTest, RaceCheckerIsQuiet) {
   const Inputs in = RandomInputs({1, 100, 1, 2, 70, 40}, 9);
   const Outputs got =
       RunWu(in, QueueOptions{.threads = 2, .target = Target::Scalar(), .check_races = true});
-  EXPECT_TRUE(test::SameBits(got.w, Reference(in).w));
+  EXPECT_TRUE(test::BitsEqual(Reference(in).w, got.w));
 }
+
+TGK_INSTANTIATE_CONFIGS(GdnWuTargets);
 
 }  // namespace
 }  // namespace tgk
