@@ -37,7 +37,7 @@ class FixtureReader {
   std::ifstream file_;
 };
 
-// The fixture `name` of the testdata directory; B == 0 when it could not be read.
+// The fixture at `path`; B == 0 when it could not be read.
 inline GdnFixture ReadGdnFixture(const std::string& path) {
   GdnFixture f;
   FixtureReader in(path);
