@@ -520,6 +520,8 @@ const TinyRun kTinyRuns[] = {
     {"run tq-dequant --bits 6 --no-seq --num_kv_heads 2 --head_dim 512 --read_pos 1 "
      "--scale_factor_d512 2",
      "num_kv_heads=2 head_dim=512 read_pos=1 scale_factor_d512=2", 2 * 512},
+    {"run gdn-chunk --T 100 --Hg 1 --H 2 --K 64 --V 40", "B=1 T=100 Hg=1 H=2 K=64 V=40",
+     100 * 2 * 40 + 2 * 40 * 64},
 };
 
 TEST_F(ToolRunTest, KernelsMatchTheOracleOnEveryTarget) {
@@ -603,6 +605,9 @@ TEST_F(ToolRunTest, KernelsOutputFileRoundTrip) {
       {"run tq-dequant --bits 4 --num_kv_heads 3 --head_dim 128 --read_pos 4 --cache_capacity 6",
        "run tq-dequant --bits 4 --read_pos 4",
        {"dst"}},
+      {"run gdn-chunk --T 100 --Hg 1 --H 2 --K 64 --V 40 --scale 0.25",
+       "run gdn-chunk --scale 0.25",
+       {"o", "final_state"}},
   };
   const std::string first = Path("first.safetensors"), second = Path("second.safetensors");
   for (const RoundTrip& trip : trips) {
