@@ -45,6 +45,7 @@ class GdnCumsumCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
+    result.kernel = name();
     GdnCumsumShape shape = shape_;
     std::optional<TensorFile> file;
     Tensors inputs;
@@ -53,9 +54,9 @@ class GdnCumsumCommand final : public KernelCommand {
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      FileShape dims(file.value());
+      FileShape dims(*file, options);
       inputs = Tensors{{"g", dims.Bind("g", DType::kF32, {"B", "T", "H"})}};
-      if (file->Find("g_cumsum")) dims.Bind("g_cumsum", DType::kF32, {"B", "T", "H"});
+      if (dims.Has("g_cumsum")) dims.BindShape("g_cumsum", {"B", "T", "H"});
       shape.B = dims.Take("B", options_[0], shape_.B);
       shape.T = dims.Take("T", options_[1], shape_.T);
       shape.H = dims.Take("H", options_[2], shape_.H);
@@ -65,13 +66,11 @@ class GdnCumsumCommand final : public KernelCommand {
     result.work = GdnCumsumBytes(shape);
     result.roof = perf::Roof::kCopy;
 
-    Tensors outputs{{"g_cumsum", Tensor::Zeros(DType::kF32, {shape.B, shape.T, shape.H})}};
-    const auto record = [&](Queue& queue, Tensors& out) {
-      GatedDeltaNetChunkCumsum(queue, shape, inputs.at("g").view(), out.at("g_cumsum").view());
+    Tensors outputs{{"g_cumsum", Shaped(DType::kF32, {shape.B, shape.T, shape.H})}};
+    const auto record = [&](Queue& queue, const OutputViews& out) {
+      GatedDeltaNetChunkCumsum(queue, shape, inputs.at("g").view(), out.at("g_cumsum"));
     };
-    Measure(options, record, outputs, result);
-    if (file) CompareWithFile(*file, outputs, result);
-    WriteOutputFile(options, name(), inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
     return result;
   }
 

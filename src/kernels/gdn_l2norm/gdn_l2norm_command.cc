@@ -42,6 +42,7 @@ class GdnL2NormCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
+    result.kernel = name();
     GdnL2NormShape shape{rows_, dim_};
     std::optional<TensorFile> file;
     Tensors inputs;
@@ -51,11 +52,10 @@ class GdnL2NormCommand final : public KernelCommand {
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      const Tensor* x = file->Find("x");
-      dtype = x ? x->dtype : DType::kBF16;
-      FileShape dims(file.value());
+      FileShape dims(*file, options);
+      dtype = dims.DTypeOf("x").value_or(DType::kBF16);
       inputs = Tensors{{"x", dims.Bind("x", dtype, {"rows", "dim"})}};
-      if (file->Find("y")) dims.Bind("y", dtype, {"rows", "dim"});
+      if (dims.Has("y")) dims.BindShape("y", {"rows", "dim"});
       shape.rows = dims.Take("rows", rows_option_, rows_);
       shape.dim = dims.Take("dim", dim_option_, dim_);
       result.inputs = options.in;
@@ -64,13 +64,11 @@ class GdnL2NormCommand final : public KernelCommand {
     result.work = GdnL2NormBytes(shape, uint32_t(SizeOf(dtype)));
     result.roof = perf::Roof::kCopy;
 
-    Tensors outputs{{"y", Tensor::Zeros(dtype, {shape.rows, shape.dim})}};
-    const auto record = [&](Queue& queue, Tensors& out) {
-      GatedDeltaNetL2Norm(queue, shape, inputs.at("x").view(), out.at("y").view());
+    Tensors outputs{{"y", Shaped(dtype, {shape.rows, shape.dim})}};
+    const auto record = [&](Queue& queue, const OutputViews& out) {
+      GatedDeltaNetL2Norm(queue, shape, inputs.at("x").view(), out.at("y"));
     };
-    Measure(options, record, outputs, result);
-    if (file) CompareWithFile(*file, outputs, result);
-    WriteOutputFile(options, name(), inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
     return result;
   }
 

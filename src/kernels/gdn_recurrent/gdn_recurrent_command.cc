@@ -99,6 +99,7 @@ class GdnRecurrentCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
+    result.kernel = name();
     Params p = params_;
     std::optional<TensorFile> file;
     Tensors inputs;
@@ -107,7 +108,7 @@ class GdnRecurrentCommand final : public KernelCommand {
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      inputs = FileInputs(*file, p.shape);
+      inputs = FileInputs(*file, options, p.shape);
       result.inputs = options.in;
     }
     const GdnRecurrentShape& s = p.shape;
@@ -115,34 +116,33 @@ class GdnRecurrentCommand final : public KernelCommand {
     result.work = GdnRecurrentStateBytes(s);
     result.roof = perf::Roof::kCopy;
 
-    Tensors outputs{{"o", Tensor::Zeros(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
-                    {"final_state", Tensor::Zeros(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
-    const auto record = [&](Queue& queue, Tensors& out) {
+    Tensors outputs{{"o", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
+                    {"final_state", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
+    const auto record = [&](Queue& queue, const OutputViews& out) {
       GatedDeltaRuleRecurrent(queue, s, inputs.at("q").view(), inputs.at("k").view(),
                               inputs.at("v").view(), inputs.at("g").view(),
                               inputs.at("beta").view(), p.scale, inputs.at("h0").view(),
-                              out.at("o").view(), out.at("final_state").view(),
+                              out.at("o"), out.at("final_state"),
                               p.decode ? GdnRecurrentKernel::kDecode : GdnRecurrentKernel::kSerial);
     };
-    Measure(options, record, outputs, result);
-    if (file) CompareWithFile(*file, outputs, result);
-    WriteOutputFile(options, name(), inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
     return result;
   }
 
  private:
   // The file's q, k, v, g, beta and h0; `shape` takes their dims. Outputs in the file must be
   // shaped like the computed ones, since they will be compared with them.
-  Tensors FileInputs(const TensorFile& file, GdnRecurrentShape& shape) const {
-    FileShape dims(file);
+  Tensors FileInputs(const TensorFile& file, const RunOptions& options,
+                     GdnRecurrentShape& shape) const {
+    FileShape dims(file, options);
     Tensors inputs{{"q", dims.Bind("q", DType::kF32, {"Sn", "T", "Hk", "Dk"})},
                    {"k", dims.Bind("k", DType::kF32, {"Sn", "T", "Hk", "Dk"})},
                    {"v", dims.Bind("v", DType::kF32, {"Sn", "T", "Hv", "Dv"})},
                    {"g", dims.Bind("g", DType::kF32, {"Sn", "T", "Hv"})},
                    {"beta", dims.Bind("beta", DType::kF32, {"Sn", "T", "Hv"})},
                    {"h0", dims.Bind("h0", DType::kF32, {"Sn", "Hv", "Dv", "Dk"})}};
-    if (file.Find("o")) dims.Bind("o", DType::kF32, {"Sn", "T", "Hv", "Dv"});
-    if (file.Find("final_state")) dims.Bind("final_state", DType::kF32, {"Sn", "Hv", "Dv", "Dk"});
+    if (dims.Has("o")) dims.BindShape("o", {"Sn", "T", "Hv", "Dv"});
+    if (dims.Has("final_state")) dims.BindShape("final_state", {"Sn", "Hv", "Dv", "Dk"});
     const GdnRecurrentShape& d = params_.shape;
     shape.Sn = dims.Take("Sn", options_[0], d.Sn);
     shape.T = dims.Take("T", options_[1], d.T);
