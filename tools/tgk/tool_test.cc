@@ -522,6 +522,8 @@ const TinyRun kTinyRuns[] = {
      "num_kv_heads=2 head_dim=512 read_pos=1 scale_factor_d512=2", 2 * 512},
     {"run gdn-chunk --T 100 --Hg 1 --H 2 --K 64 --V 40", "B=1 T=100 Hg=1 H=2 K=64 V=40",
      100 * 2 * 40 + 2 * 40 * 64},
+    {"run gdn-chunk --T 70 --Hg 1 --H 2 --K 64 --V 8 --use_qk_l2norm", "B=1 T=70 Hg=1 H=2 K=64 V=8",
+     70 * 2 * 8 + 2 * 8 * 64},
 };
 
 TEST_F(ToolRunTest, KernelsMatchTheOracleOnEveryTarget) {

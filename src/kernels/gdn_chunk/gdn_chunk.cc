@@ -1,29 +1,14 @@
-// The chunked Gated DeltaNet forward: the stage-2 functor's instantiation, and the validating
-// entry point that records stages 2–7.
+// The chunked Gated DeltaNet forward: the validating entry point that records stages 1–7.
+#include "tgk/kernels/gdn_chunk.h"
 
-#undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "kernels/gdn_chunk/gdn_chunk.cc"
-#include <hwy/foreach_target.h>  // IWYU pragma: keep
-#include <hwy/highway.h>
-
-#include "kernels/gdn_chunk/gdn_cumsum-inl.h"
-
-HWY_BEFORE_NAMESPACE();
-namespace tgk {
-namespace HWY_NAMESPACE {
-TGK_DEFINE_KERNEL_RUNNERS(GdnCumsumKernel, GdnCumsumArgs)
-}  // namespace HWY_NAMESPACE
-}  // namespace tgk
-HWY_AFTER_NAMESPACE();
-
-#if HWY_ONCE
 #include <algorithm>
 #include <cmath>
 #include <span>
 #include <string>
 
 #include "kernels/gdn_chunk/gdn_common.h"
-#include "tgk/kernels/gdn_chunk.h"
+#include "tgk/kernels/gdn_cumsum.h"
+#include "tgk/kernels/gdn_l2norm.h"
 #include "tgk/kernels/gdn_output.h"
 #include "tgk/kernels/gdn_solve.h"
 #include "tgk/kernels/gdn_state.h"
@@ -31,9 +16,6 @@ HWY_AFTER_NAMESPACE();
 #include "tgk/kernels/kkt.h"
 
 namespace tgk {
-
-TGK_EXPORT_KERNEL(GdnCumsumKernel, "chunk_local_cumsum_g_f32")
-
 namespace {
 
 constexpr uint32_t kMaxK = 512;  // the kkt stage's limit
@@ -42,7 +24,7 @@ size_t Align(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 }  // namespace
 
-GdnChunkScratchLayout GdnChunkScratch(const GdnChunkShape& s) {
+GdnChunkScratchLayout GdnChunkScratch(const GdnChunkShape& s, bool use_qk_l2norm) {
   const size_t rows = size_t{s.B} * s.T * s.H;
   GdnChunkScratchLayout l{};
   size_t at = 0;
@@ -58,6 +40,9 @@ GdnChunkScratchLayout GdnChunkScratch(const GdnChunkShape& s) {
   l.u = take(rows * s.V * sizeof(bf16));
   l.h = take(size_t{s.B} * gdn::Chunks(s.T) * s.H * s.V * s.K * sizeof(bf16));
   l.v_new = take(rows * s.V * sizeof(bf16));
+  const size_t keys = use_qk_l2norm ? size_t{s.B} * s.T * s.Hg * s.K : 0;
+  l.q_n = take(keys * sizeof(bf16));
+  l.k_n = take(keys * sizeof(bf16));
   l.bytes = at;
   return l;
 }
@@ -82,12 +67,7 @@ View Slice(View view, size_t at, size_t count) {
 }
 
 // The checks of the spec's section 3 that involve the shape and the scale only.
-void CheckShape(const std::string& p, const GdnChunkShape& s, float scale, bool use_qk_l2norm) {
-  if (use_qk_l2norm) {  // first, as in the spec's arena variant
-    ThrowInvalidArgument(p +
-                         ": use_qk_l2norm=true needs stage 1 (l2norm), which tgk does not "
-                         "have yet. Pre-apply l2-norm and pass use_qk_l2norm=false.");
-  }
+void CheckShape(const std::string& p, const GdnChunkShape& s, float scale) {
   if (s.B == 0 || s.T == 0 || s.Hg == 0 || s.H == 0 || s.K == 0 || s.V == 0 || s.BT == 0) {
     ThrowInvalidArgument(p + ": all dims must be > 0");
   }
@@ -154,17 +134,19 @@ auto Typed(uint8_t* base, size_t offset, size_t count) {
   return View::Of<T>(reinterpret_cast<T*>(base + offset), count);
 }
 
-// Records stages 2–7 for segments 0 .. n−1 (segment(i) gives each; their scratch areas follow
+// Records the stages for segments 0 .. n−1 (segment(i) gives each; their scratch areas follow
 // each other from `scratch`): every segment's stage, then a memory barrier, stage after stage;
-// the segments' dispatches of one stage may run together.
+// the segments' dispatches of one stage may run together. Stage 1 (q and k into q_n and k_n)
+// shares stage 2's step: the cumsum reads neither.
 template <class SegmentAt>
-void RecordStages(Queue& queue, size_t n, const SegmentAt& segment, uint8_t* scratch, float scale) {
+void RecordStages(Queue& queue, size_t n, const SegmentAt& segment, uint8_t* scratch, float scale,
+                  bool use_qk_l2norm) {
   for (int stage = 2; stage <= 7; ++stage) {
     uint8_t* at = scratch;
     for (size_t i = 0; i < n; ++i) {
       const Segment x = segment(i);
       const GdnChunkShape& s = x.s;
-      const GdnChunkScratchLayout l = GdnChunkScratch(s);
+      const GdnChunkScratchLayout l = GdnChunkScratch(s, use_qk_l2norm);
       uint8_t* const base = at;
       at += l.bytes;
       const size_t rows = size_t{s.B} * s.T * s.H;
@@ -176,28 +158,35 @@ void RecordStages(Queue& queue, size_t n, const SegmentAt& segment, uint8_t* scr
       const View u = Typed<bf16>(base, l.u, rows * s.V);
       const View h = Typed<bf16>(base, l.h, gdn::Chunks(s.T) * state);
       const View v_new = Typed<bf16>(base, l.v_new, rows * s.V);
+      const size_t keys = size_t{s.B} * s.T * s.Hg * s.K;
+      const View q_n = Typed<bf16>(base, l.q_n, keys), k_n = Typed<bf16>(base, l.k_n, keys);
+      const ConstView q = use_qk_l2norm ? ConstView(q_n) : x.q;
+      const ConstView k = use_qk_l2norm ? ConstView(k_n) : x.k;
       switch (stage) {
         case 2:
-          queue.dispatch(GdnCumsumKernelEntry(), Dim3{(s.H + 63) / 64, gdn::Chunks(s.T), s.B},
-                         std::min(s.H, 64u), ArenaSizes{},
-                         GdnCumsumArgs{x.g.as<float>(), g_cumsum.as<float>(), s.B, s.T, s.H});
+          if (use_qk_l2norm) {
+            const GdnL2NormShape norm{size_t{s.B} * s.T * s.Hg, s.K};
+            GatedDeltaNetL2Norm(queue, norm, x.q, q_n);
+            GatedDeltaNetL2Norm(queue, norm, x.k, k_n);
+          }
+          GatedDeltaNetChunkCumsum(queue, GdnCumsumShape{s.B, s.T, s.H}, x.g, g_cumsum);
           break;
         case 3:
-          GatedDeltaNetKkt(queue, KktShape{s.B, s.T, s.Hg, s.H, s.K}, x.k, x.beta, g_cumsum, a);
+          GatedDeltaNetKkt(queue, KktShape{s.B, s.T, s.Hg, s.H, s.K}, k, x.beta, g_cumsum, a);
           break;
         case 4:
           GatedDeltaNetSolve(queue, GdnSolveShape{s.B, s.T, s.H}, a, a_inv);
           break;
         case 5:
-          GatedDeltaNetRecomputeWu(queue, GdnWuShape{s.B, s.T, s.Hg, s.H, s.K, s.V}, x.k, x.v,
-                                   x.beta, g_cumsum, a_inv, w, u);
+          GatedDeltaNetRecomputeWu(queue, GdnWuShape{s.B, s.T, s.Hg, s.H, s.K, s.V}, k, x.v, x.beta,
+                                   g_cumsum, a_inv, w, u);
           break;
         case 6:
-          GatedDeltaNetChunkState(queue, GdnStateShape{s.B, s.T, s.Hg, s.H, s.K, s.V}, x.k, w, u,
+          GatedDeltaNetChunkState(queue, GdnStateShape{s.B, s.T, s.Hg, s.H, s.K, s.V}, k, w, u,
                                   g_cumsum, x.h0, h, v_new, x.final_state);
           break;
         default:
-          GatedDeltaNetChunkOutput(queue, GdnOutputShape{s.B, s.T, s.Hg, s.H, s.K, s.V}, x.q, x.k,
+          GatedDeltaNetChunkOutput(queue, GdnOutputShape{s.B, s.T, s.Hg, s.H, s.K, s.V}, q, k,
                                    v_new, h, g_cumsum, scale, x.o);
       }
     }
@@ -212,21 +201,22 @@ void GatedDeltaRuleChunkForward(Queue& queue, const GdnChunkShape& s, ConstView 
                                 ConstView initial_state, View o, View final_state, View scratch,
                                 bool use_qk_l2norm) {
   const std::string p = "chunk_gated_delta_rule_fwd";
-  CheckShape(p, s, scale, use_qk_l2norm);
+  CheckShape(p, s, scale);
   CheckBuffers(p, s, s.B, q, k, v, g, beta, initial_state, o, final_state);
-  CheckScratch(p, scratch, GdnChunkScratch(s).bytes);
+  CheckScratch(p, scratch, GdnChunkScratch(s, use_qk_l2norm).bytes);
   const Segment whole{s, q, k, v, g, beta, initial_state, o, final_state};
   RecordStages(
-      queue, 1, [&](size_t) { return whole; }, scratch.as<uint8_t>(), scale);
+      queue, 1, [&](size_t) { return whole; }, scratch.as<uint8_t>(), scale, use_qk_l2norm);
 }
 
-size_t GdnChunkVarlenScratchBytes(const GdnChunkShape& s, std::span<const uint64_t> cu_seqlens) {
+size_t GdnChunkVarlenScratchBytes(const GdnChunkShape& s, std::span<const uint64_t> cu_seqlens,
+                                  bool use_qk_l2norm) {
   size_t bytes = 0;
   for (size_t i = 0; i + 1 < cu_seqlens.size(); ++i) {
     GdnChunkShape one = s;
     one.B = 1;
     one.T = uint32_t(cu_seqlens[i + 1] - cu_seqlens[i]);
-    bytes += GdnChunkScratch(one).bytes;
+    bytes += GdnChunkScratch(one, use_qk_l2norm).bytes;
   }
   return bytes;
 }
@@ -237,7 +227,7 @@ void GatedDeltaRuleChunkForwardVarlen(Queue& queue, const GdnChunkShape& s,
                                       float scale, ConstView initial_state, View o,
                                       View final_state, View scratch, bool use_qk_l2norm) {
   const std::string p = "chunk_gated_delta_rule_fwd";
-  CheckShape(p, s, scale, use_qk_l2norm);
+  CheckShape(p, s, scale);
   if (s.B != 1) {
     ThrowInvalidArgument(p + ": B (" + std::to_string(s.B) +
                          ") must be 1 with cu_seqlens (the sequences lie along T)");
@@ -256,7 +246,7 @@ void GatedDeltaRuleChunkForwardVarlen(Queue& queue, const GdnChunkShape& s,
   }
   const size_t sequences = cu_seqlens.size() - 1;
   CheckBuffers(p, s, sequences, q, k, v, g, beta, initial_state, o, final_state);
-  CheckScratch(p, scratch, GdnChunkVarlenScratchBytes(s, cu_seqlens));
+  CheckScratch(p, scratch, GdnChunkVarlenScratchBytes(s, cu_seqlens, use_qk_l2norm));
   const size_t state = size_t{s.H} * s.V * s.K;
   const size_t keys = size_t{s.Hg} * s.K, values = size_t{s.H} * s.V;
   const auto sequence = [&](size_t i) {
@@ -273,7 +263,7 @@ void GatedDeltaRuleChunkForwardVarlen(Queue& queue, const GdnChunkShape& s,
                    Slice(o, bos * values, t * values),
                    Slice(final_state, i * state, state)};
   };
-  RecordStages(queue, sequences, sequence, scratch.as<uint8_t>(), scale);
+  RecordStages(queue, sequences, sequence, scratch.as<uint8_t>(), scale, use_qk_l2norm);
 }
 
 double GdnChunkFlops(const GdnChunkShape& s) {
@@ -284,4 +274,3 @@ double GdnChunkFlops(const GdnChunkShape& s) {
 }
 
 }  // namespace tgk
-#endif  // HWY_ONCE

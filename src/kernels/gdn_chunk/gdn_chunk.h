@@ -7,10 +7,11 @@
 // with q_t, k_t from key head h / (H / Hg) (consecutive value heads share a key head, FLA's
 // repeat_interleave), g the raw per-token log-decay (natural log), the state S of V rows by K
 // columns. It is evaluated chunkwise, 64 steps a chunk, as the spec's stages with their
-// rounding points: cumsum of g (stage 2), kkt (3, GatedDeltaNetKkt), (I + A)⁻¹ (4,
-// GatedDeltaNetSolve), w/u (5, GatedDeltaNetRecomputeWu), the inter-chunk state (6,
-// GatedDeltaNetChunkState), the output (7, GatedDeltaNetChunkOutput). Every output bit is the
-// same on every target and thread count.
+// rounding points: with use_qk_l2norm, the L2 norm of q and k rows (stage 1,
+// GatedDeltaNetL2Norm), then the cumsum of g (stage 2, GatedDeltaNetChunkCumsum), kkt (3,
+// GatedDeltaNetKkt), (I + A)⁻¹ (4, GatedDeltaNetSolve), w/u (5, GatedDeltaNetRecomputeWu), the
+// inter-chunk state (6, GatedDeltaNetChunkState), the output (7, GatedDeltaNetChunkOutput). Every
+// output bit is the same on every target and thread count.
 //
 // Chunk-boundary consistency: every chunk depends only on its rows and on the f32 state
 // entering it, so splitting a sequence at a multiple of 64 into two calls, the first call's
@@ -25,7 +26,6 @@
 //   - element counts and offsets are 64-bit (Metal: 32-bit);
 //   - batches of variable-length sequences (cu_seqlens), each with its own initial and final
 //     state: GatedDeltaRuleChunkForwardVarlen.
-// Not available yet: use_qk_l2norm (stage 1) is rejected; pass L2-normalised q and k.
 #pragma once
 
 #include <cstddef>
@@ -49,19 +49,22 @@ struct GdnChunkShape {
 
 // Where the stages' intermediate tensors lie in the scratch buffer (byte offsets, each
 // 64-byte aligned), and its size: g_cumsum f32 [B, T, H], A and A_inv f32 [B, T, H, 64],
-// w bf16 [B, T, H, K], u and v_new bf16 [B, T, H, V], h bf16 [B, ceil(T/64), H, V, K].
+// w bf16 [B, T, H, K], u and v_new bf16 [B, T, H, V], h bf16 [B, ceil(T/64), H, V, K], and
+// with use_qk_l2norm the normalised q_n and k_n, bf16 [B, T, Hg, K] (empty without).
 struct GdnChunkScratchLayout {
-  size_t g_cumsum, A, A_inv, w, u, h, v_new;
+  size_t g_cumsum, A, A_inv, w, u, h, v_new, q_n, k_n;
   size_t bytes;
 };
-GdnChunkScratchLayout GdnChunkScratch(const GdnChunkShape& shape);
+GdnChunkScratchLayout GdnChunkScratch(const GdnChunkShape& shape, bool use_qk_l2norm = false);
 
 // Checks every rule of the spec's section 3 as tgk keeps or lifts it (tgk::Error, kind
 // kInvalidArgument, in the spec's order and words; nothing is recorded then), then records the
 // stages on `queue` with a memory barrier after each; commit_and_wait() runs them.
 //   q, k: bf16 [B, T, Hg, K]   v: bf16 [B, T, H, V]   g, beta: f32 [B, T, H]
 //   initial_state: f32 [B, H, V, K]   →   o: bf16 [B, T, H, V]   final_state: f32 [B, H, V, K]
-//   scratch: u8, at least GdnChunkScratch(shape).bytes; it must live until the queue has run.
+//   scratch: u8, at least GdnChunkScratch(shape, use_qk_l2norm).bytes; it must live until the
+//   queue has run. use_qk_l2norm: every row of K elements of q and k is L2-normalised first
+//   (stage 1) and the later stages read the normalised copies.
 // Every stage fully overwrites its part of the scratch; nothing is allocated per call.
 void GatedDeltaRuleChunkForward(Queue& queue, const GdnChunkShape& shape, ConstView q, ConstView k,
                                 ConstView v, ConstView g, ConstView beta, float scale,
@@ -79,7 +82,8 @@ void GatedDeltaRuleChunkForwardVarlen(Queue& queue, const GdnChunkShape& shape,
                                       ConstView k, ConstView v, ConstView g, ConstView beta,
                                       float scale, ConstView initial_state, View o,
                                       View final_state, View scratch, bool use_qk_l2norm = false);
-size_t GdnChunkVarlenScratchBytes(const GdnChunkShape& shape, std::span<const uint64_t> cu_seqlens);
+size_t GdnChunkVarlenScratchBytes(const GdnChunkShape& shape, std::span<const uint64_t> cu_seqlens,
+                                  bool use_qk_l2norm = false);
 
 // Nominal work of stages 3–7 (spec section 12): 6·64²·K + 4·64²·V + 6·64·K·V + 64²·63 flops
 // per (batch, head, chunk) at T a multiple of 64.

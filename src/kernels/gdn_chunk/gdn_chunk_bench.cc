@@ -1,7 +1,8 @@
 // The chunked Gated DeltaNet forward at B=1, T=4096, Hg=16, H=32, K=V=128 (Qwen3-Next-like;
 // 24.15 GFLOP nominal a call, spec section 12), as a fraction of the f32 FMA peak, for
 // threads 1..nproc; and each stage alone on the same data (the whole call's intermediates),
-// against the same peak with its own nominal flops.
+// against the same peak with its own nominal flops (stages 1 and 2, memory-bound, against
+// STREAM copy with the bytes they read and write once).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -11,6 +12,8 @@
 #include "bench_support.h"
 #include "tgk/convert.h"
 #include "tgk/kernels/gdn_chunk.h"
+#include "tgk/kernels/gdn_cumsum.h"
+#include "tgk/kernels/gdn_l2norm.h"
 #include "tgk/kernels/gdn_output.h"
 #include "tgk/kernels/gdn_solve.h"
 #include "tgk/kernels/gdn_state.h"
@@ -25,7 +28,7 @@ using tgk::View;
 
 struct Problem {
   tgk::GdnChunkShape s{1, 4096, 16, 32, 128, 128};
-  std::vector<bf16> q, k, v, o;
+  std::vector<bf16> q, k, v, o, q_n, k_n;
   std::vector<float> g, beta, h0, final_state;
   std::vector<uint8_t> scratch;
   tgk::GdnChunkScratchLayout l = tgk::GdnChunkScratch(s);
@@ -42,6 +45,8 @@ struct Problem {
     };
     q = unit();
     k = unit();
+    q_n.resize(keys);
+    k_n.resize(keys);
     v.resize(rows * s.V);
     for (auto& e : v) e = tgk::BF16FromF32(normal(rng) * 0.5f);
     g.resize(rows);
@@ -87,6 +92,33 @@ void BM_GdnChunkForward(benchmark::State& state) {
                                 [&](tgk::Queue& q) { p.Forward(q); });
 }
 BENCHMARK(BM_GdnChunkForward)->Apply(tgk::perf::ThreadArgs);
+
+void BM_GdnChunkStage1L2Norm(benchmark::State& state) {
+  Problem& p = Shared();
+  tgk::Queue queue(tgk::QueueOptions{.threads = int(state.range(0))});
+  const tgk::GdnL2NormShape s{size_t{p.s.B} * p.s.T * p.s.Hg, p.s.K};
+  tgk::perf::TimeAgainstCeiling(
+      state, queue, tgk::perf::Roof::kCopy, 2 * tgk::GdnL2NormBytes(s, sizeof(bf16)),
+      [&](tgk::Queue& q) {
+        tgk::GatedDeltaNetL2Norm(q, s, ConstView::Of<bf16>(p.q.data(), p.q.size()),
+                                 View::Of<bf16>(p.q_n.data(), p.q_n.size()));
+        tgk::GatedDeltaNetL2Norm(q, s, ConstView::Of<bf16>(p.k.data(), p.k.size()),
+                                 View::Of<bf16>(p.k_n.data(), p.k_n.size()));
+      });
+}
+BENCHMARK(BM_GdnChunkStage1L2Norm)->Apply(tgk::perf::ThreadArgs);
+
+void BM_GdnChunkStage2Cumsum(benchmark::State& state) {
+  Problem& p = Shared();
+  tgk::Queue queue(tgk::QueueOptions{.threads = int(state.range(0))});
+  const tgk::GdnCumsumShape s{p.s.B, p.s.T, p.s.H};
+  tgk::perf::TimeAgainstCeiling(
+      state, queue, tgk::perf::Roof::kCopy, tgk::GdnCumsumBytes(s), [&](tgk::Queue& q) {
+        tgk::GatedDeltaNetChunkCumsum(q, s, ConstView::Of<float>(p.g.data(), p.g.size()),
+                                      p.Part<float>(p.l.g_cumsum, p.rows()));
+      });
+}
+BENCHMARK(BM_GdnChunkStage2Cumsum)->Apply(tgk::perf::ThreadArgs);
 
 void BM_GdnChunkStage3Kkt(benchmark::State& state) {
   Problem& p = Shared();

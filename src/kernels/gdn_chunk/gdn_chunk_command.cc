@@ -79,12 +79,12 @@ class GdnChunkCommand final : public KernelCommand {
                 add("--K", shape_.K, "Key dimension (a multiple of 64, at most 512)"),
                 add("--V", shape_.V, "Value dimension (at most 16384)")};
     scale_option_ = command.add_option("--scale", scale_, "Output scale (default: 1/sqrt(K))");
-    command.add_flag("--use_qk_l2norm", use_qk_l2norm_,
-                     "L2-normalise q and k first (stage 1; not available yet)");
+    command.add_flag("--use_qk_l2norm", use_qk_l2norm_, "L2-normalise q and k first (stage 1)");
   }
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
+    result.kernel = name();
     GdnChunkShape shape = shape_;
     std::optional<TensorFile> file;
     Tensors inputs;
@@ -93,7 +93,7 @@ class GdnChunkCommand final : public KernelCommand {
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      inputs = FileInputs(*file, shape);
+      inputs = FileInputs(*file, options, shape);
       result.inputs = options.in;
     }
     const float scale =
@@ -103,37 +103,34 @@ class GdnChunkCommand final : public KernelCommand {
     result.roof = perf::Roof::kFma;
     if (scale_option_->count() > 0) result.notes.emplace_back("scale", std::to_string(scale));
 
-    scratch_.resize(GdnChunkScratch(shape).bytes);
-    Tensors outputs;
-    outputs.emplace("o", Tensor::Zeros(DType::kBF16, {shape.B, shape.T, shape.H, shape.V}));
-    outputs.emplace("final_state",
-                    Tensor::Zeros(DType::kF32, {shape.B, shape.H, shape.V, shape.K}));
-    const auto record = [&](Queue& queue, Tensors& out) {
+    Tensors outputs{{"o", Shaped(DType::kBF16, {shape.B, shape.T, shape.H, shape.V})},
+                    {"final_state", Shaped(DType::kF32, {shape.B, shape.H, shape.V, shape.K})}};
+    const auto record = [&](Queue& queue, const OutputViews& out) {
       GatedDeltaRuleChunkForward(
           queue, shape, inputs.at("q").view(), inputs.at("k").view(), inputs.at("v").view(),
           inputs.at("g").view(), inputs.at("beta").view(), scale, inputs.at("h0").view(),
-          out.at("o").view(), out.at("final_state").view(),
-          View::Of<uint8_t>(scratch_.data(), scratch_.size()), use_qk_l2norm_);
+          out.at("o"), out.at("final_state"), out.at("scratch"), use_qk_l2norm_);
     };
-    Measure(options, record, outputs, result);
-    if (file) CompareWithFile(*file, outputs, result);
-    WriteOutputFile(options, name(), inputs, outputs, result);
+    Measure(
+        options, file ? &*file : nullptr, record, inputs, outputs, result,
+        Tensors{{"scratch", Shaped(DType::kU8, {GdnChunkScratch(shape, use_qk_l2norm_).bytes})}});
     return result;
   }
 
  private:
   // The file's q, k, v, g, beta and h0; `shape` takes their dims. An o or final_state in the
   // file must be shaped like the output, since it will be compared with it.
-  Tensors FileInputs(const TensorFile& file, GdnChunkShape& shape) const {
-    FileShape dims(file);
+  Tensors FileInputs(const TensorFile& file, const RunOptions& options,
+                     GdnChunkShape& shape) const {
+    FileShape dims(file, options);
     Tensors inputs{{"q", dims.Bind("q", DType::kBF16, {"B", "T", "Hg", "K"})},
                    {"k", dims.Bind("k", DType::kBF16, {"B", "T", "Hg", "K"})},
                    {"v", dims.Bind("v", DType::kBF16, {"B", "T", "H", "V"})},
                    {"g", dims.Bind("g", DType::kF32, {"B", "T", "H"})},
                    {"beta", dims.Bind("beta", DType::kF32, {"B", "T", "H"})},
                    {"h0", dims.Bind("h0", DType::kF32, {"B", "H", "V", "K"})}};
-    if (file.Find("o")) dims.Bind("o", DType::kBF16, {"B", "T", "H", "V"});
-    if (file.Find("final_state")) dims.Bind("final_state", DType::kF32, {"B", "H", "V", "K"});
+    if (dims.Has("o")) dims.BindShape("o", {"B", "T", "H", "V"});
+    if (dims.Has("final_state")) dims.BindShape("final_state", {"B", "H", "V", "K"});
     shape.B = dims.Take("B", options_[0], shape_.B);
     shape.T = dims.Take("T", options_[1], shape_.T);
     shape.Hg = dims.Take("Hg", options_[2], shape_.Hg);
@@ -148,7 +145,6 @@ class GdnChunkCommand final : public KernelCommand {
   bool use_qk_l2norm_ = false;
   std::array<const CLI::Option*, 6> options_{};  // B, T, Hg, H, K, V
   const CLI::Option* scale_option_ = nullptr;
-  std::vector<uint8_t> scratch_;  // reused by every call: nothing allocated per call
 };
 
 }  // namespace

@@ -5,6 +5,8 @@
 
 #include "kernels/gdn_chunk/gdn_common.h"
 #include "kernels/gdn_chunk/gdn_reference_exp.h"
+#include "kernels/gdn_cumsum/gdn_cumsum_reference.h"
+#include "kernels/gdn_l2norm/gdn_l2norm_reference.h"
 #include "kernels/gdn_output/gdn_output_reference.h"
 #include "kernels/gdn_solve/gdn_solve_reference.h"
 #include "kernels/gdn_state/gdn_state_reference.h"
@@ -12,22 +14,6 @@
 #include "tgk/convert.h"
 
 namespace tgk {
-
-std::vector<float> GdnCumsumReference(const GdnReferenceShape& s, const float* g) {
-  std::vector<float> out(size_t{s.B} * s.T * s.H);
-  for (uint32_t b = 0; b < s.B; ++b) {
-    for (uint32_t h = 0; h < s.H; ++h) {
-      float acc = 0.0f;
-      for (uint32_t t = 0; t < s.T; ++t) {
-        if (t % gdn::kChunk == 0) acc = 0.0f;
-        const size_t i = (size_t{b} * s.T + t) * s.H + h;
-        acc = acc + g[i];
-        out[i] = acc;
-      }
-    }
-  }
-  return out;
-}
 
 std::vector<float> GdnKktReference(const GdnReferenceShape& s, const bf16* k, const float* beta,
                                    const float* g_cumsum) {
@@ -67,11 +53,21 @@ std::vector<float> GdnKktReference(const GdnReferenceShape& s, const bf16* k, co
 
 GdnReferenceResult GdnChunkReference(const GdnReferenceShape& s, const bf16* q, const bf16* k,
                                      const bf16* v, const float* g, const float* beta, float scale,
-                                     const float* h0) {
+                                     const float* h0, bool use_qk_l2norm) {
   GdnReferenceResult r;
   const size_t rows = size_t{s.B} * s.T * s.H;
   const size_t state = size_t{s.B} * s.H * s.V * s.K;
-  r.g_cumsum = GdnCumsumReference(s, g);
+  if (use_qk_l2norm) {
+    const GdnL2NormShape norm{size_t{s.B} * s.T * s.Hg, s.K};
+    r.q_n.resize(norm.rows * s.K);
+    r.k_n.resize(norm.rows * s.K);
+    GdnL2NormReference(norm, q, r.q_n.data());
+    GdnL2NormReference(norm, k, r.k_n.data());
+    q = r.q_n.data();
+    k = r.k_n.data();
+  }
+  r.g_cumsum.resize(rows);
+  GdnCumsumReference(GdnCumsumShape{s.B, s.T, s.H}, g, r.g_cumsum.data());
   r.A = GdnKktReference(s, k, beta, r.g_cumsum.data());
   r.A_inv.resize(rows * gdn::kChunk);
   GdnSolveReference({s.B, s.T, s.H}, r.A.data(), r.A_inv.data());

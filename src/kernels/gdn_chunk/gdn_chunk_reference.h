@@ -1,6 +1,5 @@
-// Plain sequential reference of the chunked Gated DeltaNet forward after stage 1 (q and k as
-// given: l2-normalised already, or used as they are), for the tests: the spec's stages 2–7
-// composed, every intermediate kept.
+// Plain sequential reference of the chunked Gated DeltaNet forward, for the tests: the spec's
+// stages composed from the families' plain references, every intermediate kept.
 #pragma once
 
 #include <cstdint>
@@ -15,13 +14,11 @@ struct GdnReferenceShape {
 };
 
 struct GdnReferenceResult {
+  std::vector<bf16> q_n, k_n;  // stage 1's outputs; empty without use_qk_l2norm
   std::vector<float> g_cumsum, A, A_inv;
   std::vector<bf16> w, u, h, v_new, o;
   std::vector<float> final_state;
 };
-
-// Stage 2: the chunk-local cumulative sum of g, one f32 chain per chunk from +0.
-std::vector<float> GdnCumsumReference(const GdnReferenceShape& s, const float* g);
 
 // Stage 3 (spec/gated_delta_net_kkt.md): 64-wide tiles of K (the last one shorter), each a
 // chain from +0, tiles added in order, then the gate and the strict lower mask.
@@ -30,6 +27,6 @@ std::vector<float> GdnKktReference(const GdnReferenceShape& s, const bf16* k, co
 
 GdnReferenceResult GdnChunkReference(const GdnReferenceShape& s, const bf16* q, const bf16* k,
                                      const bf16* v, const float* g, const float* beta, float scale,
-                                     const float* h0);
+                                     const float* h0, bool use_qk_l2norm = false);
 
 }  // namespace tgk

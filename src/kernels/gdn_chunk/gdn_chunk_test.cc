@@ -18,6 +18,7 @@
 #include "kernels/gdn_chunk/gdn_chunk_reference.h"
 #include "kernels/gdn_chunk/gdn_fixture.h"
 #include "kernels/gdn_chunk/gdn_test_util.h"
+#include "kernels/gdn_cumsum/gdn_cumsum_reference.h"
 #include "kernels/gdn_output/gdn_output_reference.h"
 #include "kernels/gdn_solve/gdn_solve_reference.h"
 #include "kernels/gdn_state/gdn_state_reference.h"
@@ -28,6 +29,7 @@
 #include "testing/poison.h"
 #include "testing/random.h"
 #include "tgk/convert.h"
+#include "tgk/kernels/gdn_recurrent.h"
 #include "tgk/kernels/kkt.h"
 
 namespace tgk {
@@ -88,7 +90,9 @@ TEST(GdnReferenceTest, Stage2CumsumIsTheModelsBitwise) {
     const auto f = Load(name);
     SCOPED_TRACE(Describe(f));
     const GdnReferenceShape s{f.B, f.T, f.Hg, f.H, f.K, f.V};
-    EXPECT_TRUE(test::BitsEqual(f.g_cumsum, GdnCumsumReference(s, f.g.data())));
+    std::vector<float> g_cumsum(f.g.size());
+    GdnCumsumReference(GdnCumsumShape{s.B, s.T, s.H}, f.g.data(), g_cumsum.data());
+    EXPECT_TRUE(test::BitsEqual(f.g_cumsum, g_cumsum));
   }
 }
 
@@ -160,6 +164,7 @@ struct Forward {
   std::vector<bf16> q, k, v;
   std::vector<float> g, beta, h0;
   float scale = 1.0f;
+  bool l2norm = false;  // use_qk_l2norm
   size_t rows() const { return size_t{s.B} * s.T * s.H; }
   size_t state() const { return size_t{s.B} * s.H * s.V * s.K; }
 };
@@ -176,14 +181,15 @@ struct ForwardResult {
   }
 };
 
-Forward FromFixture(const test::GdnFixture& f) {
-  return {{f.B, f.T, f.Hg, f.H, f.K, f.V}, f.q, f.k, f.v, f.g, f.beta, f.h0, f.scale};
+Forward FromFixture(const test::GdnFixture& f, bool l2norm = false) {
+  return {{f.B, f.T, f.Hg, f.H, f.K, f.V}, f.q, f.k, f.v, f.g, f.beta, f.h0, f.scale, l2norm};
 }
 
 // Unit-norm q and k rows (as after l2norm), |v| ~ 0.5, β in [0.1, 1], g in [-0.1, 0], |h0| ~ 0.1.
-Forward RandomForward(const GdnChunkShape& s, uint64_t seed) {
+// With l2norm, q and k rows are N(0, 1) instead, for stage 1 to normalise.
+Forward RandomForward(const GdnChunkShape& s, uint64_t seed, bool l2norm = false) {
   test::Random random(seed);
-  Forward in{s, {}, {}, {}, {}, {}, {}, 1.0f / std::sqrt(float(s.K))};
+  Forward in{s, {}, {}, {}, {}, {}, {}, 1.0f / std::sqrt(float(s.K)), l2norm};
   const auto unit_rows = [&] {
     std::vector<bf16> x(size_t{s.B} * s.T * s.Hg * s.K);
     std::vector<float> row(s.K);
@@ -198,8 +204,9 @@ Forward RandomForward(const GdnChunkShape& s, uint64_t seed) {
     }
     return x;
   };
-  in.q = unit_rows();
-  in.k = unit_rows();
+  const size_t keys = size_t{s.B} * s.T * s.Hg * s.K;
+  in.q = l2norm ? random.Vector<bf16>(keys, test::Normal(0.0f, 1.0f)) : unit_rows();
+  in.k = l2norm ? random.Vector<bf16>(keys, test::Normal(0.0f, 1.0f)) : unit_rows();
   in.v = random.Vector<bf16>(in.rows() * s.V, test::Normal(0.0f, 0.5f));
   in.g = random.Vector<float>(in.rows(), test::Uniform(-0.1f, 0.0f));
   in.beta = random.Vector<float>(in.rows(), test::Uniform(0.1f, 1.0f));
@@ -209,7 +216,7 @@ Forward RandomForward(const GdnChunkShape& s, uint64_t seed) {
 
 ForwardResult RunForward(const Forward& in, QueueOptions options) {
   ForwardResult r{test::Poisoned<bf16>(in.rows() * in.s.V), test::Poisoned<float>(in.state()),
-                  std::vector<uint8_t>(GdnChunkScratch(in.s).bytes, 0xA5)};
+                  std::vector<uint8_t>(GdnChunkScratch(in.s, in.l2norm).bytes, 0xA5)};
   Queue queue(options);
   GatedDeltaRuleChunkForward(
       queue, in.s, ConstView::Of<bf16>(in.q.data(), in.q.size()),
@@ -218,7 +225,7 @@ ForwardResult RunForward(const Forward& in, QueueOptions options) {
       ConstView::Of<float>(in.beta.data(), in.beta.size()), in.scale,
       ConstView::Of<float>(in.h0.data(), in.h0.size()), View::Of<bf16>(r.o.data(), r.o.size()),
       View::Of<float>(r.final_state.data(), r.final_state.size()),
-      View::Of<uint8_t>(r.scratch.data(), r.scratch.size()));
+      View::Of<uint8_t>(r.scratch.data(), r.scratch.size()), in.l2norm);
   queue.commit_and_wait();
   return r;
 }
@@ -230,7 +237,7 @@ std::string Describe(const GdnChunkShape& s) {
 
 // The fixtures whose K the kkt stage takes (a multiple of 64).
 const char* const kForwardFixtures[] = {"gdn_chunk_case1.bin", "gdn_chunk_case2.bin",
-                                        "gdn_chunk_case5.bin"};
+                                        "gdn_chunk_case5.bin", "gdn_chunk_l2norm_case6.bin"};
 
 const GdnChunkShape kForwardShapes[] = {{1, 64, 1, 1, 64, 64},
                                         {2, 100, 1, 2, 64, 40},
@@ -241,59 +248,129 @@ const GdnChunkShape kForwardShapes[] = {{1, 64, 1, 1, 64, 64},
 class GdnChunkTargets : public ::testing::TestWithParam<test::Config> {};
 
 // Every intermediate and output equals the composed plain references, on every target and
-// thread count.
+// thread count, with and without stage 1.
 TEST_P(GdnChunkTargets, MatchesTheReferencesBitwise) {
-  for (const GdnChunkShape& s : kForwardShapes) {
-    SCOPED_TRACE(Describe(s));
-    const Forward in = RandomForward(s, 51);
-    const GdnReferenceResult want =
-        GdnChunkReference({s.B, s.T, s.Hg, s.H, s.K, s.V}, in.q.data(), in.k.data(), in.v.data(),
-                          in.g.data(), in.beta.data(), in.scale, in.h0.data());
-    const GdnChunkScratchLayout l = GdnChunkScratch(s);
-    const ForwardResult got = RunForward(in, GetParam().options());
-    EXPECT_TRUE(test::BitsEqual(want.g_cumsum, got.Part<float>(l.g_cumsum, want.g_cumsum.size())));
-    EXPECT_TRUE(test::BitsEqual(want.A, got.Part<float>(l.A, want.A.size())));
-    EXPECT_TRUE(test::BitsEqual(want.A_inv, got.Part<float>(l.A_inv, want.A_inv.size())));
-    EXPECT_TRUE(test::BitsEqual(want.w, got.Part<bf16>(l.w, want.w.size())));
-    EXPECT_TRUE(test::BitsEqual(want.u, got.Part<bf16>(l.u, want.u.size())));
-    EXPECT_TRUE(test::BitsEqual(want.h, got.Part<bf16>(l.h, want.h.size())));
-    EXPECT_TRUE(test::BitsEqual(want.v_new, got.Part<bf16>(l.v_new, want.v_new.size())));
-    EXPECT_TRUE(test::BitsEqual(want.o, got.o));
-    EXPECT_TRUE(test::BitsEqual(want.final_state, got.final_state));
+  for (const bool l2norm : {false, true}) {
+    for (const GdnChunkShape& s : kForwardShapes) {
+      SCOPED_TRACE(Describe(s) + (l2norm ? " use_qk_l2norm" : ""));
+      const Forward in = RandomForward(s, 51, l2norm);
+      const GdnReferenceResult want =
+          GdnChunkReference({s.B, s.T, s.Hg, s.H, s.K, s.V}, in.q.data(), in.k.data(), in.v.data(),
+                            in.g.data(), in.beta.data(), in.scale, in.h0.data(), l2norm);
+      const GdnChunkScratchLayout l = GdnChunkScratch(s, l2norm);
+      const ForwardResult got = RunForward(in, GetParam().options());
+      EXPECT_TRUE(test::BitsEqual(want.q_n, got.Part<bf16>(l.q_n, want.q_n.size())));
+      EXPECT_TRUE(test::BitsEqual(want.k_n, got.Part<bf16>(l.k_n, want.k_n.size())));
+      EXPECT_TRUE(
+          test::BitsEqual(want.g_cumsum, got.Part<float>(l.g_cumsum, want.g_cumsum.size())));
+      EXPECT_TRUE(test::BitsEqual(want.A, got.Part<float>(l.A, want.A.size())));
+      EXPECT_TRUE(test::BitsEqual(want.A_inv, got.Part<float>(l.A_inv, want.A_inv.size())));
+      EXPECT_TRUE(test::BitsEqual(want.w, got.Part<bf16>(l.w, want.w.size())));
+      EXPECT_TRUE(test::BitsEqual(want.u, got.Part<bf16>(l.u, want.u.size())));
+      EXPECT_TRUE(test::BitsEqual(want.h, got.Part<bf16>(l.h, want.h.size())));
+      EXPECT_TRUE(test::BitsEqual(want.v_new, got.Part<bf16>(l.v_new, want.v_new.size())));
+      EXPECT_TRUE(test::BitsEqual(want.o, got.o));
+      EXPECT_TRUE(test::BitsEqual(want.final_state, got.final_state));
+    }
   }
 }
 
-// Spec section 11's bars for o and final_state, here against the model's fp64 mode (the
-// spec's rounding points in float64): o max ≤ 4 ulp_bf16(max|o|) and rms_rel ≤ 1e−2;
-// final_state max ≤ 1.5e−2·max|S| and rms_rel ≤ 1e−2.
+double AsDouble(double x) { return x; }
+double AsDouble(float x) { return x; }
+double AsDouble(bf16 x) { return F32FromBF16(x); }
+
+struct SpecAgreement {
+  double o_ulp, state_rel;  // max|Δo| in ulp_bf16(max|o|), max|ΔS| / max|S|
+};
+
+// Spec section 11's bars for o and final_state against a reference: o max ≤ 4 ulp_bf16(max|o|)
+// and rms_rel ≤ 1e−2; final_state max ≤ 1.5e−2·max|S| and rms_rel ≤ 1e−2.
+template <class O, class S>
+SpecAgreement ExpectSpecBars(const ForwardResult& r, const std::vector<O>& want_o,
+                             const std::vector<S>& want_state) {
+  const auto measure = [](const auto& got, const auto& want, double& diff, double& max,
+                          double& rms_rel) {
+    EXPECT_EQ(got.size(), want.size());
+    double sq = 0.0, ref_sq = 0.0;
+    diff = max = 0.0;
+    for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+      const double x = AsDouble(got[i]), y = AsDouble(want[i]);
+      if (!(std::abs(x - y) <= diff)) diff = std::abs(x - y);  // NaN propagates
+      max = std::max(max, std::abs(y));
+      sq += (x - y) * (x - y);
+      ref_sq += y * y;
+    }
+    rms_rel = std::sqrt(sq / ref_sq);
+  };
+  double o_diff, o_max, o_rms, s_diff, s_max, s_rms;
+  measure(r.o, want_o, o_diff, o_max, o_rms);
+  measure(r.final_state, want_state, s_diff, s_max, s_rms);
+  EXPECT_LE(o_diff, 4 * UlpBf16(o_max));
+  EXPECT_LE(o_rms, 1e-2);
+  EXPECT_LE(s_diff, 1.5e-2 * s_max);
+  EXPECT_LE(s_rms, 1e-2);
+  return {o_diff / UlpBf16(o_max), s_diff / s_max};
+}
+
+// Against the model's fp64 mode (the spec's rounding points in float64). The l2norm fixture's
+// q and k rows have norm 2: the model normalises them first.
 TEST(GdnChunkForwardTest, MatchesTheFp64ModelAtTheSpecTolerance) {
   for (const char* name : kForwardFixtures) {
     const auto f = Load(name);
-    SCOPED_TRACE(Describe(f));
-    const ForwardResult r = RunForward(FromFixture(f), QueueOptions{.threads = 2});
-    double o_diff = 0.0, o_max = 0.0, o_sq = 0.0, o_ref_sq = 0.0;
-    for (size_t i = 0; i < r.o.size(); ++i) {
-      const double got = Value(r.o[i]), want = Value(f.o_f64[i]);
-      o_diff = std::max(o_diff, std::abs(got - want));
-      o_max = std::max(o_max, std::abs(want));
-      o_sq += (got - want) * (got - want);
-      o_ref_sq += want * want;
-    }
-    double s_diff = 0.0, s_max = 0.0, s_sq = 0.0, s_ref_sq = 0.0;
-    for (size_t i = 0; i < r.final_state.size(); ++i) {
-      const double got = r.final_state[i], want = f.final_state_f64[i];
-      s_diff = std::max(s_diff, std::abs(got - want));
-      s_max = std::max(s_max, std::abs(want));
-      s_sq += (got - want) * (got - want);
-      s_ref_sq += want * want;
-    }
-    EXPECT_LE(o_diff, 4 * UlpBf16(o_max));
-    EXPECT_LE(std::sqrt(o_sq / o_ref_sq), 1e-2);
-    EXPECT_LE(s_diff, 1.5e-2 * s_max);
-    EXPECT_LE(std::sqrt(s_sq / s_ref_sq), 1e-2);
+    const bool l2norm = std::string(name).find("l2norm") != std::string::npos;
+    SCOPED_TRACE(Describe(f) + (l2norm ? " use_qk_l2norm" : ""));
+    const ForwardResult r = RunForward(FromFixture(f, l2norm), QueueOptions{.threads = 2});
+    const SpecAgreement a = ExpectSpecBars(r, f.o_f64, f.final_state_f64);
     // The f32 result sits much closer than the bars: record it.
-    RecordProperty(std::string(name) + "_o_ulp", std::to_string(o_diff / UlpBf16(o_max)));
-    RecordProperty(std::string(name) + "_state_rel", std::to_string(s_diff / s_max));
+    RecordProperty(std::string(name) + "_o_ulp", std::to_string(a.o_ulp));
+    RecordProperty(std::string(name) + "_state_rel", std::to_string(a.state_rel));
+  }
+}
+
+// The recurrent path (GatedDeltaRuleRecurrent, gated_delta_net_f32's order) on the same q_n,
+// k_n, with docs/spec/gdn_recurrent.md's mapping: q and k expanded to H heads as the chunked
+// path reads them (repeat_interleave(H / Hg), so Hk = H), widened to f32 with q scaled in the
+// kernel (f32(f32(q_n)·scale)), v widened to f32, g_rec = −g (a decay rate). Within the bars
+// of spec section 11 for chunked vs recurrent, which are the fp64 test's.
+TEST(GdnChunkForwardTest, MatchesTheRecurrentPathAtTheSpecTolerance) {
+  for (const bool l2norm : {false, true}) {
+    const Forward in = RandomForward({2, 150, 2, 4, 64, 48}, 31, l2norm);
+    const GdnChunkShape& s = in.s;
+    SCOPED_TRACE(Describe(s) + (l2norm ? " use_qk_l2norm" : ""));
+    const ForwardResult chunk = RunForward(in, QueueOptions{.threads = 2});
+    const size_t keys = size_t{s.B} * s.T * s.Hg * s.K;
+    const GdnChunkScratchLayout l = GdnChunkScratch(s, l2norm);
+    const uint32_t ratio = s.H / s.Hg;
+    const auto expand = [&](const std::vector<bf16>& x) {
+      std::vector<float> y(in.rows() * s.K);
+      for (size_t row = 0; row < in.rows();
+           ++row) {  // row (b·T + t)·H + h reads key head h / ratio
+        const size_t key_row = row / s.H * s.Hg + row % s.H / ratio;
+        for (uint32_t c = 0; c < s.K; ++c) y[row * s.K + c] = F32FromBF16(x[key_row * s.K + c]);
+      }
+      return y;
+    };
+    const std::vector<float> q = expand(l2norm ? chunk.Part<bf16>(l.q_n, keys) : in.q);
+    const std::vector<float> k = expand(l2norm ? chunk.Part<bf16>(l.k_n, keys) : in.k);
+    std::vector<float> v(in.v.size()), g(in.g.size());
+    std::transform(in.v.begin(), in.v.end(), v.begin(), [](bf16 x) { return F32FromBF16(x); });
+    std::transform(in.g.begin(), in.g.end(), g.begin(), [](float x) { return -x; });
+    std::vector<float> state = test::Poisoned<float>(in.state());
+    std::vector<float> o = test::Poisoned<float>(v.size());
+    Queue queue(QueueOptions{.threads = 2});
+    GatedDeltaRuleRecurrent(
+        queue, GdnRecurrentShape{s.B, s.T, s.H, s.H, s.K, s.V},
+        ConstView::Of<float>(q.data(), q.size()), ConstView::Of<float>(k.data(), k.size()),
+        ConstView::Of<float>(v.data(), v.size()), ConstView::Of<float>(g.data(), g.size()),
+        ConstView::Of<float>(in.beta.data(), in.beta.size()), in.scale,
+        ConstView::Of<float>(in.h0.data(), in.h0.size()), View::Of<float>(o.data(), o.size()),
+        View::Of<float>(state.data(), state.size()));
+    queue.commit_and_wait();
+    const SpecAgreement a = ExpectSpecBars(chunk, o, state);
+    RecordProperty(std::string("recurrent") + (l2norm ? "_l2norm" : "") + "_o_ulp",
+                   std::to_string(a.o_ulp));
+    RecordProperty(std::string("recurrent") + (l2norm ? "_l2norm" : "") + "_state_rel",
+                   std::to_string(a.state_rel));
   }
 }
 
@@ -371,9 +448,6 @@ TEST(GdnChunkForwardTest, ValidationErrors) {
   const std::string p = "chunk_gated_delta_rule_fwd";
   const float inf = std::numeric_limits<float>::infinity();
   const Case cases[] = {
-      {ok, 1.0f, true, c0, d0,
-       p + ": use_qk_l2norm=true needs stage 1 (l2norm), which tgk does not have yet. Pre-apply "
-           "l2-norm and pass use_qk_l2norm=false."},
       {{0, 64, 2, 4, 64, 32}, 1.0f, false, c0, d0, p + ": all dims must be > 0"},
       {{1, 64, 2, 4, 64, 0}, 1.0f, false, c0, d0, p + ": all dims must be > 0"},
       {{1, 64, 2, 4, 64, 32, 0}, 1.0f, false, c0, d0, p + ": all dims must be > 0"},
@@ -416,6 +490,9 @@ TEST(GdnChunkForwardTest, ValidationErrors) {
       {ok, 1.0f, false, counts(8, scratch_bytes - 1), d0,
        p + ": scratch must be u8[>= " + std::to_string(scratch_bytes) + "] (got " +
            std::to_string(scratch_bytes - 1) + " u8)"},
+      {ok, 1.0f, true, c0, d0,
+       p + ": scratch must be u8[>= " + std::to_string(GdnChunkScratch(ok, true).bytes) +
+           "] (got " + std::to_string(scratch_bytes) + " u8)"},
       {ok, 1.0f, false, c0, dtypes(8, f),
        p + ": scratch must be u8[>= " + std::to_string(scratch_bytes) + "] (got " +
            std::to_string(scratch_bytes) + " f32)"},
@@ -460,11 +537,11 @@ std::vector<T> Rows(const std::vector<T>& x, size_t per_row, uint64_t from, uint
 }
 
 // Each sequence of a cu_seqlens batch gets the bits of a call of its own, on every target and
-// thread count.
+// thread count (stage 1 included: it runs on each sequence's rows).
 TEST_P(GdnChunkTargets, VarlenSequencesHaveTheBitsOfTheirOwnCalls) {
   const std::vector<uint64_t> cu = {0, 100, 164, 170, 300};
   const size_t n = cu.size() - 1;
-  Forward all = RandomForward({1, 300, 1, 2, 64, 48}, 77);
+  Forward all = RandomForward({1, 300, 1, 2, 64, 48}, 77, /*l2norm=*/true);
   const size_t state = size_t{all.s.H} * all.s.V * all.s.K;
   test::Random random(5);
   all.h0 = random.Vector<float>(n * state, test::Normal(0.0f, 0.1f));
@@ -485,7 +562,7 @@ TEST_P(GdnChunkTargets, VarlenSequencesHaveTheBitsOfTheirOwnCalls) {
     want_state.insert(want_state.end(), r.final_state.begin(), r.final_state.end());
   }
   ForwardResult r{test::Poisoned<bf16>(all.rows() * all.s.V), test::Poisoned<float>(n * state),
-                  std::vector<uint8_t>(GdnChunkVarlenScratchBytes(all.s, cu), 0xA5)};
+                  std::vector<uint8_t>(GdnChunkVarlenScratchBytes(all.s, cu, true), 0xA5)};
   Queue queue(GetParam().options());
   GatedDeltaRuleChunkForwardVarlen(
       queue, all.s, cu, ConstView::Of<bf16>(all.q.data(), all.q.size()),
@@ -495,7 +572,7 @@ TEST_P(GdnChunkTargets, VarlenSequencesHaveTheBitsOfTheirOwnCalls) {
       ConstView::Of<float>(all.beta.data(), all.beta.size()), all.scale,
       ConstView::Of<float>(all.h0.data(), all.h0.size()), View::Of<bf16>(r.o.data(), r.o.size()),
       View::Of<float>(r.final_state.data(), r.final_state.size()),
-      View::Of<uint8_t>(r.scratch.data(), r.scratch.size()));
+      View::Of<uint8_t>(r.scratch.data(), r.scratch.size()), /*use_qk_l2norm=*/true);
   queue.commit_and_wait();
   EXPECT_TRUE(test::BitsEqual(want_o, r.o));
   EXPECT_TRUE(test::BitsEqual(want_state, r.final_state));

@@ -1,6 +1,8 @@
 """Writes the fixtures gdn_chunk_test.cc reads: random inputs of the chunked Gated DeltaNet
 forward, every stage's output from the spec's numpy model in its canonical f32 mode, and o and
-the final state from its f64 mode (mlx-native semantics, no l2norm: q and k are unit rows).
+the final state from its f64 mode (mlx-native semantics). Without l2norm q and k are unit rows;
+the l2norm cases (use_qk_l2norm) give rows of norm about 2, and their g_cumsum .. o are the
+stages after stage 1.
 
 Usage: python3 make_fixtures.py PATH/TO/gdn_model.py [OUT_DIR]
 The model (shared/spec/models/gdn_model.py) is not part of tgk; the fixtures are committed.
@@ -14,13 +16,14 @@ import sys
 
 import numpy as np
 
-# (seed, B, T, Hg, H, K, V): partial chunks, K and V off 128, GQA, the mlx-native shape.
+# (seed, B, T, Hg, H, K, V, l2norm): partial chunks, K and V off 128, GQA, the mlx-native shape.
 CASES = [
-    (1, 1, 128, 1, 1, 128, 128),
-    (2, 2, 100, 1, 1, 64, 64),
-    (3, 1, 130, 1, 2, 48, 40),
-    (4, 1, 30, 1, 1, 20, 72),
-    (5, 1, 70, 1, 1, 192, 96),
+    (1, 1, 128, 1, 1, 128, 128, False),
+    (2, 2, 100, 1, 1, 64, 64, False),
+    (3, 1, 130, 1, 2, 48, 40, False),
+    (4, 1, 30, 1, 1, 20, 72, False),
+    (5, 1, 70, 1, 1, 192, 96, False),
+    (6, 1, 150, 2, 4, 128, 64, True),
 ]
 
 ARRAYS = [("q", "bf16"), ("k", "bf16"), ("v", "bf16"), ("g", "f32"), ("beta", "f32"),
@@ -36,9 +39,10 @@ def load_model(path):
     return model
 
 
-def make_case(m, seed, B, T, Hg, H, K, V):
+def make_case(m, seed, B, T, Hg, H, K, V, l2norm):
     rng = np.random.default_rng(seed)
-    unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)
+    norm = 2.0 if l2norm else 1.0
+    unit = lambda x: norm * x / np.linalg.norm(x, axis=-1, keepdims=True)
     q = m.bf16r(unit(rng.standard_normal((B, T, Hg, K))))
     k = m.bf16r(unit(rng.standard_normal((B, T, Hg, K))))
     v = m.bf16r(rng.standard_normal((B, T, H, V)) * 0.5)
@@ -46,9 +50,9 @@ def make_case(m, seed, B, T, Hg, H, K, V):
     beta = m.f32(rng.random((B, T, H)) * 0.9 + 0.1)
     h0 = m.f32(rng.standard_normal((B, H, V, K)) * 0.1)
     scale = np.float32(K ** -0.5)
-    o, S, st = m.chunk_forward(q, k, v, g, beta, float(scale), h0, False, "f32", "mlx",
+    o, S, st = m.chunk_forward(q, k, v, g, beta, float(scale), h0, l2norm, "f32", "mlx",
                                return_stages=True)
-    o64, S64 = m.chunk_forward(q, k, v, g, beta, float(scale), h0, False, "f64", "mlx")
+    o64, S64 = m.chunk_forward(q, k, v, g, beta, float(scale), h0, l2norm, "f64", "mlx")
     arrays = dict(q=q, k=k, v=v, g=g, beta=beta, h0=h0, g_cumsum=st["g_cumsum"], A=st["A"],
                   A_inv=st["A_inv"], w=st["w"], u=st["u"], h=st["h"], v_new=st["v_new"],
                   final_state=S, o=o, o_f64=o64, final_state_f64=S64)
@@ -78,9 +82,9 @@ def sanity_bf16(a):
 def main():
     m = load_model(sys.argv[1])
     out = sys.argv[2] if len(sys.argv) > 2 else os.path.dirname(os.path.abspath(__file__))
-    for seed, B, T, Hg, H, K, V in CASES:
-        scale, arrays = make_case(m, seed, B, T, Hg, H, K, V)
-        name = f"gdn_chunk_case{seed}.bin"
+    for seed, B, T, Hg, H, K, V, l2norm in CASES:
+        scale, arrays = make_case(m, seed, B, T, Hg, H, K, V, l2norm)
+        name = f"gdn_chunk_{'l2norm_' if l2norm else ''}case{seed}.bin"
         write(os.path.join(out, name), (B, T, Hg, H, K, V), scale, arrays)
         print(name, (B, T, Hg, H, K, V))
 
