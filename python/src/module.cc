@@ -760,9 +760,8 @@ NB_MODULE(_tgk, m) {
         "scale"_a = nb::none(), "use_qk_l2norm"_a = false, "threads"_a = 0,
         "target"_a = nb::none());
   m.def("gated_delta_rule_recurrent", &GatedDeltaRuleRecurrentArrays, "q"_a.none(), "k"_a.none(),
-        "v"_a.none(), "g"_a.none(), "beta"_a.none(), nb::kw_only(),
-        "initial_state"_a = nb::none(), "scale"_a = nb::none(), "decode"_a = false,
-        "threads"_a = 0, "target"_a = nb::none());
+        "v"_a.none(), "g"_a.none(), "beta"_a.none(), nb::kw_only(), "initial_state"_a = nb::none(),
+        "scale"_a = nb::none(), "decode"_a = false, "threads"_a = 0, "target"_a = nb::none());
   m.def("sdpa", &Sdpa, "q"_a.none(), "k"_a.none(), "v"_a.none(), nb::kw_only(),
         "kv_seq_len"_a = nb::none(), "scale"_a = nb::none(), "threads"_a = 0,
         "target"_a = nb::none());
