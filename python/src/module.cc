@@ -26,6 +26,8 @@
 #include "tgk/dtype.h"
 #include "tgk/error.h"
 #include "tgk/kernels/flash_attn_vec.h"
+#include "tgk/kernels/gdn_chunk.h"
+#include "tgk/kernels/gdn_recurrent.h"
 #include "tgk/kernels/kkt.h"
 #include "tgk/kernels/sdpa.h"
 #include "tgk/kernels/tq_kv.h"
@@ -310,6 +312,84 @@ nb::object Kkt(nb::handle k_in, nb::handle beta_in, nb::handle g_in, int threads
     GatedDeltaNetKkt(queue, shape, k.view(), beta.view(), g.view(), A.view());
   });
   return A.array;
+}
+
+// ---- gated delta net ---------------------------------------------------------------------------
+
+std::pair<nb::object, nb::object> GatedDeltaRuleChunk(
+    nb::handle q_in, nb::handle k_in, nb::handle v_in, nb::handle g_in, nb::handle beta_in,
+    nb::handle initial_state_in, std::optional<float> scale, bool use_qk_l2norm, int threads,
+    const std::optional<std::string>& target) {
+  constexpr std::string_view fn = "gated_delta_rule_chunk";
+  const Input q = Import(fn, "q", q_in, DType::kBF16, kBF16);
+  const Input k = Import(fn, "k", k_in, DType::kBF16, kBF16);
+  const Input v = Import(fn, "v", v_in, DType::kBF16, kBF16);
+  const Input g = Import(fn, "g", g_in, std::nullopt, kF32);
+  const Input beta = Import(fn, "beta", beta_in, std::nullopt, kF32);
+  Dims d(fn);
+  d.Bind("q", q, {"B", "T", "Hg", "K"});
+  d.Bind("k", k, {"B", "T", "Hg", "K"});
+  d.Bind("v", v, {"B", "T", "H", "V"});
+  d.Bind("g", g, {"B", "T", "H"});
+  d.Bind("beta", beta, {"B", "T", "H"});
+  std::optional<Input> h0;
+  if (!initial_state_in.is_none()) {
+    h0 = Import(fn, "initial_state", initial_state_in, std::nullopt, kF32);
+    d.Bind("initial_state", *h0, {"B", "H", "V", "K"});
+  }
+  const GdnChunkShape shape{
+      .B = d["B"], .T = d["T"], .Hg = d["Hg"], .H = d["H"], .K = d["K"], .V = d["V"]};
+  const std::vector<uint64_t> state_shape = {shape.B, shape.H, shape.V, shape.K};
+  const Output<float> final_state = NewArray<float>(fn, state_shape);
+  // Without an initial state the recurrence starts from zeros.
+  const Output<float> zeros = h0 ? Output<float>{} : NewArray<float>(fn, state_shape);
+  const ConstView state_in = h0 ? h0->view() : ConstView(zeros.view());
+  const Output<bf16> o = NewArray<bf16>(fn, {shape.B, shape.T, shape.H, shape.V});
+  std::vector<uint8_t> scratch(GdnChunkScratch(shape, use_qk_l2norm).bytes);
+  Run(threads, target, [&](Queue& queue) {
+    GatedDeltaRuleChunkForward(queue, shape, q.view(), k.view(), v.view(), g.view(), beta.view(),
+                               scale.value_or(DefaultScale(shape.K)), state_in, o.view(),
+                               final_state.view(),
+                               View::Of<uint8_t>(scratch.data(), scratch.size()), use_qk_l2norm);
+  });
+  return {o.array, final_state.array};
+}
+
+std::pair<nb::object, nb::object> GatedDeltaRuleRecurrentArrays(
+    nb::handle q_in, nb::handle k_in, nb::handle v_in, nb::handle g_in, nb::handle beta_in,
+    nb::handle initial_state_in, std::optional<float> scale, bool decode, int threads,
+    const std::optional<std::string>& target) {
+  constexpr std::string_view fn = "gated_delta_rule_recurrent";
+  const Input q = Import(fn, "q", q_in, std::nullopt, kF32);
+  const Input k = Import(fn, "k", k_in, std::nullopt, kF32);
+  const Input v = Import(fn, "v", v_in, std::nullopt, kF32);
+  const Input g = Import(fn, "g", g_in, std::nullopt, kF32);
+  const Input beta = Import(fn, "beta", beta_in, std::nullopt, kF32);
+  Dims d(fn);
+  d.Bind("q", q, {"Sn", "T", "Hk", "Dk"});
+  d.Bind("k", k, {"Sn", "T", "Hk", "Dk"});
+  d.Bind("v", v, {"Sn", "T", "Hv", "Dv"});
+  d.Bind("g", g, {"Sn", "T", "Hv"});
+  d.Bind("beta", beta, {"Sn", "T", "Hv"});
+  std::optional<Input> h0;
+  if (!initial_state_in.is_none()) {
+    h0 = Import(fn, "initial_state", initial_state_in, std::nullopt, kF32);
+    d.Bind("initial_state", *h0, {"Sn", "Hv", "Dv", "Dk"});
+  }
+  const GdnRecurrentShape shape{
+      .Sn = d["Sn"], .T = d["T"], .Hk = d["Hk"], .Hv = d["Hv"], .Dk = d["Dk"], .Dv = d["Dv"]};
+  const std::vector<uint64_t> state_shape = {shape.Sn, shape.Hv, shape.Dv, shape.Dk};
+  const Output<float> final_state = NewArray<float>(fn, state_shape);
+  const Output<float> zeros = h0 ? Output<float>{} : NewArray<float>(fn, state_shape);
+  const ConstView state_in = h0 ? h0->view() : ConstView(zeros.view());
+  const Output<float> o = NewArray<float>(fn, {shape.Sn, shape.T, shape.Hv, shape.Dv});
+  Run(threads, target, [&](Queue& queue) {
+    GatedDeltaRuleRecurrent(queue, shape, q.view(), k.view(), v.view(), g.view(), beta.view(),
+                            scale.value_or(DefaultScale(shape.Dk)), state_in, o.view(),
+                            final_state.view(),
+                            decode ? GdnRecurrentKernel::kDecode : GdnRecurrentKernel::kSerial);
+  });
+  return {o.array, final_state.array};
 }
 
 // ---- sdpa --------------------------------------------------------------------------------------
@@ -675,6 +755,13 @@ NB_MODULE(_tgk, m) {
 
   m.def("kkt", &Kkt, "k"_a.none(), "beta"_a.none(), "g"_a.none(), nb::kw_only(), "threads"_a = 0,
         "target"_a = nb::none());
+  m.def("gated_delta_rule_chunk", &GatedDeltaRuleChunk, "q"_a.none(), "k"_a.none(), "v"_a.none(),
+        "g"_a.none(), "beta"_a.none(), nb::kw_only(), "initial_state"_a = nb::none(),
+        "scale"_a = nb::none(), "use_qk_l2norm"_a = false, "threads"_a = 0,
+        "target"_a = nb::none());
+  m.def("gated_delta_rule_recurrent", &GatedDeltaRuleRecurrentArrays, "q"_a.none(), "k"_a.none(),
+        "v"_a.none(), "g"_a.none(), "beta"_a.none(), nb::kw_only(), "initial_state"_a = nb::none(),
+        "scale"_a = nb::none(), "decode"_a = false, "threads"_a = 0, "target"_a = nb::none());
   m.def("sdpa", &Sdpa, "q"_a.none(), "k"_a.none(), "v"_a.none(), nb::kw_only(),
         "kv_seq_len"_a = nb::none(), "scale"_a = nb::none(), "threads"_a = 0,
         "target"_a = nb::none());

@@ -41,6 +41,27 @@ def flash_inputs(rng, num_heads=4, num_kv_heads=2, kv_capacity=80, head_dim=128)
     return q, k, v
 
 
+def gdn_chunk_inputs(rng, B=1, T=100, Hg=1, H=2, K=64, V=40):
+    """q and k rows of norm about 2 (for use_qk_l2norm), T not a multiple of 64, GQA."""
+    q = (rng.standard_normal((B, T, Hg, K)) * 2 / np.sqrt(K)).astype(ml_dtypes.bfloat16)
+    k = (rng.standard_normal((B, T, Hg, K)) * 2 / np.sqrt(K)).astype(ml_dtypes.bfloat16)
+    v = (rng.standard_normal((B, T, H, V)) * 0.5).astype(ml_dtypes.bfloat16)
+    g = (-rng.random((B, T, H)) * 0.1).astype(np.float32)
+    beta = (rng.random((B, T, H)) * 0.9 + 0.1).astype(np.float32)
+    h0 = (rng.standard_normal((B, H, V, K)) * 0.1).astype(np.float32)
+    return q, k, v, g, beta, h0
+
+
+def gdn_recurrent_inputs(rng, Sn=3, T=5, Hk=2, Hv=4, Dk=64, Dv=24):
+    q = (rng.standard_normal((Sn, T, Hk, Dk)) / np.sqrt(Dk)).astype(np.float32)
+    k = (rng.standard_normal((Sn, T, Hk, Dk)) / np.sqrt(Dk)).astype(np.float32)
+    v = (rng.standard_normal((Sn, T, Hv, Dv)) * 0.5).astype(np.float32)
+    g = (rng.random((Sn, T, Hv)) * 0.1).astype(np.float32)
+    beta = (rng.random((Sn, T, Hv)) * 0.9 + 0.1).astype(np.float32)
+    h0 = (rng.standard_normal((Sn, Hv, Dv, Dk)) * 0.1).astype(np.float32)
+    return q, k, v, g, beta, h0
+
+
 # Every entry point, as (name, call(target, threads)) on fixed inputs, so that one test can
 # run each on every target and thread count.
 def _calls():
@@ -56,6 +77,8 @@ def _calls():
     packed4, norms4 = tgk.hadamard_quantize_kv_seq(seq, cache_capacity=8, write_pos_start=2)
     packed8, norms8 = tgk.hadamard_quantize_kv_hb(src512, cache_capacity=3, write_pos=1)
     rotated = rng.standard_normal((3, 256)).astype(np.float32)
+    gdn_chunk = gdn_chunk_inputs(rng)
+    gdn_recurrent = gdn_recurrent_inputs(rng)
 
     calls = {
         "kkt": lambda **o: tgk.kkt(k, beta, g, **o),
@@ -82,6 +105,14 @@ def _calls():
         "tq_dequantize_hb_kv_seq": lambda **o: tgk.tq_dequantize_hb_kv_seq(
             packed8, norms8, start_pos=0, n_tokens=2, **o),
         "tq_inverse_rotate": lambda **o: tgk.tq_inverse_rotate(rotated, **o),
+        "gated_delta_rule_chunk": lambda **o: tgk.gated_delta_rule_chunk(
+            *gdn_chunk[:5], initial_state=gdn_chunk[5], **o),
+        "gated_delta_rule_chunk_l2norm": lambda **o: tgk.gated_delta_rule_chunk(
+            *gdn_chunk[:5], scale=0.25, use_qk_l2norm=True, **o),
+        "gated_delta_rule_recurrent": lambda **o: tgk.gated_delta_rule_recurrent(
+            *gdn_recurrent[:5], initial_state=gdn_recurrent[5], **o),
+        "gated_delta_rule_recurrent_decode": lambda **o: tgk.gated_delta_rule_recurrent(
+            *gdn_recurrent[:5], scale=1.0, decode=True, **o),
     }
     return calls
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import tgk
-from conftest import bits, flash_inputs, kkt_inputs, outputs, sdpa_inputs
+from conftest import (bits, flash_inputs, gdn_chunk_inputs, gdn_recurrent_inputs, kkt_inputs,
+                      outputs, sdpa_inputs)
 
 TESTDATA = pathlib.Path(__file__).resolve().parents[2] / "src" / "kernels" / "kkt" / "testdata"
 
@@ -188,6 +189,55 @@ def test_tq_inverse_rotate_keeps_the_shape_and_inverts_the_hadamard_transform():
     # For D other than 256 and 512 the rotation is H / sqrt(D), its own inverse.
     np.testing.assert_allclose(tgk.tq_inverse_rotate(x), y, atol=1e-5)
     assert tgk.tq_rotation_scale(256) == 0.0625
+
+
+def recurrence_f64(q, k, v, g, beta, h0, scale):
+    """The recurrent gated delta net in float64: tiled GQA (value head h reads key head
+    h % Hk), g a decay rate, the state decayed before the delta."""
+    Sn, T, Hk, _ = q.shape
+    Hv = v.shape[2]
+    S = h0.astype(np.float64).copy()
+    o = np.zeros(v.shape, np.float64)
+    for t in range(T):
+        for h in range(Hv):
+            qt = q[:, t, h % Hk].astype(np.float64) * scale
+            kt = k[:, t, h % Hk].astype(np.float64)
+            S[:, h] *= np.exp(-g[:, t, h].astype(np.float64))[:, None, None]
+            delta = beta[:, t, h, None] * (v[:, t, h] - np.einsum("svk,sk->sv", S[:, h], kt))
+            S[:, h] += delta[:, :, None] * kt[:, None, :]
+            o[:, t, h] = np.einsum("svk,sk->sv", S[:, h], qt)
+    return o, S
+
+
+@pytest.mark.parametrize("decode", [False, True])
+def test_gated_delta_rule_recurrent_matches_an_fp64_recurrence(decode):
+    q, k, v, g, beta, h0 = gdn_recurrent_inputs(np.random.default_rng(21))
+    o, state = tgk.gated_delta_rule_recurrent(q, k, v, g, beta, initial_state=h0, decode=decode)
+    want_o, want_state = recurrence_f64(q, k, v, g, beta, h0, 1 / np.sqrt(q.shape[-1]))
+    np.testing.assert_allclose(o, want_o, atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(state, want_state, atol=1e-5, rtol=1e-4)
+    zero_o, _ = tgk.gated_delta_rule_recurrent(q, k, v, g, beta, decode=decode)
+    assert bits(zero_o) == bits(tgk.gated_delta_rule_recurrent(
+        q, k, v, g, beta, initial_state=np.zeros_like(h0), decode=decode)[0])
+
+
+@pytest.mark.parametrize("l2norm", [False, True])
+def test_gated_delta_rule_chunk_agrees_with_the_recurrent_path(l2norm):
+    """The mapping of docs/spec/gdn_recurrent.md: key heads repeated H // Hg times (Hk = H),
+    everything widened to f32, g_rec = -g; the bars of the chunked spec's section 11."""
+    q, k, v, g, beta, h0 = gdn_chunk_inputs(np.random.default_rng(22), B=2, T=130, Hg=2, H=4)
+    o, state = tgk.gated_delta_rule_chunk(q, k, v, g, beta, initial_state=h0,
+                                          use_qk_l2norm=l2norm)
+    if l2norm:
+        norm = lambda x: (x.astype(np.float32) / np.linalg.norm(
+            x.astype(np.float64), axis=-1, keepdims=True)).astype(ml_dtypes.bfloat16)
+        q, k = norm(q), norm(k)
+    wide = lambda x: np.repeat(x.astype(np.float32), v.shape[2] // q.shape[2], axis=2)
+    want_o, want_state = tgk.gated_delta_rule_recurrent(
+        wide(q), wide(k), v.astype(np.float32), -g, beta, initial_state=h0)
+    ulp = 2.0 ** (np.floor(np.log2(np.abs(want_o).max())) - 7)
+    assert np.abs(o.astype(np.float64) - want_o).max() <= 4 * ulp
+    assert np.abs(state - want_state).max() <= 1.5e-2 * np.abs(want_state).max()
 
 
 class DlpackOnly:

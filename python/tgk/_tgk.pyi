@@ -57,6 +57,29 @@ def kkt(k: Array, beta: Array, g: Array, *, threads: int = 0,
     """gated_delta_net_kkt_bf16: k bf16 [B, T, Hg, K], beta, g f32 [B, T, H] -> A f32
     [B, T, H, 64]."""
 
+def gated_delta_rule_chunk(q: Array, k: Array, v: Array, g: Array, beta: Array, *,
+                           initial_state: Optional[Array] = None,
+                           scale: Optional[float] = None, use_qk_l2norm: bool = False,
+                           threads: int = 0, target: Optional[str] = None
+                           ) -> Tuple[npt.NDArray[Any], npt.NDArray[np.float32]]:
+    """The chunked gated delta rule forward (GatedDeltaRuleChunkForward, all stages): q, k bf16
+    [B, T, Hg, K], v bf16 [B, T, H, V], g (log-decay, natural log) and beta f32 [B, T, H],
+    initial_state f32 [B, H, V, K] (None: zeros) -> (o bf16 [B, T, H, V], final_state f32
+    [B, H, V, K]). Value head h reads key head h // (H // Hg); scale defaults to 1/sqrt(K);
+    use_qk_l2norm L2-normalises q and k first."""
+
+def gated_delta_rule_recurrent(q: Array, k: Array, v: Array, g: Array, beta: Array, *,
+                               initial_state: Optional[Array] = None,
+                               scale: Optional[float] = None, decode: bool = False,
+                               threads: int = 0, target: Optional[str] = None
+                               ) -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """The recurrent gated delta net (GatedDeltaRuleRecurrent), token by token, all f32: q, k
+    [Sn, T, Hk, Dk], v [Sn, T, Hv, Dv], g (a decay rate: alpha = exp(-g)) and beta [Sn, T, Hv],
+    initial_state [Sn, Hv, Dv, Dk] (None: zeros) -> (o [Sn, T, Hv, Dv], final_state [Sn, Hv,
+    Dv, Dk]). Value head h reads key head h % Hk (tiled); q is scaled as f32(q * scale), scale
+    defaulting to 1/sqrt(Dk); decode picks the decode kernel's reductions (Dk a multiple of
+    32)."""
+
 def sdpa(q: Array, k: Array, v: Array, *, kv_seq_len: Optional[int] = None,
          scale: Optional[float] = None, threads: int = 0,
          target: Optional[str] = None) -> npt.NDArray[Any]:

@@ -521,6 +521,16 @@ const TinyRun kTinyRuns[] = {
     {"run tq-dequant --bits 6 --no-seq --num_kv_heads 2 --head_dim 512 --read_pos 1 "
      "--scale_factor_d512 2",
      "num_kv_heads=2 head_dim=512 read_pos=1 scale_factor_d512=2", 2 * 512},
+    {"run gdn-chunk --T 100 --Hg 1 --H 2 --K 64 --V 40", "B=1 T=100 Hg=1 H=2 K=64 V=40",
+     100 * 2 * 40 + 2 * 40 * 64},
+    {"run gdn-recurrent --Sn 2 --T 3 --Hk 1 --Hv 2 --Dk 64 --Dv 8 --scale 0.5",
+     "Sn=2 T=3 Hk=1 Hv=2 Dk=64 Dv=8 scale=0.5", 2 * 3 * 2 * 8 + 2 * 2 * 8 * 64},
+    {"run gdn-recurrent --Sn 2 --T 1 --Hk 1 --Hv 2 --Dk 64 --Dv 8 --decode",
+     "Sn=2 T=1 Hk=1 Hv=2 Dk=64 Dv=8 decode", 2 * 2 * 8 + 2 * 2 * 8 * 64},
+    {"run gdn-cumsum --T 100 --H 3", "B=1 T=100 H=3", 300},
+    {"run gdn-l2norm --rows 10 --dim 40", "rows=10 dim=40 bf16", 400},
+    {"run gdn-chunk --T 70 --Hg 1 --H 2 --K 64 --V 8 --use_qk_l2norm", "B=1 T=70 Hg=1 H=2 K=64 V=8",
+     70 * 2 * 8 + 2 * 8 * 64},
 };
 
 TEST_F(ToolRunTest, KernelsMatchTheOracleOnEveryTarget) {
@@ -604,6 +614,9 @@ TEST_F(ToolRunTest, KernelsOutputFileRoundTrip) {
       {"run tq-dequant --bits 4 --num_kv_heads 3 --head_dim 128 --read_pos 4 --cache_capacity 6",
        "run tq-dequant --bits 4 --read_pos 4",
        {"dst"}},
+      {"run gdn-chunk --T 100 --Hg 1 --H 2 --K 64 --V 40 --scale 0.25",
+       "run gdn-chunk --scale 0.25",
+       {"o", "final_state"}},
   };
   const std::string first = Path("first.safetensors"), second = Path("second.safetensors");
   for (const RoundTrip& trip : trips) {

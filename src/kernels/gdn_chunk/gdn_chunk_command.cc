@@ -1,0 +1,154 @@
+// `tgk run gdn-chunk`: the chunked Gated DeltaNet forward (spec/gated_delta_net_chunk.md),
+// GatedDeltaRuleChunkForward. Inputs q, k bf16 [B, T, Hg, K], v bf16 [B, T, H, V], g and beta
+// f32 [B, T, H], h0 f32 [B, H, V, K]; outputs o bf16 [B, T, H, V], final_state f32
+// [B, H, V, K].
+//
+// Random inputs are in the spec's regime: unit-norm q and k rows (as after l2norm), v ~ N(0,
+// 0.25), g uniform in [-0.1, 0], beta uniform in [0.1, 1], h0 ~ N(0, 0.01). With --in, the
+// file's tensors give every dimension; scale, which no tensor holds, comes from --scale
+// (default 1/sqrt(K)).
+#include <CLI/CLI.hpp>
+#include <array>
+#include <cmath>
+#include <optional>
+#include <vector>
+
+#include "kernel_command.h"
+#include "tgk/convert.h"
+#include "tgk/kernels/gdn_chunk.h"
+
+namespace tgk::tool {
+namespace {
+
+std::string ShapeText(const GdnChunkShape& s) {
+  return "B=" + std::to_string(s.B) + " T=" + std::to_string(s.T) + " Hg=" + std::to_string(s.Hg) +
+         " H=" + std::to_string(s.H) + " K=" + std::to_string(s.K) + " V=" + std::to_string(s.V);
+}
+
+Tensors RandomInputs(const GdnChunkShape& s, uint64_t seed) {
+  Random random(seed);
+  Tensor q = Tensor::Zeros(DType::kBF16, {s.B, s.T, s.Hg, s.K});
+  Tensor k = Tensor::Zeros(DType::kBF16, {s.B, s.T, s.Hg, s.K});
+  for (Tensor* t : {&q, &k}) {
+    bf16* data = t->as<bf16>();
+    std::vector<float> row(s.K);
+    for (uint64_t r = 0; r < t->count() / s.K; ++r) {
+      double norm = 0.0;
+      for (float& x : row) {
+        x = random.Normal();
+        norm += double(x) * x;
+      }
+      for (uint32_t c = 0; c < s.K; ++c)
+        data[r * s.K + c] = BF16FromF32(float(row[c] / std::sqrt(norm)));
+    }
+  }
+  Tensor v = Tensor::Zeros(DType::kBF16, {s.B, s.T, s.H, s.V});
+  for (uint64_t i = 0; i < v.count(); ++i) v.as<bf16>()[i] = BF16FromF32(random.Normal() * 0.5f);
+  Tensor g = Tensor::Zeros(DType::kF32, {s.B, s.T, s.H});
+  for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = -0.1f * random.Uniform();
+  Tensor beta = Tensor::Zeros(DType::kF32, {s.B, s.T, s.H});
+  for (uint64_t i = 0; i < beta.count(); ++i) beta.as<float>()[i] = 0.1f + 0.9f * random.Uniform();
+  Tensor h0 = Tensor::Zeros(DType::kF32, {s.B, s.H, s.V, s.K});
+  for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = 0.1f * random.Normal();
+  Tensors inputs;
+  inputs.emplace("q", std::move(q));
+  inputs.emplace("k", std::move(k));
+  inputs.emplace("v", std::move(v));
+  inputs.emplace("g", std::move(g));
+  inputs.emplace("beta", std::move(beta));
+  inputs.emplace("h0", std::move(h0));
+  return inputs;
+}
+
+class GdnChunkCommand final : public KernelCommand {
+ public:
+  std::string name() const override { return "gdn-chunk"; }
+  std::string description() const override {
+    return "chunked Gated DeltaNet forward (q, k bf16 [B,T,Hg,K], v bf16 [B,T,H,V], g, beta f32 "
+           "[B,T,H], h0 f32 [B,H,V,K] -> o bf16 [B,T,H,V], final_state f32 [B,H,V,K])";
+  }
+
+  void AddOptions(CLI::App& command) override {
+    const auto add = [&](const char* name, uint32_t& value, const char* help) {
+      return command.add_option(name, value, help)->capture_default_str();
+    };
+    options_ = {add("--B", shape_.B, "Batch size"),
+                add("--T", shape_.T, "Time steps"),
+                add("--Hg", shape_.Hg, "Key heads"),
+                add("--H", shape_.H, "Value heads (a multiple of Hg)"),
+                add("--K", shape_.K, "Key dimension (a multiple of 64, at most 512)"),
+                add("--V", shape_.V, "Value dimension (at most 16384)")};
+    scale_option_ = command.add_option("--scale", scale_, "Output scale (default: 1/sqrt(K))");
+    command.add_flag("--use_qk_l2norm", use_qk_l2norm_, "L2-normalise q and k first (stage 1)");
+  }
+
+  RunResult Run(const RunOptions& options) override {
+    RunResult result;
+    result.kernel = name();
+    GdnChunkShape shape = shape_;
+    std::optional<TensorFile> file;
+    Tensors inputs;
+    if (options.in.empty()) {
+      inputs = RandomInputs(shape, options.seed);
+      result.inputs = "random, seed " + std::to_string(options.seed);
+    } else {
+      file = ReadSafetensors(options.in);
+      inputs = FileInputs(*file, options, shape);
+      result.inputs = options.in;
+    }
+    const float scale =
+        scale_option_->count() > 0 ? scale_ : float(1.0 / std::sqrt(double(shape.K)));
+    result.shape = ShapeText(shape);
+    result.work = GdnChunkFlops(shape);
+    result.roof = perf::Roof::kFma;
+    if (scale_option_->count() > 0) result.notes.emplace_back("scale", std::to_string(scale));
+
+    Tensors outputs{{"o", Shaped(DType::kBF16, {shape.B, shape.T, shape.H, shape.V})},
+                    {"final_state", Shaped(DType::kF32, {shape.B, shape.H, shape.V, shape.K})}};
+    const auto record = [&](Queue& queue, const OutputViews& out) {
+      GatedDeltaRuleChunkForward(
+          queue, shape, inputs.at("q").view(), inputs.at("k").view(), inputs.at("v").view(),
+          inputs.at("g").view(), inputs.at("beta").view(), scale, inputs.at("h0").view(),
+          out.at("o"), out.at("final_state"), out.at("scratch"), use_qk_l2norm_);
+    };
+    Measure(
+        options, file ? &*file : nullptr, record, inputs, outputs, result,
+        Tensors{{"scratch", Shaped(DType::kU8, {GdnChunkScratch(shape, use_qk_l2norm_).bytes})}});
+    return result;
+  }
+
+ private:
+  // The file's q, k, v, g, beta and h0; `shape` takes their dims. An o or final_state in the
+  // file must be shaped like the output, since it will be compared with it.
+  Tensors FileInputs(const TensorFile& file, const RunOptions& options,
+                     GdnChunkShape& shape) const {
+    FileShape dims(file, options);
+    Tensors inputs{{"q", dims.Bind("q", DType::kBF16, {"B", "T", "Hg", "K"})},
+                   {"k", dims.Bind("k", DType::kBF16, {"B", "T", "Hg", "K"})},
+                   {"v", dims.Bind("v", DType::kBF16, {"B", "T", "H", "V"})},
+                   {"g", dims.Bind("g", DType::kF32, {"B", "T", "H"})},
+                   {"beta", dims.Bind("beta", DType::kF32, {"B", "T", "H"})},
+                   {"h0", dims.Bind("h0", DType::kF32, {"B", "H", "V", "K"})}};
+    if (dims.Has("o")) dims.BindShape("o", {"B", "T", "H", "V"});
+    if (dims.Has("final_state")) dims.BindShape("final_state", {"B", "H", "V", "K"});
+    shape.B = dims.Take("B", options_[0], shape_.B);
+    shape.T = dims.Take("T", options_[1], shape_.T);
+    shape.Hg = dims.Take("Hg", options_[2], shape_.Hg);
+    shape.H = dims.Take("H", options_[3], shape_.H);
+    shape.K = dims.Take("K", options_[4], shape_.K);
+    shape.V = dims.Take("V", options_[5], shape_.V);
+    return inputs;
+  }
+
+  GdnChunkShape shape_{.B = 1, .T = 4096, .Hg = 16, .H = 32, .K = 128, .V = 128};
+  float scale_ = 0.0f;
+  bool use_qk_l2norm_ = false;
+  std::array<const CLI::Option*, 6> options_{};  // B, T, Hg, H, K, V
+  const CLI::Option* scale_option_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<KernelCommand> MakeGdnChunkCommand() { return std::make_unique<GdnChunkCommand>(); }
+
+}  // namespace tgk::tool

@@ -1,0 +1,90 @@
+// gated_delta_net_chunk_o_bf16: per-target instantiation of the functor and the validating
+// host entry point.
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/gdn_output/gdn_output.cc"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include "kernels/gdn_output/gdn_output-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tgk {
+namespace HWY_NAMESPACE {
+TGK_DEFINE_KERNEL_RUNNERS(GdnOutputKernel, GdnOutputArgs)
+}  // namespace HWY_NAMESPACE
+}  // namespace tgk
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <cmath>
+#include <string>
+
+#include "kernels/gdn_chunk/gdn_common.h"
+#include "tgk/kernels/gdn_output.h"
+
+namespace tgk {
+
+TGK_EXPORT_KERNEL(GdnOutputKernel, "gated_delta_net_chunk_o_bf16")
+
+void GatedDeltaNetChunkOutput(Queue& queue, const GdnOutputShape& s, ConstView q, ConstView k,
+                              ConstView v_new, ConstView h, ConstView g_cumsum, float scale,
+                              View o) {
+  const std::string p = "gated_delta_net_chunk_o";
+  if (s.B == 0 || s.T == 0 || s.Hg == 0 || s.H == 0 || s.K == 0 || s.V == 0 || s.BT == 0) {
+    ThrowInvalidArgument(p + ": all dims must be > 0");
+  }
+  if (s.H % s.Hg != 0) {
+    ThrowInvalidArgument(p + ": h (" + std::to_string(s.H) + ") must be a multiple of hg (" +
+                         std::to_string(s.Hg) + ")");
+  }
+  if (s.K > gdn::kMaxDim || s.V > gdn::kMaxDim) {
+    ThrowInvalidArgument(p + ": K (" + std::to_string(s.K) + ") and V (" + std::to_string(s.V) +
+                         ") must be at most " + std::to_string(gdn::kMaxDim) +
+                         " (tgk lifts the Metal kernel's K = 128, V <= 256)");
+  }
+  if (s.BT != gdn::kChunk) {
+    ThrowInvalidArgument(p + " (iter 3): bt must be 64 (got " + std::to_string(s.BT) + ")");
+  }
+  if (!std::isfinite(scale)) {
+    ThrowInvalidArgument(p + ": scale must be finite (got " + gdn::FormatF32(scale) + ")");
+  }
+  const uint64_t rows = gdn::Count(p, {s.B, s.T, s.H}, "g");
+  const uint64_t keys = gdn::Count(p, {s.B, s.T, s.Hg, s.K}, "q");
+  gdn::CheckTyped(p, "q", q, DType::kBF16, keys);
+  gdn::CheckTyped(p, "k", k, DType::kBF16, keys);
+  gdn::CheckTyped(p, "v", v_new, DType::kBF16, gdn::Count(p, {rows, s.V}, "v"));
+  gdn::CheckTyped(p, "h", h, DType::kBF16,
+                  gdn::Count(p, {s.B, gdn::Chunks(s.T), s.H, s.V, s.K}, "h"));
+  gdn::CheckTyped(p, "g", g_cumsum, DType::kF32, rows);
+  gdn::CheckTyped(p, "o", o, DType::kBF16, gdn::Count(p, {rows, s.V}, "o"));
+
+  const GdnOutputArgs args{q.as<bf16>(),
+                           k.as<bf16>(),
+                           v_new.as<bf16>(),
+                           h.as<bf16>(),
+                           g_cumsum.as<float>(),
+                           o.as<bf16>(),
+                           scale,
+                           s.B,
+                           s.T,
+                           s.Hg,
+                           s.H,
+                           s.K,
+                           s.V};
+  constexpr size_t kTile = gdn::kChunk * gdn::kChunk * sizeof(float);
+  const size_t rows_bytes = gdn::kChunk * ((size_t{s.K} + 15) / 16 * 16) * sizeof(float);
+  queue.dispatch(GdnOutputKernelEntry(), Dim3{s.H, gdn::Chunks(s.T), s.B}, gdn::kChunk,
+                 ArenaSizes{rows_bytes, rows_bytes, rows_bytes, kTile, rows_bytes, rows_bytes,
+                            kTile, 2 * gdn::kChunk * sizeof(float)},
+                 args);
+}
+
+double GdnOutputFlops(const GdnOutputShape& s) {
+  const double full = s.T / gdn::kChunk, tail = s.T % gdn::kChunk, bt = gdn::kChunk;
+  const double k = s.K, v = s.V;
+  return 2.0 * s.B * s.H * (double(s.T) * k * v + (full * bt * bt + tail * tail) * (k + v));
+}
+
+}  // namespace tgk
+#endif  // HWY_ONCE

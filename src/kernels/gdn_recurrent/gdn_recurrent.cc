@@ -1,0 +1,221 @@
+// gated_delta_net_f32 and gated_delta_net_decode_f32: per-target instantiation of the functor
+// and the validating host entry points.
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/gdn_recurrent/gdn_recurrent.cc"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include "kernels/gdn_recurrent/gdn_recurrent-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tgk {
+namespace HWY_NAMESPACE {
+TGK_DEFINE_KERNEL_RUNNERS(GdnRecurrentKernel, GdnRecurrentArgs)
+TGK_DEFINE_KERNEL_RUNNERS(GdnRecurrentDecodeKernel, GdnRecurrentArgs)
+}  // namespace HWY_NAMESPACE
+}  // namespace tgk
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "kernels/gdn_recurrent/gdn_recurrent.h"
+#include "tgk/detail/checked_math.h"
+#include "tgk/dtype.h"
+#include "tgk/error.h"
+
+namespace tgk {
+
+TGK_EXPORT_KERNEL(GdnRecurrentKernel, "gated_delta_net_f32")
+TGK_EXPORT_KERNEL(GdnRecurrentDecodeKernel, "gated_delta_net_decode_f32")
+
+namespace {
+
+// The tensor names of one entry point, in the spec's order of checks.
+struct Names {
+  const char* prefix;
+  const char* state_in;
+  const char* output;
+  const char* state_out;
+};
+
+constexpr Names kKernelNames{"gated_delta_net", "state_in", "output", "state_out"};
+constexpr Names kDecodeNames{"gated_delta_net_decode", "state_in", "output", "state_out"};
+constexpr Names kLayerNames{"gated_delta_rule_recurrent", "h0", "o", "final_state"};
+
+// Rust's f32 Display of a non-finite value, as the spec's messages print it.
+std::string NonFiniteText(float x) {
+  if (std::isnan(x)) return "NaN";
+  return x > 0 ? "inf" : "-inf";
+}
+
+void Validate(const Names& names, GdnRecurrentKernel kernel, const GdnRecurrentShape& s,
+              const float* scale, const ConstView* cu_seqlens, ConstView q, ConstView k,
+              ConstView v, ConstView g, ConstView beta, ConstView state_in, ConstView output,
+              ConstView state_out) {
+  const std::string p = std::string(names.prefix) + ": ";
+  if (s.Dk == 0 || s.Dv == 0 || s.Hk == 0 || s.Hv == 0) {
+    ThrowInvalidArgument(p + "dims must all be > 0");
+  }
+  if (s.T == 0 || s.Sn == 0) ThrowInvalidArgument(p + "n_tokens and n_seqs must be > 0");
+  if (s.Hv % s.Hk != 0) {
+    ThrowInvalidArgument(p + "n_v_heads (" + std::to_string(s.Hv) +
+                         ") must be a multiple of n_k_heads (" + std::to_string(s.Hk) + ")");
+  }
+  if (kernel == GdnRecurrentKernel::kDecode && s.Dk % kGdnSimdWidth != 0) {
+    ThrowInvalidArgument(p + "D_k (" + std::to_string(s.Dk) +
+                         ") must be a multiple of 32 (simdgroup width)");
+  }
+  if (s.Dk > kGdnMaxDk) {
+    ThrowInvalidArgument(p + "d_k (" + std::to_string(s.Dk) +
+                         ") must be <= " + std::to_string(kGdnMaxDk) +
+                         " (tgk lifts the Metal kernel's MAX_STATE_D = 128; a group's state "
+                         "columns live in one threadgroup arena)");
+  }
+  if (scale != nullptr && !std::isfinite(*scale)) {
+    ThrowInvalidArgument(p + "scale must be finite (got " + NonFiniteText(*scale) + ")");
+  }
+  if (cu_seqlens != nullptr) {
+    const ConstView& cu = *cu_seqlens;
+    if (cu.count() != uint64_t{s.Sn} + 1) {
+      ThrowInvalidArgument(p + "cu_seqlens element count " + std::to_string(cu.count()) +
+                           " != expected " + std::to_string(uint64_t{s.Sn} + 1));
+    }
+    if (cu.dtype() != DType::kI32) {
+      ThrowInvalidArgument(p + "cu_seqlens must be i32 (got " + std::string(Name(cu.dtype())) +
+                           ")");
+    }
+    if (cu.data() == nullptr) {
+      ThrowInvalidArgument(p + "cu_seqlens has " + std::to_string(cu.count()) +
+                           " elements but a null data pointer");
+    }
+    const int32_t* offsets = cu.as<int32_t>();
+    if (offsets[0] != 0) {
+      ThrowInvalidArgument(p + "cu_seqlens[0] must be 0 (got " + std::to_string(offsets[0]) + ")");
+    }
+    for (uint32_t n = 0; n < s.Sn; ++n) {
+      if (offsets[n + 1] <= offsets[n]) {
+        ThrowInvalidArgument(p + "cu_seqlens must increase strictly (cu_seqlens[" +
+                             std::to_string(n) + "] = " + std::to_string(offsets[n]) +
+                             ", cu_seqlens[" + std::to_string(n + 1) +
+                             "] = " + std::to_string(offsets[n + 1]) + ")");
+      }
+    }
+    if (int64_t{offsets[s.Sn]} != int64_t{s.T}) {
+      ThrowInvalidArgument(p + "cu_seqlens[" + std::to_string(s.Sn) + "] (" +
+                           std::to_string(offsets[s.Sn]) + ") != n_tokens (" + std::to_string(s.T) +
+                           ")");
+    }
+  }
+  // Tokens of all sequences together: Sn·T, or T packed sequences with cu_seqlens.
+  const uint64_t seqs = cu_seqlens != nullptr ? 1 : s.Sn;
+  const auto count = [&](std::initializer_list<uint64_t> dims, const char* name) {
+    const auto product = detail::CheckedProduct(dims);
+    if (!product) ThrowInvalidArgument(p + "element count of " + name + " overflows 64 bits");
+    return *product;
+  };
+  const auto check = [&](const char* name, ConstView view, uint64_t n) {
+    if (view.count() != n) {
+      ThrowInvalidArgument(p + name + " element count " + std::to_string(view.count()) +
+                           " != expected " + std::to_string(n));
+    }
+    if (view.dtype() != DType::kF32) {
+      ThrowInvalidArgument(p + name + " must be f32 (got " + std::string(Name(view.dtype())) + ")");
+    }
+    if (view.data() == nullptr) {
+      ThrowInvalidArgument(p + name + " has " + std::to_string(n) +
+                           " elements but a null data pointer");
+    }
+  };
+  const uint64_t qk = count({s.Dk, s.Hk, s.T, seqs}, "q");
+  const uint64_t vo = count({s.Dv, s.Hv, s.T, seqs}, "v");
+  const uint64_t gb = count({s.Hv, s.T, seqs}, "g");
+  const uint64_t st = count({s.Dk, s.Dv, s.Hv, s.Sn}, names.state_in);
+  check("q", q, qk);
+  check("k", k, qk);
+  check("v", v, vo);
+  check(names.output, output, vo);
+  check("g", g, gb);
+  check("beta", beta, gb);
+  check(names.state_in, state_in, st);
+  check(names.state_out, state_out, st);
+}
+
+void Record(Queue& queue, GdnRecurrentKernel kernel, const GdnRecurrentShape& s, float scale,
+            const int32_t* cu_seqlens, ConstView q, ConstView k, ConstView v, ConstView g,
+            ConstView beta, ConstView state_in, View output, View state_out) {
+  const uint32_t rows = std::min(s.Dv, kGdnRowsPerGroup);
+  const GdnRecurrentArgs args{q.as<float>(),
+                              k.as<float>(),
+                              v.as<float>(),
+                              g.as<float>(),
+                              beta.as<float>(),
+                              state_in.as<float>(),
+                              output.as<float>(),
+                              state_out.as<float>(),
+                              cu_seqlens,
+                              scale,
+                              s.Sn,
+                              s.T,
+                              s.Hk,
+                              s.Hv,
+                              s.Dk,
+                              s.Dv,
+                              rows};
+  const ArenaSizes arenas{size_t{s.Dk} * rows * sizeof(float),
+                          (size_t{kGdnMaxPackWidth} * rows + kGdnMaxPackWidth) * sizeof(float)};
+  const Dim3 grid{(s.Dv + rows - 1) / rows, s.Hv, s.Sn};
+  queue.dispatch(kernel == GdnRecurrentKernel::kDecode ? GdnRecurrentDecodeKernelEntry()
+                                                       : GdnRecurrentKernelEntry(),
+                 grid, rows, arenas, args);
+}
+
+}  // namespace
+
+void GatedDeltaNet(Queue& queue, const GdnRecurrentShape& shape, ConstView q, ConstView k,
+                   ConstView v, ConstView g, ConstView beta, ConstView state_in, View output,
+                   View state_out) {
+  Validate(kKernelNames, GdnRecurrentKernel::kSerial, shape, nullptr, nullptr, q, k, v, g, beta,
+           state_in, output, state_out);
+  Record(queue, GdnRecurrentKernel::kSerial, shape, 1.0f, nullptr, q, k, v, g, beta, state_in,
+         output, state_out);
+}
+
+void GatedDeltaNetDecode(Queue& queue, const GdnRecurrentShape& shape, ConstView q, ConstView k,
+                         ConstView v, ConstView g, ConstView beta, ConstView state_in, View output,
+                         View state_out) {
+  Validate(kDecodeNames, GdnRecurrentKernel::kDecode, shape, nullptr, nullptr, q, k, v, g, beta,
+           state_in, output, state_out);
+  Record(queue, GdnRecurrentKernel::kDecode, shape, 1.0f, nullptr, q, k, v, g, beta, state_in,
+         output, state_out);
+}
+
+void GatedDeltaRuleRecurrent(Queue& queue, const GdnRecurrentShape& shape, ConstView q, ConstView k,
+                             ConstView v, ConstView g, ConstView beta, float scale, ConstView h0,
+                             View o, View final_state, GdnRecurrentKernel kernel) {
+  Validate(kLayerNames, kernel, shape, &scale, nullptr, q, k, v, g, beta, h0, o, final_state);
+  Record(queue, kernel, shape, scale, nullptr, q, k, v, g, beta, h0, o, final_state);
+}
+
+void GatedDeltaRuleRecurrentVarlen(Queue& queue, const GdnRecurrentShape& shape,
+                                   ConstView cu_seqlens, ConstView q, ConstView k, ConstView v,
+                                   ConstView g, ConstView beta, float scale, ConstView h0, View o,
+                                   View final_state, GdnRecurrentKernel kernel) {
+  Validate(kLayerNames, kernel, shape, &scale, &cu_seqlens, q, k, v, g, beta, h0, o, final_state);
+  Record(queue, kernel, shape, scale, cu_seqlens.as<int32_t>(), q, k, v, g, beta, h0, o,
+         final_state);
+}
+
+double GdnRecurrentStateBytes(const GdnRecurrentShape& s) {
+  return 8.0 * s.Dk * s.Dv * s.Hv * s.Sn;
+}
+
+double GdnRecurrentFlops(const GdnRecurrentShape& s) {
+  return 7.0 * s.Dk * s.Dv * s.Hv * s.Sn * s.T;
+}
+
+}  // namespace tgk
+#endif  // HWY_ONCE

@@ -1,0 +1,166 @@
+// `tgk run gdn-recurrent`: the recurrent path of the gated delta net layer,
+// GatedDeltaRuleRecurrent (docs/spec/gdn_recurrent.md), whole. Inputs q, k f32
+// [Sn, T, Hk, Dk], v f32 [Sn, T, Hv, Dv], g (a decay rate, α = exp(−g)) and beta f32
+// [Sn, T, Hv], h0 f32 [Sn, Hv, Dv, Dk]; outputs o f32 [Sn, T, Hv, Dv] and final_state f32
+// [Sn, Hv, Dv, Dk]. Value head h reads key head h % Hk (tiled). --scale multiplies q in the
+// kernel (1: q is taken as pre-scaled, as mlx-native's kernels take it); --decode picks the
+// decode kernel's reductions. The work reported is the state read and written once, against
+// STREAM copy.
+#include <CLI/CLI.hpp>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+#include "kernel_command.h"
+#include "tgk/kernels/gdn_recurrent.h"
+
+namespace tgk::tool {
+namespace {
+
+struct Params {
+  GdnRecurrentShape shape{.Sn = 64, .T = 1, .Hk = 16, .Hv = 32, .Dk = 128, .Dv = 128};
+  float scale = 1.0f;
+  bool decode = false;
+};
+
+std::string ShapeText(const Params& p) {
+  const GdnRecurrentShape& s = p.shape;
+  std::string text = "Sn=" + std::to_string(s.Sn) + " T=" + std::to_string(s.T) +
+                     " Hk=" + std::to_string(s.Hk) + " Hv=" + std::to_string(s.Hv) +
+                     " Dk=" + std::to_string(s.Dk) + " Dv=" + std::to_string(s.Dv);
+  if (p.scale != 1.0f) {
+    char scale[32];
+    std::snprintf(scale, sizeof scale, " scale=%g", p.scale);
+    text += scale;
+  }
+  return text + (p.decode ? " decode" : "");
+}
+
+// mlx-native's test distributions: unit-norm q (times Dk^-1/2) and k, v ~ N(0, 1),
+// g ~ U[0.05, 0.5), β ~ U[0, 1), h0 ~ N(0, 0.25); drawn in that order.
+Tensors RandomInputs(const GdnRecurrentShape& s, uint64_t seed) {
+  Random random(seed);
+  const auto unit_rows = [&](float row_scale) {
+    Tensor x = Tensor::Zeros(DType::kF32, {s.Sn, s.T, s.Hk, s.Dk});
+    float* data = x.as<float>();
+    for (uint64_t r = 0; r < x.count(); r += s.Dk) {
+      double norm = 0.0;
+      for (uint32_t c = 0; c < s.Dk; ++c) {
+        data[r + c] = random.Normal();
+        norm += double(data[r + c]) * data[r + c];
+      }
+      for (uint32_t c = 0; c < s.Dk; ++c)
+        data[r + c] = float(data[r + c] / std::sqrt(norm) * row_scale);
+    }
+    return x;
+  };
+  Tensor q = unit_rows(1.0f / std::sqrt(float(s.Dk)));
+  Tensor k = unit_rows(1.0f);
+  Tensor v = Tensor::Zeros(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv});
+  for (uint64_t i = 0; i < v.count(); ++i) v.as<float>()[i] = random.Normal();
+  Tensor g = Tensor::Zeros(DType::kF32, {s.Sn, s.T, s.Hv});
+  for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = random.Uniform() * 0.45f + 0.05f;
+  Tensor beta = Tensor::Zeros(DType::kF32, {s.Sn, s.T, s.Hv});
+  for (uint64_t i = 0; i < beta.count(); ++i) beta.as<float>()[i] = random.Uniform();
+  Tensor h0 = Tensor::Zeros(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk});
+  for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = random.Normal() * 0.5f;
+  return Tensors{{"q", std::move(q)}, {"k", std::move(k)},       {"v", std::move(v)},
+                 {"g", std::move(g)}, {"beta", std::move(beta)}, {"h0", std::move(h0)}};
+}
+
+class GdnRecurrentCommand final : public KernelCommand {
+ public:
+  std::string name() const override { return "gdn-recurrent"; }
+  std::string description() const override {
+    return "gated delta net, recurrent path (q, k f32 [Sn,T,Hk,Dk], v [Sn,T,Hv,Dv], g beta "
+           "[Sn,T,Hv], h0 [Sn,Hv,Dv,Dk] -> o [Sn,T,Hv,Dv], final_state [Sn,Hv,Dv,Dk])";
+  }
+  std::vector<std::string> BenchVariants() const override { return {"", "--decode"}; }
+
+  void AddOptions(CLI::App& command) override {
+    GdnRecurrentShape& s = params_.shape;
+    options_ = {
+        command.add_option("--Sn", s.Sn, "Sequences")->capture_default_str(),
+        command.add_option("--T", s.T, "Tokens per sequence")->capture_default_str(),
+        command.add_option("--Hk", s.Hk, "Key heads")->capture_default_str(),
+        command
+            .add_option("--Hv", s.Hv,
+                        "Value heads (a multiple of Hk; head h reads key head h % Hk)")
+            ->capture_default_str(),
+        command.add_option("--Dk", s.Dk, "Key dimension (state columns)")->capture_default_str(),
+        command.add_option("--Dv", s.Dv, "Value dimension (state rows)")->capture_default_str(),
+    };
+    command.add_option("--scale", params_.scale, "Multiplies q in the kernel (1: q pre-scaled)")
+        ->capture_default_str();
+    command.add_flag("--decode", params_.decode,
+                     "The decode kernel's reductions (32 lane sums, halving tree; Dk % 32 == 0)");
+  }
+
+  RunResult Run(const RunOptions& options) override {
+    RunResult result;
+    result.kernel = name();
+    Params p = params_;
+    std::optional<TensorFile> file;
+    Tensors inputs;
+    if (options.in.empty()) {
+      inputs = RandomInputs(p.shape, options.seed);
+      result.inputs = "random, seed " + std::to_string(options.seed);
+    } else {
+      file = ReadSafetensors(options.in);
+      inputs = FileInputs(*file, options, p.shape);
+      result.inputs = options.in;
+    }
+    const GdnRecurrentShape& s = p.shape;
+    result.shape = ShapeText(p);
+    result.work = GdnRecurrentStateBytes(s);
+    result.roof = perf::Roof::kCopy;
+
+    Tensors outputs{{"o", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
+                    {"final_state", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
+    const auto record = [&](Queue& queue, const OutputViews& out) {
+      GatedDeltaRuleRecurrent(queue, s, inputs.at("q").view(), inputs.at("k").view(),
+                              inputs.at("v").view(), inputs.at("g").view(),
+                              inputs.at("beta").view(), p.scale, inputs.at("h0").view(),
+                              out.at("o"), out.at("final_state"),
+                              p.decode ? GdnRecurrentKernel::kDecode : GdnRecurrentKernel::kSerial);
+    };
+    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
+    return result;
+  }
+
+ private:
+  // The file's q, k, v, g, beta and h0; `shape` takes their dims. Outputs in the file must be
+  // shaped like the computed ones, since they will be compared with them.
+  Tensors FileInputs(const TensorFile& file, const RunOptions& options,
+                     GdnRecurrentShape& shape) const {
+    FileShape dims(file, options);
+    Tensors inputs{{"q", dims.Bind("q", DType::kF32, {"Sn", "T", "Hk", "Dk"})},
+                   {"k", dims.Bind("k", DType::kF32, {"Sn", "T", "Hk", "Dk"})},
+                   {"v", dims.Bind("v", DType::kF32, {"Sn", "T", "Hv", "Dv"})},
+                   {"g", dims.Bind("g", DType::kF32, {"Sn", "T", "Hv"})},
+                   {"beta", dims.Bind("beta", DType::kF32, {"Sn", "T", "Hv"})},
+                   {"h0", dims.Bind("h0", DType::kF32, {"Sn", "Hv", "Dv", "Dk"})}};
+    if (dims.Has("o")) dims.BindShape("o", {"Sn", "T", "Hv", "Dv"});
+    if (dims.Has("final_state")) dims.BindShape("final_state", {"Sn", "Hv", "Dv", "Dk"});
+    const GdnRecurrentShape& d = params_.shape;
+    shape.Sn = dims.Take("Sn", options_[0], d.Sn);
+    shape.T = dims.Take("T", options_[1], d.T);
+    shape.Hk = dims.Take("Hk", options_[2], d.Hk);
+    shape.Hv = dims.Take("Hv", options_[3], d.Hv);
+    shape.Dk = dims.Take("Dk", options_[4], d.Dk);
+    shape.Dv = dims.Take("Dv", options_[5], d.Dv);
+    return inputs;
+  }
+
+  Params params_;
+  std::array<const CLI::Option*, 6> options_{};  // Sn, T, Hk, Hv, Dk, Dv
+};
+
+}  // namespace
+
+std::unique_ptr<KernelCommand> MakeGdnRecurrentCommand() {
+  return std::make_unique<GdnRecurrentCommand>();
+}
+
+}  // namespace tgk::tool

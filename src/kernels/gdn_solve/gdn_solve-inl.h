@@ -1,0 +1,95 @@
+// The stage-4 functor, chunk_tri_solve_invert_f32 (spec/gated_delta_net_chunk.md section 5),
+// one source for the scalar oracle and every Highway target.
+//
+// As on the GPU: one group of 64 lanes per (head, chunk, batch) block, lane j owns column j;
+// phases: stage the block L in arena 0, barrier, forward substitution. Per cell the arithmetic
+// is the spec's: X[i][j] = [i == j], then X[i][j] − f32(L[i][m] · X[m][j]) for m = 0 .. i−1
+// (a multiply and a subtract, never fused). X lives in arena 1; a lane reads only its own
+// column of it. Rows of a partial last chunk past T are neither read nor written. Eight rows'
+// chains advance together (each in its own order), so the subtractions do not wait on each
+// other.
+
+#if defined(TGK_KERNELS_GDN_SOLVE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TGK_KERNELS_GDN_SOLVE_INL_H_
+#undef TGK_KERNELS_GDN_SOLVE_INL_H_
+#else
+#define TGK_KERNELS_GDN_SOLVE_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/gdn_solve/gdn_solve_args.h"
+#include "tgk/group-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tgk {
+namespace HWY_NAMESPACE {
+
+struct GdnSolveKernel {
+  static constexpr uint32_t kLanes = 64;
+  static constexpr uint32_t kBT = 64;
+  static constexpr uint32_t kBlock = 8;  // rows whose chains run side by side
+
+  GdnSolveArgs a;
+
+  template <class Group>
+  HWY_INLINE void operator()(Group& g) const {
+    // Grid (H, chunks, B), heads fastest (consecutive groups share cache lines of A's rows).
+    const Dim3 id = g.group_id();
+    const uint32_t t0 = id.y * kBT;
+    const uint32_t rows = std::min(kBT, a.T - t0);
+    const size_t base = ((size_t{id.z} * a.T + t0) * a.H + id.x) * kBT;
+    const size_t row_stride = size_t{a.H} * kBT;
+    auto l = g.template arena<float>(0);
+
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      for (uint32_t i = 0; i < rows; ++i) {
+        lane.store(l, i * kBT + lane.first(),
+                   lane.load(a.a_strict + base + i * row_stride + lane.first()));
+      }
+    });
+    g.barrier();
+
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      uint32_t i0 = 0;
+      for (; i0 + kBlock <= rows; i0 += kBlock) Rows<kBlock>(g, lane, i0, base, row_stride);
+      for (; i0 < rows; ++i0) Rows<1>(g, lane, i0, base, row_stride);
+    });
+  }
+
+  // Rows i0 .. i0 + N − 1 of the lane's columns: their chains run side by side over the rows
+  // before i0 (independent, so the subtractions overlap), then each finishes over the block's
+  // earlier rows in order.
+  template <uint32_t N, class Group, class Lane>
+  HWY_INLINE void Rows(Group& g, const Lane& lane, uint32_t i0, size_t base,
+                       size_t row_stride) const {
+    auto l = g.template arena<float>(0);
+    auto x = g.template arena<float>(1);
+    const uint32_t j = lane.first();
+    decltype(lane.zero()) acc[N];
+    for (uint32_t r = 0; r < N; ++r) {
+      acc[r] = Select(lane.id() == lane.splat(i0 + r), lane.splat(1.0f), lane.zero());
+    }
+    for (size_t m = 0; m < i0; ++m) {
+      const auto xm = lane.load(x, m * kBT + j);
+      for (size_t r = 0; r < N; ++r) {
+        acc[r] = acc[r] - lane.splat(float(l[(i0 + r) * kBT + m])) * xm;
+      }
+    }
+    for (uint32_t r = 0; r < N; ++r) {
+      const uint32_t i = i0 + r;
+      for (uint32_t m = i0; m < i; ++m) {
+        acc[r] = acc[r] - lane.splat(float(l[i * kBT + m])) * lane.load(x, m * kBT + j);
+      }
+      lane.store(x, i * kBT + j, acc[r]);
+      lane.store(a.a_inv + base + i * row_stride + j, acc[r]);
+    }
+  }
+};
+
+}  // namespace HWY_NAMESPACE
+}  // namespace tgk
+HWY_AFTER_NAMESPACE();
+
+#endif  // TGK_KERNELS_GDN_SOLVE_INL_H_

@@ -1,0 +1,5 @@
+set(TGK_gdn_solve_SOURCES ${CMAKE_CURRENT_LIST_DIR}/gdn_solve.cc)
+set(TGK_gdn_solve_PUBLIC_HEADERS ${CMAKE_CURRENT_LIST_DIR}/gdn_solve.h)
+set(TGK_gdn_solve_TESTS ${CMAKE_CURRENT_LIST_DIR}/gdn_solve_test.cc
+                        ${CMAKE_CURRENT_LIST_DIR}/gdn_solve_reference.cc)
+set(TGK_gdn_solve_BENCHMARKS ${CMAKE_CURRENT_LIST_DIR}/gdn_solve_bench.cc)

@@ -1,0 +1,123 @@
+// The stage-5 functor, gated_delta_net_recompute_wu_bf16 (spec/gated_delta_net_chunk.md
+// section 5), one source for the scalar oracle and every Highway target.
+//
+// One group of 64 lanes per (head, chunk, batch) block. Phases: stage the block's A_inv rows
+// (arena 0) and β, e^G of its rows (arena 2); then for each 64-wide column tile of v, then of
+// k: stage the β-scaled, bf16-rounded rows (arena 1), barrier, and each lane computes its
+// column of the tile for every row: one chain over the chunk's rows m from +0, each term the
+// f32 product Ai[i][m]·stage[m][x] rounded before the add (never fused), rounded to bf16 at
+// the store. Metal splits the cells of a tile over 256 lanes; here a lane holds a column and
+// eight rows at a time in registers. The order of every chain is the spec's.
+
+#if defined(TGK_KERNELS_GDN_WU_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TGK_KERNELS_GDN_WU_INL_H_
+#undef TGK_KERNELS_GDN_WU_INL_H_
+#else
+#define TGK_KERNELS_GDN_WU_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/gdn_chunk/gdn_tiles-inl.h"
+#include "kernels/gdn_wu/gdn_wu_args.h"
+#include "tgk/group-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tgk {
+namespace HWY_NAMESPACE {
+
+struct GdnWuKernel {
+  static constexpr uint32_t kLanes = 64;
+  static constexpr uint32_t kBT = 64;
+  static constexpr uint32_t kBlock = 8;  // rows per register block
+
+  GdnWuArgs a;
+
+  template <class Group>
+  HWY_INLINE void operator()(Group& g) const {
+    const Dim3 id = g.group_id();  // (head, chunk, batch)
+    const uint32_t h = id.x;
+    const uint32_t t0 = id.y * kBT;
+    const uint32_t rows = std::min(kBT, a.T - t0);
+    const size_t row0 = (size_t{id.z} * a.T + t0) * a.H + h;  // (b, t0, h) of [B, T, H]
+    const bf16* keys = a.k + ((size_t{id.z} * a.T + t0) * a.Hg + h / (a.H / a.Hg)) * a.K;
+    auto ai = g.template arena<float>(0);
+    auto stage = g.template arena<float>(1);
+    auto chunk = g.template arena<float>(2);  // [0, 64): β, [64, 128): e^G
+
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      // Rows past T are zero: the register blocks read them, and discard what they give.
+      for (uint32_t i = 0; i < kBT; ++i) {
+        lane.store(ai, i * kBT + lane.first(),
+                   i < rows ? lane.load(a.a_inv + (row0 + size_t{i} * a.H) * kBT + lane.first())
+                            : lane.zero());
+      }
+      const uint32_t inside = gdn::Inside(lane, rows);
+      if (inside == 0) return;
+      const size_t at = row0 + size_t{lane.first()} * a.H;
+      lane.store(chunk, lane.first(), lane.load_strided(a.beta + at, a.H, inside));
+      lane.store(chunk, kBT + lane.first(), Exp(lane.load_strided(a.g + at, a.H, inside)));
+    });
+    g.barrier();
+
+    // u from the v tiles, then w from the k tiles.
+    for (uint32_t x0 = 0; x0 < a.V; x0 += kBT) {
+      const uint32_t width = std::min(kBT, a.V - x0);
+      const bf16* values = a.v + row0 * a.V + x0;
+      g.for_each_lane([&](auto lane) HWY_ATTR {
+        gdn::StageRows(lane, kLanes, values, size_t{a.H} * a.V, rows, width, stage, kBT,
+                       [&](auto v, uint32_t m)
+                           HWY_ATTR { return RoundBF16(v * lane.splat(float(chunk[m]))); });
+      });
+      g.barrier();
+      Tile(g, rows, width, a.u + row0 * a.V + x0, size_t{a.H} * a.V);
+      g.barrier();
+    }
+    for (uint32_t c0 = 0; c0 < a.K; c0 += kBT) {
+      const uint32_t width = std::min(kBT, a.K - c0);
+      g.for_each_lane([&](auto lane) HWY_ATTR {
+        gdn::StageRows(lane, kLanes, keys + c0, size_t{a.Hg} * a.K, rows, width, stage, kBT,
+                       [&](auto k, uint32_t m) HWY_ATTR {
+                         const auto scaled = k * lane.splat(float(chunk[m]));
+                         return RoundBF16(scaled * lane.splat(float(chunk[kBT + m])));
+                       });
+      });
+      g.barrier();
+      Tile(g, rows, width, a.w + row0 * a.K + c0, size_t{a.H} * a.K);
+      g.barrier();
+    }
+  }
+
+  // out[i][x] = bf16(Σ_m f32(Ai[i][m] · stage[m][x])) for the tile's rows and columns.
+  template <class Group>
+  HWY_INLINE void Tile(Group& g, uint32_t rows, uint32_t width, bf16* out,
+                       size_t out_stride) const {
+    auto ai = g.template arena<float>(0);
+    auto stage = g.template arena<float>(1);
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      const uint32_t inside = gdn::Inside(lane, width);
+      if (inside == 0) return;
+      const uint32_t x = lane.first();
+      for (uint32_t i0 = 0; i0 < rows; i0 += kBlock) {
+        decltype(lane.zero()) acc[kBlock];
+        for (uint32_t r = 0; r < kBlock; ++r) acc[r] = lane.zero();
+        for (size_t m = 0; m < rows; ++m) {
+          const auto s = lane.load(stage, m * kBT + x);
+          for (size_t r = 0; r < kBlock; ++r) {
+            acc[r] = acc[r] + lane.splat(float(ai[(i0 + r) * kBT + m])) * s;
+          }
+        }
+        for (uint32_t r = 0; r < kBlock && i0 + r < rows; ++r) {
+          gdn::StorePrefix(lane, out + (i0 + r) * out_stride + x, acc[r], inside);
+        }
+      }
+    });
+  }
+};
+
+}  // namespace HWY_NAMESPACE
+}  // namespace tgk
+HWY_AFTER_NAMESPACE();
+
+#endif  // TGK_KERNELS_GDN_WU_INL_H_
