@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tgk/table.h"
+
 namespace tgk {
 
 // clang-format off
@@ -181,21 +183,9 @@ constexpr std::array<float, kBytes * 8> TqSignFactors(const uint8_t (&bits)[kByt
 inline constexpr std::array<float, 256> kTqSigma256 = TqSignFactors(kTqSigns256);
 inline constexpr std::array<float, 512> kTqSigma512 = TqSignFactors(kTqSigns512);
 
-// The magnitudes of C_256, its upper 128 entries (C[q] = −C[255 − q] exactly), as four planes
-// of bytes: plane b holds byte b (little-endian) of each entry's bits. The AVX3_DL dequantiser
-// looks up 64 entries at a time with one byte permute per plane.
-struct alignas(64) TqBytePlanes {
-  uint8_t plane[4][128];
-};
-constexpr TqBytePlanes MakeTqBytePlanes(const float (&codebook)[256]) {
-  TqBytePlanes t{};
-  for (uint32_t e = 0; e < 128; ++e) {
-    const uint32_t bits = std::bit_cast<uint32_t>(codebook[128 + e]);
-    for (uint32_t b = 0; b < 4; ++b) t.plane[b][e] = uint8_t(bits >> (8 * b));
-  }
-  return t;
-}
-inline constexpr TqBytePlanes kTqBytePlanes8 = MakeTqBytePlanes(kTqCodebook8);
+// C_256 in the form of the byte-table operations (tgk/table.h), which need it odd.
+static_assert(IsOddTable256(kTqCodebook8), "C_256 is exactly antisymmetric");
+inline constexpr ByteTable256 kTqTable8 = MakeByteTable256(kTqCodebook8);
 
 // The codebook and boundaries of a bit width; any width but 4, 5 and 6 selects the 8-bit
 // tables, as the kernels do.

@@ -16,8 +16,8 @@
 //     the other (Metal updates one half in place with the pair's lower lane; the values are
 //     the same). The fallback encoder's sum of squares is the spec's in-place halving tree.
 //   - Dequantisers: min(D, 1024) lanes, lane t decodes elements t, t + 1024, ... (Metal stops
-//     after the first: tgk writes every element also for D > 1024). On AVX3_DL the 8-bit one
-//     decodes the row 64 values at a time instead (BytePlaneCodebook256).
+//     after the first: tgk writes every element also for D > 1024). The 8-bit one decodes
+//     each block of 256 elements as a row (DecodeTableRow: 64 values at a time on AVX3_DL).
 
 #if defined(TGK_KERNELS_TQ_KV_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_KERNELS_TQ_KV_INL_H_
@@ -29,251 +29,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
-#include <type_traits>
 #include <utility>
 
 #include "kernels/tq_kv/tq_codebooks.h"
 #include "kernels/tq_kv/tq_kv_args.h"
 #include "tgk/group-inl.h"
+#include "tgk/table-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tgk {
 namespace HWY_NAMESPACE {
 namespace tq {
-
-// ---- lane helpers: a scalar-lane definition and its lane-pack equivalent ----------------
-
-// The lanes of `lane` from element `first` on, at most `count` of them (count >= 1): how a
-// lane body addresses elements past its group size, and how it stores only some lanes.
-HWY_INLINE ScalarLane LanesFrom(const ScalarLane&, uint64_t first, uint64_t /*count*/) {
-  return ScalarLane(uint32_t(first));
-}
-template <class L>
-HWY_INLINE auto LanesFrom(const L&, uint64_t first, uint64_t count) {
-  using Pack = typename L::MaybePartial;
-  return Pack(uint32_t(first), uint32_t(std::min<uint64_t>(count, L::kWidth)));
-}
-
-// Lane k of a pack writes p[k·stride]; the scalar lane writes *p.
-template <class T, class V>
-HWY_INLINE void StoreStrided(const ScalarLane& lane, T* p, size_t /*stride*/, V v) {
-  lane.store(p, v);
-}
-template <class L, class T, class V>
-HWY_INLINE void StoreStrided(const L& lane, T* p, size_t stride, V v) {
-  HWY_ALIGN T column[L::kWidth];
-  L(lane.first(), L::kWidth).store(column, v);
-  for (uint32_t k = 0; k < lane.count(); ++k) p[k * stride] = column[k];
-}
-
-// Each lane reads arena element `index` (its own index).
-template <class T>
-HWY_INLINE T ArenaGather(const ScalarLane&, const ScalarArenaView<T>& view, uint32_t index) {
-  return view[index];
-}
-template <class L, class T>
-HWY_INLINE auto ArenaGather(const L& lane, const SimdArenaView<T>& view, typename L::VU index) {
-  return lane.gather(view.data(), index);
-}
-
-// A uniform value as a varying one of lane type L.
-template <class L>
-HWY_INLINE auto Uniform(float x) {
-  if constexpr (std::is_same_v<L, ScalarLane>) {
-    return x;
-  } else {
-    return hn::Set(hn::DFromV<typename L::VF>(), x);
-  }
-}
-
-// Each lane reads arena element base + (its id ^ m), its partner's in a simdgroup (m < 32).
-template <class T>
-HWY_INLINE T LoadPartner(const ScalarLane& lane, const ScalarArenaView<T>& view, uint32_t base,
-                         uint32_t m) {
-  return view[base + (lane.id() ^ m)];
-}
-template <class L, class T>
-HWY_INLINE auto LoadPartner(const L& lane, const SimdArenaView<T>& view, uint32_t base,
-                            uint32_t m) {
-  // A pack is aligned to its width: partners at m >= kWidth form the pack at first ^ m, those
-  // below are a permutation of this pack's elements.
-  if (m >= L::kWidth) return lane.load(view, base + (lane.first() ^ m));
-  const auto own = lane.load(view, base + lane.first());
-  const hn::DFromV<decltype(own)> d;
-  const hn::RebindToUnsigned<decltype(d)> du;
-  return hn::TableLookupLanes(own, hn::IndicesFromVec(d, hn::Xor(hn::Iota(du, 0), hn::Set(du, m))));
-}
-
-// The 4-bit index of element j = lane.id() of a nibble-packed row: the low nibble of byte j/2
-// for even j, the high nibble for odd j.
-HWY_INLINE uint32_t LoadNibble(const ScalarLane& lane, const uint8_t* row) {
-  const uint32_t j = lane.id();
-  return (row[j / 2] >> (4 * (j & 1))) & 0xFu;
-}
-template <class L>
-HWY_INLINE typename L::VU LoadNibble(const L& lane, const uint8_t* row) {
-  using DU = typename L::DU;
-  // Stage the pack's bytes (exactly those, so that the read stays inside the row).
-  const uint32_t first_byte = lane.first() / 2;
-  HWY_ALIGN uint8_t staged[L::kWidth] = {};
-  if (L::kWidth % 2 == 0 && lane.count() == L::kWidth) {
-    std::memcpy(staged, row + first_byte, L::kWidth / 2);
-  } else {
-    std::memcpy(staged, row + first_byte, (lane.first() + lane.count() - 1) / 2 - first_byte + 1);
-  }
-  const auto packed = L(lane.first(), L::kWidth).load(static_cast<const uint8_t*>(staged));
-  // Lane k takes staged byte (first + k)/2 − first/2, then its nibble.
-  const auto id = lane.id();
-  const auto byte_of_lane = Shr<1>(id) - lane.splat(first_byte);
-  const auto byte = hn::TableLookupLanes(packed, hn::IndicesFromVec(DU(), byte_of_lane));
-  return (byte >> Shl<2>(id & lane.splat(1u))) & lane.splat(0xFu);
-}
-
-// A dequantiser's codebook C_b of kLevels = 16, 32, 64 or 256 entries, held the way a lane
-// looks it up: the scalar lane indexes the table, lane packs gather from it, and AVX3 keeps it in
-// registers and looks it up with permutes. Every path returns the table entry itself.
-template <class L, uint32_t kLevels>
-class Codebook {
- public:
-  explicit Codebook(const float* table) : table_(table) {}
-  auto operator()(const L& lane, typename L::VU q) const { return lane.gather(table_, q); }
-
- private:
-  const float* table_;
-};
-
-template <uint32_t kLevels>
-class Codebook<ScalarLane, kLevels> {
- public:
-  explicit Codebook(const float* table) : table_(table) {}
-  float operator()(const ScalarLane&, uint32_t q) const { return table_[q]; }
-
- private:
-  const float* table_;
-};
-
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-// 16 levels: one permute; 32: one two-table permute (index bits 0..4); 64: two and a blend on
-// bit 5. 256 levels use the exact antisymmetry C[q] = −C[255 − q] (tq_codebooks.h, tested): the
-// magnitude k = q − 128 (q >= 128) or 127 − q (q < 128) indexes the upper 128 entries through
-// four two-table permutes and a blend tree on bits 5 and 6 of k, then q < 128 flips the sign
-// bit (exact: the entries are non-zero).
-template <bool kFull, uint32_t kLevels>
-class Codebook<LanePack<hn::ScalableTag<float>, kFull>, kLevels> {
-  using L = LanePack<hn::ScalableTag<float>, kFull>;
-  using VF = typename L::VF;
-  using VU = typename L::VU;
-  static constexpr uint32_t kStored = kLevels == 256 ? 128 : kLevels;
-  static constexpr uint32_t kParts = kStored / 16;
-
- public:
-  explicit Codebook(const float* table) {
-    const float* stored = table + (kLevels - kStored);
-    for (uint32_t k = 0; k < kParts; ++k) part_[k] = _mm512_loadu_ps(stored + 16 * k);
-  }
-  VF operator()(const L&, VU q) const {
-    if constexpr (kLevels == 16) {
-      return VF{_mm512_permutexvar_ps(q.raw, part_[0])};
-    } else if constexpr (kLevels == 256) {
-      // q < 128: k = q ^ 0x7F = 127 − q; q >= 128: k = q, of which the permutes and the
-      // blend tree read bits 0..6 (= q − 128).
-      const __mmask16 negative = _mm512_testn_epi32_mask(q.raw, _mm512_set1_epi32(0x80));
-      const __m512i k = _mm512_mask_xor_epi32(q.raw, negative, q.raw, _mm512_set1_epi32(0x7F));
-      const __m512 magnitude = Lookup(k);
-      return VF{_mm512_mask_xor_ps(magnitude, negative, magnitude, _mm512_set1_ps(-0.0f))};
-    } else {
-      return VF{Lookup(q.raw)};
-    }
-  }
-
- private:
-  // kParts / 2 two-table permutes on index bits 0..4, then a blend tree on bits 5, 6.
-  HWY_INLINE __m512 Lookup(__m512i index) const {
-    __m512 level[kParts / 2];
-    for (uint32_t p = 0; p < kParts / 2; ++p) {
-      level[p] = _mm512_permutex2var_ps(part_[2 * p], index, part_[2 * p + 1]);
-    }
-    uint32_t bit = 5;
-    for (uint32_t n = kParts / 2; n > 1; n /= 2, ++bit) {
-      const __mmask16 upper = _mm512_test_epi32_mask(index, _mm512_set1_epi32(1 << bit));
-      for (uint32_t p = 0; p < n / 2; ++p) {
-        level[p] = _mm512_mask_mov_ps(level[2 * p], upper, level[2 * p + 1]);
-      }
-    }
-    return level[0];
-  }
-
-  __m512 part_[kParts];
-};
-#endif
-
-#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
-// The order in which BytePlaneCodebook256 takes its 64 codes: after the interleaves, vector v
-// holds in its 128-bit block L the bytes taken to 16L + 4v .. 16L + 4v + 3; placing code
-// 16v + 4L + j there puts value 16v + 4L + j at element 4L + j of vector v, its natural place.
-struct alignas(64) ByteBlockOrder {
-  uint8_t index[64];
-};
-constexpr ByteBlockOrder MakeByteBlockOrder() {
-  ByteBlockOrder order{};
-  for (uint32_t block = 0; block < 4; ++block) {
-    for (uint32_t v = 0; v < 4; ++v) {
-      for (uint32_t j = 0; j < 4; ++j) {
-        order.index[16 * block + 4 * v + j] = uint8_t(16 * v + 4 * block + j);
-      }
-    }
-  }
-  return order;
-}
-inline constexpr ByteBlockOrder kByteBlockOrder = MakeByteBlockOrder();
-
-// 8-bit rows with VBMI byte permutes, 64 codes at a time (the lane path does 16 with four
-// two-table f32 permutes and a blend tree; this is some 2.3x faster on Zen 4). With
-// k = 127 − q for q < 128, else q − 128 (as the lane path), one two-table byte permute per
-// plane of kTqBytePlanes8 gives the four bytes of each magnitude C[128 + k], a flip of the
-// top byte's sign bit for q < 128 gives C[q], and byte then word interleaves assemble the
-// f32 values. The interleaves work within 128-bit blocks: the codes are permuted first so that
-// the values come out in order. The bits are the table's, as on every path.
-class BytePlaneCodebook256 {
- public:
-  BytePlaneCodebook256() {
-    for (uint32_t b = 0; b < 4; ++b) {
-      plane_[b][0] = _mm512_load_si512(kTqBytePlanes8.plane[b]);
-      plane_[b][1] = _mm512_load_si512(kTqBytePlanes8.plane[b] + 64);
-    }
-  }
-
-  // out[i] = C_256[codes[i]] · scale for i < 64.
-  HWY_INLINE void Decode64(const uint8_t* codes, float scale, float* out) const {
-    const __m512i q = _mm512_permutexvar_epi8(_mm512_load_si512(kByteBlockOrder.index),
-                                              _mm512_loadu_si512(codes));
-    const __mmask64 negative = _mm512_testn_epi8_mask(q, _mm512_set1_epi8(char(0x80)));
-    const __m512i k =
-        _mm512_mask_blend_epi8(negative, q, _mm512_xor_si512(q, _mm512_set1_epi8(0x7F)));
-    __m512i byte[4];
-    for (uint32_t b = 0; b < 4; ++b) {
-      byte[b] = _mm512_permutex2var_epi8(plane_[b][0], k, plane_[b][1]);
-    }
-    byte[3] = _mm512_mask_blend_epi8(negative, byte[3],
-                                     _mm512_xor_si512(byte[3], _mm512_set1_epi8(char(0x80))));
-    const __m512i low01 = _mm512_unpacklo_epi8(byte[0], byte[1]);
-    const __m512i high01 = _mm512_unpackhi_epi8(byte[0], byte[1]);
-    const __m512i low23 = _mm512_unpacklo_epi8(byte[2], byte[3]);
-    const __m512i high23 = _mm512_unpackhi_epi8(byte[2], byte[3]);
-    const __m512i value[4] = {
-        _mm512_unpacklo_epi16(low01, low23), _mm512_unpackhi_epi16(low01, low23),
-        _mm512_unpacklo_epi16(high01, high23), _mm512_unpackhi_epi16(high01, high23)};
-    const __m512 s = _mm512_set1_ps(scale);
-    for (uint32_t v = 0; v < 4; ++v) {
-      _mm512_storeu_ps(out + 16 * v, _mm512_mul_ps(_mm512_castsi512_ps(value[v]), s));
-    }
-  }
-
- private:
-  __m512i plane_[4][2];
-};
-#endif
 
 // idx_b(z) = #{i : z > T[i]} over the `levels` − 1 sorted boundaries, found by the GPU's
 // unrolled binary search (a NaN compares false everywhere and gets index 0), for kRows values at
@@ -321,7 +87,7 @@ HWY_INLINE void Fwht32(Group& g, const State& y, const Arena& exchange) {
       const auto lower = (lane.id() & lane.splat(m)) == lane.splat(0u);
       for (uint32_t i = 0; i < kE; ++i) {
         const auto own = lane.load(y, i);
-        const auto other = LoadPartner(lane, exchange, i * kSimdWidth, m);
+        const auto other = LoadXorPartner(lane, exchange, i * kSimdWidth, m);
         lane.store(y, i, Select(lower, own + other, other - own));
       }
     });
@@ -345,7 +111,7 @@ HWY_INLINE uint32_t FwhtArena(Group& g, const Arena& buf) {
   for (uint32_t s = 1; s < d; s *= 2) {
     g.for_each_lane([&](auto lane) HWY_ATTR {
       const auto own = lane.load(buf, from + lane.first());
-      const auto other = ArenaGather(lane, buf, lane.splat(from) + (lane.id() ^ lane.splat(s)));
+      const auto other = GatherArena(lane, buf, lane.splat(from) + (lane.id() ^ lane.splat(s)));
       const auto lower = (lane.id() & lane.splat(s)) == lane.splat(0u);
       lane.store(buf, to + lane.first(), Select(lower, own + other, other - own));
     });
@@ -433,11 +199,11 @@ struct TqEncodeFastKernel {
       if constexpr (kNibbles) {
         uint8_t* out = a.packed + row * (kD / 2) + size_t{lane.first()} * (kE / 2);
         for (uint32_t i = 0; i < kE / 2; ++i) {
-          tq::StoreStrided(lane, out + i, kE / 2, q[2 * i] | Shl<4>(q[2 * i + 1]));
+          StoreStrided(lane, out + i, kE / 2, q[2 * i] | Shl<4>(q[2 * i + 1]));
         }
       } else {
         uint8_t* out = a.packed + row * kD + size_t{lane.first()} * kE;
-        for (uint32_t i = 0; i < kE; ++i) tq::StoreStrided(lane, out + i, kE, q[i]);
+        for (uint32_t i = 0; i < kE; ++i) StoreStrided(lane, out + i, kE, q[i]);
       }
     });
   }
@@ -479,7 +245,7 @@ struct TqEncodeFallbackKernel {
         if (lane.first() >= stride) return;
         const uint32_t at = squares_at + lane.first();
         const auto sum = lane.load(buf, at) + lane.load(buf, at + stride);
-        tq::LanesFrom(lane, lane.first(), stride - lane.first()).store(buf, at, sum);
+        LanesAt(lane, lane.first(), stride - lane.first()).store(buf, at, sum);
       });
       g.barrier();
     }
@@ -502,9 +268,9 @@ struct TqEncodeFallbackKernel {
     g.for_each_lane([&](auto lane) HWY_ATTR {
       if (lane.first() >= d / 2) return;
       const auto even = lane.splat(y_at) + Shl<1>(lane.id());
-      const auto byte = tq::ArenaGather(lane, codes, even) |
-                        Shl<4>(tq::ArenaGather(lane, codes, even + lane.splat(1u)));
-      tq::LanesFrom(lane, lane.first(), d / 2 - lane.first()).store(out + lane.first(), byte);
+      const auto byte =
+          GatherArena(lane, codes, even) | Shl<4>(GatherArena(lane, codes, even + lane.splat(1u)));
+      LanesAt(lane, lane.first(), d / 2 - lane.first()).store(out + lane.first(), byte);
     });
   }
 };
@@ -538,28 +304,23 @@ struct TqDequantizeKernel {
       if (d <= 256) return sn_d256;
       return norms[std::min<uint64_t>(j / 256, a.norms_per_pos - 1)] / a.scale_factor_d512;
     };
-#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
-    if constexpr (kBits == 8 && std::is_same_v<Group, SimdGroup>) {
-      // Runs of 64 never straddle a block of 256; the last d mod 64 values one by one.
-      const tq::BytePlaneCodebook256 planes;
-      uint64_t j = 0;
-      for (; j + 64 <= d; j += 64) planes.Decode64(codes + j, block_scale(j), out + j);
-      for (; j < d; ++j) out[j] = a.codebook[codes[j]] * block_scale(j);
-      return;
-    }
-#endif
-    using Lane = typename Group::Lane;
-    const auto sn_uniform = tq::Uniform<Lane>(sn_d256);
-    const tq::Codebook<Lane, kLevels> codebook(a.codebook);
-    g.for_each_lane([&](auto lane) HWY_ATTR {
-      for (uint64_t j = lane.first(); j < d; j += stride) {
-        const auto lanes = tq::LanesFrom(lane, j, d - j);
-        auto q = kBits == 4 ? tq::LoadNibble(lanes, codes) : lanes.load(codes + j);
-        if constexpr (kBits == 5 || kBits == 6) q = q & lanes.splat(kLevels - 1);  // m_b
-        const auto sn = d <= 256 ? sn_uniform : lanes.splat(block_scale(j));
-        lanes.store(out + j, codebook(lanes, q) * sn);
+    if constexpr (kBits == 8) {
+      // Blocks of 256 share their scale.
+      for (uint64_t j = 0; j < d; j += 256) {
+        DecodeTableRow(g, kTqTable8, codes + j, std::min<uint64_t>(256, d - j), block_scale(j),
+                       out + j);
       }
-    });
+    } else {
+      const LaneTable<typename Group::Lane, kLevels> codebook(a.codebook);
+      g.for_each_lane([&](auto lane) HWY_ATTR {
+        for (uint64_t j = lane.first(); j < d; j += stride) {
+          const auto lanes = LanesAt(lane, j, d - j);
+          auto q = kBits == 4 ? LoadNibble(lanes, codes) : lanes.load(codes + j);
+          if constexpr (kBits == 5 || kBits == 6) q = q & lanes.splat(kLevels - 1);  // m_b
+          lanes.store(out + j, codebook(lanes, q) * lanes.splat(block_scale(j)));
+        }
+      });
+    }
   }
 };
 
@@ -591,8 +352,8 @@ struct TqInverseRotateFastKernel {
       for (uint32_t i = 0; i < kE; ++i) {
         const size_t j = size_t{lane.first()} * kE + i;
         const auto h = lane.load(y, i) * lane.splat(a.r_d);
-        tq::StoreStrided(lane, a.out + base + j, kE,
-                         h * lane.load_strided(sigma + j, kE, kSimdWidth - lane.first()));
+        StoreStrided(lane, a.out + base + j, kE,
+                     h * lane.load_strided(sigma + j, kE, kSimdWidth - lane.first()));
       }
     });
   }

@@ -1,0 +1,298 @@
+// Lane operations for tables, packed codes and lane addressing (docs/design.md section 1.1),
+// per Highway target. Each has a scalar-lane definition, the meaning, and a lane-pack version
+// with the same values; tests/table_ops_test.cc holds every one to its scalar definition on
+// every compiled target.
+//
+//   LanesAt(lane, first, count)      the lanes of elements [first, first + count), count >= 1,
+//                                    at most kWidth of them: addressing past the group size and
+//                                    storing only some lanes.
+//   StoreStrided(lane, p, stride, v) lane k writes p[k·stride] (a column of a row-major tile).
+//   GatherArena(lane, view, index)   each lane reads arena element `index`.
+//   LoadXorPartner(lane, view, base, m)  each lane reads arena element base + (id ^ m), m < 32:
+//                                    a shuffle-xor through an arena (packs: one load, or one
+//                                    lane permute for m < kWidth).
+//   LoadNibble(lane, row)            the 4-bit code of element id: low nibble of byte id/2 for
+//                                    even id, high for odd (packs read only the pack's bytes).
+//   LaneTable<Lane, kEntries>        t[q] for a table of 16, 32, 64 or 256 f32 entries (256: an
+//                                    odd table, tgk/table.h). Packs gather; AVX3 and up keep the
+//                                    table in registers and look up with permutes.
+//   DecodeTableRow(g, table, codes, n, scale, out)  out[i] = table.entry[codes[i]] · scale for
+//                                    i < n, a group-level row operation on a ByteTable256 (VBMI
+//                                    two-table byte permutes on AVX3_DL, 64 codes at a time).
+//
+// Per-target header: include it inside a foreach_target pass.
+
+#if defined(TGK_TABLE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TGK_TABLE_INL_H_
+#undef TGK_TABLE_INL_H_
+#else
+#define TGK_TABLE_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "tgk/group-inl.h"
+#include "tgk/table.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace tgk {
+namespace HWY_NAMESPACE {
+
+HWY_INLINE ScalarLane LanesAt(const ScalarLane&, uint64_t first, uint64_t /*count*/) {
+  return ScalarLane(uint32_t(first));
+}
+template <class L>
+HWY_INLINE auto LanesAt(const L&, uint64_t first, uint64_t count) {
+  using Pack = typename L::MaybePartial;
+  return Pack(uint32_t(first), uint32_t(std::min<uint64_t>(count, L::kWidth)));
+}
+
+template <class T, class V>
+HWY_INLINE void StoreStrided(const ScalarLane& lane, T* p, size_t /*stride*/, V v) {
+  lane.store(p, v);
+}
+template <class L, class T, class V>
+HWY_INLINE void StoreStrided(const L& lane, T* p, size_t stride, V v) {
+  HWY_ALIGN T column[L::kWidth];
+  L(lane.first(), L::kWidth).store(column, v);
+  for (uint32_t k = 0; k < lane.count(); ++k) p[k * stride] = column[k];
+}
+
+template <class T>
+HWY_INLINE T GatherArena(const ScalarLane&, const ScalarArenaView<T>& view, uint32_t index) {
+  return view[index];
+}
+template <class L, class T>
+HWY_INLINE auto GatherArena(const L& lane, const SimdArenaView<T>& view, typename L::VU index) {
+  return lane.gather(view.data(), index);
+}
+
+template <class T>
+HWY_INLINE T LoadXorPartner(const ScalarLane& lane, const ScalarArenaView<T>& view, uint32_t base,
+                            uint32_t m) {
+  return view[base + (lane.id() ^ m)];
+}
+template <class L, class T>
+HWY_INLINE auto LoadXorPartner(const L& lane, const SimdArenaView<T>& view, uint32_t base,
+                               uint32_t m) {
+  // A pack is aligned to its width: the partners of its lanes are the pack at first ^ m's high
+  // bits, permuted by m's bits below kWidth.
+  const uint32_t across = m & ~(L::kWidth - 1), within = m & (L::kWidth - 1);
+  const auto partners = lane.load(view, base + (lane.first() ^ across));
+  if (within == 0) return partners;
+  const hn::DFromV<decltype(partners)> d;
+  const hn::RebindToUnsigned<decltype(d)> du;
+  return hn::TableLookupLanes(partners,
+                              hn::IndicesFromVec(d, hn::Xor(hn::Iota(du, 0), hn::Set(du, within))));
+}
+
+HWY_INLINE uint32_t LoadNibble(const ScalarLane& lane, const uint8_t* row) {
+  const uint32_t j = lane.id();
+  return (row[j / 2] >> (4 * (j & 1))) & 0xFu;
+}
+template <class L>
+HWY_INLINE typename L::VU LoadNibble(const L& lane, const uint8_t* row) {
+  using DU = typename L::DU;
+  // Stage the pack's bytes (exactly those, so that the read stays inside the row).
+  const uint32_t first_byte = lane.first() / 2;
+  HWY_ALIGN uint8_t staged[L::kWidth] = {};
+  if (L::kWidth % 2 == 0 && lane.count() == L::kWidth) {
+    std::memcpy(staged, row + first_byte, L::kWidth / 2);
+  } else {
+    std::memcpy(staged, row + first_byte, (lane.first() + lane.count() - 1) / 2 - first_byte + 1);
+  }
+  const auto packed = L(lane.first(), L::kWidth).load(static_cast<const uint8_t*>(staged));
+  // Lane k takes staged byte (first + k)/2 − first/2, then its nibble.
+  const auto id = lane.id();
+  const auto byte_of_lane = Shr<1>(id) - lane.splat(first_byte);
+  const auto byte = hn::TableLookupLanes(packed, hn::IndicesFromVec(DU(), byte_of_lane));
+  return (byte >> Shl<2>(id & lane.splat(1u))) & lane.splat(0xFu);
+}
+
+// Lane packs gather from the table (the scalar lane indexes it; AVX3 packs below).
+template <class L, uint32_t kEntries>
+class LaneTable {
+ public:
+  explicit LaneTable(const float* table) : table_(table) {}
+  auto operator()(const L& lane, typename L::VU q) const { return lane.gather(table_, q); }
+
+ private:
+  const float* table_;
+};
+
+template <uint32_t kEntries>
+class LaneTable<ScalarLane, kEntries> {
+ public:
+  explicit LaneTable(const float* table) : table_(table) {}
+  float operator()(const ScalarLane&, uint32_t q) const { return table_[q]; }
+
+ private:
+  const float* table_;
+};
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+// 16 entries: one permute; 32: one two-table permute (index bits 0..4); 64: two and a blend on
+// bit 5. 256 (odd): the magnitude k = q − 128 (q >= 128) or 127 − q (q < 128) indexes the upper
+// 128 entries through four two-table permutes and a blend tree on bits 5 and 6 of k, then
+// q < 128 flips the sign bit (exact: the entries are non-zero).
+template <bool kFull, uint32_t kEntries>
+class LaneTable<LanePack<hn::ScalableTag<float>, kFull>, kEntries> {
+  using L = LanePack<hn::ScalableTag<float>, kFull>;
+  using VF = typename L::VF;
+  using VU = typename L::VU;
+  static constexpr uint32_t kStored = kEntries == 256 ? 128 : kEntries;
+  static constexpr uint32_t kParts = kStored / 16;
+
+ public:
+  explicit LaneTable(const float* table) {
+    const float* stored = table + (kEntries - kStored);
+    for (uint32_t k = 0; k < kParts; ++k) part_[k] = _mm512_loadu_ps(stored + 16 * k);
+  }
+  VF operator()(const L&, VU q) const {
+    if constexpr (kEntries == 16) {
+      return VF{_mm512_permutexvar_ps(q.raw, part_[0])};
+    } else if constexpr (kEntries == 256) {
+      // q < 128: k = q ^ 0x7F = 127 − q; q >= 128: k = q, of which the permutes and the
+      // blend tree read bits 0..6 (= q − 128).
+      const __mmask16 negative = _mm512_testn_epi32_mask(q.raw, _mm512_set1_epi32(0x80));
+      const __m512i k = _mm512_mask_xor_epi32(q.raw, negative, q.raw, _mm512_set1_epi32(0x7F));
+      const __m512 magnitude = Lookup(k);
+      return VF{_mm512_mask_xor_ps(magnitude, negative, magnitude, _mm512_set1_ps(-0.0f))};
+    } else {
+      return VF{Lookup(q.raw)};
+    }
+  }
+
+ private:
+  // kParts / 2 two-table permutes on index bits 0..4, then a blend tree on bits 5, 6.
+  HWY_INLINE __m512 Lookup(__m512i index) const {
+    __m512 level[kParts / 2];
+    for (uint32_t p = 0; p < kParts / 2; ++p) {
+      level[p] = _mm512_permutex2var_ps(part_[2 * p], index, part_[2 * p + 1]);
+    }
+    uint32_t bit = 5;
+    for (uint32_t n = kParts / 2; n > 1; n /= 2, ++bit) {
+      const __mmask16 upper = _mm512_test_epi32_mask(index, _mm512_set1_epi32(1 << bit));
+      for (uint32_t p = 0; p < n / 2; ++p) {
+        level[p] = _mm512_mask_mov_ps(level[2 * p], upper, level[2 * p + 1]);
+      }
+    }
+    return level[0];
+  }
+
+  __m512 part_[kParts];
+};
+#endif
+
+// ---- DecodeTableRow -----------------------------------------------------------------------
+
+// The scalar definition.
+HWY_INLINE void DecodeTableRow(const ScalarGroup&, const ByteTable256& table, const uint8_t* codes,
+                               size_t n, float scale, float* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = table.entry[codes[i]] * scale;
+}
+
+namespace table_detail {
+
+#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
+// The order in which Decode64 takes its 64 codes: after the interleaves, vector v holds in its
+// 128-bit block L the bytes taken to 16L + 4v .. 16L + 4v + 3; placing code 16v + 4L + j there
+// puts value 16v + 4L + j at element 4L + j of vector v, its natural place.
+struct alignas(64) ByteBlockOrder {
+  uint8_t index[64];
+};
+constexpr ByteBlockOrder MakeByteBlockOrder() {
+  ByteBlockOrder order{};
+  for (uint32_t block = 0; block < 4; ++block) {
+    for (uint32_t v = 0; v < 4; ++v) {
+      for (uint32_t j = 0; j < 4; ++j) {
+        order.index[16 * block + 4 * v + j] = uint8_t(16 * v + 4 * block + j);
+      }
+    }
+  }
+  return order;
+}
+inline constexpr ByteBlockOrder kByteBlockOrder = MakeByteBlockOrder();
+
+// 64 codes at a time (the f32 permute path of LaneTable does 16 with four two-table permutes and
+// a blend tree; this is some 2.3x faster on Zen 4). With k = 127 − q for q < 128, else q − 128,
+// one two-table byte permute per plane gives the four bytes of each magnitude entry[128 + k], a
+// flip of the top byte's sign bit for q < 128 gives entry[q], and byte then word interleaves
+// assemble the f32 values. The interleaves work within 128-bit blocks: the codes are permuted
+// first so that the values come out in order.
+class BytePlanes {
+ public:
+  explicit BytePlanes(const ByteTable256& table) {
+    for (uint32_t b = 0; b < 4; ++b) {
+      plane_[b][0] = _mm512_load_si512(table.plane[b]);
+      plane_[b][1] = _mm512_load_si512(table.plane[b] + 64);
+    }
+  }
+
+  HWY_INLINE void Decode64(const uint8_t* codes, __m512 scale, float* out) const {
+    const __m512i q = _mm512_permutexvar_epi8(_mm512_load_si512(kByteBlockOrder.index),
+                                              _mm512_loadu_si512(codes));
+    const __mmask64 negative = _mm512_testn_epi8_mask(q, _mm512_set1_epi8(char(0x80)));
+    const __m512i k =
+        _mm512_mask_blend_epi8(negative, q, _mm512_xor_si512(q, _mm512_set1_epi8(0x7F)));
+    __m512i byte[4];
+    for (uint32_t b = 0; b < 4; ++b) {
+      byte[b] = _mm512_permutex2var_epi8(plane_[b][0], k, plane_[b][1]);
+    }
+    byte[3] = _mm512_mask_blend_epi8(negative, byte[3],
+                                     _mm512_xor_si512(byte[3], _mm512_set1_epi8(char(0x80))));
+    const __m512i low01 = _mm512_unpacklo_epi8(byte[0], byte[1]);
+    const __m512i high01 = _mm512_unpackhi_epi8(byte[0], byte[1]);
+    const __m512i low23 = _mm512_unpacklo_epi8(byte[2], byte[3]);
+    const __m512i high23 = _mm512_unpackhi_epi8(byte[2], byte[3]);
+    const __m512i value[4] = {
+        _mm512_unpacklo_epi16(low01, low23), _mm512_unpackhi_epi16(low01, low23),
+        _mm512_unpacklo_epi16(high01, high23), _mm512_unpackhi_epi16(high01, high23)};
+    for (uint32_t v = 0; v < 4; ++v) {
+      _mm512_storeu_ps(out + 16 * v, _mm512_mul_ps(_mm512_castsi512_ps(value[v]), scale));
+    }
+  }
+
+ private:
+  __m512i plane_[4][2];
+};
+#endif
+
+}  // namespace table_detail
+
+// Lane packs: AVX3_DL decodes 64 codes at a time (the last n mod 64 one by one); other targets
+// run LaneTable over packs.
+HWY_INLINE void DecodeTableRow(const SimdGroup&, const ByteTable256& table, const uint8_t* codes,
+                               size_t n, float scale, float* out) {
+#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
+  const table_detail::BytePlanes planes(table);
+  const __m512 s = _mm512_set1_ps(scale);
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) planes.Decode64(codes + i, s, out + i);
+  for (; i < n; ++i) out[i] = table.entry[codes[i]] * scale;
+#else
+  using Full = SimdGroup::FullLane;
+  using Lane = SimdGroup::Lane;
+  const LaneTable<Full, 256> full_table(table.entry);
+  size_t i = 0;
+  for (; i + Full::kWidth <= n; i += Full::kWidth) {
+    const Full lanes(uint32_t(i), Full::kWidth);
+    lanes.store(out + i, full_table(lanes, lanes.load(codes + i)) * lanes.splat(scale));
+  }
+  if (i < n) {
+    const Lane lanes(uint32_t(i), uint32_t(n - i));
+    const LaneTable<Lane, 256> lane_table(table.entry);
+    lanes.store(out + i, lane_table(lanes, lanes.load(codes + i)) * lanes.splat(scale));
+  }
+#endif
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace tgk
+HWY_AFTER_NAMESPACE();
+
+#endif  // TGK_TABLE_INL_H_

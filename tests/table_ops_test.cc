@@ -1,0 +1,314 @@
+// The lane operations of tgk/table-inl.h against their scalar definitions, bit for bit, one
+// test instance per target (scalar lanes and every compiled Highway target this CPU runs):
+//   LaneTable (16, 32, 64, 256 entries)  t[q]
+//   LoadNibble                          the nibble of element id in a packed row
+//   DecodeTableRow                      table.entry[codes[i]] · scale
+//   LoadXorPartner, GatherArena         arena reads at id ^ m, at any index
+//   LanesAt, StoreStrided               addressing past the group and strided columns
+// Tables hold NaN payloads, signed zeros (where the table allows them) and subnormals, which a
+// lookup through arithmetic instead of data movement would change. Group sizes include partial
+// last packs.
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "table_ops_test.cc"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include "tgk/table-inl.h"
+
+#ifndef TGK_TESTS_TABLE_OPS_TEST_ARGS_
+#define TGK_TESTS_TABLE_OPS_TEST_ARGS_
+namespace tgk {
+
+enum class TableOp : uint32_t {
+  kTable16,  // in u32 codes [lanes], table -> out f32 [lanes]
+  kTable32,
+  kTable64,
+  kTable256,
+  kNibble,     // bytes [(lanes + 1) / 2] -> out u32 [lanes]
+  kDecodeRow,  // codes [n], byte table, scale -> out f32 [n]
+  kPartner,    // in f32 [lanes] -> out f32 [31][lanes]: m = 1..31
+  kGather,     // in u32 [lanes] -> out u32 [lanes]: element lanes − 1 − id
+  kLanesAt,    // -> out u32 [3·lanes]: element j holds the id of the lane writing it
+  kStrided,    // in f32 [lanes] -> out f32 [3·lanes]: element 3·id
+};
+
+struct TableOpArgs {
+  TableOp op;
+  const void* in;
+  const float* table;
+  const ByteTable256* byte_table;
+  size_t n;
+  float scale;
+  void* out;
+};
+
+}  // namespace tgk
+#endif  // TGK_TESTS_TABLE_OPS_TEST_ARGS_
+
+HWY_BEFORE_NAMESPACE();
+namespace tgk {
+namespace HWY_NAMESPACE {
+
+struct TableOpKernel {
+  TableOpArgs a;
+
+  template <uint32_t kEntries, class Group>
+  HWY_INLINE void Lookup(Group& g) const {
+    const LaneTable<typename Group::Lane, kEntries> table(a.table);
+    const uint32_t* codes = static_cast<const uint32_t*>(a.in);
+    float* out = static_cast<float*>(a.out);
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      const typename Group::Lane lanes = lane;
+      lanes.store(out + lane.first(), table(lanes, lanes.load(codes + lane.first())));
+    });
+  }
+
+  template <class Group>
+  HWY_INLINE void operator()(Group& g) const {
+    const uint32_t n = g.size();
+    switch (a.op) {
+      case TableOp::kTable16:
+        return Lookup<16>(g);
+      case TableOp::kTable32:
+        return Lookup<32>(g);
+      case TableOp::kTable64:
+        return Lookup<64>(g);
+      case TableOp::kTable256:
+        return Lookup<256>(g);
+      case TableOp::kNibble: {
+        uint32_t* out = static_cast<uint32_t*>(a.out);
+        g.for_each_lane([&](auto lane) HWY_ATTR {
+          lane.store(out + lane.first(), LoadNibble(lane, static_cast<const uint8_t*>(a.in)));
+        });
+        return;
+      }
+      case TableOp::kDecodeRow:
+        return DecodeTableRow(g, *a.byte_table, static_cast<const uint8_t*>(a.in), a.n, a.scale,
+                              static_cast<float*>(a.out));
+      case TableOp::kPartner: {
+        auto arena = g.template arena<float>(0);
+        const float* in = static_cast<const float*>(a.in);
+        float* out = static_cast<float*>(a.out);
+        g.for_each_lane([&](auto lane) HWY_ATTR {
+          lane.store(arena, lane.first(), lane.load(in + lane.first()));
+        });
+        g.barrier();
+        for (uint32_t m = 1; m < 32; ++m) {
+          g.for_each_lane([&](auto lane) HWY_ATTR {
+            lane.store(out + size_t{m - 1} * n + lane.first(), LoadXorPartner(lane, arena, 0, m));
+          });
+        }
+        return;
+      }
+      case TableOp::kGather: {
+        auto arena = g.template arena<uint32_t>(0);
+        const uint32_t* in = static_cast<const uint32_t*>(a.in);
+        uint32_t* out = static_cast<uint32_t*>(a.out);
+        g.for_each_lane([&](auto lane) HWY_ATTR {
+          lane.store(arena, lane.first(), lane.load(in + lane.first()));
+        });
+        g.barrier();
+        g.for_each_lane([&](auto lane) HWY_ATTR {
+          lane.store(out + lane.first(), GatherArena(lane, arena, lane.splat(n - 1) - lane.id()));
+        });
+        return;
+      }
+      case TableOp::kLanesAt: {
+        uint32_t* out = static_cast<uint32_t*>(a.out);
+        g.for_each_lane([&](auto lane) HWY_ATTR {
+          for (uint64_t j = lane.first(); j < 3 * uint64_t{n}; j += n) {
+            const auto lanes = LanesAt(lane, j, 3 * uint64_t{n} - j);
+            lanes.store(out + j, lanes.id());
+          }
+        });
+        return;
+      }
+      case TableOp::kStrided: {
+        const float* in = static_cast<const float*>(a.in);
+        float* out = static_cast<float*>(a.out);
+        g.for_each_lane([&](auto lane) HWY_ATTR {
+          StoreStrided(lane, out + 3 * size_t{lane.first()}, 3, lane.load(in + lane.first()));
+        });
+        return;
+      }
+    }
+  }
+};
+
+TGK_DEFINE_KERNEL_RUNNERS(TableOpKernel, TableOpArgs)
+
+}  // namespace HWY_NAMESPACE
+}  // namespace tgk
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "testing/compare.h"
+#include "testing/random.h"
+#include "tgk/convert.h"
+#include "tgk/queue.h"
+#include "tgk/target.h"
+
+namespace tgk {
+
+TGK_EXPORT_KERNEL(TableOpKernel, "table_ops_test")
+
+namespace {
+
+using test::BitsEqual;
+
+constexpr uint32_t kGroupSizes[] = {32, 64, 96, 1024, 1, 7, 33, 37, 48, 100};
+constexpr uint32_t kPoison = 0x7FBADBADu;
+
+// Non-zero values of spread exponents with NaN payloads and subnormals among them.
+float Entry(test::Random& rng) {
+  switch (rng.Below(16)) {
+    case 0:
+      return FloatFromBits(0x7FC00000u | uint32_t(rng.Bits() & 0x3FFFFFu));
+    case 1:
+      return FloatFromBits(0x00000001u + uint32_t(rng.Bits() & 0x3FFFFFu));  // subnormal
+    default:
+      return std::ldexp(rng.Uniform(0.5f, 1.0f), int(rng.Below(60)) - 30);
+  }
+}
+
+std::vector<float> OddTable(uint32_t seed) {
+  test::Random rng(seed);
+  std::vector<float> t(256);
+  for (uint32_t e = 128; e < 256; ++e) {
+    t[e] = Entry(rng);
+    t[255 - e] = FloatFromBits(BitsOf(t[e]) ^ 0x80000000u);
+  }
+  return t;
+}
+
+class TableOpsTest : public ::testing::TestWithParam<Target> {
+ protected:
+  template <class T>
+  std::vector<T> Run(TableOpArgs args, uint32_t group_size, size_t out_size, size_t arena = 0) {
+    std::vector<T> out(out_size);
+    for (T& x : out) std::memcpy(&x, &kPoison, sizeof(T));
+    args.out = out.data();
+    Queue queue(QueueOptions{.threads = 1, .target = GetParam()});
+    ArenaSizes arenas{};
+    if (arena > 0) arenas = ArenaSizes{arena};
+    queue.dispatch(TableOpKernelEntry(), Dim3{1}, group_size, arenas, args);
+    queue.commit_and_wait();
+    return out;
+  }
+};
+
+TEST_P(TableOpsTest, LaneTableReadsTheEntry) {
+  const std::vector<float> odd = OddTable(7);
+  test::Random rng(8);
+  std::vector<float> any(64);
+  for (float& x : any) x = Entry(rng);
+  any[3] = 0.0f;
+  any[12] = -0.0f;
+  const struct {
+    TableOp op;
+    uint32_t entries;
+    const float* table;
+  } cases[] = {{TableOp::kTable16, 16, any.data()},
+               {TableOp::kTable32, 32, any.data()},
+               {TableOp::kTable64, 64, any.data()},
+               {TableOp::kTable256, 256, odd.data()}};
+  for (const auto& c : cases) {
+    for (uint32_t n : kGroupSizes) {
+      std::vector<uint32_t> codes(n);
+      for (uint32_t l = 0; l < n; ++l) codes[l] = l < c.entries ? l : rng.Below(c.entries);
+      std::vector<float> want(n);
+      for (uint32_t l = 0; l < n; ++l) want[l] = c.table[codes[l]];
+      EXPECT_TRUE(BitsEqual(want, Run<float>({c.op, codes.data(), c.table}, n, n)))
+          << c.entries << " entries, group size " << n;
+    }
+  }
+}
+
+TEST_P(TableOpsTest, LoadNibbleTakesLowThenHigh) {
+  test::Random rng(9);
+  for (uint32_t n : kGroupSizes) {
+    // Exactly the row's bytes, so that a sanitizer sees any read past it.
+    std::vector<uint8_t> row((n + 1) / 2);
+    for (uint8_t& b : row) b = uint8_t(rng.Bits());
+    std::vector<uint32_t> want(n);
+    for (uint32_t j = 0; j < n; ++j) want[j] = j % 2 == 0 ? row[j / 2] & 0xFu : row[j / 2] >> 4;
+    EXPECT_TRUE(BitsEqual(want, Run<uint32_t>({TableOp::kNibble, row.data()}, n, n)))
+        << "group size " << n;
+  }
+}
+
+TEST_P(TableOpsTest, DecodeTableRowIsEntryTimesScale) {
+  const std::vector<float> odd = OddTable(10);
+  ASSERT_TRUE(IsOddTable256(*reinterpret_cast<const float(*)[256]>(odd.data())));
+  const ByteTable256 table = MakeByteTable256(*reinterpret_cast<const float(*)[256]>(odd.data()));
+  test::Random rng(11);
+  for (size_t n : {0, 1, 15, 63, 64, 65, 130, 200, 256, 1000}) {
+    std::vector<uint8_t> codes(n);
+    for (size_t i = 0; i < n; ++i) codes[i] = i < 256 ? uint8_t(i) : uint8_t(rng.Bits());
+    for (float scale : {1.0f, 0.3f, -0x1p-120f}) {
+      std::vector<float> want(n);
+      for (size_t i = 0; i < n; ++i) want[i] = odd[codes[i]] * scale;
+      EXPECT_TRUE(BitsEqual(
+          want, Run<float>({TableOp::kDecodeRow, codes.data(), nullptr, &table, n, scale}, 32, n)))
+          << n << " codes, scale " << scale;
+    }
+  }
+}
+
+TEST_P(TableOpsTest, LoadXorPartnerAndGatherArenaReadThePartner) {
+  test::Random rng(12);
+  for (uint32_t n : {32u, 64u, 1024u}) {
+    std::vector<float> in(n);
+    for (float& x : in) x = Entry(rng);
+    std::vector<float> want(size_t{31} * n);
+    for (uint32_t m = 1; m < 32; ++m) {
+      for (uint32_t l = 0; l < n; ++l) want[size_t{m - 1} * n + l] = in[l ^ m];
+    }
+    EXPECT_TRUE(BitsEqual(
+        want, Run<float>({TableOp::kPartner, in.data()}, n, want.size(), n * sizeof(float))))
+        << "group size " << n;
+  }
+  for (uint32_t n : kGroupSizes) {
+    std::vector<uint32_t> in(n), want(n);
+    for (uint32_t l = 0; l < n; ++l) in[l] = uint32_t(rng.Bits());
+    for (uint32_t l = 0; l < n; ++l) want[l] = in[n - 1 - l];
+    EXPECT_TRUE(
+        BitsEqual(want, Run<uint32_t>({TableOp::kGather, in.data()}, n, n, n * sizeof(uint32_t))))
+        << "group size " << n;
+  }
+}
+
+TEST_P(TableOpsTest, LanesAtAndStoreStridedAddressTheirElements) {
+  test::Random rng(13);
+  for (uint32_t n : kGroupSizes) {
+    std::vector<uint32_t> ids(3 * size_t{n});
+    for (uint32_t j = 0; j < ids.size(); ++j) ids[j] = j;
+    EXPECT_TRUE(BitsEqual(ids, Run<uint32_t>({TableOp::kLanesAt}, n, ids.size())))
+        << "group size " << n;
+    std::vector<float> in(n);
+    for (float& x : in) x = Entry(rng);
+    std::vector<float> want(3 * size_t{n}, FloatFromBits(kPoison));
+    for (uint32_t l = 0; l < n; ++l) want[3 * size_t{l}] = in[l];
+    EXPECT_TRUE(BitsEqual(want, Run<float>({TableOp::kStrided, in.data()}, n, want.size())))
+        << "group size " << n;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, TableOpsTest, ::testing::ValuesIn(AvailableTargets()),
+                         [](const ::testing::TestParamInfo<Target>& info) {
+                           std::string name = info.param.name();
+                           for (char& c : name) {
+                             if (c == '-') c = '_';
+                           }
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace tgk
+#endif  // HWY_ONCE
