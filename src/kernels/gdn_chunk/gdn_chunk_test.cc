@@ -176,7 +176,7 @@ struct ForwardResult {
   template <class T>
   std::vector<T> Part(size_t offset, size_t count) const {
     std::vector<T> x(count);
-    std::memcpy(x.data(), scratch.data() + offset, count * sizeof(T));
+    if (count > 0) std::memcpy(x.data(), scratch.data() + offset, count * sizeof(T));
     return x;
   }
 };
