@@ -200,7 +200,8 @@ void GatedDeltaRuleChunkForward(Queue& queue, const GdnChunkShape& s, ConstView 
                                 ConstView v, ConstView g, ConstView beta, float scale,
                                 ConstView initial_state, View o, View final_state, View scratch,
                                 bool use_qk_l2norm) {
-  const std::string p = "chunk_gated_delta_rule_fwd";
+  static const std::string p =
+      "chunk_gated_delta_rule_fwd";  // built once: a valid call allocates nothing
   CheckShape(p, s, scale);
   CheckBuffers(p, s, s.B, q, k, v, g, beta, initial_state, o, final_state);
   CheckScratch(p, scratch, GdnChunkScratch(s, use_qk_l2norm).bytes);
@@ -226,7 +227,8 @@ void GatedDeltaRuleChunkForwardVarlen(Queue& queue, const GdnChunkShape& s,
                                       ConstView k, ConstView v, ConstView g, ConstView beta,
                                       float scale, ConstView initial_state, View o,
                                       View final_state, View scratch, bool use_qk_l2norm) {
-  const std::string p = "chunk_gated_delta_rule_fwd";
+  static const std::string p =
+      "chunk_gated_delta_rule_fwd";  // built once: a valid call allocates nothing
   CheckShape(p, s, scale);
   if (s.B != 1) {
     ThrowInvalidArgument(p + ": B (" + std::to_string(s.B) +

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tgk/detail/checked_math.h"
+#include "tgk/detail/validate.h"
 #include "tgk/dtype.h"
 #include "tgk/error.h"
 #include "tgk/view.h"
@@ -39,12 +40,7 @@ inline uint64_t Count(const std::string& prefix, std::initializer_list<uint64_t>
   return *product;
 }
 
-inline void CheckNotNull(const std::string& prefix, const char* name, ConstView view) {
-  if (view.count() > 0 && view.data() == nullptr) {
-    ThrowInvalidArgument(prefix + ": " + name + " has " + std::to_string(view.count()) +
-                         " elements but a null data pointer");
-  }
-}
+using detail::CheckNotNull;  // the shared rule and message (tgk/detail/validate.h)
 
 // "{name} must be {dtype}[{n}] (got {count} {dtype})", the form of the spec's stages 3, 5, 7.
 inline void CheckTyped(const std::string& prefix, const char* name, ConstView view, DType dtype,

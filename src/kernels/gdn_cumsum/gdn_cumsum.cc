@@ -30,7 +30,8 @@ namespace tgk {
 TGK_EXPORT_KERNEL(GdnCumsumKernel, "chunk_local_cumsum_g_f32")
 
 void GatedDeltaNetChunkCumsum(Queue& queue, const GdnCumsumShape& s, ConstView g, View g_cumsum) {
-  const std::string p = "chunk_local_cumsum_g: ";
+  static const std::string p =
+      "chunk_local_cumsum_g: ";  // built once: a valid call allocates nothing
   if (s.B == 0 || s.T == 0 || s.H == 0 || s.BT == 0)
     ThrowInvalidArgument(p + "all dims must be > 0");
   if (s.BT != kGdnCumsumChunk) {

@@ -51,7 +51,7 @@ void Record(Queue& queue, const detail::KernelEntry& kernel, const GdnL2NormShap
 }  // namespace
 
 void GatedDeltaNetL2Norm(Queue& queue, const GdnL2NormShape& s, ConstView input, View output) {
-  const std::string p = "L2 norm ";
+  static const std::string p = "L2 norm ";  // built once: a valid call allocates nothing
   if (s.rows == 0 || s.dim == 0) ThrowInvalidArgument(p + "rows and dim must be > 0");
   const auto n = detail::CheckedProduct({s.rows, s.dim});
   if (!n) {

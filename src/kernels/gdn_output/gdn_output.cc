@@ -30,7 +30,8 @@ TGK_EXPORT_KERNEL(GdnOutputKernel, "gated_delta_net_chunk_o_bf16")
 void GatedDeltaNetChunkOutput(Queue& queue, const GdnOutputShape& s, ConstView q, ConstView k,
                               ConstView v_new, ConstView h, ConstView g_cumsum, float scale,
                               View o) {
-  const std::string p = "gated_delta_net_chunk_o";
+  static const std::string p =
+      "gated_delta_net_chunk_o";  // built once: a valid call allocates nothing
   if (s.B == 0 || s.T == 0 || s.Hg == 0 || s.H == 0 || s.K == 0 || s.V == 0 || s.BT == 0) {
     ThrowInvalidArgument(p + ": all dims must be > 0");
   }

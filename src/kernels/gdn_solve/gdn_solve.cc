@@ -28,7 +28,8 @@ namespace tgk {
 TGK_EXPORT_KERNEL(GdnSolveKernel, "chunk_tri_solve_invert_f32")
 
 void GatedDeltaNetSolve(Queue& queue, const GdnSolveShape& s, ConstView A_strict, View A_inv) {
-  const std::string p = "chunk_tri_solve_invert";
+  static const std::string p =
+      "chunk_tri_solve_invert";  // built once: a valid call allocates nothing
   if (s.B == 0 || s.T == 0 || s.H == 0 || s.BT == 0) {
     ThrowInvalidArgument(p + ": all dims must be > 0");
   }

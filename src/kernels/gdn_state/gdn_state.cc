@@ -29,7 +29,8 @@ TGK_EXPORT_KERNEL(GdnStateKernel, "gated_delta_net_chunk_inter_state_bf16")
 void GatedDeltaNetChunkState(Queue& queue, const GdnStateShape& s, ConstView k, ConstView w,
                              ConstView u, ConstView g_cumsum, ConstView h0, View h, View v_new,
                              View final_state) {
-  const std::string p = "gated_delta_net_chunk";
+  static const std::string p =
+      "gated_delta_net_chunk";  // built once: a valid call allocates nothing
   if (s.B == 0 || s.T == 0 || s.Hg == 0 || s.H == 0 || s.K == 0 || s.V == 0 || s.BT == 0) {
     ThrowInvalidArgument(p + ": all dims must be > 0");
   }

@@ -28,7 +28,8 @@ TGK_EXPORT_KERNEL(GdnWuKernel, "gated_delta_net_recompute_wu_bf16")
 
 void GatedDeltaNetRecomputeWu(Queue& queue, const GdnWuShape& s, ConstView k, ConstView v,
                               ConstView beta, ConstView g_cumsum, ConstView A_inv, View w, View u) {
-  const std::string p = "gated_delta_net_recompute_wu";
+  static const std::string p =
+      "gated_delta_net_recompute_wu";  // built once: a valid call allocates nothing
   if (s.B == 0 || s.T == 0 || s.Hg == 0 || s.H == 0 || s.K == 0 || s.V == 0 || s.BT == 0) {
     ThrowInvalidArgument(p + ": all dims must be > 0");
   }
