@@ -80,31 +80,39 @@ void CheckMaps(const RunOptions& options, const Tensors& inputs, const Tensors& 
   }
 }
 
+// Whether `t` is declared (Shaped) rather than holding data.
+bool Declared(const Tensor& t) { return t.data.empty(); }
+
 // Step 2 of Measure.
-void ValidateBeforeAllocating(const Recorder& record, const Tensors& outputs,
-                              const Tensors& scratch) {
+void ValidateBeforeAllocating(Job& job) {
   std::vector<std::unique_ptr<Reservation>> reservations;
-  OutputViews views;
-  for (const Tensors* group : {&outputs, &scratch}) {
-    for (const auto& [name, t] : *group) {
+  Views views;
+  for (Tensors* group : {&job.inputs, &job.outputs, &job.scratch}) {
+    for (auto& [name, t] : *group) {
+      if (!Declared(t)) {
+        views.emplace(name, t.view());
+        continue;
+      }
       const uint64_t bytes = Bytes(t);
       reservations.push_back(std::make_unique<Reservation>(bytes));
       views.emplace(name, View(reservations.back()->data(), bytes / SizeOf(t.dtype), t.dtype));
     }
   }
   Queue validation(QueueOptions{.threads = 1, .target = Target::Scalar()});
-  record(validation, views);
-  validation.discard();  // validated only: the reserved outputs are never run on
+  job.record(validation, views);
+  validation.discard();  // validated only: the reserved tensors are never run on
 }
 
-// Zero-filled tensors shaped like `declared`, and their views added to `views`.
-Tensors Allocate(const Tensors& declared, OutputViews& views) {
+// Zero-filled tensors shaped like `declared`.
+Tensors Allocate(const Tensors& declared) {
   Tensors tensors;
-  for (const auto& [name, t] : declared) {
-    Tensor& allocated = tensors.emplace(name, Tensor::Zeros(t.dtype, t.shape)).first->second;
-    views.emplace(name, allocated.view());
-  }
+  for (const auto& [name, t] : declared) tensors.emplace(name, Tensor::Zeros(t.dtype, t.shape));
   return tensors;
+}
+
+// Views of `tensors` added to `views`.
+void AddViews(Tensors& tensors, Views& views) {
+  for (auto& [name, t] : tensors) views.insert_or_assign(name, t.view());
 }
 
 // Step 5 of Measure.
@@ -195,13 +203,17 @@ Tensor Shaped(DType dtype, std::vector<uint64_t> shape) {
   return Tensor{dtype, std::move(shape), {}};
 }
 
-void Measure(const RunOptions& options, const TensorFile* file, const Recorder& record,
-             const Tensors& inputs, Tensors& outputs, RunResult& result, Tensors scratch) {
-  CheckMaps(options, inputs, outputs, result.kernel);
-  ValidateBeforeAllocating(record, outputs, scratch);
-  OutputViews views;
-  outputs = Allocate(outputs, views);
-  const Tensors scratch_buffers = Allocate(scratch, views);
+void Measure(const RunOptions& options, const TensorFile* file, Job& job, RunResult& result) {
+  CheckMaps(options, job.inputs, job.outputs, result.kernel);
+  ValidateBeforeAllocating(job);
+  if (job.draw) {
+    job.inputs = Allocate(job.inputs);
+    job.draw(job.inputs);
+  }
+  job.outputs = Allocate(job.outputs);
+  Tensors scratch = Allocate(job.scratch);
+  Views views;
+  for (Tensors* group : {&job.inputs, &job.outputs, &scratch}) AddViews(*group, views);
 
   QueueOptions queue_options{.threads = options.threads};
   if (!options.target.empty()) queue_options.target = ParseTarget(options.target);
@@ -220,7 +232,7 @@ void Measure(const RunOptions& options, const TensorFile* file, const Recorder& 
     const bool timed = i >= options.warmup;
     if (probe && timed && paired) ceilings.push_back(probe->Run(result.roof));
     const auto start = std::chrono::steady_clock::now();
-    record(queue, views);
+    job.record(queue, views);
     queue.commit_and_wait();
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
     if (!timed) continue;
@@ -236,19 +248,20 @@ void Measure(const RunOptions& options, const TensorFile* file, const Recorder& 
   if (probe) result.paired = Paired{ceilings, perf::Median(ceilings), perf::Median(fractions)};
 
   if (options.oracle) {
-    OutputViews oracle_views;
-    const Tensors expected = Allocate(outputs, oracle_views);
-    const Tensors oracle_scratch = Allocate(scratch, oracle_views);
+    Tensors expected = Allocate(job.outputs), oracle_scratch = Allocate(job.scratch);
+    Views oracle_views = views;
+    AddViews(expected, oracle_views);
+    AddViews(oracle_scratch, oracle_views);
     Queue oracle(QueueOptions{.threads = options.threads, .target = Target::Scalar()});
-    record(oracle, oracle_views);
+    job.record(oracle, oracle_views);
     oracle.commit_and_wait();
-    for (const auto& [name, t] : outputs) {
+    for (const auto& [name, t] : job.outputs) {
       result.oracle.push_back(OutputComparison{name, "scalar oracle", t.shape,
                                                Compare(t.view(), expected.at(name).view())});
     }
   }
-  CompareWithReferences(options, file, inputs, outputs, result);
-  WriteOutputFile(options, inputs, outputs, result);
+  CompareWithReferences(options, file, job.inputs, job.outputs, result);
+  WriteOutputFile(options, job.inputs, job.outputs, result);
 }
 
 float Random::Normal() {

@@ -108,34 +108,50 @@ std::vector<std::unique_ptr<KernelCommand>> MakeKernelCommands();
 
 // ---- helpers for kernel commands -----------------------------------------------------------
 
-// Views of a command's outputs by name.
-using OutputViews = std::map<std::string, View>;
+// Views of a run's tensors by name: its inputs, outputs and scratch.
+using Views = std::map<std::string, View>;
 
-// Records one run of a kernel on `queue`, writing into `outputs`.
-using Recorder = std::function<void(Queue& queue, const OutputViews& outputs)>;
+// Records one run of a kernel on `queue`, reading and writing the tensors of `views`.
+using Recorder = std::function<void(Queue& queue, const Views& views)>;
 
-// A tensor's dtype and shape, without data: what a command declares its outputs as.
+// A tensor's dtype and shape, without data: how a command declares its outputs, and its
+// inputs when they are random.
 Tensor Shaped(DType dtype, std::vector<uint64_t> shape);
+
+// What one `tgk run` executes.
+struct Job {
+  // Read from the --in file, or declared with Shaped and drawn by `draw` (random inputs).
+  Tensors inputs;
+  // Fills the declared inputs, allocated and zero-filled, once the kernel has validated the
+  // shape. Null when the inputs come from a file.
+  std::function<void(Tensors& inputs)> draw;
+  Tensors outputs;  // declared with Shaped
+  // Declared with Shaped (flash-attn-vec's partials, gdn-chunk's stage buffers): validated,
+  // allocated and given to `record` beside the outputs, but neither compared nor written.
+  Tensors scratch;
+  Recorder record;
+};
 
 // The whole of a run, in this order:
 // 1. Checks every --map names one of the kernel's inputs or outputs.
-// 2. Records `record` once on a scratch queue over address space reserved for the outputs
-//    (not memory), and drops it: the kernel's own validation of the full shape runs before
-//    anything the shape implies is allocated (tgk::Error then, nothing allocated).
-// 3. Allocates `outputs` (declared with Shaped) and runs `record` options.warmup +
-//    options.repeat times on the chosen target, timing each run; with options.ceiling, beside
-//    a run of the ceiling probe of result.roof before each timed one (for the FMA roof
-//    options.repeat probe runs before the warm-up instead: perf::PairedPerRun).
-// 4. With options.oracle, runs once on the scalar oracle (same thread count) into zero-filled
+// 2. Records `job.record` once on a scratch queue over address space reserved (not memory) for
+//    every declared tensor: random inputs, outputs and scratch; and drops it. So the kernel's
+//    own validation of the full shape runs before anything the shape implies is allocated
+//    (tgk::Error then, nothing allocated).
+// 3. Allocates the declared inputs and has `job.draw` fill them, then allocates the outputs and
+//    scratch.
+// 4. Runs `job.record` options.warmup + options.repeat times on the chosen target, timing each
+//    run; with options.ceiling, beside a run of the ceiling probe of result.roof before each
+//    timed one (for the FMA roof options.repeat probe runs before the warm-up instead:
+//    perf::PairedPerRun).
+// 5. With options.oracle, runs once on the scalar oracle (same thread count) into zero-filled
 //    outputs and compares bit for bit.
-// 5. Compares each output with its reference: the output's tensor (through --map) in
+// 6. Compares each output with its reference: the output's tensor (through --map) in
 //    options.ref, else in `file` (the --in file, or null). A --ref file's tensors must each be
 //    an input or an output of the kernel.
-// 6. Writes inputs, outputs and result.params to options.out.
-// `scratch` (declared with Shaped: flash-attn-vec's partials) is validated, allocated and given
-// to `record` beside the outputs, but neither compared nor written.
-void Measure(const RunOptions& options, const TensorFile* file, const Recorder& record,
-             const Tensors& inputs, Tensors& outputs, RunResult& result, Tensors scratch = {});
+// 7. Writes inputs, outputs and result.params to options.out.
+// Afterwards job.inputs and job.outputs hold the data.
+void Measure(const RunOptions& options, const TensorFile* file, Job& job, RunResult& result);
 
 // Random numbers that depend only on the seed (no std:: distributions, whose algorithms
 // differ between standard libraries).

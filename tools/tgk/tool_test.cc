@@ -276,10 +276,15 @@ struct ToolRun {
 
 class ToolRunTest : public ToolTest {
  protected:
-  ToolRun Run(const std::string& args) const {
+  // Runs the tool with `args`; with data_limit_kb, under that limit of its data segment
+  // (ulimit -d), which caps what it can allocate.
+  ToolRun Run(const std::string& args, int data_limit_kb = 0) const {
     const std::string err_path = Path("stderr.txt");
-    const std::string command =
-        std::string("'") + TGK_TOOL_PATH + "' " + args + " 2>'" + err_path + "'";
+    const std::string limit =
+        data_limit_kb == 0
+            ? ""
+            : "bash -c 'ulimit -d " + std::to_string(data_limit_kb) + " && exec \"$0\" \"$@\"' ";
+    const std::string command = limit + "'" + TGK_TOOL_PATH + "' " + args + " 2>'" + err_path + "'";
     ToolRun run;
     FILE* pipe = popen(command.c_str(), "r");
     if (!pipe) {
@@ -1024,18 +1029,42 @@ TEST_F(ParityTest, InputFilesCannotHurt) {
   WriteSafetensors(kkt, {{"k", Tensor::Zeros(DType::kBF16, {1, 640, 3, 64})},
                          {"beta", Tensor::Zeros(DType::kF32, {1, 640, 1000})},
                          {"g", Tensor::Zeros(DType::kF32, {1, 640, 1000})}});
-  const std::string limit = "bash -c 'ulimit -d 100000 && exec \"$0\" \"$@\"' ";
-  const std::string tool = std::string("'") + TGK_TOOL_PATH + "'";
-  FILE* pipe = popen((limit + tool + " run kkt --threads 1 --in '" + kkt + "' 2>&1").c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string out;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
-  const int status = pclose(pipe);
-  EXPECT_EQ(WEXITSTATUS(status), 2) << out;
-  EXPECT_NE(out.find("gated_delta_net_kkt: h (1000) must be a multiple of hg (3)"),
+  const ToolRun r = Run("run kkt --threads 1 --in '" + kkt + "'", 100000);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("gated_delta_net_kkt: h (1000) must be a multiple of hg (3)"),
             std::string::npos)
-      << out;
+      << r.err;
+}
+
+// Random inputs are declared and drawn only after the kernel has validated the shape: under
+// the data limit below (100 MB), each of these invalid shapes, whose inputs alone take 245 MB
+// to 13 GB, fails with the kernel's message instead of "out of memory".
+TEST_F(ToolRunTest, RandomInputsAreDrawnAfterValidation) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "ASan's shadow memory does not fit the data limit this test sets";
+#endif
+  const std::pair<const char*, const char*> cases[] = {
+      {"kkt --T 640000 --H 1000 --Hg 3 --K 64",
+       "gated_delta_net_kkt: h (1000) must be a multiple of hg (3)"},
+      {"sdpa --n_heads 30 --n_kv_heads 7 --seq_len 100000 --kv_seq_len 100000",
+       "n_heads (30) must be divisible by n_kv_heads (7)"},
+      {"flash-attn-vec --head_dim 100 --kv_seq_len 10000000",
+       "flash_attn_vec_peer_port_f16: head_dim must be 128, 256 or 512, got 100"},
+      {"tq-encode --n_tokens 10000000 --head_dim 100",
+       "hadamard_quantize_kv_seq: head_dim must be a power of two, got 100"},
+      {"tq-dequant --cache_capacity 100000000 --head_dim 100 --n_tokens 1000000",
+       "dispatch_tq_dequantize_hb_kv_seq: head_dim must be power of two, got 100"},
+      {"gdn-chunk --T 100000 --H 30 --Hg 16",
+       "chunk_gated_delta_rule_fwd: H (30) must be a multiple of Hg (16)"},
+      {"gdn-recurrent --Sn 1000 --T 1000 --Hv 30 --Hk 16",
+       "gated_delta_rule_recurrent: n_v_heads (30) must be a multiple of n_k_heads (16)"},
+  };
+  for (const auto& [args, message] : cases) {
+    SCOPED_TRACE(args);
+    const ToolRun r = Run(std::string("run ") + args + " --threads 1", 100000);
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(ParityTest, NamesArePrintedEscaped) {

@@ -43,23 +43,26 @@ std::string ShapeText(const FlashAttnVecParams& p, int nwg) {
   return text + " NWG=" + std::to_string(nwg);
 }
 
-Tensors RandomInputs(const FlashAttnVecParams& p, uint64_t seed) {
-  Random random(seed);
-  Tensor q = Tensor::Zeros(DType::kF32, {p.num_heads, p.head_dim});
-  float* q_data = q.as<float>();
-  for (uint64_t i = 0; i < q.count(); ++i) q_data[i] = 2 * random.Uniform() - 1;
-  Tensors inputs{{"Q", std::move(q)}};
-  for (const char* name : {"K", "V"}) {
-    Tensor t = Tensor::Zeros(DType::kF16, {p.num_kv_heads, p.kv_capacity, p.head_dim});
-    f16* data = t.as<f16>();
-    uint64_t bits = 0;
-    for (uint64_t i = 0; i < t.count(); ++i, bits >>= 16) {
-      if (i % 4 == 0) bits = random.Bits();
-      data[i] = F16FromF32(float(int16_t(uint16_t(bits))) * 0x1p-15f);
+void RandomInputs(Job& job, const FlashAttnVecParams& p, uint64_t seed) {
+  const std::vector<uint64_t> kv_shape{p.num_kv_heads, p.kv_capacity, p.head_dim};
+  job.inputs = Tensors{{"Q", Shaped(DType::kF32, {p.num_heads, p.head_dim})},
+                       {"K", Shaped(DType::kF16, kv_shape)},
+                       {"V", Shaped(DType::kF16, kv_shape)}};
+  job.draw = [seed](Tensors& inputs) {
+    Random random(seed);
+    Tensor& q = inputs.at("Q");
+    float* q_data = q.as<float>();
+    for (uint64_t i = 0; i < q.count(); ++i) q_data[i] = 2 * random.Uniform() - 1;
+    for (const char* name : {"K", "V"}) {
+      Tensor& t = inputs.at(name);
+      f16* data = t.as<f16>();
+      uint64_t bits = 0;
+      for (uint64_t i = 0; i < t.count(); ++i, bits >>= 16) {
+        if (i % 4 == 0) bits = random.Bits();
+        data[i] = F16FromF32(float(int16_t(uint16_t(bits))) * 0x1p-15f);
+      }
     }
-    inputs.emplace(name, std::move(t));
-  }
-  return inputs;
+  };
 }
 
 class FlashAttnVecCommand final : public KernelCommand {
@@ -98,14 +101,14 @@ class FlashAttnVecCommand final : public KernelCommand {
     result.kernel = name();
     FlashAttnVecParams p = params_;
     std::optional<TensorFile> file;
-    Tensors inputs;
+    Job job;
     if (options.in.empty()) {
       if (p.kv_capacity == 0) p.kv_capacity = p.kv_seq_len;
-      inputs = RandomInputs(p, options.seed);
+      RandomInputs(job, p, options.seed);
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      inputs = FileInputs(*file, options, p);
+      job.inputs = FileInputs(*file, options, p);
       result.inputs = options.in;
     }
     if (scale_->count() == 0) p.scale = DefaultScale(p.head_dim);
@@ -119,23 +122,20 @@ class FlashAttnVecCommand final : public KernelCommand {
                      {"sliding_window", std::to_string(p.sliding_window)},
                      {"ring_start", std::to_string(p.ring_start)}};
 
-    Tensors outputs{{"out", Shaped(DType::kF32, {p.num_heads, p.head_dim})}};
-    Tensors scratch;
+    job.outputs = Tensors{{"out", Shaped(DType::kF32, {p.num_heads, p.head_dim})}};
     if (nwg_ == 32) {
-      scratch.emplace("tmp",
-                      Shaped(DType::kF32,
-                             {FlashAttnVecNwg32TmpBytes(p.num_heads, p.head_dim) / sizeof(float)}));
+      job.scratch.emplace(
+          "tmp", Shaped(DType::kF32,
+                        {FlashAttnVecNwg32TmpBytes(p.num_heads, p.head_dim) / sizeof(float)}));
     }
-    const auto record = [&](Queue& queue, const OutputViews& out) {
-      const ConstView q = inputs.at("Q").view(), k = inputs.at("K").view(),
-                      v = inputs.at("V").view();
+    job.record = [&](Queue& queue, const Views& v) {
       if (nwg_ == 1) {
-        FlashAttnVecF16(queue, p, q, k, v, out.at("out"));
+        FlashAttnVecF16(queue, p, v.at("Q"), v.at("K"), v.at("V"), v.at("out"));
       } else {
-        FlashAttnVecF16Nwg32(queue, p, q, k, v, out.at("tmp"), out.at("out"));
+        FlashAttnVecF16Nwg32(queue, p, v.at("Q"), v.at("K"), v.at("V"), v.at("tmp"), v.at("out"));
       }
     };
-    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result, std::move(scratch));
+    Measure(options, file ? &*file : nullptr, job, result);
     return result;
   }
 

@@ -25,39 +25,40 @@ std::string ShapeText(const GdnChunkShape& s) {
          " H=" + std::to_string(s.H) + " K=" + std::to_string(s.K) + " V=" + std::to_string(s.V);
 }
 
-Tensors RandomInputs(const GdnChunkShape& s, uint64_t seed) {
-  Random random(seed);
-  Tensor q = Tensor::Zeros(DType::kBF16, {s.B, s.T, s.Hg, s.K});
-  Tensor k = Tensor::Zeros(DType::kBF16, {s.B, s.T, s.Hg, s.K});
-  for (Tensor* t : {&q, &k}) {
-    bf16* data = t->as<bf16>();
-    std::vector<float> row(s.K);
-    for (uint64_t r = 0; r < t->count() / s.K; ++r) {
-      double norm = 0.0;
-      for (float& x : row) {
-        x = random.Normal();
-        norm += double(x) * x;
+void RandomInputs(Job& job, const GdnChunkShape& s, uint64_t seed) {
+  job.inputs = Tensors{{"q", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
+                       {"k", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
+                       {"v", Shaped(DType::kBF16, {s.B, s.T, s.H, s.V})},
+                       {"g", Shaped(DType::kF32, {s.B, s.T, s.H})},
+                       {"beta", Shaped(DType::kF32, {s.B, s.T, s.H})},
+                       {"h0", Shaped(DType::kF32, {s.B, s.H, s.V, s.K})}};
+  job.draw = [s, seed](Tensors& inputs) {
+    Random random(seed);
+    for (const char* name : {"q", "k"}) {
+      Tensor& t = inputs.at(name);
+      bf16* data = t.as<bf16>();
+      std::vector<float> row(s.K);
+      for (uint64_t r = 0; r < t.count() / s.K; ++r) {
+        double norm = 0.0;
+        for (float& x : row) {
+          x = random.Normal();
+          norm += double(x) * x;
+        }
+        for (uint32_t c = 0; c < s.K; ++c)
+          data[r * s.K + c] = BF16FromF32(float(row[c] / std::sqrt(norm)));
       }
-      for (uint32_t c = 0; c < s.K; ++c)
-        data[r * s.K + c] = BF16FromF32(float(row[c] / std::sqrt(norm)));
     }
-  }
-  Tensor v = Tensor::Zeros(DType::kBF16, {s.B, s.T, s.H, s.V});
-  for (uint64_t i = 0; i < v.count(); ++i) v.as<bf16>()[i] = BF16FromF32(random.Normal() * 0.5f);
-  Tensor g = Tensor::Zeros(DType::kF32, {s.B, s.T, s.H});
-  for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = -0.1f * random.Uniform();
-  Tensor beta = Tensor::Zeros(DType::kF32, {s.B, s.T, s.H});
-  for (uint64_t i = 0; i < beta.count(); ++i) beta.as<float>()[i] = 0.1f + 0.9f * random.Uniform();
-  Tensor h0 = Tensor::Zeros(DType::kF32, {s.B, s.H, s.V, s.K});
-  for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = 0.1f * random.Normal();
-  Tensors inputs;
-  inputs.emplace("q", std::move(q));
-  inputs.emplace("k", std::move(k));
-  inputs.emplace("v", std::move(v));
-  inputs.emplace("g", std::move(g));
-  inputs.emplace("beta", std::move(beta));
-  inputs.emplace("h0", std::move(h0));
-  return inputs;
+    Tensor& v = inputs.at("v");
+    for (uint64_t i = 0; i < v.count(); ++i) v.as<bf16>()[i] = BF16FromF32(random.Normal() * 0.5f);
+    Tensor& g = inputs.at("g");
+    for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = -0.1f * random.Uniform();
+    Tensor& beta = inputs.at("beta");
+    for (uint64_t i = 0; i < beta.count(); ++i) {
+      beta.as<float>()[i] = 0.1f + 0.9f * random.Uniform();
+    }
+    Tensor& h0 = inputs.at("h0");
+    for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = 0.1f * random.Normal();
+  };
 }
 
 class GdnChunkCommand final : public KernelCommand {
@@ -87,13 +88,13 @@ class GdnChunkCommand final : public KernelCommand {
     result.kernel = name();
     GdnChunkShape shape = shape_;
     std::optional<TensorFile> file;
-    Tensors inputs;
+    Job job;
     if (options.in.empty()) {
-      inputs = RandomInputs(shape, options.seed);
+      RandomInputs(job, shape, options.seed);
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      inputs = FileInputs(*file, options, shape);
+      job.inputs = FileInputs(*file, options, shape);
       result.inputs = options.in;
     }
     const float scale =
@@ -103,17 +104,17 @@ class GdnChunkCommand final : public KernelCommand {
     result.roof = perf::Roof::kFma;
     if (scale_option_->count() > 0) result.notes.emplace_back("scale", std::to_string(scale));
 
-    Tensors outputs{{"o", Shaped(DType::kBF16, {shape.B, shape.T, shape.H, shape.V})},
-                    {"final_state", Shaped(DType::kF32, {shape.B, shape.H, shape.V, shape.K})}};
-    const auto record = [&](Queue& queue, const OutputViews& out) {
-      GatedDeltaRuleChunkForward(
-          queue, shape, inputs.at("q").view(), inputs.at("k").view(), inputs.at("v").view(),
-          inputs.at("g").view(), inputs.at("beta").view(), scale, inputs.at("h0").view(),
-          out.at("o"), out.at("final_state"), out.at("scratch"), use_qk_l2norm_);
+    job.outputs =
+        Tensors{{"o", Shaped(DType::kBF16, {shape.B, shape.T, shape.H, shape.V})},
+                {"final_state", Shaped(DType::kF32, {shape.B, shape.H, shape.V, shape.K})}};
+    job.scratch =
+        Tensors{{"scratch", Shaped(DType::kU8, {GdnChunkScratch(shape, use_qk_l2norm_).bytes})}};
+    job.record = [&](Queue& queue, const Views& v) {
+      GatedDeltaRuleChunkForward(queue, shape, v.at("q"), v.at("k"), v.at("v"), v.at("g"),
+                                 v.at("beta"), scale, v.at("h0"), v.at("o"), v.at("final_state"),
+                                 v.at("scratch"), use_qk_l2norm_);
     };
-    Measure(
-        options, file ? &*file : nullptr, record, inputs, outputs, result,
-        Tensors{{"scratch", Shaped(DType::kU8, {GdnChunkScratch(shape, use_qk_l2norm_).bytes})}});
+    Measure(options, file ? &*file : nullptr, job, result);
     return result;
   }
 

@@ -17,14 +17,16 @@ std::string ShapeText(const GdnCumsumShape& s) {
 }
 
 // FLA's logsigmoid gates, g = log σ(u) with u ~ U[0, 1).
-Tensors RandomInputs(const GdnCumsumShape& s, uint64_t seed) {
-  Random random(seed);
-  Tensor g = Tensor::Zeros(DType::kF32, {s.B, s.T, s.H});
-  float* data = g.as<float>();
-  for (uint64_t i = 0; i < g.count(); ++i) {
-    data[i] = float(-std::log1p(std::exp(-double(random.Uniform()))));
-  }
-  return Tensors{{"g", std::move(g)}};
+void RandomInputs(Job& job, const GdnCumsumShape& s, uint64_t seed) {
+  job.inputs = Tensors{{"g", Shaped(DType::kF32, {s.B, s.T, s.H})}};
+  job.draw = [seed](Tensors& inputs) {
+    Random random(seed);
+    Tensor& g = inputs.at("g");
+    float* data = g.as<float>();
+    for (uint64_t i = 0; i < g.count(); ++i) {
+      data[i] = float(-std::log1p(std::exp(-double(random.Uniform()))));
+    }
+  };
 }
 
 class GdnCumsumCommand final : public KernelCommand {
@@ -48,14 +50,14 @@ class GdnCumsumCommand final : public KernelCommand {
     result.kernel = name();
     GdnCumsumShape shape = shape_;
     std::optional<TensorFile> file;
-    Tensors inputs;
+    Job job;
     if (options.in.empty()) {
-      inputs = RandomInputs(shape, options.seed);
+      RandomInputs(job, shape, options.seed);
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
       FileShape dims(*file, options);
-      inputs = Tensors{{"g", dims.Bind("g", DType::kF32, {"B", "T", "H"})}};
+      job.inputs = Tensors{{"g", dims.Bind("g", DType::kF32, {"B", "T", "H"})}};
       if (dims.Has("g_cumsum")) dims.BindShape("g_cumsum", {"B", "T", "H"});
       shape.B = dims.Take("B", options_[0], shape_.B);
       shape.T = dims.Take("T", options_[1], shape_.T);
@@ -66,11 +68,11 @@ class GdnCumsumCommand final : public KernelCommand {
     result.work = GdnCumsumBytes(shape);
     result.roof = perf::Roof::kCopy;
 
-    Tensors outputs{{"g_cumsum", Shaped(DType::kF32, {shape.B, shape.T, shape.H})}};
-    const auto record = [&](Queue& queue, const OutputViews& out) {
-      GatedDeltaNetChunkCumsum(queue, shape, inputs.at("g").view(), out.at("g_cumsum"));
+    job.outputs = Tensors{{"g_cumsum", Shaped(DType::kF32, {shape.B, shape.T, shape.H})}};
+    job.record = [&](Queue& queue, const Views& v) {
+      GatedDeltaNetChunkCumsum(queue, shape, v.at("g"), v.at("g_cumsum"));
     };
-    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, job, result);
     return result;
   }
 

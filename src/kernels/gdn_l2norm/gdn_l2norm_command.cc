@@ -19,12 +19,14 @@ std::string ShapeText(const GdnL2NormShape& s, DType dtype) {
 }
 
 // Rows of N(0, 0.01) values, as a q or k before normalisation.
-Tensors RandomInputs(const GdnL2NormShape& s, uint64_t seed) {
-  Random random(seed);
-  Tensor x = Tensor::Zeros(DType::kBF16, {s.rows, s.dim});
-  bf16* data = x.as<bf16>();
-  for (uint64_t i = 0; i < x.count(); ++i) data[i] = BF16FromF32(random.Normal() * 0.1f);
-  return Tensors{{"x", std::move(x)}};
+void RandomInputs(Job& job, const GdnL2NormShape& s, uint64_t seed) {
+  job.inputs = Tensors{{"x", Shaped(DType::kBF16, {s.rows, s.dim})}};
+  job.draw = [seed](Tensors& inputs) {
+    Random random(seed);
+    Tensor& x = inputs.at("x");
+    bf16* data = x.as<bf16>();
+    for (uint64_t i = 0; i < x.count(); ++i) data[i] = BF16FromF32(random.Normal() * 0.1f);
+  };
 }
 
 class GdnL2NormCommand final : public KernelCommand {
@@ -45,16 +47,16 @@ class GdnL2NormCommand final : public KernelCommand {
     result.kernel = name();
     GdnL2NormShape shape{rows_, dim_};
     std::optional<TensorFile> file;
-    Tensors inputs;
+    Job job;
     DType dtype = DType::kBF16;
     if (options.in.empty()) {
-      inputs = RandomInputs(shape, options.seed);
+      RandomInputs(job, shape, options.seed);
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
       FileShape dims(*file, options);
       dtype = dims.DTypeOf("x").value_or(DType::kBF16);
-      inputs = Tensors{{"x", dims.Bind("x", dtype, {"rows", "dim"})}};
+      job.inputs = Tensors{{"x", dims.Bind("x", dtype, {"rows", "dim"})}};
       if (dims.Has("y")) dims.BindShape("y", {"rows", "dim"});
       shape.rows = dims.Take("rows", rows_option_, rows_);
       shape.dim = dims.Take("dim", dim_option_, dim_);
@@ -64,11 +66,11 @@ class GdnL2NormCommand final : public KernelCommand {
     result.work = GdnL2NormBytes(shape, uint32_t(SizeOf(dtype)));
     result.roof = perf::Roof::kCopy;
 
-    Tensors outputs{{"y", Shaped(dtype, {shape.rows, shape.dim})}};
-    const auto record = [&](Queue& queue, const OutputViews& out) {
-      GatedDeltaNetL2Norm(queue, shape, inputs.at("x").view(), out.at("y"));
+    job.outputs = Tensors{{"y", Shaped(dtype, {shape.rows, shape.dim})}};
+    job.record = [&](Queue& queue, const Views& v) {
+      GatedDeltaNetL2Norm(queue, shape, v.at("x"), v.at("y"));
     };
-    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, job, result);
     return result;
   }
 

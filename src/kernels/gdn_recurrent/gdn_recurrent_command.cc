@@ -39,34 +39,38 @@ std::string ShapeText(const Params& p) {
 
 // mlx-native's test distributions: unit-norm q (times Dk^-1/2) and k, v ~ N(0, 1),
 // g ~ U[0.05, 0.5), β ~ U[0, 1), h0 ~ N(0, 0.25); drawn in that order.
-Tensors RandomInputs(const GdnRecurrentShape& s, uint64_t seed) {
-  Random random(seed);
-  const auto unit_rows = [&](float row_scale) {
-    Tensor x = Tensor::Zeros(DType::kF32, {s.Sn, s.T, s.Hk, s.Dk});
-    float* data = x.as<float>();
-    for (uint64_t r = 0; r < x.count(); r += s.Dk) {
-      double norm = 0.0;
-      for (uint32_t c = 0; c < s.Dk; ++c) {
-        data[r + c] = random.Normal();
-        norm += double(data[r + c]) * data[r + c];
+void RandomInputs(Job& job, const GdnRecurrentShape& s, uint64_t seed) {
+  job.inputs = Tensors{{"q", Shaped(DType::kF32, {s.Sn, s.T, s.Hk, s.Dk})},
+                       {"k", Shaped(DType::kF32, {s.Sn, s.T, s.Hk, s.Dk})},
+                       {"v", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
+                       {"g", Shaped(DType::kF32, {s.Sn, s.T, s.Hv})},
+                       {"beta", Shaped(DType::kF32, {s.Sn, s.T, s.Hv})},
+                       {"h0", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
+  job.draw = [s, seed](Tensors& inputs) {
+    Random random(seed);
+    const auto unit_rows = [&](Tensor& x, float row_scale) {
+      float* data = x.as<float>();
+      for (uint64_t r = 0; r < x.count(); r += s.Dk) {
+        double norm = 0.0;
+        for (uint32_t c = 0; c < s.Dk; ++c) {
+          data[r + c] = random.Normal();
+          norm += double(data[r + c]) * data[r + c];
+        }
+        for (uint32_t c = 0; c < s.Dk; ++c)
+          data[r + c] = float(data[r + c] / std::sqrt(norm) * row_scale);
       }
-      for (uint32_t c = 0; c < s.Dk; ++c)
-        data[r + c] = float(data[r + c] / std::sqrt(norm) * row_scale);
-    }
-    return x;
+    };
+    unit_rows(inputs.at("q"), 1.0f / std::sqrt(float(s.Dk)));
+    unit_rows(inputs.at("k"), 1.0f);
+    Tensor& v = inputs.at("v");
+    for (uint64_t i = 0; i < v.count(); ++i) v.as<float>()[i] = random.Normal();
+    Tensor& g = inputs.at("g");
+    for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = random.Uniform() * 0.45f + 0.05f;
+    Tensor& beta = inputs.at("beta");
+    for (uint64_t i = 0; i < beta.count(); ++i) beta.as<float>()[i] = random.Uniform();
+    Tensor& h0 = inputs.at("h0");
+    for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = random.Normal() * 0.5f;
   };
-  Tensor q = unit_rows(1.0f / std::sqrt(float(s.Dk)));
-  Tensor k = unit_rows(1.0f);
-  Tensor v = Tensor::Zeros(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv});
-  for (uint64_t i = 0; i < v.count(); ++i) v.as<float>()[i] = random.Normal();
-  Tensor g = Tensor::Zeros(DType::kF32, {s.Sn, s.T, s.Hv});
-  for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = random.Uniform() * 0.45f + 0.05f;
-  Tensor beta = Tensor::Zeros(DType::kF32, {s.Sn, s.T, s.Hv});
-  for (uint64_t i = 0; i < beta.count(); ++i) beta.as<float>()[i] = random.Uniform();
-  Tensor h0 = Tensor::Zeros(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk});
-  for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = random.Normal() * 0.5f;
-  return Tensors{{"q", std::move(q)}, {"k", std::move(k)},       {"v", std::move(v)},
-                 {"g", std::move(g)}, {"beta", std::move(beta)}, {"h0", std::move(h0)}};
 }
 
 class GdnRecurrentCommand final : public KernelCommand {
@@ -102,13 +106,13 @@ class GdnRecurrentCommand final : public KernelCommand {
     result.kernel = name();
     Params p = params_;
     std::optional<TensorFile> file;
-    Tensors inputs;
+    Job job;
     if (options.in.empty()) {
-      inputs = RandomInputs(p.shape, options.seed);
+      RandomInputs(job, p.shape, options.seed);
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      inputs = FileInputs(*file, options, p.shape);
+      job.inputs = FileInputs(*file, options, p.shape);
       result.inputs = options.in;
     }
     const GdnRecurrentShape& s = p.shape;
@@ -116,16 +120,14 @@ class GdnRecurrentCommand final : public KernelCommand {
     result.work = GdnRecurrentStateBytes(s);
     result.roof = perf::Roof::kCopy;
 
-    Tensors outputs{{"o", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
-                    {"final_state", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
-    const auto record = [&](Queue& queue, const OutputViews& out) {
-      GatedDeltaRuleRecurrent(queue, s, inputs.at("q").view(), inputs.at("k").view(),
-                              inputs.at("v").view(), inputs.at("g").view(),
-                              inputs.at("beta").view(), p.scale, inputs.at("h0").view(),
-                              out.at("o"), out.at("final_state"),
+    job.outputs = Tensors{{"o", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
+                          {"final_state", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
+    job.record = [&](Queue& queue, const Views& v) {
+      GatedDeltaRuleRecurrent(queue, s, v.at("q"), v.at("k"), v.at("v"), v.at("g"), v.at("beta"),
+                              p.scale, v.at("h0"), v.at("o"), v.at("final_state"),
                               p.decode ? GdnRecurrentKernel::kDecode : GdnRecurrentKernel::kSerial);
     };
-    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, job, result);
     return result;
   }
 

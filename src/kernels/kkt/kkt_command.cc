@@ -19,27 +19,31 @@ std::string ShapeText(const KktShape& s) {
 
 // The distributions of the upstream fixture (spec section 9), drawn in its order: k, β, then
 // the gate increments, which are summed along T restarting at every chunk.
-Tensors RandomInputs(const KktShape& s, uint64_t seed) {
-  Random random(seed);
-  Tensor k = Tensor::Zeros(DType::kBF16, {s.B, s.T, s.Hg, s.K});
-  Tensor beta = Tensor::Zeros(DType::kF32, {s.B, s.T, s.H});
-  Tensor g = Tensor::Zeros(DType::kF32, {s.B, s.T, s.H});
-  bf16* k_data = k.as<bf16>();
-  for (uint64_t i = 0; i < k.count(); ++i) k_data[i] = BF16FromF32(random.Normal() * 0.1f);
-  float* beta_data = beta.as<float>();
-  for (uint64_t i = 0; i < beta.count(); ++i) beta_data[i] = random.Uniform() * 0.9f + 0.1f;
-  float* g_data = g.as<float>();
-  for (uint64_t i = 0; i < g.count(); ++i) g_data[i] = random.Uniform() * 0.045f - 0.05f;
-  for (uint64_t b = 0; b < s.B; ++b) {
-    for (uint64_t t = 0; t < s.T; ++t) {
-      if (t % kKktChunk == 0) continue;
-      for (uint64_t h = 0; h < s.H; ++h) {
-        const uint64_t i = (b * s.T + t) * s.H + h;
-        g_data[i] = g_data[i - s.H] + g_data[i];
+void RandomInputs(Job& job, const KktShape& s, uint64_t seed) {
+  job.inputs = Tensors{{"k", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
+                       {"beta", Shaped(DType::kF32, {s.B, s.T, s.H})},
+                       {"g", Shaped(DType::kF32, {s.B, s.T, s.H})}};
+  job.draw = [s, seed](Tensors& inputs) {
+    Random random(seed);
+    Tensor& k = inputs.at("k");
+    bf16* k_data = k.as<bf16>();
+    for (uint64_t i = 0; i < k.count(); ++i) k_data[i] = BF16FromF32(random.Normal() * 0.1f);
+    Tensor& beta = inputs.at("beta");
+    float* beta_data = beta.as<float>();
+    for (uint64_t i = 0; i < beta.count(); ++i) beta_data[i] = random.Uniform() * 0.9f + 0.1f;
+    Tensor& g = inputs.at("g");
+    float* g_data = g.as<float>();
+    for (uint64_t i = 0; i < g.count(); ++i) g_data[i] = random.Uniform() * 0.045f - 0.05f;
+    for (uint64_t b = 0; b < s.B; ++b) {
+      for (uint64_t t = 0; t < s.T; ++t) {
+        if (t % kKktChunk == 0) continue;
+        for (uint64_t h = 0; h < s.H; ++h) {
+          const uint64_t i = (b * s.T + t) * s.H + h;
+          g_data[i] = g_data[i - s.H] + g_data[i];
+        }
       }
     }
-  }
-  return Tensors{{"k", std::move(k)}, {"beta", std::move(beta)}, {"g", std::move(g)}};
+  };
 }
 
 class KktCommand final : public KernelCommand {
@@ -67,25 +71,24 @@ class KktCommand final : public KernelCommand {
     result.kernel = name();
     KktShape shape = shape_;
     std::optional<TensorFile> file;
-    Tensors inputs;
+    Job job;
     if (options.in.empty()) {
-      inputs = RandomInputs(shape, options.seed);
+      RandomInputs(job, shape, options.seed);
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      inputs = FileInputs(*file, options, shape);
+      job.inputs = FileInputs(*file, options, shape);
       result.inputs = options.in;
     }
     result.shape = ShapeText(shape);
     result.work = KktFlops(shape);
     result.roof = perf::Roof::kFma;
 
-    Tensors outputs{{"A", Shaped(DType::kF32, {shape.B, shape.T, shape.H, kKktChunk})}};
-    const auto record = [&](Queue& queue, const OutputViews& out) {
-      GatedDeltaNetKkt(queue, shape, inputs.at("k").view(), inputs.at("beta").view(),
-                       inputs.at("g").view(), out.at("A"));
+    job.outputs = Tensors{{"A", Shaped(DType::kF32, {shape.B, shape.T, shape.H, kKktChunk})}};
+    job.record = [&](Queue& queue, const Views& v) {
+      GatedDeltaNetKkt(queue, shape, v.at("k"), v.at("beta"), v.at("g"), v.at("A"));
     };
-    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, job, result);
     return result;
   }
 

@@ -37,16 +37,25 @@ std::string ShapeText(const SdpaParams& p) {
   return text;
 }
 
-Tensor RandomTensor(Random& random, DType dtype, std::vector<uint64_t> shape) {
-  Tensor t = Tensor::Zeros(dtype, std::move(shape));
-  if (dtype == DType::kBF16) {
-    bf16* data = t.as<bf16>();
-    for (uint64_t i = 0; i < t.count(); ++i) data[i] = BF16FromF32(random.Normal());
-  } else {
-    float* data = t.as<float>();
-    for (uint64_t i = 0; i < t.count(); ++i) data[i] = random.Normal();
-  }
-  return t;
+// Q, K and V of N(0, 1) values, drawn in that order.
+void RandomInputs(Job& job, const SdpaParams& p, DType dtype, uint64_t seed) {
+  const std::vector<uint64_t> kv_shape{p.batch, p.n_kv_heads, p.kv_capacity, p.head_dim};
+  job.inputs = Tensors{{"Q", Shaped(dtype, {p.batch, p.n_heads, p.seq_len, p.head_dim})},
+                       {"K", Shaped(dtype, kv_shape)},
+                       {"V", Shaped(dtype, kv_shape)}};
+  job.draw = [seed](Tensors& inputs) {
+    Random random(seed);
+    for (const char* name : {"Q", "K", "V"}) {
+      Tensor& t = inputs.at(name);
+      if (t.dtype == DType::kBF16) {
+        bf16* data = t.as<bf16>();
+        for (uint64_t i = 0; i < t.count(); ++i) data[i] = BF16FromF32(random.Normal());
+      } else {
+        float* data = t.as<float>();
+        for (uint64_t i = 0; i < t.count(); ++i) data[i] = random.Normal();
+      }
+    }
+  };
 }
 
 class SdpaCommand final : public KernelCommand {
@@ -86,19 +95,14 @@ class SdpaCommand final : public KernelCommand {
     SdpaParams p = params_;
     DType dtype = dtype_name_ == "bf16" ? DType::kBF16 : DType::kF32;
     std::optional<TensorFile> file;
-    Tensors inputs;
+    Job job;
     if (options.in.empty()) {
       if (p.kv_capacity == 0) p.kv_capacity = p.kv_seq_len;
-      Random random(options.seed);
-      inputs.emplace("Q", RandomTensor(random, dtype, {p.batch, p.n_heads, p.seq_len, p.head_dim}));
-      for (const char* name : {"K", "V"}) {
-        inputs.emplace(
-            name, RandomTensor(random, dtype, {p.batch, p.n_kv_heads, p.kv_capacity, p.head_dim}));
-      }
+      RandomInputs(job, p, dtype, options.seed);
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      inputs = FileInputs(*file, options, p, dtype);
+      job.inputs = FileInputs(*file, options, p, dtype);
       result.inputs = options.in;
     }
     if (scale_->count() == 0) p.scale = DefaultScale(p.head_dim);
@@ -108,12 +112,11 @@ class SdpaCommand final : public KernelCommand {
     result.notes.emplace_back("kernel", dtype == DType::kBF16 ? "sdpa_bf16" : "sdpa");
     result.params = {{"kv_seq_len", std::to_string(p.kv_seq_len)}, {"scale", FloatText(p.scale)}};
 
-    Tensors outputs{{"O", Shaped(dtype, inputs.at("Q").shape)}};
-    const auto record = [&](Queue& queue, const OutputViews& out) {
-      Sdpa(queue, p, inputs.at("Q").view(), inputs.at("K").view(), inputs.at("V").view(),
-           out.at("O"));
+    job.outputs = Tensors{{"O", Shaped(dtype, job.inputs.at("Q").shape)}};
+    job.record = [&](Queue& queue, const Views& v) {
+      Sdpa(queue, p, v.at("Q"), v.at("K"), v.at("V"), v.at("O"));
     };
-    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, job, result);
     return result;
   }
 

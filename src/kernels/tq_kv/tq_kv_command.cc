@@ -112,22 +112,24 @@ class TqEncodeCommand final : public KernelCommand {
     result.kernel = name();
     uint32_t heads = heads_, head_dim = head_dim_, n_tokens = n_tokens_;
     std::optional<TensorFile> file;
-    Tensors inputs;
+    Job job;
     uint32_t capacity = 0;
     if (options.in.empty()) {
       capacity = Capacity(capacity_, uint64_t{write_pos_} + n_tokens);
-      Random random(options.seed);
-      Tensor src = Tensor::Zeros(DType::kF32, {n_tokens, heads, head_dim});
-      float* data = src.as<float>();
-      const float sqrt3 = 1.7320508f;
-      for (uint64_t i = 0; i < src.count(); ++i) data[i] = sqrt3 * (2 * random.Uniform() - 1);
-      inputs.emplace("src", std::move(src));
+      job.inputs = Tensors{{"src", Shaped(DType::kF32, {n_tokens, heads, head_dim})}};
+      job.draw = [seed = options.seed](Tensors& inputs) {
+        Random random(seed);
+        Tensor& src = inputs.at("src");
+        float* data = src.as<float>();
+        const float sqrt3 = 1.7320508f;
+        for (uint64_t i = 0; i < src.count(); ++i) data[i] = sqrt3 * (2 * random.Uniform() - 1);
+      };
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
       FileShape dims(*file, options);
-      inputs.emplace("src",
-                     dims.Bind("src", DType::kF32, {"n_tokens", "num_kv_heads", "head_dim"}));
+      job.inputs.emplace("src",
+                         dims.Bind("src", DType::kF32, {"n_tokens", "num_kv_heads", "head_dim"}));
       n_tokens = dims.Take("n_tokens", options_[2], n_tokens_);
       heads = dims.Take("num_kv_heads", options_[0], heads_);
       head_dim = dims.Take("head_dim", options_[1], head_dim_);
@@ -156,10 +158,9 @@ class TqEncodeCommand final : public KernelCommand {
                      {"is_sliding", sliding_ ? "true" : "false"},
                      {"scale_factor_d512", FloatText(sf_)}};
 
-    Tensors outputs{{"packed", Shaped(DType::kU8, {heads, capacity, RowBytes(bits_, head_dim)})},
-                    {"norms", Shaped(DType::kF32, {heads, capacity, NormsPerPos(head_dim)})}};
-    const ConstView src = inputs.at("src").view();
-    Recorder record;
+    job.outputs =
+        Tensors{{"packed", Shaped(DType::kU8, {heads, capacity, RowBytes(bits_, head_dim)})},
+                {"norms", Shaped(DType::kF32, {heads, capacity, NormsPerPos(head_dim)})}};
     if (bits_ == 4) {
       const HadamardQuantizeKvSeqParams p{.num_kv_heads = heads,
                                           .head_dim = head_dim,
@@ -170,8 +171,8 @@ class TqEncodeCommand final : public KernelCommand {
                                           .scale_factor_d512 = sf_};
       result.work = double(HadamardQuantizeKvSeqBytes(p));
       result.notes.emplace_back("kernel", "hadamard_quantize_kv_seq" + BitsText(bits_));
-      record = [p, src](Queue& queue, const OutputViews& out) {
-        HadamardQuantizeKvSeq(queue, p, src, out.at("packed"), out.at("norms"));
+      job.record = [p](Queue& queue, const Views& v) {
+        HadamardQuantizeKvSeq(queue, p, v.at("src"), v.at("packed"), v.at("norms"));
       };
     } else {
       if (uint64_t{write_pos_} + n_tokens > uint64_t{UINT32_MAX} + 1) {
@@ -190,7 +191,8 @@ class TqEncodeCommand final : public KernelCommand {
       result.notes.emplace_back("kernel", "hadamard_quantize_kv_hb" + BitsText(bits_) + ", " +
                                               std::to_string(n_tokens) + " dispatches");
       const uint64_t token_elements = uint64_t{heads} * head_dim;
-      record = [p, src, n_tokens, token_elements](Queue& queue, const OutputViews& out) {
+      job.record = [p, n_tokens, token_elements](Queue& queue, const Views& v) {
+        const float* src = v.at("src").as<float>();
         HadamardQuantizeKvHbParams token = p;
         for (uint32_t i = 0; i < n_tokens; ++i, ++token.write_pos) {
           // Dispatches without a barrier may run concurrently: a sliding cache's token i
@@ -198,14 +200,13 @@ class TqEncodeCommand final : public KernelCommand {
           if (p.is_sliding && i > 0 && p.cache_capacity > 0 && i % p.cache_capacity == 0) {
             queue.memory_barrier();
           }
-          HadamardQuantizeKvHb(
-              queue, token,
-              ConstView::Of<float>(src.as<float>() + i * token_elements, token_elements),
-              out.at("packed"), out.at("norms"));
+          HadamardQuantizeKvHb(queue, token,
+                               ConstView::Of<float>(src + i * token_elements, token_elements),
+                               v.at("packed"), v.at("norms"));
         }
       };
     }
-    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, job, result);
     return result;
   }
 
@@ -270,15 +271,15 @@ class TqDequantCommand final : public KernelCommand {
     result.kernel = name();
     uint32_t heads = heads_, head_dim = head_dim_, n_tokens = n_tokens_, capacity = 0;
     std::optional<TensorFile> file;
-    Tensors inputs;
+    Job job;
     if (options.in.empty()) {
       capacity =
           Capacity(capacity_, seq ? uint64_t{start_pos_} + n_tokens : uint64_t{read_pos_} + 1);
-      inputs = RandomCache(heads, head_dim, capacity, options.seed);
+      RandomCache(job, heads, head_dim, capacity, options.seed);
       result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
       file = ReadSafetensors(options.in);
-      inputs = FileInputs(*file, options, seq, heads, head_dim, capacity, n_tokens);
+      job.inputs = FileInputs(*file, options, seq, heads, head_dim, capacity, n_tokens);
       result.inputs = options.in;
     }
     result.shape =
@@ -292,9 +293,6 @@ class TqDequantCommand final : public KernelCommand {
                      {seq ? "start_pos" : "read_pos", std::to_string(seq ? start_pos_ : read_pos_)},
                      {"scale_factor_d512", FloatText(sf_)}};
 
-    const ConstView packed = inputs.at("packed").view(), norms = inputs.at("norms").view();
-    Tensors outputs;
-    Recorder record;
     if (seq) {
       const TqDequantizeHbKvSeqParams p{.num_kv_heads = heads,
                                         .head_dim = head_dim,
@@ -303,11 +301,11 @@ class TqDequantCommand final : public KernelCommand {
                                         .n_tokens = n_tokens,
                                         .scale_factor_d512 = sf_,
                                         .codebook_bits = bits_};
-      outputs.emplace("dst", Shaped(DType::kF32, {heads, n_tokens, head_dim}));
+      job.outputs.emplace("dst", Shaped(DType::kF32, {heads, n_tokens, head_dim}));
       result.work = double(TqDequantizeHbKvSeqBytes(p));
       result.notes.emplace_back("kernel", "tq_dequantize_hb_kv_seq" + BitsText(bits_));
-      record = [p, packed, norms](Queue& queue, const OutputViews& out) {
-        TqDequantizeHbKvSeq(queue, p, packed, norms, out.at("dst"));
+      job.record = [p](Queue& queue, const Views& v) {
+        TqDequantizeHbKvSeq(queue, p, v.at("packed"), v.at("norms"), v.at("dst"));
       };
     } else if (bits_ == 4) {
       const TqDequantizeKvParams p{.num_kv_heads = heads,
@@ -315,11 +313,11 @@ class TqDequantCommand final : public KernelCommand {
                                    .cache_capacity = capacity,
                                    .read_pos = read_pos_,
                                    .scale_factor_d512 = sf_};
-      outputs.emplace("dst", Shaped(DType::kF32, {heads, head_dim}));
+      job.outputs.emplace("dst", Shaped(DType::kF32, {heads, head_dim}));
       result.work = double(TqDequantizeKvBytes(p));
       result.notes.emplace_back("kernel", "tq_dequantize_kv" + BitsText(bits_));
-      record = [p, packed, norms](Queue& queue, const OutputViews& out) {
-        TqDequantizeKv(queue, p, packed, norms, out.at("dst"));
+      job.record = [p](Queue& queue, const Views& v) {
+        TqDequantizeKv(queue, p, v.at("packed"), v.at("norms"), v.at("dst"));
       };
     } else {
       const TqDequantizeHbKvParams p{.num_kv_heads = heads,
@@ -328,34 +326,41 @@ class TqDequantCommand final : public KernelCommand {
                                      .read_pos = read_pos_,
                                      .scale_factor_d512 = sf_,
                                      .codebook_bits = bits_};
-      outputs.emplace("dst", Shaped(DType::kF32, {heads, head_dim}));
+      job.outputs.emplace("dst", Shaped(DType::kF32, {heads, head_dim}));
       result.work = double(TqDequantizeHbKvBytes(p));
       result.notes.emplace_back("kernel", "tq_dequantize_hb_kv" + BitsText(bits_));
-      record = [p, packed, norms](Queue& queue, const OutputViews& out) {
-        TqDequantizeHbKv(queue, p, packed, norms, out.at("dst"));
+      job.record = [p](Queue& queue, const Views& v) {
+        TqDequantizeHbKv(queue, p, v.at("packed"), v.at("norms"), v.at("dst"));
       };
     }
-    Measure(options, file ? &*file : nullptr, record, inputs, outputs, result);
+    Measure(options, file ? &*file : nullptr, job, result);
     return result;
   }
 
  private:
-  Tensors RandomCache(uint32_t heads, uint32_t head_dim, uint32_t capacity, uint64_t seed) const {
-    Random random(seed);
-    Tensor packed = Tensor::Zeros(DType::kU8, {heads, capacity, RowBytes(bits_, head_dim)});
+  void RandomCache(Job& job, uint32_t heads, uint32_t head_dim, uint32_t capacity,
+                   uint64_t seed) const {
+    job.inputs =
+        Tensors{{"packed", Shaped(DType::kU8, {heads, capacity, RowBytes(bits_, head_dim)})},
+                {"norms", Shaped(DType::kF32, {heads, capacity, NormsPerPos(head_dim)})}};
     // Two 4-bit indices per byte, else one index in the low bits.
     const uint8_t mask = bits_ == 4 ? 0xFF : uint8_t((1u << bits_) - 1);
-    uint8_t* bytes = packed.as<uint8_t>();
-    uint64_t bits = 0;
-    for (uint64_t i = 0; i < packed.count(); ++i, bits >>= 8) {
-      if (i % 8 == 0) bits = random.Bits();
-      bytes[i] = uint8_t(bits) & mask;
-    }
-    Tensor norms = Tensor::Zeros(DType::kF32, {heads, capacity, NormsPerPos(head_dim)});
     const float typical = head_dim <= 256 ? std::sqrt(float(head_dim)) : 1.0f;
-    float* n = norms.as<float>();
-    for (uint64_t i = 0; i < norms.count(); ++i) n[i] = typical * (0.75f + 0.5f * random.Uniform());
-    return Tensors{{"packed", std::move(packed)}, {"norms", std::move(norms)}};
+    job.draw = [mask, typical, seed](Tensors& inputs) {
+      Random random(seed);
+      Tensor& packed = inputs.at("packed");
+      uint8_t* bytes = packed.as<uint8_t>();
+      uint64_t bits = 0;
+      for (uint64_t i = 0; i < packed.count(); ++i, bits >>= 8) {
+        if (i % 8 == 0) bits = random.Bits();
+        bytes[i] = uint8_t(bits) & mask;
+      }
+      Tensor& norms = inputs.at("norms");
+      float* n = norms.as<float>();
+      for (uint64_t i = 0; i < norms.count(); ++i) {
+        n[i] = typical * (0.75f + 0.5f * random.Uniform());
+      }
+    };
   }
 
   // The file's packed and norms; the dims they (and a dst, which must be shaped like the
