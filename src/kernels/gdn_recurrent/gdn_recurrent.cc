@@ -21,9 +21,11 @@ HWY_AFTER_NAMESPACE();
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <string_view>
 
 #include "kernels/gdn_recurrent/gdn_recurrent.h"
 #include "tgk/detail/checked_math.h"
+#include "tgk/detail/validate.h"
 #include "tgk/dtype.h"
 #include "tgk/error.h"
 
@@ -52,82 +54,76 @@ std::string NonFiniteText(float x) {
   return x > 0 ? "inf" : "-inf";
 }
 
+// Messages are built only when a check fails: a valid call allocates nothing.
 void Validate(const Names& names, GdnRecurrentKernel kernel, const GdnRecurrentShape& s,
               const float* scale, const ConstView* cu_seqlens, ConstView q, ConstView k,
               ConstView v, ConstView g, ConstView beta, ConstView state_in, ConstView output,
               ConstView state_out) {
-  const std::string p = std::string(names.prefix) + ": ";
+  using detail::Cat;
+  const std::string_view p = names.prefix;
   if (s.Dk == 0 || s.Dv == 0 || s.Hk == 0 || s.Hv == 0) {
-    ThrowInvalidArgument(p + "dims must all be > 0");
+    ThrowInvalidArgument(Cat(p, ": dims must all be > 0"));
   }
-  if (s.T == 0 || s.Sn == 0) ThrowInvalidArgument(p + "n_tokens and n_seqs must be > 0");
+  if (s.T == 0 || s.Sn == 0) ThrowInvalidArgument(Cat(p, ": n_tokens and n_seqs must be > 0"));
   if (s.Hv % s.Hk != 0) {
-    ThrowInvalidArgument(p + "n_v_heads (" + std::to_string(s.Hv) +
-                         ") must be a multiple of n_k_heads (" + std::to_string(s.Hk) + ")");
+    ThrowInvalidArgument(
+        Cat(p, ": n_v_heads (", s.Hv, ") must be a multiple of n_k_heads (", s.Hk, ")"));
   }
   if (kernel == GdnRecurrentKernel::kDecode && s.Dk % kGdnSimdWidth != 0) {
-    ThrowInvalidArgument(p + "D_k (" + std::to_string(s.Dk) +
-                         ") must be a multiple of 32 (simdgroup width)");
+    ThrowInvalidArgument(Cat(p, ": D_k (", s.Dk, ") must be a multiple of 32 (simdgroup width)"));
   }
   if (s.Dk > kGdnMaxDk) {
-    ThrowInvalidArgument(p + "d_k (" + std::to_string(s.Dk) +
-                         ") must be <= " + std::to_string(kGdnMaxDk) +
-                         " (tgk lifts the Metal kernel's MAX_STATE_D = 128; a group's state "
-                         "columns live in one threadgroup arena)");
+    ThrowInvalidArgument(Cat(p, ": d_k (", s.Dk, ") must be <= ", kGdnMaxDk,
+                             " (tgk lifts the Metal kernel's MAX_STATE_D = 128; a group's state "
+                             "columns live in one threadgroup arena)"));
   }
   if (scale != nullptr && !std::isfinite(*scale)) {
-    ThrowInvalidArgument(p + "scale must be finite (got " + NonFiniteText(*scale) + ")");
+    ThrowInvalidArgument(Cat(p, ": scale must be finite (got ", NonFiniteText(*scale), ")"));
   }
   if (cu_seqlens != nullptr) {
     const ConstView& cu = *cu_seqlens;
     if (cu.count() != uint64_t{s.Sn} + 1) {
-      ThrowInvalidArgument(p + "cu_seqlens element count " + std::to_string(cu.count()) +
-                           " != expected " + std::to_string(uint64_t{s.Sn} + 1));
+      ThrowInvalidArgument(
+          Cat(p, ": cu_seqlens element count ", cu.count(), " != expected ", uint64_t{s.Sn} + 1));
     }
     if (cu.dtype() != DType::kI32) {
-      ThrowInvalidArgument(p + "cu_seqlens must be i32 (got " + std::string(Name(cu.dtype())) +
-                           ")");
+      ThrowInvalidArgument(Cat(p, ": cu_seqlens must be i32 (got ", Name(cu.dtype()), ")"));
     }
     if (cu.data() == nullptr) {
-      ThrowInvalidArgument(p + "cu_seqlens has " + std::to_string(cu.count()) +
-                           " elements but a null data pointer");
+      ThrowInvalidArgument(
+          Cat(p, ": cu_seqlens has ", cu.count(), " elements but a null data pointer"));
     }
     const int32_t* offsets = cu.as<int32_t>();
     if (offsets[0] != 0) {
-      ThrowInvalidArgument(p + "cu_seqlens[0] must be 0 (got " + std::to_string(offsets[0]) + ")");
+      ThrowInvalidArgument(Cat(p, ": cu_seqlens[0] must be 0 (got ", offsets[0], ")"));
     }
     for (uint32_t n = 0; n < s.Sn; ++n) {
       if (offsets[n + 1] <= offsets[n]) {
-        ThrowInvalidArgument(p + "cu_seqlens must increase strictly (cu_seqlens[" +
-                             std::to_string(n) + "] = " + std::to_string(offsets[n]) +
-                             ", cu_seqlens[" + std::to_string(n + 1) +
-                             "] = " + std::to_string(offsets[n + 1]) + ")");
+        ThrowInvalidArgument(Cat(p, ": cu_seqlens must increase strictly (cu_seqlens[", n, "] = ",
+                                 offsets[n], ", cu_seqlens[", n + 1, "] = ", offsets[n + 1], ")"));
       }
     }
     if (int64_t{offsets[s.Sn]} != int64_t{s.T}) {
-      ThrowInvalidArgument(p + "cu_seqlens[" + std::to_string(s.Sn) + "] (" +
-                           std::to_string(offsets[s.Sn]) + ") != n_tokens (" + std::to_string(s.T) +
-                           ")");
+      ThrowInvalidArgument(
+          Cat(p, ": cu_seqlens[", s.Sn, "] (", offsets[s.Sn], ") != n_tokens (", s.T, ")"));
     }
   }
   // Tokens of all sequences together: Sn·T, or T packed sequences with cu_seqlens.
   const uint64_t seqs = cu_seqlens != nullptr ? 1 : s.Sn;
   const auto count = [&](std::initializer_list<uint64_t> dims, const char* name) {
     const auto product = detail::CheckedProduct(dims);
-    if (!product) ThrowInvalidArgument(p + "element count of " + name + " overflows 64 bits");
+    if (!product) ThrowInvalidArgument(Cat(p, ": element count of ", name, " overflows 64 bits"));
     return *product;
   };
   const auto check = [&](const char* name, ConstView view, uint64_t n) {
     if (view.count() != n) {
-      ThrowInvalidArgument(p + name + " element count " + std::to_string(view.count()) +
-                           " != expected " + std::to_string(n));
+      ThrowInvalidArgument(Cat(p, ": ", name, " element count ", view.count(), " != expected ", n));
     }
     if (view.dtype() != DType::kF32) {
-      ThrowInvalidArgument(p + name + " must be f32 (got " + std::string(Name(view.dtype())) + ")");
+      ThrowInvalidArgument(Cat(p, ": ", name, " must be f32 (got ", Name(view.dtype()), ")"));
     }
     if (view.data() == nullptr) {
-      ThrowInvalidArgument(p + name + " has " + std::to_string(n) +
-                           " elements but a null data pointer");
+      ThrowInvalidArgument(Cat(p, ": ", name, " has ", n, " elements but a null data pointer"));
     }
   };
   const uint64_t qk = count({s.Dk, s.Hk, s.T, seqs}, "q");
