@@ -1,10 +1,8 @@
 // The chunked Gated DeltaNet forward: the validating entry point that records stages 1–7.
 #include "tgk/kernels/gdn_chunk.h"
 
-#include <algorithm>
-#include <cmath>
 #include <span>
-#include <string>
+#include <string_view>
 
 #include "kernels/gdn_chunk/gdn_common.h"
 #include "tgk/kernels/gdn_cumsum.h"
@@ -18,7 +16,11 @@
 namespace tgk {
 namespace {
 
+using detail::Cat;
+
 constexpr uint32_t kMaxK = 512;  // the kkt stage's limit
+// The prefix of the orchestrator's messages, the spec's.
+constexpr std::string_view kPrefix = "chunk_gated_delta_rule_fwd";
 
 size_t Align(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
@@ -67,40 +69,32 @@ View Slice(View view, size_t at, size_t count) {
 }
 
 // The checks of the spec's section 3 that involve the shape and the scale only.
-void CheckShape(const std::string& p, const GdnChunkShape& s, float scale) {
-  if (s.B == 0 || s.T == 0 || s.Hg == 0 || s.H == 0 || s.K == 0 || s.V == 0 || s.BT == 0) {
-    ThrowInvalidArgument(p + ": all dims must be > 0");
-  }
+void CheckShape(const GdnChunkShape& s, float scale) {
+  gdn::CheckDims(kPrefix, {s.B, s.T, s.Hg, s.H, s.K, s.V, s.BT});
   if (s.H % s.Hg != 0) {
-    ThrowInvalidArgument(p + ": H (" + std::to_string(s.H) + ") must be a multiple of Hg (" +
-                         std::to_string(s.Hg) + ")");
+    ThrowInvalidArgument(Cat(kPrefix, ": H (", s.H, ") must be a multiple of Hg (", s.Hg, ")"));
   }
   if (s.K % 64 != 0 || s.K > kMaxK) {
-    ThrowInvalidArgument(p + ": K (" + std::to_string(s.K) +
-                         ") must be a multiple of 64 and at most 512 (the kkt stage's limit; tgk "
-                         "lifts the Metal pipeline's K = 128)");
+    ThrowInvalidArgument(Cat(kPrefix, ": K (", s.K,
+                             ") must be a multiple of 64 and at most 512 (the kkt stage's limit; "
+                             "tgk lifts the Metal pipeline's K = 128)"));
   }
   if (s.V > gdn::kMaxDim) {
-    ThrowInvalidArgument(p + ": V (" + std::to_string(s.V) +
-                         ") exceeds chunk-pipeline cap (MAX_V = " + std::to_string(gdn::kMaxDim) +
-                         ")");
+    ThrowInvalidArgument(
+        Cat(kPrefix, ": V (", s.V, ") exceeds chunk-pipeline cap (MAX_V = ", gdn::kMaxDim, ")"));
   }
-  if (s.BT != gdn::kChunk) {
-    ThrowInvalidArgument(p + " (iter 4): bt must be 64 (got " + std::to_string(s.BT) + ")");
-  }
-  if (!std::isfinite(scale)) {
-    ThrowInvalidArgument(p + ": scale must be finite (got " + gdn::FormatF32(scale) + ")");
-  }
+  gdn::CheckChunkSize(kPrefix, " (iter 4)", s.BT);
+  gdn::CheckScale(kPrefix, scale);
 }
 
 // Counts and dtypes of the buffers, in the spec's order; `states` state tensors [states, H, V, K].
-void CheckBuffers(const std::string& p, const GdnChunkShape& s, uint64_t states, ConstView q,
-                  ConstView k, ConstView v, ConstView g, ConstView beta, ConstView initial_state,
-                  ConstView o, ConstView final_state) {
-  const uint64_t keys = gdn::Count(p, {s.B, s.T, s.Hg, s.K}, "q");
-  const uint64_t rows = gdn::Count(p, {s.B, s.T, s.H}, "g_log_decay");
-  const uint64_t values = gdn::Count(p, {rows, s.V}, "v");
-  const uint64_t state = gdn::Count(p, {states, s.H, s.V, s.K}, "h0");
+void CheckBuffers(const GdnChunkShape& s, uint64_t states, ConstView q, ConstView k, ConstView v,
+                  ConstView g, ConstView beta, ConstView initial_state, ConstView o,
+                  ConstView final_state) {
+  const uint64_t keys = gdn::Count(kPrefix, {s.B, s.T, s.Hg, s.K}, "q");
+  const uint64_t rows = gdn::Count(kPrefix, {s.B, s.T, s.H}, "g_log_decay");
+  const uint64_t values = gdn::Count(kPrefix, {rows, s.V}, "v");
+  const uint64_t state = gdn::Count(kPrefix, {states, s.H, s.V, s.K}, "h0");
   const struct {
     const char* name;
     ConstView view;
@@ -114,19 +108,15 @@ void CheckBuffers(const std::string& p, const GdnChunkShape& s, uint64_t states,
                  {"beta", beta, rows, DType::kF32},
                  {"h0", initial_state, state, DType::kF32},
                  {"final_state", final_state, state, DType::kF32}};
-  for (const auto& b : buffers) {
-    gdn::CheckCount(p, b.name, b.view, b.count);
-    gdn::CheckDType(p, b.name, b.view, b.dtype);
-  }
+  for (const auto& b : buffers) gdn::CheckBuffer(kPrefix, b.name, b.view, b.count, b.dtype);
 }
 
-void CheckScratch(const std::string& p, View scratch, size_t bytes) {
+void CheckScratch(View scratch, size_t bytes) {
   if (scratch.dtype() != DType::kU8 || scratch.count() < bytes) {
-    ThrowInvalidArgument(p + ": scratch must be u8[>= " + std::to_string(bytes) + "] (got " +
-                         std::to_string(scratch.count()) + " " +
-                         std::string(Name(scratch.dtype())) + ")");
+    ThrowInvalidArgument(Cat(kPrefix, ": scratch must be u8[>= ", bytes, "] (got ", scratch.count(),
+                             " ", Name(scratch.dtype()), ")"));
   }
-  gdn::CheckNotNull(p, "scratch", scratch);
+  gdn::CheckNotNull(kPrefix, "scratch", scratch);
 }
 
 template <class T>
@@ -200,11 +190,9 @@ void GatedDeltaRuleChunkForward(Queue& queue, const GdnChunkShape& s, ConstView 
                                 ConstView v, ConstView g, ConstView beta, float scale,
                                 ConstView initial_state, View o, View final_state, View scratch,
                                 bool use_qk_l2norm) {
-  static const std::string p =
-      "chunk_gated_delta_rule_fwd";  // built once: a valid call allocates nothing
-  CheckShape(p, s, scale);
-  CheckBuffers(p, s, s.B, q, k, v, g, beta, initial_state, o, final_state);
-  CheckScratch(p, scratch, GdnChunkScratch(s, use_qk_l2norm).bytes);
+  CheckShape(s, scale);
+  CheckBuffers(s, s.B, q, k, v, g, beta, initial_state, o, final_state);
+  CheckScratch(scratch, GdnChunkScratch(s, use_qk_l2norm).bytes);
   const Segment whole{s, q, k, v, g, beta, initial_state, o, final_state};
   RecordStages(
       queue, 1, [&](size_t) { return whole; }, scratch.as<uint8_t>(), scale, use_qk_l2norm);
@@ -227,28 +215,24 @@ void GatedDeltaRuleChunkForwardVarlen(Queue& queue, const GdnChunkShape& s,
                                       ConstView k, ConstView v, ConstView g, ConstView beta,
                                       float scale, ConstView initial_state, View o,
                                       View final_state, View scratch, bool use_qk_l2norm) {
-  static const std::string p =
-      "chunk_gated_delta_rule_fwd";  // built once: a valid call allocates nothing
-  CheckShape(p, s, scale);
+  CheckShape(s, scale);
   if (s.B != 1) {
-    ThrowInvalidArgument(p + ": B (" + std::to_string(s.B) +
-                         ") must be 1 with cu_seqlens (the sequences lie along T)");
+    ThrowInvalidArgument(
+        Cat(kPrefix, ": B (", s.B, ") must be 1 with cu_seqlens (the sequences lie along T)"));
   }
   if (cu_seqlens.size() < 2 || cu_seqlens.front() != 0 || cu_seqlens.back() != s.T) {
-    ThrowInvalidArgument(p + ": cu_seqlens must run from 0 to T (" + std::to_string(s.T) +
-                         ") in at least 2 offsets (got " + std::to_string(cu_seqlens.size()) +
-                         " offsets)");
+    ThrowInvalidArgument(Cat(kPrefix, ": cu_seqlens must run from 0 to T (", s.T,
+                             ") in at least 2 offsets (got ", cu_seqlens.size(), " offsets)"));
   }
   for (size_t i = 0; i + 1 < cu_seqlens.size(); ++i) {
     if (cu_seqlens[i + 1] <= cu_seqlens[i]) {
-      ThrowInvalidArgument(p + ": cu_seqlens must be strictly increasing (offset " +
-                           std::to_string(i + 1) + " is " + std::to_string(cu_seqlens[i + 1]) +
-                           " after " + std::to_string(cu_seqlens[i]) + ")");
+      ThrowInvalidArgument(Cat(kPrefix, ": cu_seqlens must be strictly increasing (offset ", i + 1,
+                               " is ", cu_seqlens[i + 1], " after ", cu_seqlens[i], ")"));
     }
   }
   const size_t sequences = cu_seqlens.size() - 1;
-  CheckBuffers(p, s, sequences, q, k, v, g, beta, initial_state, o, final_state);
-  CheckScratch(p, scratch, GdnChunkVarlenScratchBytes(s, cu_seqlens, use_qk_l2norm));
+  CheckBuffers(s, sequences, q, k, v, g, beta, initial_state, o, final_state);
+  CheckScratch(scratch, GdnChunkVarlenScratchBytes(s, cu_seqlens, use_qk_l2norm));
   const size_t state = size_t{s.H} * s.V * s.K;
   const size_t keys = size_t{s.Hg} * s.K, values = size_t{s.H} * s.V;
   const auto sequence = [&](size_t i) {

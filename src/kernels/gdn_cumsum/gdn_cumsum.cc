@@ -18,42 +18,22 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <algorithm>
-#include <string>
+#include <string_view>
 
+#include "kernels/gdn_chunk/gdn_common.h"
 #include "kernels/gdn_cumsum/gdn_cumsum.h"
-#include "tgk/detail/checked_math.h"
-#include "tgk/dtype.h"
-#include "tgk/error.h"
 
 namespace tgk {
 
 TGK_EXPORT_KERNEL(GdnCumsumKernel, "chunk_local_cumsum_g_f32")
 
 void GatedDeltaNetChunkCumsum(Queue& queue, const GdnCumsumShape& s, ConstView g, View g_cumsum) {
-  static const std::string p =
-      "chunk_local_cumsum_g: ";  // built once: a valid call allocates nothing
-  if (s.B == 0 || s.T == 0 || s.H == 0 || s.BT == 0)
-    ThrowInvalidArgument(p + "all dims must be > 0");
-  if (s.BT != kGdnCumsumChunk) {
-    ThrowInvalidArgument(p + "bt must be 64 (got " + std::to_string(s.BT) + ")");
-  }
-  const auto n = detail::CheckedProduct({s.B, s.T, s.H});
-  if (!n) ThrowInvalidArgument(p + "element count of g overflows 64 bits");
-  const auto check = [&](const char* name, ConstView view) {
-    if (view.count() != *n) {
-      ThrowInvalidArgument(p + name + " element count " + std::to_string(view.count()) +
-                           " != expected " + std::to_string(*n));
-    }
-    if (view.dtype() != DType::kF32) {
-      ThrowInvalidArgument(p + name + " must be f32 (got " + std::string(Name(view.dtype())) + ")");
-    }
-    if (view.data() == nullptr) {
-      ThrowInvalidArgument(p + name + " has " + std::to_string(*n) +
-                           " elements but a null data pointer");
-    }
-  };
-  check("g", g);
-  check("g_cumsum", g_cumsum);
+  constexpr std::string_view p = "chunk_local_cumsum_g";
+  gdn::CheckDims(p, {s.B, s.T, s.H, s.BT});
+  gdn::CheckChunkSize(p, "", s.BT);
+  const uint64_t n = gdn::Count(p, {s.B, s.T, s.H}, "g");
+  gdn::CheckBuffer(p, "g", g, n, DType::kF32);
+  gdn::CheckBuffer(p, "g_cumsum", g_cumsum, n, DType::kF32);
 
   const uint32_t heads = std::min(s.H, kGdnCumsumHeadsPerGroup);
   const GdnCumsumArgs args{g.as<float>(), g_cumsum.as<float>(), s.B, s.T, s.H, heads};

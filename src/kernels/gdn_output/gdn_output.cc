@@ -17,8 +17,7 @@ TGK_DEFINE_KERNEL_RUNNERS(GdnOutputKernel, GdnOutputArgs)
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include <cmath>
-#include <string>
+#include <string_view>
 
 #include "kernels/gdn_chunk/gdn_common.h"
 #include "tgk/kernels/gdn_output.h"
@@ -30,26 +29,12 @@ TGK_EXPORT_KERNEL(GdnOutputKernel, "gated_delta_net_chunk_o_bf16")
 void GatedDeltaNetChunkOutput(Queue& queue, const GdnOutputShape& s, ConstView q, ConstView k,
                               ConstView v_new, ConstView h, ConstView g_cumsum, float scale,
                               View o) {
-  static const std::string p =
-      "gated_delta_net_chunk_o";  // built once: a valid call allocates nothing
-  if (s.B == 0 || s.T == 0 || s.Hg == 0 || s.H == 0 || s.K == 0 || s.V == 0 || s.BT == 0) {
-    ThrowInvalidArgument(p + ": all dims must be > 0");
-  }
-  if (s.H % s.Hg != 0) {
-    ThrowInvalidArgument(p + ": h (" + std::to_string(s.H) + ") must be a multiple of hg (" +
-                         std::to_string(s.Hg) + ")");
-  }
-  if (s.K > gdn::kMaxDim || s.V > gdn::kMaxDim) {
-    ThrowInvalidArgument(p + ": K (" + std::to_string(s.K) + ") and V (" + std::to_string(s.V) +
-                         ") must be at most " + std::to_string(gdn::kMaxDim) +
-                         " (tgk lifts the Metal kernel's K = 128, V <= 256)");
-  }
-  if (s.BT != gdn::kChunk) {
-    ThrowInvalidArgument(p + " (iter 3): bt must be 64 (got " + std::to_string(s.BT) + ")");
-  }
-  if (!std::isfinite(scale)) {
-    ThrowInvalidArgument(p + ": scale must be finite (got " + gdn::FormatF32(scale) + ")");
-  }
+  constexpr std::string_view p = "gated_delta_net_chunk_o";
+  gdn::CheckDims(p, {s.B, s.T, s.Hg, s.H, s.K, s.V, s.BT});
+  gdn::CheckHeads(p, s.H, s.Hg);
+  gdn::CheckStateDims(p, s.K, s.V);
+  gdn::CheckChunkSize(p, " (iter 3)", s.BT);
+  gdn::CheckScale(p, scale);
   const uint64_t rows = gdn::Count(p, {s.B, s.T, s.H}, "g");
   const uint64_t keys = gdn::Count(p, {s.B, s.T, s.Hg, s.K}, "q");
   gdn::CheckTyped(p, "q", q, DType::kBF16, keys);

@@ -19,15 +19,10 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <algorithm>
-#include <cmath>
-#include <string>
 #include <string_view>
 
+#include "kernels/gdn_chunk/gdn_common.h"
 #include "kernels/gdn_recurrent/gdn_recurrent.h"
-#include "tgk/detail/checked_math.h"
-#include "tgk/detail/validate.h"
-#include "tgk/dtype.h"
-#include "tgk/error.h"
 
 namespace tgk {
 
@@ -47,12 +42,6 @@ struct Names {
 constexpr Names kKernelNames{"gated_delta_net", "state_in", "output", "state_out"};
 constexpr Names kDecodeNames{"gated_delta_net_decode", "state_in", "output", "state_out"};
 constexpr Names kLayerNames{"gated_delta_rule_recurrent", "h0", "o", "final_state"};
-
-// Rust's f32 Display of a non-finite value, as the spec's messages print it.
-std::string NonFiniteText(float x) {
-  if (std::isnan(x)) return "NaN";
-  return x > 0 ? "inf" : "-inf";
-}
 
 // Messages are built only when a check fails: a valid call allocates nothing.
 void Validate(const Names& names, GdnRecurrentKernel kernel, const GdnRecurrentShape& s,
@@ -77,22 +66,10 @@ void Validate(const Names& names, GdnRecurrentKernel kernel, const GdnRecurrentS
                              " (tgk lifts the Metal kernel's MAX_STATE_D = 128; a group's state "
                              "columns live in one threadgroup arena)"));
   }
-  if (scale != nullptr && !std::isfinite(*scale)) {
-    ThrowInvalidArgument(Cat(p, ": scale must be finite (got ", NonFiniteText(*scale), ")"));
-  }
+  if (scale != nullptr) gdn::CheckScale(p, *scale);
   if (cu_seqlens != nullptr) {
     const ConstView& cu = *cu_seqlens;
-    if (cu.count() != uint64_t{s.Sn} + 1) {
-      ThrowInvalidArgument(
-          Cat(p, ": cu_seqlens element count ", cu.count(), " != expected ", uint64_t{s.Sn} + 1));
-    }
-    if (cu.dtype() != DType::kI32) {
-      ThrowInvalidArgument(Cat(p, ": cu_seqlens must be i32 (got ", Name(cu.dtype()), ")"));
-    }
-    if (cu.data() == nullptr) {
-      ThrowInvalidArgument(
-          Cat(p, ": cu_seqlens has ", cu.count(), " elements but a null data pointer"));
-    }
+    gdn::CheckBuffer(p, "cu_seqlens", cu, uint64_t{s.Sn} + 1, DType::kI32);
     const int32_t* offsets = cu.as<int32_t>();
     if (offsets[0] != 0) {
       ThrowInvalidArgument(Cat(p, ": cu_seqlens[0] must be 0 (got ", offsets[0], ")"));
@@ -110,26 +87,13 @@ void Validate(const Names& names, GdnRecurrentKernel kernel, const GdnRecurrentS
   }
   // Tokens of all sequences together: Sn·T, or T packed sequences with cu_seqlens.
   const uint64_t seqs = cu_seqlens != nullptr ? 1 : s.Sn;
-  const auto count = [&](std::initializer_list<uint64_t> dims, const char* name) {
-    const auto product = detail::CheckedProduct(dims);
-    if (!product) ThrowInvalidArgument(Cat(p, ": element count of ", name, " overflows 64 bits"));
-    return *product;
+  const auto check = [&](std::string_view name, ConstView view, uint64_t n) {
+    gdn::CheckBuffer(p, name, view, n, DType::kF32);
   };
-  const auto check = [&](const char* name, ConstView view, uint64_t n) {
-    if (view.count() != n) {
-      ThrowInvalidArgument(Cat(p, ": ", name, " element count ", view.count(), " != expected ", n));
-    }
-    if (view.dtype() != DType::kF32) {
-      ThrowInvalidArgument(Cat(p, ": ", name, " must be f32 (got ", Name(view.dtype()), ")"));
-    }
-    if (view.data() == nullptr) {
-      ThrowInvalidArgument(Cat(p, ": ", name, " has ", n, " elements but a null data pointer"));
-    }
-  };
-  const uint64_t qk = count({s.Dk, s.Hk, s.T, seqs}, "q");
-  const uint64_t vo = count({s.Dv, s.Hv, s.T, seqs}, "v");
-  const uint64_t gb = count({s.Hv, s.T, seqs}, "g");
-  const uint64_t st = count({s.Dk, s.Dv, s.Hv, s.Sn}, names.state_in);
+  const uint64_t qk = gdn::Count(p, {s.Dk, s.Hk, s.T, seqs}, "q");
+  const uint64_t vo = gdn::Count(p, {s.Dv, s.Hv, s.T, seqs}, "v");
+  const uint64_t gb = gdn::Count(p, {s.Hv, s.T, seqs}, "g");
+  const uint64_t st = gdn::Count(p, {s.Dk, s.Dv, s.Hv, s.Sn}, names.state_in);
   check("q", q, qk);
   check("k", k, qk);
   check("v", v, vo);

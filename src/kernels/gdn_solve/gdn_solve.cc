@@ -18,7 +18,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <algorithm>
-#include <string>
+#include <string_view>
 
 #include "kernels/gdn_chunk/gdn_common.h"
 #include "tgk/kernels/gdn_solve.h"
@@ -28,19 +28,12 @@ namespace tgk {
 TGK_EXPORT_KERNEL(GdnSolveKernel, "chunk_tri_solve_invert_f32")
 
 void GatedDeltaNetSolve(Queue& queue, const GdnSolveShape& s, ConstView A_strict, View A_inv) {
-  static const std::string p =
-      "chunk_tri_solve_invert";  // built once: a valid call allocates nothing
-  if (s.B == 0 || s.T == 0 || s.H == 0 || s.BT == 0) {
-    ThrowInvalidArgument(p + ": all dims must be > 0");
-  }
-  if (s.BT != gdn::kChunk) {
-    ThrowInvalidArgument(p + " (iter 4): bt must be 64 (got " + std::to_string(s.BT) + ")");
-  }
+  constexpr std::string_view p = "chunk_tri_solve_invert";
+  gdn::CheckDims(p, {s.B, s.T, s.H, s.BT});
+  gdn::CheckChunkSize(p, " (iter 4)", s.BT);
   const uint64_t n = gdn::Count(p, {s.B, s.T, s.H, s.BT}, "A_strict");
-  gdn::CheckCount(p, "A_strict", A_strict, n);
-  gdn::CheckDType(p, "A_strict", A_strict, DType::kF32);
-  gdn::CheckCount(p, "A_inv", A_inv, n);
-  gdn::CheckDType(p, "A_inv", A_inv, DType::kF32);
+  gdn::CheckBuffer(p, "A_strict", A_strict, n, DType::kF32);
+  gdn::CheckBuffer(p, "A_inv", A_inv, n, DType::kF32);
 
   const GdnSolveArgs args{A_strict.as<float>(), A_inv.as<float>(), s.B, s.T, s.H};
   constexpr size_t kTileBytes = gdn::kChunk * gdn::kChunk * sizeof(float);

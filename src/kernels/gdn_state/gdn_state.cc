@@ -17,7 +17,7 @@ TGK_DEFINE_KERNEL_RUNNERS(GdnStateKernel, GdnStateArgs)
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include <string>
+#include <string_view>
 
 #include "kernels/gdn_chunk/gdn_common.h"
 #include "tgk/kernels/gdn_state.h"
@@ -29,37 +29,18 @@ TGK_EXPORT_KERNEL(GdnStateKernel, "gated_delta_net_chunk_inter_state_bf16")
 void GatedDeltaNetChunkState(Queue& queue, const GdnStateShape& s, ConstView k, ConstView w,
                              ConstView u, ConstView g_cumsum, ConstView h0, View h, View v_new,
                              View final_state) {
-  static const std::string p =
-      "gated_delta_net_chunk";  // built once: a valid call allocates nothing
-  if (s.B == 0 || s.T == 0 || s.Hg == 0 || s.H == 0 || s.K == 0 || s.V == 0 || s.BT == 0) {
-    ThrowInvalidArgument(p + ": all dims must be > 0");
-  }
-  if (s.H % s.Hg != 0) {
-    ThrowInvalidArgument(p + ": h (" + std::to_string(s.H) + ") must be a multiple of hg (" +
-                         std::to_string(s.Hg) + ")");
-  }
-  if (s.K > gdn::kMaxDim || s.V > gdn::kMaxDim) {
-    ThrowInvalidArgument(p + ": K (" + std::to_string(s.K) + ") and V (" + std::to_string(s.V) +
-                         ") must be at most " + std::to_string(gdn::kMaxDim) +
-                         " (tgk lifts the Metal kernel's K = 128, V <= 256)");
-  }
-  if (s.BT != gdn::kChunk) {
-    ThrowInvalidArgument(p + " (iter 1): bt must be 64 (got " + std::to_string(s.BT) + ")");
-  }
+  constexpr std::string_view p = "gated_delta_net_chunk";
+  gdn::CheckDims(p, {s.B, s.T, s.Hg, s.H, s.K, s.V, s.BT});
+  gdn::CheckHeads(p, s.H, s.Hg);
+  gdn::CheckStateDims(p, s.K, s.V);
+  gdn::CheckChunkSize(p, " (iter 1)", s.BT);
   const uint64_t rows = gdn::Count(p, {s.B, s.T, s.H}, "g");
   const uint64_t state = gdn::Count(p, {s.B, s.H, s.V, s.K}, "h0");
-  const struct {
-    const char* name;
-    ConstView view;
-    uint64_t count;
-  } bf16s[] = {{"k", k, gdn::Count(p, {s.B, s.T, s.Hg, s.K}, "k")},
-               {"w", w, gdn::Count(p, {rows, s.K}, "w")},
-               {"u", u, gdn::Count(p, {rows, s.V}, "u")},
-               {"v_new", v_new, gdn::Count(p, {rows, s.V}, "v_new")}};
-  for (const auto& buffer : bf16s) {
-    gdn::CheckCount(p, buffer.name, buffer.view, buffer.count);
-    gdn::CheckDType(p, buffer.name, buffer.view, DType::kBF16);
-  }
+  // The spec's order: each bf16 input's count and dtype, then the other counts, then dtypes.
+  gdn::CheckBuffer(p, "k", k, gdn::Count(p, {s.B, s.T, s.Hg, s.K}, "k"), DType::kBF16);
+  gdn::CheckBuffer(p, "w", w, gdn::Count(p, {rows, s.K}, "w"), DType::kBF16);
+  gdn::CheckBuffer(p, "u", u, gdn::Count(p, {rows, s.V}, "u"), DType::kBF16);
+  gdn::CheckBuffer(p, "v_new", v_new, gdn::Count(p, {rows, s.V}, "v_new"), DType::kBF16);
   gdn::CheckCount(p, "g", g_cumsum, rows);
   gdn::CheckCount(p, "h0", h0, state);
   gdn::CheckCount(p, "final_state", final_state, state);

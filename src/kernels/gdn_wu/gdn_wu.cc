@@ -17,7 +17,7 @@ TGK_DEFINE_KERNEL_RUNNERS(GdnWuKernel, GdnWuArgs)
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include <string>
+#include <string_view>
 
 #include "kernels/gdn_chunk/gdn_common.h"
 #include "tgk/kernels/gdn_wu.h"
@@ -28,18 +28,10 @@ TGK_EXPORT_KERNEL(GdnWuKernel, "gated_delta_net_recompute_wu_bf16")
 
 void GatedDeltaNetRecomputeWu(Queue& queue, const GdnWuShape& s, ConstView k, ConstView v,
                               ConstView beta, ConstView g_cumsum, ConstView A_inv, View w, View u) {
-  static const std::string p =
-      "gated_delta_net_recompute_wu";  // built once: a valid call allocates nothing
-  if (s.B == 0 || s.T == 0 || s.Hg == 0 || s.H == 0 || s.K == 0 || s.V == 0 || s.BT == 0) {
-    ThrowInvalidArgument(p + ": all dims must be > 0");
-  }
-  if (s.H % s.Hg != 0) {
-    ThrowInvalidArgument(p + ": h (" + std::to_string(s.H) + ") must be a multiple of hg (" +
-                         std::to_string(s.Hg) + ")");
-  }
-  if (s.BT != gdn::kChunk) {
-    ThrowInvalidArgument(p + " (iter 2): bt must be 64 (got " + std::to_string(s.BT) + ")");
-  }
+  constexpr std::string_view p = "gated_delta_net_recompute_wu";
+  gdn::CheckDims(p, {s.B, s.T, s.Hg, s.H, s.K, s.V, s.BT});
+  gdn::CheckHeads(p, s.H, s.Hg);
+  gdn::CheckChunkSize(p, " (iter 2)", s.BT);
   const uint64_t rows = gdn::Count(p, {s.B, s.T, s.H}, "beta");
   gdn::CheckTyped(p, "k", k, DType::kBF16, gdn::Count(p, {s.B, s.T, s.Hg, s.K}, "k"));
   gdn::CheckTyped(p, "v", v, DType::kBF16, gdn::Count(p, {rows, s.V}, "v"));
