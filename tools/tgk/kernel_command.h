@@ -99,7 +99,7 @@ class KernelCommand {
   // Runs at the shape the options give (their defaults under `tgk bench`).
   virtual RunResult Run(const RunOptions& options) = 0;
   // The rows of `tgk bench`: each the command's options parsed from one line ("--nwg 32") over
-  // their defaults.
+  // their defaults; none when another row times the kernel already (a stage inside its path).
   virtual std::vector<std::string> BenchVariants() const { return {""}; }
 };
 

@@ -536,6 +536,13 @@ const TinyRun kTinyRuns[] = {
     {"run gdn-l2norm --rows 10 --dim 40", "rows=10 dim=40 bf16", 400},
     {"run gdn-chunk --T 70 --Hg 1 --H 2 --K 64 --V 8 --use_qk_l2norm", "B=1 T=70 Hg=1 H=2 K=64 V=8",
      70 * 2 * 8 + 2 * 8 * 64},
+    {"run gdn-solve --B 2 --T 100 --H 3", "B=2 T=100 H=3", 2 * 100 * 3 * 64},
+    {"run gdn-wu --T 100 --Hg 1 --H 2 --K 48 --V 40", "B=1 T=100 Hg=1 H=2 K=48 V=40",
+     100 * 2 * (48 + 40)},
+    {"run gdn-state --T 100 --Hg 1 --H 2 --K 48 --V 40", "B=1 T=100 Hg=1 H=2 K=48 V=40",
+     2 * 2 * 40 * 48 + 100 * 2 * 40 + 2 * 40 * 48},
+    {"run gdn-output --T 100 --Hg 1 --H 2 --K 48 --V 40 --scale 0.3",
+     "B=1 T=100 Hg=1 H=2 K=48 V=40", 100 * 2 * 40},
 };
 
 TEST_F(ToolRunTest, KernelsMatchTheOracleOnEveryTarget) {
@@ -622,6 +629,12 @@ TEST_F(ToolRunTest, KernelsOutputFileRoundTrip) {
       {"run gdn-chunk --T 100 --Hg 1 --H 2 --K 64 --V 40 --scale 0.25",
        "run gdn-chunk --scale 0.25",
        {"o", "final_state"}},
+      {"run gdn-solve --T 100 --H 3", "run gdn-solve", {"A_inv"}},
+      {"run gdn-wu --T 100 --Hg 1 --H 2 --K 48 --V 40", "run gdn-wu", {"w", "u"}},
+      {"run gdn-state --T 100 --Hg 1 --H 2 --K 48 --V 40",
+       "run gdn-state",
+       {"h", "v_new", "final_state"}},
+      {"run gdn-output --T 100 --Hg 1 --H 2 --K 48 --V 40 --scale 0.3", "run gdn-output", {"o"}},
   };
   const std::string first = Path("first.safetensors"), second = Path("second.safetensors");
   for (const RoundTrip& trip : trips) {
@@ -650,6 +663,50 @@ TEST_F(ToolRunTest, KernelsOutputFileRoundTrip) {
       EXPECT_EQ(b.Find(name)->shape, tensor.shape);
       EXPECT_EQ(b.Load(name, tensor.dtype).data, tensor.data);
     }
+  }
+}
+
+// A reference one ulp off in one element of a chunk stage's output fails the comparison
+// (exit 1) and names the element; the --in file's own outputs match.
+TEST_F(ToolRunTest, GdnStagesAgainstAReference) {
+  struct Stage {
+    const char* args;
+    const char* output;
+    const char* element;  // the element made to differ: flat index 5
+    uint64_t elements;
+  };
+  const Stage stages[] = {
+      {"run gdn-solve --T 100 --H 3", "A_inv", "A_inv[0, 0, 0, 5]", 100 * 3 * 64},
+      {"run gdn-wu --T 100 --Hg 1 --H 2 --K 48 --V 40", "u", "u[0, 0, 0, 5]", 100 * 2 * 40},
+      {"run gdn-state --T 100 --Hg 1 --H 2 --K 48 --V 40", "h", "h[0, 0, 0, 0, 5]",
+       2 * 2 * 40 * 48},
+      {"run gdn-output --T 100 --Hg 1 --H 2 --K 48 --V 40 --scale 0.3", "o", "o[0, 0, 0, 5]",
+       100 * 2 * 40},
+  };
+  const std::string in = Path("in.safetensors"), ref = Path("ref.safetensors");
+  for (const Stage& stage : stages) {
+    SCOPED_TRACE(stage.args);
+    ToolRun r = Run(std::string(stage.args) + kTinyOptions + " --out '" + in + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const std::string args = stage.args;
+    const std::string kernel = args.substr(0, args.find(" --"));  // "run gdn-solve"
+    r = Run(kernel + kTinyOptions + " --in '" + in + "'");
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("  result   PASS (bitwise)"), std::string::npos) << r.out;
+
+    const TensorFile file = ReadSafetensors(in);
+    const DType dtype = *file.Find(stage.output)->dtype;
+    Tensor output = file.Load(stage.output, dtype);
+    output.data[5 * SizeOf(dtype)] ^= std::byte{1};  // the lowest mantissa bit: one ulp
+    WriteSafetensors(ref, {{stage.output, output}});
+    r = Run(kernel + kTinyOptions + " --in '" + in + "' --ref '" + ref + "'");
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("tensor '" + std::string(stage.output) + "': FAIL, 1 of " +
+                         std::to_string(stage.elements) + " elements differ"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("max ulp 1 at " + std::string(stage.element)), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("  result   FAIL (bitwise)"), std::string::npos) << r.out;
   }
 }
 
@@ -704,6 +761,19 @@ TEST_F(ToolRunTest, KernelErrors) {
               nibbles +
                   ": tensor 'dst' has shape [3, 128], expected [num_kv_heads, head_dim]; "
                   "num_kv_heads = 3 from tensor 'packed'; head_dim = 64 from tensor 'packed'");
+  // gdn-output's h holds a state per chunk of 64 rows: 2 for T = 100, not 3.
+  const std::string chunks = Path("gdn_output.safetensors");
+  ASSERT_EQ(Run("run gdn-output --T 100 --Hg 1 --H 2 --K 48 --V 40" + std::string(kTinyOptions) +
+                " --out '" + chunks + "'")
+                .exit_code,
+            0);
+  Tensors tensors = ReadSafetensors(chunks).LoadAll();
+  tensors.at("h") = Tensor::Zeros(DType::kBF16, {1, 3, 2, 40, 48});
+  WriteSafetensors(chunks, tensors);
+  ExpectError("run gdn-output --in '" + chunks + "'",
+              chunks +
+                  ": tensor 'h' has shape [1, 3, 2, 40, 48], expected [B, NT, H, V, K]; B = 1 "
+                  "from tensor 'q'; NT = 2 from ceil(T / 64); H = 2 from tensor 'v_new'");
 }
 
 // Without a dst in the file, the sequence dequantiser decodes to the end of the cache.
@@ -771,6 +841,11 @@ TEST_F(ToolRunTest, Bench) {
     EXPECT_TRUE(std::isfinite(fraction) && fraction > 0) << line;
     EXPECT_EQ(line.compare(at + ceiling.size() + size_t(end), 2, "  "), 0) << line;
     EXPECT_TRUE(line.ends_with("  bitwise equal")) << line;
+  }
+  // The chunk stages 4 to 7 have no row of their own: gdn-chunk's row runs them all.
+  EXPECT_NE(r.out.find("\ngdn-chunk "), std::string::npos) << r.out;
+  for (const char* stage : {"gdn-solve", "gdn-wu", "gdn-state", "gdn-output"}) {
+    EXPECT_EQ(r.out.find(std::string("\n") + stage + " "), std::string::npos) << r.out;
   }
 }
 
@@ -1038,7 +1113,7 @@ TEST_F(ParityTest, InputFilesCannotHurt) {
 
 // Random inputs are declared and drawn only after the kernel has validated the shape: under
 // the data limit below (100 MB), each of these invalid shapes, whose inputs alone take 245 MB
-// to 13 GB, fails with the kernel's message instead of "out of memory".
+// to 256 GB, fails with the kernel's message instead of "out of memory".
 TEST_F(ToolRunTest, RandomInputsAreDrawnAfterValidation) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "ASan's shadow memory does not fit the data limit this test sets";
@@ -1056,6 +1131,13 @@ TEST_F(ToolRunTest, RandomInputsAreDrawnAfterValidation) {
        "dispatch_tq_dequantize_hb_kv_seq: head_dim must be power of two, got 100"},
       {"gdn-chunk --T 100000 --H 30 --Hg 16",
        "chunk_gated_delta_rule_fwd: H (30) must be a multiple of Hg (16)"},
+      {"gdn-wu --T 100000 --H 30 --Hg 16",
+       "gated_delta_net_recompute_wu: h (30) must be a multiple of hg (16)"},
+      {"gdn-state --T 100000 --H 30 --Hg 16",
+       "gated_delta_net_chunk: h (30) must be a multiple of hg (16)"},
+      {"gdn-output --T 100000 --K 20000",
+       "gated_delta_net_chunk_o: K (20000) and V (128) must "
+       "be at most 16384"},
       {"gdn-recurrent --Sn 1000 --T 1000 --Hv 30 --Hk 16",
        "gated_delta_rule_recurrent: n_v_heads (30) must be a multiple of n_k_heads (16)"},
   };

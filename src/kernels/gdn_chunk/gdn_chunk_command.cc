@@ -8,22 +8,16 @@
 // file's tensors give every dimension; scale, which no tensor holds, comes from --scale
 // (default 1/sqrt(K)).
 #include <CLI/CLI.hpp>
-#include <array>
 #include <cmath>
 #include <optional>
-#include <vector>
 
 #include "kernel_command.h"
+#include "kernels/gdn_chunk/gdn_commands.h"
 #include "tgk/convert.h"
 #include "tgk/kernels/gdn_chunk.h"
 
 namespace tgk::tool {
 namespace {
-
-std::string ShapeText(const GdnChunkShape& s) {
-  return "B=" + std::to_string(s.B) + " T=" + std::to_string(s.T) + " Hg=" + std::to_string(s.Hg) +
-         " H=" + std::to_string(s.H) + " K=" + std::to_string(s.K) + " V=" + std::to_string(s.V);
-}
 
 void RandomInputs(Job& job, const GdnChunkShape& s, uint64_t seed) {
   job.inputs = Tensors{{"q", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
@@ -32,30 +26,16 @@ void RandomInputs(Job& job, const GdnChunkShape& s, uint64_t seed) {
                        {"g", Shaped(DType::kF32, {s.B, s.T, s.H})},
                        {"beta", Shaped(DType::kF32, {s.B, s.T, s.H})},
                        {"h0", Shaped(DType::kF32, {s.B, s.H, s.V, s.K})}};
-  job.draw = [s, seed](Tensors& inputs) {
+  job.draw = [seed](Tensors& inputs) {
     Random random(seed);
-    for (const char* name : {"q", "k"}) {
-      Tensor& t = inputs.at(name);
-      bf16* data = t.as<bf16>();
-      std::vector<float> row(s.K);
-      for (uint64_t r = 0; r < t.count() / s.K; ++r) {
-        double norm = 0.0;
-        for (float& x : row) {
-          x = random.Normal();
-          norm += double(x) * x;
-        }
-        for (uint32_t c = 0; c < s.K; ++c)
-          data[r * s.K + c] = BF16FromF32(float(row[c] / std::sqrt(norm)));
-      }
-    }
+    DrawUnitRows(random, inputs.at("q"));
+    DrawUnitRows(random, inputs.at("k"));
     Tensor& v = inputs.at("v");
     for (uint64_t i = 0; i < v.count(); ++i) v.as<bf16>()[i] = BF16FromF32(random.Normal() * 0.5f);
     Tensor& g = inputs.at("g");
     for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = -0.1f * random.Uniform();
     Tensor& beta = inputs.at("beta");
-    for (uint64_t i = 0; i < beta.count(); ++i) {
-      beta.as<float>()[i] = 0.1f + 0.9f * random.Uniform();
-    }
+    DrawBeta(random, beta.as<float>(), beta.count());
     Tensor& h0 = inputs.at("h0");
     for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = 0.1f * random.Normal();
   };
@@ -70,15 +50,8 @@ class GdnChunkCommand final : public KernelCommand {
   }
 
   void AddOptions(CLI::App& command) override {
-    const auto add = [&](const char* name, uint32_t& value, const char* help) {
-      return command.add_option(name, value, help)->capture_default_str();
-    };
-    options_ = {add("--B", shape_.B, "Batch size"),
-                add("--T", shape_.T, "Time steps"),
-                add("--Hg", shape_.Hg, "Key heads"),
-                add("--H", shape_.H, "Value heads (a multiple of Hg)"),
-                add("--K", shape_.K, "Key dimension (a multiple of 64, at most 512)"),
-                add("--V", shape_.V, "Value dimension (at most 16384)")};
+    options_ = AddGdnShapeOptions(command, shape_, "Key dimension (a multiple of 64, at most 512)",
+                                  "Value dimension (at most 16384)");
     scale_option_ = command.add_option("--scale", scale_, "Output scale (default: 1/sqrt(K))");
     command.add_flag("--use_qk_l2norm", use_qk_l2norm_, "L2-normalise q and k first (stage 1)");
   }
@@ -99,7 +72,7 @@ class GdnChunkCommand final : public KernelCommand {
     }
     const float scale =
         scale_option_->count() > 0 ? scale_ : float(1.0 / std::sqrt(double(shape.K)));
-    result.shape = ShapeText(shape);
+    result.shape = GdnShapeText(shape);
     result.work = GdnChunkFlops(shape);
     result.roof = perf::Roof::kFma;
     if (scale_option_->count() > 0) result.notes.emplace_back("scale", std::to_string(scale));
@@ -132,19 +105,14 @@ class GdnChunkCommand final : public KernelCommand {
                    {"h0", dims.Bind("h0", DType::kF32, {"B", "H", "V", "K"})}};
     if (dims.Has("o")) dims.BindShape("o", {"B", "T", "H", "V"});
     if (dims.Has("final_state")) dims.BindShape("final_state", {"B", "H", "V", "K"});
-    shape.B = dims.Take("B", options_[0], shape_.B);
-    shape.T = dims.Take("T", options_[1], shape_.T);
-    shape.Hg = dims.Take("Hg", options_[2], shape_.Hg);
-    shape.H = dims.Take("H", options_[3], shape_.H);
-    shape.K = dims.Take("K", options_[4], shape_.K);
-    shape.V = dims.Take("V", options_[5], shape_.V);
+    TakeGdnShape(dims, options_, shape_, shape);
     return inputs;
   }
 
   GdnChunkShape shape_{.B = 1, .T = 4096, .Hg = 16, .H = 32, .K = 128, .V = 128};
   float scale_ = 0.0f;
   bool use_qk_l2norm_ = false;
-  std::array<const CLI::Option*, 6> options_{};  // B, T, Hg, H, K, V
+  GdnShapeOptions options_{};
   const CLI::Option* scale_option_ = nullptr;
 };
 

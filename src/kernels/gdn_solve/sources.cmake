@@ -3,3 +3,5 @@ set(TGK_gdn_solve_PUBLIC_HEADERS ${CMAKE_CURRENT_LIST_DIR}/gdn_solve.h)
 set(TGK_gdn_solve_TESTS ${CMAKE_CURRENT_LIST_DIR}/gdn_solve_test.cc
                         ${CMAKE_CURRENT_LIST_DIR}/gdn_solve_reference.cc)
 set(TGK_gdn_solve_BENCHMARKS ${CMAKE_CURRENT_LIST_DIR}/gdn_solve_bench.cc)
+set(TGK_gdn_solve_COMMANDS ${CMAKE_CURRENT_LIST_DIR}/gdn_solve_command.cc)
+set(TGK_gdn_solve_COMMAND_FACTORIES "MakeGdnSolveCommand")

@@ -3,3 +3,5 @@ set(TGK_gdn_wu_PUBLIC_HEADERS ${CMAKE_CURRENT_LIST_DIR}/gdn_wu.h)
 set(TGK_gdn_wu_TESTS ${CMAKE_CURRENT_LIST_DIR}/gdn_wu_test.cc
                      ${CMAKE_CURRENT_LIST_DIR}/gdn_wu_reference.cc)
 set(TGK_gdn_wu_BENCHMARKS ${CMAKE_CURRENT_LIST_DIR}/gdn_wu_bench.cc)
+set(TGK_gdn_wu_COMMANDS ${CMAKE_CURRENT_LIST_DIR}/gdn_wu_command.cc)
+set(TGK_gdn_wu_COMMAND_FACTORIES "MakeGdnWuCommand")

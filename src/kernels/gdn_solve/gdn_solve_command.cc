@@ -1,0 +1,93 @@
+// `tgk run gdn-solve`: chunk_tri_solve_invert_f32 (spec/gated_delta_net_chunk.md, stage 4),
+// GatedDeltaNetSolve: (I + A)⁻¹ of every 64 × 64 chunk block. Input A_strict f32
+// [B, T, H, 64]; output A_inv f32 [B, T, H, 64]. Random A_strict is kkt's output in the
+// layer's regime (gdn_commands.h) for keys of K = 128.
+#include <CLI/CLI.hpp>
+#include <array>
+#include <optional>
+#include <vector>
+
+#include "kernel_command.h"
+#include "kernels/gdn_chunk/gdn_commands.h"
+#include "tgk/kernels/gdn_solve.h"
+
+namespace tgk::tool {
+namespace {
+
+std::string ShapeText(const GdnSolveShape& s) {
+  return "B=" + std::to_string(s.B) + " T=" + std::to_string(s.T) + " H=" + std::to_string(s.H);
+}
+
+// Drawn in this order: the gates (summed to G), β, then the blocks.
+void RandomInputs(Job& job, const GdnSolveShape& s, uint64_t seed) {
+  job.inputs = Tensors{{"A_strict", Shaped(DType::kF32, {s.B, s.T, s.H, kGdnChunk})}};
+  job.draw = [s, seed](Tensors& inputs) {
+    Random random(seed);
+    Tensor g_cumsum = Tensor::Zeros(DType::kF32, {s.B, s.T, s.H});
+    DrawGateCumsum(random, g_cumsum);
+    std::vector<float> beta(g_cumsum.count());
+    DrawBeta(random, beta.data(), beta.size());
+    DrawChunkBlocks(random, g_cumsum, beta.data(), 128, false, inputs.at("A_strict"));
+  };
+}
+
+class GdnSolveCommand final : public KernelCommand {
+ public:
+  std::string name() const override { return "gdn-solve"; }
+  std::string description() const override {
+    return "chunk_tri_solve_invert_f32: (I + A)^-1 of each 64x64 chunk block, Gated DeltaNet "
+           "stage 4 (A_strict f32 [B,T,H,64] -> A_inv f32 [B,T,H,64])";
+  }
+  // gdn-chunk's row times the whole path; perf/ times each stage.
+  std::vector<std::string> BenchVariants() const override { return {}; }
+
+  void AddOptions(CLI::App& command) override {
+    options_ = {
+        command.add_option("--B", shape_.B, "Batch size")->capture_default_str(),
+        command.add_option("--T", shape_.T, "Time steps")->capture_default_str(),
+        command.add_option("--H", shape_.H, "Value heads")->capture_default_str(),
+    };
+  }
+
+  RunResult Run(const RunOptions& options) override {
+    RunResult result;
+    result.kernel = name();
+    GdnSolveShape shape = shape_;
+    std::optional<TensorFile> file;
+    Job job;
+    if (options.in.empty()) {
+      RandomInputs(job, shape, options.seed);
+      result.inputs = "random, seed " + std::to_string(options.seed);
+    } else {
+      file = ReadSafetensors(options.in);
+      FileShape dims(*file, options);
+      dims.Set("BT", kGdnChunk, "the kernel's chunk size");
+      job.inputs = Tensors{{"A_strict", dims.Bind("A_strict", DType::kF32, {"B", "T", "H", "BT"})}};
+      if (dims.Has("A_inv")) dims.BindShape("A_inv", {"B", "T", "H", "BT"});
+      shape.B = dims.Take("B", options_[0], shape_.B);
+      shape.T = dims.Take("T", options_[1], shape_.T);
+      shape.H = dims.Take("H", options_[2], shape_.H);
+      result.inputs = options.in;
+    }
+    result.shape = ShapeText(shape);
+    result.work = GdnSolveFlops(shape);
+    result.roof = perf::Roof::kFma;
+
+    job.outputs = Tensors{{"A_inv", Shaped(DType::kF32, {shape.B, shape.T, shape.H, kGdnChunk})}};
+    job.record = [&](Queue& queue, const Views& v) {
+      GatedDeltaNetSolve(queue, shape, v.at("A_strict"), v.at("A_inv"));
+    };
+    Measure(options, file ? &*file : nullptr, job, result);
+    return result;
+  }
+
+ private:
+  GdnSolveShape shape_{.B = 1, .T = 4096, .H = 32};
+  std::array<const CLI::Option*, 3> options_{};  // B, T, H
+};
+
+}  // namespace
+
+std::unique_ptr<KernelCommand> MakeGdnSolveCommand() { return std::make_unique<GdnSolveCommand>(); }
+
+}  // namespace tgk::tool
