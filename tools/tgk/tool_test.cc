@@ -626,8 +626,11 @@ TEST_F(ToolRunTest, KernelsOutputFileRoundTrip) {
       {"run tq-dequant --bits 4 --num_kv_heads 3 --head_dim 128 --read_pos 4 --cache_capacity 6",
        "run tq-dequant --bits 4 --read_pos 4",
        {"dst"}},
-      {"run gdn-chunk --T 100 --Hg 1 --H 2 --K 64 --V 40 --scale 0.25",
-       "run gdn-chunk --scale 0.25",
+      {"run gdn-chunk --T 100 --Hg 1 --H 2 --K 64 --V 40 --scale 0.25 --use_qk_l2norm",
+       "run gdn-chunk",
+       {"o", "final_state"}},
+      {"run gdn-recurrent --Sn 2 --T 3 --Hk 1 --Hv 2 --Dk 64 --Dv 8 --scale 0.5 --decode",
+       "run gdn-recurrent",
        {"o", "final_state"}},
       {"run gdn-solve --T 100 --H 3", "run gdn-solve", {"A_inv"}},
       {"run gdn-wu --T 100 --Hg 1 --H 2 --K 48 --V 40", "run gdn-wu", {"w", "u"}},
@@ -656,6 +659,7 @@ TEST_F(ToolRunTest, KernelsOutputFileRoundTrip) {
     const TensorFile a = ReadSafetensors(first), b = ReadSafetensors(second);
     const std::string kernel = std::string(trip.in_args).substr(4);  // after "run "
     EXPECT_EQ(a.metadata.at("tgk_kernel"), kernel.substr(0, kernel.find(' ')));
+    EXPECT_EQ(b.metadata.at("tgk_params"), a.metadata.at("tgk_params"));
     ASSERT_EQ(a.index.size(), b.index.size());
     for (const auto& [name, tensor] : a.LoadAll()) {
       SCOPED_TRACE(name);
@@ -663,6 +667,29 @@ TEST_F(ToolRunTest, KernelsOutputFileRoundTrip) {
       EXPECT_EQ(b.Find(name)->shape, tensor.shape);
       EXPECT_EQ(b.Load(name, tensor.dtype).data, tensor.data);
     }
+  }
+}
+
+// The gated delta net commands store the parameters no tensor holds, each as the run used it.
+TEST_F(ToolRunTest, GdnParametersAreStored) {
+  const std::pair<const char*, nlohmann::json> runs[] = {
+      {"run gdn-chunk --T 64 --Hg 1 --H 1 --K 64 --V 8 --use_qk_l2norm",
+       {{"scale", "0.125"}, {"use_qk_l2norm", "true"}}},
+      {"run gdn-chunk --T 64 --Hg 1 --H 1 --K 64 --V 8 --scale 0.5",
+       {{"scale", "0.5"}, {"use_qk_l2norm", "false"}}},
+      {"run gdn-recurrent --Sn 1 --T 2 --Hk 1 --Hv 1 --Dk 32 --Dv 8 --decode",
+       {{"scale", "1"}, {"decode", "true"}}},
+      {"run gdn-recurrent --Sn 1 --T 2 --Hk 1 --Hv 1 --Dk 32 --Dv 8 --scale 0.25",
+       {{"scale", "0.25"}, {"decode", "false"}}},
+      {"run gdn-output --T 64 --Hg 1 --H 1 --K 16 --V 8", {{"scale", "0.25"}}},
+      {"run gdn-output --T 64 --Hg 1 --H 1 --K 16 --V 8 --scale 0.3", {{"scale", "0.300000012"}}},
+  };
+  const std::string path = Path("params.safetensors");
+  for (const auto& [args, params] : runs) {
+    SCOPED_TRACE(args);
+    const ToolRun r = Run(std::string(args) + kTinyOptions + " --out '" + path + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(nlohmann::json::parse(ReadSafetensors(path).metadata.at("tgk_params")), params);
   }
 }
 

@@ -5,8 +5,8 @@
 //
 // Random inputs are in the spec's regime: unit-norm q and k rows (as after l2norm), v ~ N(0,
 // 0.25), g uniform in [-0.1, 0], beta uniform in [0.1, 1], h0 ~ N(0, 0.01). With --in, the
-// file's tensors give every dimension; scale, which no tensor holds, comes from --scale
-// (default 1/sqrt(K)).
+// file's tensors give every dimension; --scale (default 1/sqrt(K)) and --use_qk_l2norm, which
+// no tensor holds, are stored in the --out file and replayed by --in.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <optional>
@@ -76,6 +76,8 @@ class GdnChunkCommand final : public KernelCommand {
     result.work = GdnChunkFlops(shape);
     result.roof = perf::Roof::kFma;
     if (scale_option_->count() > 0) result.notes.emplace_back("scale", std::to_string(scale));
+    result.params = {{"scale", FloatText(scale)},
+                     {"use_qk_l2norm", use_qk_l2norm_ ? "true" : "false"}};
 
     job.outputs =
         Tensors{{"o", Shaped(DType::kBF16, {shape.B, shape.T, shape.H, shape.V})},

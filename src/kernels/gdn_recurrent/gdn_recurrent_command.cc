@@ -4,8 +4,8 @@
 // [Sn, T, Hv], h0 f32 [Sn, Hv, Dv, Dk]; outputs o f32 [Sn, T, Hv, Dv] and final_state f32
 // [Sn, Hv, Dv, Dk]. Value head h reads key head h % Hk (tiled). --scale multiplies q in the
 // kernel (1: q is taken as pre-scaled, as mlx-native's kernels take it); --decode picks the
-// decode kernel's reductions. The work reported is the state read and written once, against
-// STREAM copy.
+// decode kernel's reductions; both are stored in the --out file and replayed by --in. The work
+// reported is the state read and written once, against STREAM copy.
 #include <CLI/CLI.hpp>
 #include <array>
 #include <cmath>
@@ -119,6 +119,7 @@ class GdnRecurrentCommand final : public KernelCommand {
     result.shape = ShapeText(p);
     result.work = GdnRecurrentStateBytes(s);
     result.roof = perf::Roof::kCopy;
+    result.params = {{"scale", FloatText(p.scale)}, {"decode", p.decode ? "true" : "false"}};
 
     job.outputs = Tensors{{"o", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
                           {"final_state", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
