@@ -203,7 +203,19 @@ Tensor Shaped(DType dtype, std::vector<uint64_t> shape) {
   return Tensor{dtype, std::move(shape), {}};
 }
 
-void Measure(const RunOptions& options, const TensorFile* file, Job& job, RunResult& result) {
+std::optional<TensorFile> OpenInput(const KernelCommand& command, const RunOptions& options,
+                                    RunResult& result) {
+  result.kernel = command.name();
+  if (options.in.empty()) {
+    result.inputs = "random, seed " + std::to_string(options.seed);
+    return std::nullopt;
+  }
+  result.inputs = options.in;
+  return ReadSafetensors(options.in);
+}
+
+void Measure(const RunOptions& options, const std::optional<TensorFile>& file, Job& job,
+             RunResult& result) {
   CheckMaps(options, job.inputs, job.outputs, result.kernel);
   ValidateBeforeAllocating(job);
   if (job.draw) {
@@ -260,7 +272,7 @@ void Measure(const RunOptions& options, const TensorFile* file, Job& job, RunRes
                                                Compare(t.view(), expected.at(name).view())});
     }
   }
-  CompareWithReferences(options, file, job.inputs, job.outputs, result);
+  CompareWithReferences(options, file ? &*file : nullptr, job.inputs, job.outputs, result);
   WriteOutputFile(options, job.inputs, job.outputs, result);
 }
 

@@ -147,11 +147,17 @@ struct Job {
 // 5. With options.oracle, runs once on the scalar oracle (same thread count) into zero-filled
 //    outputs and compares bit for bit.
 // 6. Compares each output with its reference: the output's tensor (through --map) in
-//    options.ref, else in `file` (the --in file, or null). A --ref file's tensors must each be
+//    options.ref, else in `file` (the --in file, if any). A --ref file's tensors must each be
 //    an input or an output of the kernel.
 // 7. Writes inputs, outputs and result.params to options.out.
 // Afterwards job.inputs and job.outputs hold the data.
-void Measure(const RunOptions& options, const TensorFile* file, Job& job, RunResult& result);
+void Measure(const RunOptions& options, const std::optional<TensorFile>& file, Job& job,
+             RunResult& result);
+
+// The start of every Run: sets result.kernel and result.inputs, and reads the --in file
+// (options.in); nothing when there is none and the command draws random inputs.
+std::optional<TensorFile> OpenInput(const KernelCommand& command, const RunOptions& options,
+                                    RunResult& result);
 
 // Random numbers that depend only on the seed (no std:: distributions, whose algorithms
 // differ between standard libraries).

@@ -98,18 +98,14 @@ class FlashAttnVecCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
-    result.kernel = name();
     FlashAttnVecParams p = params_;
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
-    if (options.in.empty()) {
+    if (!file) {
       if (p.kv_capacity == 0) p.kv_capacity = p.kv_seq_len;
       RandomInputs(job, p, options.seed);
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       job.inputs = FileInputs(*file, options, p);
-      result.inputs = options.in;
     }
     if (scale_->count() == 0) p.scale = DefaultScale(p.head_dim);
     result.shape = ShapeText(p, nwg_);
@@ -135,7 +131,7 @@ class FlashAttnVecCommand final : public KernelCommand {
         FlashAttnVecF16Nwg32(queue, p, v.at("Q"), v.at("K"), v.at("V"), v.at("tmp"), v.at("out"));
       }
     };
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 

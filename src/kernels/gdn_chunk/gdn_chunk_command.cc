@@ -58,17 +58,13 @@ class GdnChunkCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
-    result.kernel = name();
     GdnChunkShape shape = shape_;
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
-    if (options.in.empty()) {
+    if (!file) {
       RandomInputs(job, shape, options.seed);
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       job.inputs = FileInputs(*file, options, shape);
-      result.inputs = options.in;
     }
     const float scale =
         scale_option_->count() > 0 ? scale_ : float(1.0 / std::sqrt(double(shape.K)));
@@ -89,7 +85,7 @@ class GdnChunkCommand final : public KernelCommand {
                                  v.at("beta"), scale, v.at("h0"), v.at("o"), v.at("final_state"),
                                  v.at("scratch"), use_qk_l2norm_);
     };
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 

@@ -47,22 +47,18 @@ class GdnCumsumCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
-    result.kernel = name();
     GdnCumsumShape shape = shape_;
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
-    if (options.in.empty()) {
+    if (!file) {
       RandomInputs(job, shape, options.seed);
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       FileShape dims(*file, options);
       job.inputs = Tensors{{"g", dims.Bind("g", DType::kF32, {"B", "T", "H"})}};
       if (dims.Has("g_cumsum")) dims.BindShape("g_cumsum", {"B", "T", "H"});
       shape.B = dims.Take("B", options_[0], shape_.B);
       shape.T = dims.Take("T", options_[1], shape_.T);
       shape.H = dims.Take("H", options_[2], shape_.H);
-      result.inputs = options.in;
     }
     result.shape = ShapeText(shape);
     result.work = GdnCumsumBytes(shape);
@@ -72,7 +68,7 @@ class GdnCumsumCommand final : public KernelCommand {
     job.record = [&](Queue& queue, const Views& v) {
       GatedDeltaNetChunkCumsum(queue, shape, v.at("g"), v.at("g_cumsum"));
     };
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 

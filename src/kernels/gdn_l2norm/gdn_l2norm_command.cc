@@ -44,23 +44,19 @@ class GdnL2NormCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
-    result.kernel = name();
     GdnL2NormShape shape{rows_, dim_};
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
     DType dtype = DType::kBF16;
-    if (options.in.empty()) {
+    if (!file) {
       RandomInputs(job, shape, options.seed);
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       FileShape dims(*file, options);
       dtype = dims.DTypeOf("x").value_or(DType::kBF16);
       job.inputs = Tensors{{"x", dims.Bind("x", dtype, {"rows", "dim"})}};
       if (dims.Has("y")) dims.BindShape("y", {"rows", "dim"});
       shape.rows = dims.Take("rows", rows_option_, rows_);
       shape.dim = dims.Take("dim", dim_option_, dim_);
-      result.inputs = options.in;
     }
     result.shape = ShapeText(shape, dtype);
     result.work = GdnL2NormBytes(shape, uint32_t(SizeOf(dtype)));
@@ -70,7 +66,7 @@ class GdnL2NormCommand final : public KernelCommand {
     job.record = [&](Queue& queue, const Views& v) {
       GatedDeltaNetL2Norm(queue, shape, v.at("x"), v.at("y"));
     };
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 

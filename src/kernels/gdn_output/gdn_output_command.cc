@@ -56,17 +56,13 @@ class GdnOutputCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
-    result.kernel = name();
     GdnOutputShape shape = shape_;
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
-    if (options.in.empty()) {
+    if (!file) {
       RandomInputs(job, shape, options.seed);
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       job.inputs = FileInputs(*file, options, shape);
-      result.inputs = options.in;
     }
     const float scale =
         scale_option_->count() > 0 ? scale_ : float(1.0 / std::sqrt(double(shape.K)));
@@ -80,7 +76,7 @@ class GdnOutputCommand final : public KernelCommand {
       GatedDeltaNetChunkOutput(queue, shape, v.at("q"), v.at("k"), v.at("v_new"), v.at("h"),
                                v.at("g_cumsum"), scale, v.at("o"));
     };
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 

@@ -103,17 +103,13 @@ class GdnRecurrentCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
-    result.kernel = name();
     Params p = params_;
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
-    if (options.in.empty()) {
+    if (!file) {
       RandomInputs(job, p.shape, options.seed);
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       job.inputs = FileInputs(*file, options, p.shape);
-      result.inputs = options.in;
     }
     const GdnRecurrentShape& s = p.shape;
     result.shape = ShapeText(p);
@@ -128,7 +124,7 @@ class GdnRecurrentCommand final : public KernelCommand {
                               p.scale, v.at("h0"), v.at("o"), v.at("final_state"),
                               p.decode ? GdnRecurrentKernel::kDecode : GdnRecurrentKernel::kSerial);
     };
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 

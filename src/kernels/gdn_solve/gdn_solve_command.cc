@@ -51,15 +51,12 @@ class GdnSolveCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
-    result.kernel = name();
     GdnSolveShape shape = shape_;
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
-    if (options.in.empty()) {
+    if (!file) {
       RandomInputs(job, shape, options.seed);
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       FileShape dims(*file, options);
       dims.Set("BT", kGdnChunk, "the kernel's chunk size");
       job.inputs = Tensors{{"A_strict", dims.Bind("A_strict", DType::kF32, {"B", "T", "H", "BT"})}};
@@ -67,7 +64,6 @@ class GdnSolveCommand final : public KernelCommand {
       shape.B = dims.Take("B", options_[0], shape_.B);
       shape.T = dims.Take("T", options_[1], shape_.T);
       shape.H = dims.Take("H", options_[2], shape_.H);
-      result.inputs = options.in;
     }
     result.shape = ShapeText(shape);
     result.work = GdnSolveFlops(shape);
@@ -77,7 +73,7 @@ class GdnSolveCommand final : public KernelCommand {
     job.record = [&](Queue& queue, const Views& v) {
       GatedDeltaNetSolve(queue, shape, v.at("A_strict"), v.at("A_inv"));
     };
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 

@@ -67,17 +67,13 @@ class GdnStateCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
-    result.kernel = name();
     GdnStateShape shape = shape_;
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
-    if (options.in.empty()) {
+    if (!file) {
       RandomInputs(job, shape, options.seed);
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       job.inputs = FileInputs(*file, options, shape);
-      result.inputs = options.in;
     }
     result.shape = GdnShapeText(shape);
     result.work = GdnStateFlops(shape);
@@ -91,7 +87,7 @@ class GdnStateCommand final : public KernelCommand {
       GatedDeltaNetChunkState(queue, shape, v.at("k"), v.at("w"), v.at("u"), v.at("g_cumsum"),
                               v.at("h0"), v.at("h"), v.at("v_new"), v.at("final_state"));
     };
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 

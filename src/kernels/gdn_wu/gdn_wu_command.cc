@@ -50,17 +50,13 @@ class GdnWuCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
-    result.kernel = name();
     GdnWuShape shape = shape_;
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
-    if (options.in.empty()) {
+    if (!file) {
       RandomInputs(job, shape, options.seed);
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       job.inputs = FileInputs(*file, options, shape);
-      result.inputs = options.in;
     }
     result.shape = GdnShapeText(shape);
     result.work = GdnWuFlops(shape);
@@ -72,7 +68,7 @@ class GdnWuCommand final : public KernelCommand {
       GatedDeltaNetRecomputeWu(queue, shape, v.at("k"), v.at("v"), v.at("beta"), v.at("g_cumsum"),
                                v.at("A_inv"), v.at("w"), v.at("u"));
     };
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 

@@ -68,17 +68,13 @@ class KktCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
-    result.kernel = name();
     KktShape shape = shape_;
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
-    if (options.in.empty()) {
+    if (!file) {
       RandomInputs(job, shape, options.seed);
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       job.inputs = FileInputs(*file, options, shape);
-      result.inputs = options.in;
     }
     result.shape = ShapeText(shape);
     result.work = KktFlops(shape);
@@ -88,7 +84,7 @@ class KktCommand final : public KernelCommand {
     job.record = [&](Queue& queue, const Views& v) {
       GatedDeltaNetKkt(queue, shape, v.at("k"), v.at("beta"), v.at("g"), v.at("A"));
     };
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 

@@ -91,19 +91,15 @@ class SdpaCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
-    result.kernel = name();
     SdpaParams p = params_;
     DType dtype = dtype_name_ == "bf16" ? DType::kBF16 : DType::kF32;
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
-    if (options.in.empty()) {
+    if (!file) {
       if (p.kv_capacity == 0) p.kv_capacity = p.kv_seq_len;
       RandomInputs(job, p, dtype, options.seed);
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       job.inputs = FileInputs(*file, options, p, dtype);
-      result.inputs = options.in;
     }
     if (scale_->count() == 0) p.scale = DefaultScale(p.head_dim);
     result.shape = ShapeText(p);
@@ -116,7 +112,7 @@ class SdpaCommand final : public KernelCommand {
     job.record = [&](Queue& queue, const Views& v) {
       Sdpa(queue, p, v.at("Q"), v.at("K"), v.at("V"), v.at("O"));
     };
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 

@@ -109,12 +109,11 @@ class TqEncodeCommand final : public KernelCommand {
 
   RunResult Run(const RunOptions& options) override {
     RunResult result;
-    result.kernel = name();
     uint32_t heads = heads_, head_dim = head_dim_, n_tokens = n_tokens_;
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
     uint32_t capacity = 0;
-    if (options.in.empty()) {
+    if (!file) {
       capacity = Capacity(capacity_, uint64_t{write_pos_} + n_tokens);
       job.inputs = Tensors{{"src", Shaped(DType::kF32, {n_tokens, heads, head_dim})}};
       job.draw = [seed = options.seed](Tensors& inputs) {
@@ -124,9 +123,7 @@ class TqEncodeCommand final : public KernelCommand {
         const float sqrt3 = 1.7320508f;
         for (uint64_t i = 0; i < src.count(); ++i) data[i] = sqrt3 * (2 * random.Uniform() - 1);
       };
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       FileShape dims(*file, options);
       job.inputs.emplace("src",
                          dims.Bind("src", DType::kF32, {"n_tokens", "num_kv_heads", "head_dim"}));
@@ -146,7 +143,6 @@ class TqEncodeCommand final : public KernelCommand {
       }
       capacity = bound ? dims.Take("cache_capacity", options_[3], capacity_)
                        : Capacity(capacity_, uint64_t{write_pos_} + n_tokens);
-      result.inputs = options.in;
     }
     result.shape =
         ShapeText(heads, head_dim, capacity, TokensText(n_tokens, "write_pos_start", write_pos_),
@@ -206,7 +202,7 @@ class TqEncodeCommand final : public KernelCommand {
         }
       };
     }
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 
@@ -268,19 +264,15 @@ class TqDequantCommand final : public KernelCommand {
                                 : " belongs to the sequence dequantiser (--seq)"));
     }
     RunResult result;
-    result.kernel = name();
     uint32_t heads = heads_, head_dim = head_dim_, n_tokens = n_tokens_, capacity = 0;
-    std::optional<TensorFile> file;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
     Job job;
-    if (options.in.empty()) {
+    if (!file) {
       capacity =
           Capacity(capacity_, seq ? uint64_t{start_pos_} + n_tokens : uint64_t{read_pos_} + 1);
       RandomCache(job, heads, head_dim, capacity, options.seed);
-      result.inputs = "random, seed " + std::to_string(options.seed);
     } else {
-      file = ReadSafetensors(options.in);
       job.inputs = FileInputs(*file, options, seq, heads, head_dim, capacity, n_tokens);
-      result.inputs = options.in;
     }
     result.shape =
         seq ? ShapeText(heads, head_dim, capacity, TokensText(n_tokens, "start_pos", start_pos_),
@@ -333,7 +325,7 @@ class TqDequantCommand final : public KernelCommand {
         TqDequantizeHbKv(queue, p, v.at("packed"), v.at("norms"), v.at("dst"));
       };
     }
-    Measure(options, file ? &*file : nullptr, job, result);
+    Measure(options, file, job, result);
     return result;
   }
 
