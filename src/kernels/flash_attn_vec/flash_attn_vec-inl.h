@@ -149,11 +149,19 @@ struct AheadRows {
   const f16* rows = nullptr;
   uint32_t count = 0;
 
-  template <uint32_t kDim>
-  HWY_INLINE void Prefetch(uint32_t row) const {
-    if (row >= count) return;
-    const f16* p = rows + size_t{row} * kDim;
-    for (uint32_t i = 0; i < kDim; i += 64 / sizeof(f16)) __builtin_prefetch(p + i, 0, 2);
+  // The lines of `row` that the lane (pack) itself reads, dims 128j + 4·first() + [0, 4·kWidth):
+  // the hints then come at the pace each pack consumes rows, not in one burst from the first
+  // pack. Each line once: a narrow pack whose dims start inside a line leaves it to the pack
+  // whose dims start it.
+  template <uint32_t kDim, class Lane>
+  HWY_INLINE void Prefetch(const Lane& lane, uint32_t row) const {
+    constexpr uint32_t kLine = 64 / sizeof(f16);
+    const uint32_t start = 4 * lane.first();
+    if (row >= count || start % kLine != 0) return;
+    const f16* p = rows + size_t{row} * kDim + start;
+    for (uint32_t j = 0; j < kDim; j += 128) {
+      for (uint32_t i = 0; i < 4 * Lane::kWidth; i += kLine) __builtin_prefetch(p + j + i, 0, 2);
+    }
   }
 };
 
@@ -165,10 +173,11 @@ struct AheadRows {
 // group][heads][head_dim]; scores, then weights, f32 [heads][32]; q̃ by lane, f32
 // [heads][head_dim/128][4][32] (element e of lane l's 4-dim run in chunk j; a fixed stride of
 // 32 lanes keeps the index arithmetic out of the Q·K loop).
-// Memory: step 1, reading a block's K rows, prefetches the next block's V rows, and step 4,
-// reading the V rows, the K rows of the block after next: both streams then flow a block ahead
-// through the compute in between (into L2; L1 holds the rows in use). The group's first lane (pack)
-// issues the hints.
+// Memory: step 1, reading a block's K rows, prefetches the V rows of the group's next block, and
+// step 4, reading the V rows, the K rows of the block after that (the group's own blocks: with
+// NWG = 32 the next block of the cache may be another group's): both streams then flow a block
+// ahead through the compute in between (into L2; L1 holds the rows in use). Every lane (pack)
+// prefetches the parts of the rows it reads.
 template <uint32_t kNwg>
 struct VecKernel {
   FlashAttnVecArgs a;
@@ -242,8 +251,9 @@ struct VecKernel {
       const uint32_t w = uint32_t(bi % kNwg) - w0;
       float* S_w = S[w];
       float* M_w = M[w];
-      const AheadRows v_ahead = RowsAt<kDim>(heads.v, uint64_t{first} + kBlock);
-      const AheadRows k_ahead = RowsAt<kDim>(heads.k, uint64_t{first} + 2 * kBlock);
+      const uint64_t next = next_block(bi);
+      const AheadRows v_ahead = RowsAt<kDim>(heads.v, next * kBlock);
+      const AheadRows k_ahead = RowsAt<kDim>(heads.k, next_block(next) * kBlock);
 
       // 1. Q·K partials, then one multi-value sum per head. A position past kv_seq_len is not
       //    read: its partials are +0, so qk = +0.
@@ -253,14 +263,14 @@ struct VecKernel {
         const uint32_t rows = mask.rows;
         const auto q_lanes = q;
         const auto partials = partial;
-        const AheadRows ahead = lane.first() == 0 ? v_ahead : AheadRows{};
+        const AheadRows ahead = v_ahead;
         const f16* keys = heads.k + size_t{first} * kDim + 4 * lane.first();
         for (uint32_t c = 0; c < kBlock; ++c) {
           if (c >= rows) {
             for (uint32_t r = 0; r < count; ++r) lane.store(partials, r * kBlock + c, lane.zero());
             continue;
           }
-          ahead.Prefetch<kDim>(c);
+          ahead.Prefetch<kDim>(lane, c);
           const f16* key = keys + size_t{c} * kDim;
           uint32_t r = 0;
           for (; r + 4 <= count; r += 4) Partials<kChunks, 4>(lane, key, q_lanes, r, partials, c);
@@ -312,7 +322,7 @@ struct VecKernel {
         const uint32_t rows = mask.rows;
         const auto o_lanes = o;
         const auto weights = scores;
-        const AheadRows ahead = lane.first() == 0 ? k_ahead : AheadRows{};
+        const AheadRows ahead = k_ahead;
         uint32_t r = 0;
         for (; r + 4 <= count; r += 4) {
           Accumulate<kDim, 4>(lane, o_lanes, weights, r, v, rows, ms, o_offset,
@@ -407,7 +417,7 @@ struct VecKernel {
         for (uint32_t t = 0; t < kTile; ++t) lo[h][t] = lane.zero();
       }
       for (uint32_t c = 0; c < rows; ++c) {
-        if (t0 == 0) ahead.Prefetch<kDim>(c);
+        if (t0 == 0) ahead.Prefetch<kDim>(lane, c);
         const f16* row = v + size_t{c} * kDim;
         VF values[kTile];
         for (uint32_t t = 0; t < kTile; ++t) values[t] = lane.load(row + dims[t0 + t]);

@@ -305,7 +305,10 @@ struct TqDequantizeKernel {
       return norms[std::min<uint64_t>(j / 256, a.norms_per_pos - 1)] / a.scale_factor_d512;
     };
     if constexpr (kBits == 8) {
-      // Blocks of 256 share their scale.
+      // Blocks of 256 share their scale. A head of D <= 256 is one call: GCC 12's code for the
+      // block loop around it, the same instructions per 64 codes, ran 1.35x slower in cache
+      // (AVX3_DL on Zen 4; perf/RESULTS.md).
+      if (d <= 256) return DecodeTableRow(g, kTqTable8, codes, d, sn_d256, out);
       for (uint64_t j = 0; j < d; j += 256) {
         DecodeTableRow(g, kTqTable8, codes + j, std::min<uint64_t>(256, d - j), block_scale(j),
                        out + j);
