@@ -1,9 +1,9 @@
 // tgk: tgk's kernels from the command line.
 //
-//   tgk bench                    every kernel at its default shape (a row per variant a kernel
-//                                lists, e.g. flash-attn-vec's two NWG): time, rate, the
-//                                machine's ceiling measured next to the runs and the kernel's
-//                                fraction of it, parity with the scalar oracle
+//   tgk bench [--kernel NAME]    every kernel (or those named) at its default shape (a row per
+//                                variant a kernel lists, e.g. flash-attn-vec's two NWG): time,
+//                                rate, the machine's ceiling measured next to the runs and the
+//                                kernel's fraction of it, parity with the scalar oracle
 //   tgk run KERNEL [options]     one kernel on random or file inputs: time and rate; the
 //                                comparison with a reference (--in's outputs, or --ref), the
 //                                scalar oracle (--oracle) and the ceiling (--ceiling) on request;
@@ -220,9 +220,23 @@ int RunOne(KernelCommand& kernel, const RunOptions& options, bool json) {
   return status;
 }
 
-// Rows are gathered first so that the table's columns line up.
+// `only` (--kernel) names the kernels to run, in bench order; empty: every kernel. Each must
+// have bench rows: a stage timed inside another kernel's row (gdn-solve) has none. Rows are
+// gathered first so that the table's columns line up.
 int Bench(const std::vector<std::unique_ptr<KernelCommand>>& kernels, RunOptions options,
-          bool json) {
+          const std::vector<std::string>& only, bool json) {
+  for (const std::string& name : only) {
+    if (std::none_of(kernels.begin(), kernels.end(), [&name](const auto& kernel) {
+          return kernel->name() == name && !kernel->BenchVariants().empty();
+        })) {
+      std::string known;
+      for (const auto& kernel : kernels) {
+        if (!kernel->BenchVariants().empty()) known += (known.empty() ? "" : ", ") + kernel->name();
+      }
+      ThrowInvalidArgument("--kernel " + name +
+                           ": tgk bench has no such kernel (its kernels: " + known + ")");
+    }
+  }
   options.oracle = options.ceiling = true;
   const Target target = options.target.empty() ? BestTarget() : ParseTarget(options.target);
   const int threads = Queue(QueueOptions{.threads = options.threads}).threads();
@@ -239,6 +253,8 @@ int Bench(const std::vector<std::unique_ptr<KernelCommand>>& kernels, RunOptions
       {"kernel", "shape", "time", "rate", "ceiling", "of ceiling", "oracle"}};
   std::vector<std::string> mismatches;
   for (size_t i = 0; i < kernels.size(); ++i) {
+    const std::string name = kernels[i]->name();
+    if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
     for (const std::string& variant : kernels[i]->BenchVariants()) {
       // A fresh command per row, so that no row inherits an option an earlier row set.
       const std::unique_ptr<KernelCommand> kernel = std::move(MakeKernelCommands()[i]);
@@ -385,14 +401,19 @@ int Main(const std::vector<std::string>& args, bool replayed) {
   RunOptions options;
   bool json = false;
   ScalingOptions scaling;
+  std::vector<std::string> bench_kernels;
   const auto kernels = MakeKernelCommands();
 
   CLI::App* bench =
       app.add_subcommand("bench",
-                         "Every kernel at its default shape: time, rate, the machine's ceiling "
-                         "measured beside it and the fraction of it, parity with the scalar "
-                         "oracle");
+                         "Every kernel (or each --kernel) at its default shape: time, rate, the "
+                         "machine's ceiling measured beside it and the fraction of it, parity "
+                         "with the scalar oracle");
   AddCommonOptions(*bench, options, true);
+  bench
+      ->add_option("--kernel", bench_kernels,
+                   "Run only this kernel (repeatable; the names of `tgk run` that have bench rows)")
+      ->allow_extra_args(false);
   bench->add_flag("--json", json, "One JSON object per row");
 
   CLI::App* run = app.add_subcommand(
@@ -447,7 +468,7 @@ int Main(const std::vector<std::string>& args, bool replayed) {
   }
   try {
     if (targets->parsed()) return ListTargets();
-    if (bench->parsed()) return Bench(kernels, options, json);
+    if (bench->parsed()) return Bench(kernels, options, bench_kernels, json);
     for (const auto& list : {&run_commands, &scaling_commands}) {
       for (const auto& [command, kernel] : *list) {
         if (!command->parsed()) continue;

@@ -1187,6 +1187,15 @@ TEST_F(ParityTest, NamesArePrintedEscaped) {
 
 // ---- machine-readable output, scaling and its plot ---------------------------------------
 
+// Each line of `out` parsed as one JSON object.
+std::vector<nlohmann::json> JsonLines(const std::string& out) {
+  std::vector<nlohmann::json> lines;
+  for (size_t at = 0, end; (end = out.find('\n', at)) != std::string::npos; at = end + 1) {
+    lines.push_back(nlohmann::json::parse(out.substr(at, end - at)));
+  }
+  return lines;
+}
+
 TEST_F(ParityTest, RunJson) {
   const ToolRun r = Run(std::string(kTiny) + " --json --oracle --ceiling");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -1205,6 +1214,84 @@ TEST_F(ParityTest, RunJson) {
   EXPECT_TRUE(j.at("passed").get<bool>());
 }
 
+// The two cheapest kernels at their default shapes: a few seconds under ASan.
+TEST_F(ParityTest, BenchJsonOfTheNamedKernels) {
+  const ToolRun r =
+      Run("bench --kernel gdn-l2norm --kernel gdn-cumsum --threads 2 --repeat 1 --warmup 0 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::vector<nlohmann::json> lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  // In bench order, whatever the order of the options.
+  EXPECT_EQ(lines[0].at("kernel"), "gdn-cumsum");
+  EXPECT_EQ(lines[0].at("shape"), "B=1 T=4096 H=32");
+  EXPECT_EQ(lines[1].at("kernel"), "gdn-l2norm");
+  EXPECT_EQ(lines[1].at("shape"), "rows=65536 dim=128 bf16");
+  const char* const outputs[] = {"g_cumsum", "y"};
+  const int elements[] = {4096 * 32, 65536 * 128};
+
+  // The fields of `run --json`, with the same names, and the row's variant.
+  const ToolRun one =
+      Run("run gdn-cumsum --T 64 --H 2 --oracle --ceiling --json" + std::string(kTinyOptions));
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  nlohmann::json run_fields = nlohmann::json::parse(one.out);
+  run_fields["variant"] = "";
+  const auto keys = [](const nlohmann::json& object) {
+    std::vector<std::string> names;
+    for (const auto& [key, value] : object.items()) names.push_back(key);
+    return names;
+  };
+
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const nlohmann::json& j = lines[i];
+    SCOPED_TRACE(j.dump());
+    EXPECT_EQ(keys(j), keys(run_fields));
+    EXPECT_EQ(j.at("variant"), "");
+    EXPECT_EQ(j.at("inputs"), "random, seed 0");
+    EXPECT_EQ(j.at("target"), BestTarget().name());
+    EXPECT_EQ(j.at("threads"), 2);
+    ASSERT_EQ(j.at("times_s").size(), 1u);
+    EXPECT_EQ(j.at("median_s"), j.at("times_s").at(0));
+    EXPECT_GT(j.at("rate").get<double>(), 0);
+    EXPECT_EQ(j.at("rate_unit"), "GB/s");
+    EXPECT_EQ(j.at("roof"), "STREAM copy");
+    EXPECT_GT(j.at("ceiling").get<double>(), 0);
+    EXPECT_GT(j.at("fraction").get<double>(), 0);
+    // bench always compares with the oracle; it has no reference.
+    const nlohmann::json& oracle = j.at("parity").at("oracle");
+    ASSERT_EQ(oracle.size(), 1u);
+    EXPECT_EQ(oracle.at(0).at("output"), outputs[i]);
+    EXPECT_EQ(oracle.at(0).at("source"), "scalar oracle");
+    EXPECT_EQ(oracle.at(0).at("count"), elements[i]);
+    EXPECT_EQ(oracle.at(0).at("differing"), 0);
+    EXPECT_TRUE(oracle.at(0).at("passed").get<bool>());
+    EXPECT_EQ(j.at("parity").at("references"), nlohmann::json::array());
+    EXPECT_TRUE(j.at("passed").get<bool>());
+  }
+}
+
+TEST_F(ParityTest, BenchRejectsAnUnknownKernelBeforeRunningAny) {
+  // A typo, and a stage that gdn-chunk's row times: neither has bench rows.
+  for (const char* name : {"kkt2", "gdn-solve"}) {
+    SCOPED_TRACE(name);
+    const ToolRun r =
+        Run(std::string("bench --kernel gdn-cumsum --kernel ") + name + " --repeat 1 --warmup 0");
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err.rfind(std::string("tgk: Invalid argument: --kernel ") + name +
+                              ": tgk bench has no such kernel (its kernels: ",
+                          0),
+              0u)
+        << r.err;
+    const size_t from = r.err.find("(its kernels: ") + 14;
+    const std::string list = ", " + r.err.substr(from, r.err.find(')', from) - from) + ", ";
+    for (const char* known : {"kkt", "flash-attn-vec", "sdpa", "tq-encode", "tq-dequant",
+                              "gdn-chunk", "gdn-recurrent", "gdn-cumsum", "gdn-l2norm"}) {
+      EXPECT_NE(list.find(std::string(", ") + known + ", "), std::string::npos) << list;
+    }
+    EXPECT_EQ(list.find(", gdn-solve, "), std::string::npos) << list;
+  }
+}
+
 TEST_F(ParityTest, ScalingTableJsonAndPlot) {
   const std::string kernel = " kkt --T 128 --H 2 --Hg 1 --K 64 --repeat 1 --warmup 0";
   ToolRun r = Run("scaling" + kernel + " --threads 1,2");
@@ -1220,10 +1307,7 @@ TEST_F(ParityTest, ScalingTableJsonAndPlot) {
 
   r = Run("scaling" + kernel + " --threads 1,2 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<nlohmann::json> lines;
-  for (size_t at = 0, end; (end = r.out.find('\n', at)) != std::string::npos; at = end + 1) {
-    lines.push_back(nlohmann::json::parse(r.out.substr(at, end - at)));
-  }
+  const std::vector<nlohmann::json> lines = JsonLines(r.out);
   ASSERT_EQ(lines.size(), 2u) << r.out;
   EXPECT_EQ(lines[0].at("threads"), 1);
   EXPECT_EQ(lines[1].at("threads"), 2);
