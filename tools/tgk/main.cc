@@ -7,6 +7,7 @@
 //   tgk run KERNEL [options]     one kernel on random or file inputs: time and rate; the
 //                                comparison with a reference (--in's outputs, or --ref), the
 //                                scalar oracle (--oracle) and the ceiling (--ceiling) on request;
+//                                inputs and references from safetensors, .npy or .npz files;
 //                                optionally a safetensors file of inputs, outputs, parameters
 //   tgk scaling KERNEL [options] one kernel at each thread count (--threads 1,2,4): time, rate,
 //                                speedup and efficiency, progress on stderr, --plot FILE.png
@@ -28,6 +29,7 @@
 #include <thread>
 
 #include "kernel_command.h"
+#include "npy.h"
 #include "plot.h"
 #include "tgk/error.h"
 #include "tgk/target.h"
@@ -61,7 +63,7 @@ void AddCommonOptions(CLI::App& command, RunOptions& options, bool threads) {
 void AddFileOptions(CLI::App& command, RunOptions& options) {
   command.add_option("--in", options.in,
                      "Read the inputs (and the parameters tgk wrote there) from this "
-                     "safetensors file; its outputs, if any, are the reference");
+                     "safetensors, .npy or .npz file; its outputs, if any, are the reference");
   command
       .add_option_function<std::vector<std::string>>(
           "--map",
@@ -83,7 +85,8 @@ void AddFileOptions(CLI::App& command, RunOptions& options) {
 
 void AddCheckOptions(CLI::App& command, RunOptions& options) {
   command.add_option("--ref", options.ref,
-                     "Compare the outputs with this safetensors file's (through --map)");
+                     "Compare the outputs with this safetensors, .npy or .npz file's (through "
+                     "--map)");
   command.add_option("--atol", options.tolerance.atol, "Absolute tolerance (default 0: bitwise)")
       ->check(CLI::NonNegativeNumber);
   command.add_option("--rtol", options.tolerance.rtol, "Relative tolerance (default 0)")
@@ -478,6 +481,11 @@ int Main(const std::vector<std::string>& args, bool replayed) {
           if (const auto replay = ReplayArguments(args, at, *command, kernel->name(), options.in)) {
             return Main(*replay, true);
           }
+        }
+        if (!options.out.empty() && NumpyReader(options.out)) {
+          ThrowInvalidArgument("--out " + options.out +
+                               ": tgk writes safetensors, and a file of this name would be read "
+                               "back as numpy's (name it .safetensors)");
         }
         return list == &run_commands ? RunOne(*kernel, options, json)
                                      : Scaling(*kernel, options, scaling, json);
