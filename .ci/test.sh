@@ -40,7 +40,7 @@ tgk_build build/tsan -DCMAKE_CXX_COMPILER=clang++ "${sanitizer_flags[@]}" -DTGK_
   OMP_TOOL_LIBRARIES=$archer TSAN_OPTIONS="ignore_noninstrumented_modules=1" \
     tgk_test build/tsan -R 'Runtime|RaceCheck' || failed+=(tsan)
 
-# The safetensors reader under libFuzzer with ASan and UBSan, 60 s (.ci/fuzz.sh).
+# The safetensors, .npy and .npz readers under libFuzzer with ASan and UBSan, 60 s (.ci/fuzz.sh).
 .ci/fuzz.sh || failed+=(fuzz)
 
 bash .ci/python.sh || failed+=(python)

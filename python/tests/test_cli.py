@@ -61,3 +61,47 @@ def test_the_cli_and_tgk_compare_decide_alike(tool, tmp_path):
         assert run.returncode == (0 if passed else 1), (tolerance, run.stdout + run.stderr)
         decisions.append(passed)
     assert True in decisions and False in decisions
+
+
+def test_kkt_reads_numpy_files_as_it_reads_safetensors(tool, tmp_path):
+    k, beta, g = kkt_inputs(np.random.default_rng(23), B=1, T=100, Hg=2, H=4, K=64)
+    files = {"safetensors": tmp_path / "in.safetensors", "npz": tmp_path / "in.npz",
+             "bits": tmp_path / "bits.npz", "fortran": tmp_path / "fortran.npz"}
+    write_safetensors(files["safetensors"], {"k": k, "beta": beta, "g": g})
+    np.savez(files["npz"], k=k, beta=beta, g=g)
+    np.savez(files["bits"], k=k.view(np.uint16), beta=beta, g=g)
+    np.savez(files["fortran"], k=np.asfortranarray(k), beta=np.asfortranarray(beta),
+             g=np.asfortranarray(g))
+    results = {}
+    for name, path in files.items():
+        out = tmp_path / f"{name}.out.safetensors"
+        run = subprocess.run([tool, "run", "kkt", "--in", str(path), "--out", str(out),
+                              "--threads", "2", "--repeat", "1"],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, (name, run.stdout + run.stderr)
+        results[name] = read_safetensors(out)["A"]
+    for name in files:
+        assert bits(results[name]) == bits(results["safetensors"]), name
+    assert bits(results["npz"]) == bits(tgk.kkt(k, beta, g))
+
+    # np.save's file as the reference: bitwise equal, then one ULP away.
+    reference = tmp_path / "A_gpu.npy"
+    command = [tool, "run", "kkt", "--in", str(files["npz"]), "--ref", str(reference),
+               "--map", "A=A_gpu", "--repeat", "1"]
+    np.save(reference, results["npz"])
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "tensor 'A_gpu': bitwise equal" in run.stdout
+    off = results["npz"].copy()
+    off[0, 10, 1, 3] = np.nextafter(off[0, 10, 1, 3], np.float32(1))
+    np.save(reference, off)
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "max ulp 1 at A[0, 10, 1, 3]" in run.stdout
+
+    compressed = tmp_path / "compressed.npz"
+    np.savez_compressed(compressed, k=k, beta=beta, g=g)
+    run = subprocess.run([tool, "run", "kkt", "--in", str(compressed)], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "write the file with np.savez, not np.savez_compressed" in run.stderr

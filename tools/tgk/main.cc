@@ -1,12 +1,13 @@
 // tgk: tgk's kernels from the command line.
 //
-//   tgk bench                    every kernel at its default shape (a row per variant a kernel
-//                                lists, e.g. flash-attn-vec's two NWG): time, rate, the
-//                                machine's ceiling measured next to the runs and the kernel's
-//                                fraction of it, parity with the scalar oracle
+//   tgk bench [--kernel NAME]    every kernel (or those named) at its default shape (a row per
+//                                variant a kernel lists, e.g. flash-attn-vec's two NWG): time,
+//                                rate, the machine's ceiling measured next to the runs and the
+//                                kernel's fraction of it, parity with the scalar oracle
 //   tgk run KERNEL [options]     one kernel on random or file inputs: time and rate; the
 //                                comparison with a reference (--in's outputs, or --ref), the
 //                                scalar oracle (--oracle) and the ceiling (--ceiling) on request;
+//                                inputs and references from safetensors, .npy or .npz files;
 //                                optionally a safetensors file of inputs, outputs, parameters
 //   tgk scaling KERNEL [options] one kernel at each thread count (--threads 1,2,4): time, rate,
 //                                speedup and efficiency, progress on stderr, --plot FILE.png
@@ -28,6 +29,7 @@
 #include <thread>
 
 #include "kernel_command.h"
+#include "npy.h"
 #include "plot.h"
 #include "tgk/error.h"
 #include "tgk/target.h"
@@ -61,7 +63,7 @@ void AddCommonOptions(CLI::App& command, RunOptions& options, bool threads) {
 void AddFileOptions(CLI::App& command, RunOptions& options) {
   command.add_option("--in", options.in,
                      "Read the inputs (and the parameters tgk wrote there) from this "
-                     "safetensors file; its outputs, if any, are the reference");
+                     "safetensors, .npy or .npz file; its outputs, if any, are the reference");
   command
       .add_option_function<std::vector<std::string>>(
           "--map",
@@ -83,7 +85,8 @@ void AddFileOptions(CLI::App& command, RunOptions& options) {
 
 void AddCheckOptions(CLI::App& command, RunOptions& options) {
   command.add_option("--ref", options.ref,
-                     "Compare the outputs with this safetensors file's (through --map)");
+                     "Compare the outputs with this safetensors, .npy or .npz file's (through "
+                     "--map)");
   command.add_option("--atol", options.tolerance.atol, "Absolute tolerance (default 0: bitwise)")
       ->check(CLI::NonNegativeNumber);
   command.add_option("--rtol", options.tolerance.rtol, "Relative tolerance (default 0)")
@@ -220,9 +223,23 @@ int RunOne(KernelCommand& kernel, const RunOptions& options, bool json) {
   return status;
 }
 
-// Rows are gathered first so that the table's columns line up.
+// `only` (--kernel) names the kernels to run, in bench order; empty: every kernel. Each must
+// have bench rows: a stage timed inside another kernel's row (gdn-solve) has none. Rows are
+// gathered first so that the table's columns line up.
 int Bench(const std::vector<std::unique_ptr<KernelCommand>>& kernels, RunOptions options,
-          bool json) {
+          const std::vector<std::string>& only, bool json) {
+  for (const std::string& name : only) {
+    if (std::none_of(kernels.begin(), kernels.end(), [&name](const auto& kernel) {
+          return kernel->name() == name && !kernel->BenchVariants().empty();
+        })) {
+      std::string known;
+      for (const auto& kernel : kernels) {
+        if (!kernel->BenchVariants().empty()) known += (known.empty() ? "" : ", ") + kernel->name();
+      }
+      ThrowInvalidArgument("--kernel " + name +
+                           ": tgk bench has no such kernel (its kernels: " + known + ")");
+    }
+  }
   options.oracle = options.ceiling = true;
   const Target target = options.target.empty() ? BestTarget() : ParseTarget(options.target);
   const int threads = Queue(QueueOptions{.threads = options.threads}).threads();
@@ -239,6 +256,8 @@ int Bench(const std::vector<std::unique_ptr<KernelCommand>>& kernels, RunOptions
       {"kernel", "shape", "time", "rate", "ceiling", "of ceiling", "oracle"}};
   std::vector<std::string> mismatches;
   for (size_t i = 0; i < kernels.size(); ++i) {
+    const std::string name = kernels[i]->name();
+    if (!only.empty() && std::find(only.begin(), only.end(), name) == only.end()) continue;
     for (const std::string& variant : kernels[i]->BenchVariants()) {
       // A fresh command per row, so that no row inherits an option an earlier row set.
       const std::unique_ptr<KernelCommand> kernel = std::move(MakeKernelCommands()[i]);
@@ -385,14 +404,19 @@ int Main(const std::vector<std::string>& args, bool replayed) {
   RunOptions options;
   bool json = false;
   ScalingOptions scaling;
+  std::vector<std::string> bench_kernels;
   const auto kernels = MakeKernelCommands();
 
   CLI::App* bench =
       app.add_subcommand("bench",
-                         "Every kernel at its default shape: time, rate, the machine's ceiling "
-                         "measured beside it and the fraction of it, parity with the scalar "
-                         "oracle");
+                         "Every kernel (or each --kernel) at its default shape: time, rate, the "
+                         "machine's ceiling measured beside it and the fraction of it, parity "
+                         "with the scalar oracle");
   AddCommonOptions(*bench, options, true);
+  bench
+      ->add_option("--kernel", bench_kernels,
+                   "Run only this kernel (repeatable; the names of `tgk run` that have bench rows)")
+      ->allow_extra_args(false);
   bench->add_flag("--json", json, "One JSON object per row");
 
   CLI::App* run = app.add_subcommand(
@@ -447,7 +471,7 @@ int Main(const std::vector<std::string>& args, bool replayed) {
   }
   try {
     if (targets->parsed()) return ListTargets();
-    if (bench->parsed()) return Bench(kernels, options, json);
+    if (bench->parsed()) return Bench(kernels, options, bench_kernels, json);
     for (const auto& list : {&run_commands, &scaling_commands}) {
       for (const auto& [command, kernel] : *list) {
         if (!command->parsed()) continue;
@@ -457,6 +481,11 @@ int Main(const std::vector<std::string>& args, bool replayed) {
           if (const auto replay = ReplayArguments(args, at, *command, kernel->name(), options.in)) {
             return Main(*replay, true);
           }
+        }
+        if (!options.out.empty() && NumpyReader(options.out)) {
+          ThrowInvalidArgument("--out " + options.out +
+                               ": tgk writes safetensors, and a file of this name would be read "
+                               "back as numpy's (name it .safetensors)");
         }
         return list == &run_commands ? RunOne(*kernel, options, json)
                                      : Scaling(*kernel, options, scaling, json);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "npy.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 
@@ -25,13 +26,6 @@ using Json = nlohmann::json;
 constexpr std::array kDTypes = {DType::kF32, DType::kF16, DType::kBF16,
                                 DType::kU8,  DType::kU32, DType::kI32};
 
-std::optional<DType> DTypeFromName(const std::string& name) {
-  for (DType t : kDTypes) {
-    if (DebugName(t) == name) return t;
-  }
-  return std::nullopt;
-}
-
 // Element sizes of the format's other dtypes, so that their offsets are checked too.
 std::optional<uint64_t> ElementBytes(const std::string& name) {
   if (const auto t = DTypeFromName(name)) return SizeOf(*t);
@@ -42,14 +36,6 @@ std::optional<uint64_t> ElementBytes(const std::string& name) {
     if (name == other) return bytes;
   }
   return std::nullopt;
-}
-
-std::optional<uint64_t> TensorBytes(uint64_t element_bytes, const std::vector<uint64_t>& shape) {
-  uint64_t bytes = element_bytes;
-  for (uint64_t d : shape) {
-    if (__builtin_mul_overflow(bytes, d, &bytes)) return std::nullopt;
-  }
-  return bytes;
 }
 
 std::string Quoted(const std::string& name) { return "tensor '" + Escaped(name) + "'"; }
@@ -251,13 +237,6 @@ class HeaderParser {
   bool seen_metadata_ = false;
 };
 
-void ReadExactly(const TensorFile& file, std::ifstream& in, void* out, uint64_t offset,
-                 uint64_t bytes, const std::string& what) {
-  in.seekg(std::streamoff(offset));
-  in.read(static_cast<char*>(out), std::streamsize(bytes));
-  if (!in) file.Fail("cannot read " + what + ": " + std::strerror(errno));
-}
-
 bool IsFloat(const std::string& dtype_name) {
   return dtype_name == "F64" || dtype_name == "F32" || dtype_name == "F16" || dtype_name == "BF16";
 }
@@ -279,7 +258,63 @@ float FloatAt(const std::string& dtype_name, const std::byte* data, uint64_t i) 
   return dtype_name == "F16" ? F32FromF16(f16{bits}) : F32FromBF16(bf16{bits});
 }
 
+// The row-major order of `data`, a column-major array of `shape` of `element`-byte values.
+std::vector<std::byte> RowMajor(const std::vector<std::byte>& data,
+                                const std::vector<uint64_t>& shape, uint64_t element) {
+  std::vector<std::byte> out(data.size());
+  std::vector<uint64_t> stride(shape.size()), index(shape.size(), 0);
+  uint64_t s = 1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    stride[d] = s;
+    s *= shape[d];
+  }
+  uint64_t from = 0;  // the column-major element of row-major element i
+  for (uint64_t i = 0; i < out.size() / element; ++i) {
+    std::memcpy(out.data() + i * element, data.data() + from * element, element);
+    for (size_t d = shape.size(); d-- > 0;) {
+      from += stride[d];
+      if (++index[d] < shape[d]) break;
+      from -= stride[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::optional<DType> DTypeFromName(const std::string& name) {
+  for (DType t : kDTypes) {
+    if (DebugName(t) == name) return t;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> TensorBytes(uint64_t element_bytes, const std::vector<uint64_t>& shape) {
+  uint64_t bytes = element_bytes;
+  for (uint64_t d : shape) {
+    if (__builtin_mul_overflow(bytes, d, &bytes)) return std::nullopt;
+  }
+  return bytes;
+}
+
+void ReadExactly(const TensorFile& file, std::ifstream& in, void* out, uint64_t offset,
+                 uint64_t bytes, const std::string& what) {
+  in.seekg(std::streamoff(offset));
+  in.read(static_cast<char*>(out), std::streamsize(bytes));
+  if (!in) file.Fail("cannot read " + what + ": " + std::strerror(errno));
+}
+
+std::ifstream OpenTensorFile(const TensorFile& file, uint64_t& bytes) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(file.path, error)) {
+    file.Fail(error ? "cannot open: " + error.message() : "not a regular file");
+  }
+  bytes = std::filesystem::file_size(file.path, error);
+  std::ifstream in(file.path, std::ios::binary);
+  if (error || !in) file.Fail(std::string("cannot open: ") + std::strerror(errno));
+  return in;
+}
 
 Tensor Tensor::Zeros(DType dtype, std::vector<uint64_t> shape) {
   const std::optional<uint64_t> bytes = TensorBytes(SizeOf(dtype), shape);
@@ -313,7 +348,8 @@ std::string TensorFile::Listing() const {
 Tensor TensorFile::Load(const std::string& name, DType dtype, bool cast) const {
   const TensorInfo* info = Find(name);
   if (!info) Fail("no " + Quoted(name) + " (the file has " + Listing() + ")");
-  const bool same = info->dtype == dtype;
+  const bool same = info->dtype == dtype ||
+                    (info->float16_bits && (dtype == DType::kBF16 || dtype == DType::kF16));
   const bool convert =
       !same && cast && IsFloat(info->dtype_name) && IsFloat(std::string(DebugName(dtype)));
   if (!same && !convert) {
@@ -328,6 +364,7 @@ Tensor TensorFile::Load(const std::string& name, DType dtype, bool cast) const {
   std::vector<std::byte> raw(size_t(info->end - info->begin));
   ReadExactly(*this, in, raw.data(), data_start + info->begin, raw.size(),
               "the data of " + Quoted(name));
+  if (info->column_major) raw = RowMajor(raw, info->shape, *ElementBytes(info->dtype_name));
   if (same) return Tensor{dtype, info->shape, std::move(raw)};
   Tensor t = Tensor::Zeros(dtype, info->shape);
   for (uint64_t i = 0; i < t.count(); ++i) {
@@ -364,14 +401,10 @@ void TensorFile::Fail(const std::string& problem) const {
 }
 
 TensorFile ReadSafetensors(const std::string& path) {
+  if (const TensorFileReader read = NumpyReader(path)) return read(path);
   TensorFile file{path, {}, {}, 0};
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error)) {
-    file.Fail(error ? "cannot open: " + error.message() : "not a regular file");
-  }
-  const uint64_t file_bytes = std::filesystem::file_size(path, error);
-  std::ifstream in(path, std::ios::binary);
-  if (error || !in) file.Fail(std::string("cannot open: ") + std::strerror(errno));
+  uint64_t file_bytes = 0;
+  std::ifstream in = OpenTensorFile(file, file_bytes);
 
   if (file_bytes < 8) {
     file.Fail("truncated header: the file has " + std::to_string(file_bytes) +

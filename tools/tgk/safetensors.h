@@ -19,10 +19,14 @@
 // Tensors of any dtype are indexed (F64, I64, BOOL, ...: a dump may hold anything), and those
 // whose element size is known are checked against their offsets; only tgk's dtypes can be
 // loaded, and F64/F32/F16/BF16 converted to another float dtype on request (Load's `cast`).
+//
+// TensorFile is also what numpy's .npy and .npz files are read into (npy.h): ReadSafetensors
+// reads a path that ends in .npy or .npz as one.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -63,17 +67,20 @@ using Tensors = std::map<std::string, Tensor>;
 
 // What the header says of one tensor; its data stays in the file until TensorFile::Load.
 struct TensorInfo {
-  std::string dtype_name;      // as the file spells it: "F32", "I64", ...
+  std::string dtype_name;      // as safetensors spells it ("F32", "I64"), or an .npy descr
+                               // that has no such name (">f4", "<U3")
   std::optional<DType> dtype;  // tgk's dtype, when it is one
   std::vector<uint64_t> shape;
   uint64_t begin = 0, end = 0;  // within the data section
+  bool column_major = false;    // .npy's fortran_order: Load reorders the data to row-major
+  bool float16_bits = false;    // .npy's U16: also loads as BF16 or F16 (the bits)
 };
 
 struct TensorFile {
   std::string path;
   std::map<std::string, TensorInfo> index;  // every tensor of the header
   std::map<std::string, std::string> metadata;
-  uint64_t data_start = 0;  // the data section's offset in the file
+  uint64_t data_start = 0;  // the data section's offset in the file (0 for .npy and .npz)
 
   // Null when the file has no tensor `name`.
   const TensorInfo* Find(const std::string& name) const;
@@ -90,7 +97,8 @@ struct TensorFile {
   [[noreturn]] void Fail(const std::string& problem) const;
 };
 
-// Reads the header (the limits above); tensor data is read by TensorFile::Load.
+// Reads the header (the limits above); tensor data is read by TensorFile::Load. A path ending
+// in .npy or .npz (in any case) is read by ReadNpy or ReadNpz instead (npy.h: NumpyReader).
 TensorFile ReadSafetensors(const std::string& path);
 
 // Writes `tensors` in name order, header padded with spaces to a multiple of 8 bytes as the
@@ -100,6 +108,22 @@ void WriteSafetensors(const std::string& path, const Tensors& tensors,
 
 // "[1, 128, 2, 64]".
 std::string ShapeString(const std::vector<uint64_t>& shape);
+
+// ---- shared by the readers (safetensors.cc, npy.cc) ----------------------------------------
+
+// Opens file.path for reading and sets `bytes` to its size; tgk::Error (kIo) when it is not a
+// regular file or cannot be opened.
+std::ifstream OpenTensorFile(const TensorFile& file, uint64_t& bytes);
+
+// Reads `bytes` bytes at `offset` of `in` into `out`; tgk::Error (kIo) "cannot read <what>".
+void ReadExactly(const TensorFile& file, std::ifstream& in, void* out, uint64_t offset,
+                 uint64_t bytes, const std::string& what);
+
+// tgk's dtype of a safetensors dtype name ("BF16"), if it is one.
+std::optional<DType> DTypeFromName(const std::string& name);
+
+// element_bytes times the dims; nothing when that overflows 64 bits.
+std::optional<uint64_t> TensorBytes(uint64_t element_bytes, const std::vector<uint64_t>& shape);
 
 // A name from a file as it may be printed to a terminal: printable ASCII stays, a backslash
 // or quote is backslash-escaped, every other byte is \xHH.

@@ -1,6 +1,7 @@
-// The reader's parse-memory bound (safetensors.h): whatever the header holds, reading it
-// allocates at most kParseMemoryFactor times its size plus kParseMemorySlack. This program
-// replaces operator new to count the bytes live at the peak, so it is a test of its own.
+// The readers' parse-memory bound (safetensors.h): whatever the header holds, reading it
+// allocates at most kParseMemoryFactor times its size plus kParseMemorySlack; an .npy or .npz
+// file, at most that many times the file's size. This program replaces operator new to count
+// the bytes live at the peak, so it is a test of its own.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include <new>
 #include <string>
 
+#include "npy.h"
+#include "npy_testing.h"
 #include "safetensors.h"
 #include "tgk/error.h"
 
@@ -53,24 +56,30 @@ namespace fs = std::filesystem;
 class ParseMemoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = (fs::path(::testing::TempDir()) /
-             ("tgk_parse_memory_" + std::to_string(::getpid()) + ".safetensors"))
+    stem_ = (fs::path(::testing::TempDir()) / ("tgk_parse_memory_" + std::to_string(::getpid())))
                 .string();
   }
-  void TearDown() override { fs::remove(path_); }
+  void TearDown() override {
+    for (const char* extension : {".safetensors", ".npy", ".npz"}) fs::remove(stem_ + extension);
+  }
 
   // Writes `header`, reads the file, and returns the peak of the bytes allocated meanwhile
   // (the result's included); `problem`, if not empty, must be the kIo error's text.
   uint64_t PeakReading(const std::string& header, const std::string& problem = "") {
-    {
-      std::ofstream out(path_, std::ios::binary);
-      for (int i = 0; i < 8; ++i) out.put(char(uint64_t{header.size()} >> (8 * i) & 0xFF));
-      out << header;
-    }
+    std::string bytes;
+    testing::PutLittleEndian(bytes, header.size(), 8);
+    return PeakReadingFile(bytes + header, ".safetensors", problem);
+  }
+
+  // The same for a file of `bytes` with the extension `extension`.
+  uint64_t PeakReadingFile(const std::string& bytes, const std::string& extension,
+                           const std::string& problem = "") {
+    const std::string path = stem_ + extension;
+    std::ofstream(path, std::ios::binary) << bytes;
     const uint64_t base = g_live;
     g_peak = base;
     try {
-      const TensorFile file = ReadSafetensors(path_);
+      const TensorFile file = ReadSafetensors(path);
       EXPECT_EQ(problem, "") << "read without error";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::kIo);
@@ -80,11 +89,11 @@ class ParseMemoryTest : public ::testing::Test {
     return g_peak - base;
   }
 
-  static uint64_t Bound(const std::string& header) {
-    return kParseMemoryFactor * header.size() + kParseMemorySlack;
+  static uint64_t Bound(const std::string& file) {
+    return kParseMemoryFactor * file.size() + kParseMemorySlack;
   }
 
-  std::string path_;
+  std::string stem_;
 };
 
 // The cheapest entries per byte of header: the index costs more per entry than its text.
@@ -132,6 +141,44 @@ TEST_F(ParseMemoryTest, MetadataEntriesAreCounted) {
   const std::string over = metadata(200000);
   EXPECT_LE(PeakReading(over, "__metadata__ has more than 1024 entries (the reader's limit)"),
             Bound(over));
+}
+
+// An .npz's index costs more per entry than the entry's bytes: the most entries, each with the
+// longest shape per byte of header, and the central directory read whole besides.
+TEST_F(ParseMemoryTest, ManyNpzEntriesWithLongShapes) {
+  std::string shape = "(0";
+  for (size_t i = 1; i < kMaxRank; ++i) shape += ",1";
+  const std::string npy =
+      testing::NpyWithHeader("{'descr':'<f4','fortran_order':False,'shape':" + shape + ")}", "");
+  std::vector<testing::ZipMember> members;
+  for (int i = 0; i < 20000; ++i) members.push_back({std::to_string(i) + ".npy", npy});
+  const std::string npz = testing::Zip(members);
+  const uint64_t peak = PeakReadingFile(npz, ".npz");
+  EXPECT_LE(peak, Bound(npz)) << peak << " bytes at the peak, " << npz.size() << " in the file";
+
+  members.assign(20000, {"", testing::Npy("<f4", "(0,)", "")});
+  for (int i = 0; i < 20000; ++i) members[size_t(i)].name = std::to_string(i) + ".npy";
+  const std::string scalars = testing::Zip(members);
+  const uint64_t scalars_peak = PeakReadingFile(scalars, ".npz");
+  EXPECT_LE(scalars_peak, Bound(scalars))
+      << scalars_peak << " bytes at the peak, " << scalars.size() << " in the file";
+}
+
+TEST_F(ParseMemoryTest, NpyHeadersAreBounded) {
+  std::string shape = "(0";
+  for (size_t i = 1; i < kMaxRank; ++i) shape += ", 1";
+  const std::string longest =
+      testing::NpyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ")" +
+                                 std::string(kMaxNpyHeaderBytes - 200 - shape.size(), ' ') + "}",
+                             "");
+  const uint64_t peak = PeakReadingFile(longest, ".npy");
+  EXPECT_LE(peak, Bound(longest)) << peak << " bytes at the peak, " << longest.size()
+                                  << " in the file";
+  // A header length past the limit is refused before anything is allocated for it.
+  std::string huge = testing::Npy("<f4", "(0,)", "", false, 2);
+  huge.replace(8, 4, "\xff\xff\xff\x7f", 4);
+  EXPECT_LE(PeakReadingFile(huge, ".npy", "exceeds the reader's limit of 65535 bytes"),
+            kParseMemorySlack);
 }
 
 }  // namespace

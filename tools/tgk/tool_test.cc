@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "npy.h"
+#include "npy_testing.h"
 #include "safetensors.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
@@ -51,6 +53,13 @@ class ToolTest : public ::testing::Test {
     const uint64_t n = length.value_or(header.size());
     for (int i = 0; i < 8; ++i) out.put(char(n >> (8 * i) & 0xFF));
     out << header << std::string(data_bytes, '\0');
+    return path;
+  }
+
+  // A file of `bytes`.
+  std::string WriteBytes(const std::string& name, const std::string& bytes) const {
+    const std::string path = Path(name);
+    std::ofstream(path, std::ios::binary) << bytes;
     return path;
   }
 
@@ -265,6 +274,295 @@ TEST_F(ToolTest, SafetensorsWriteErrors) {
   Tensor inconsistent = Filled(DType::kF32, {3}, 0);
   inconsistent.data.resize(8);
   EXPECT_THROW(WriteSafetensors(Path("bad.safetensors"), {{"x", inconsistent}}), Error);
+}
+
+// ---- .npy and .npz -------------------------------------------------------------------------
+
+using testing::Npy;
+using testing::NpyWithHeader;
+using testing::PutLittleEndian;
+using testing::Zip;
+using testing::ZipMember;
+
+// `count` little-endian values of `bytes` bytes each: first, first + 1, ...
+std::string Counting(size_t count, int bytes, uint64_t first = 0) {
+  std::string data;
+  for (size_t i = 0; i < count; ++i) PutLittleEndian(data, first + i, bytes);
+  return data;
+}
+
+std::string AsString(const std::vector<std::byte>& data) {
+  return std::string(reinterpret_cast<const char*>(data.data()), data.size());
+}
+
+TEST_F(ToolTest, NpyRoundTripInEveryFormatVersion) {
+  const std::string data = Counting(6, 4, 0x3F800000);
+  for (int major : {1, 2, 3}) {
+    SCOPED_TRACE(major);
+    // Read through ReadSafetensors, as every command reads --in and --ref: by the extension.
+    const std::string path =
+        WriteBytes("x" + std::to_string(major) + ".NPY", Npy("<f4", "(2, 3)", data, false, major));
+    const TensorFile file = ReadSafetensors(path);
+    EXPECT_EQ(file.path, path);
+    EXPECT_TRUE(file.metadata.empty());
+    ASSERT_EQ(file.index.size(), 1u);
+    const std::string name = "x" + std::to_string(major);
+    ASSERT_NE(file.Find(name), nullptr) << file.Listing();
+    EXPECT_EQ(file.Listing(), "'" + name + "' F32 [2, 3]");
+    const Tensor t = file.Load(name, DType::kF32);
+    EXPECT_EQ(t.shape, (std::vector<uint64_t>{2, 3}));
+    EXPECT_EQ(AsString(t.data), data);
+  }
+  // A scalar, and a shape of one dim written without a space.
+  const std::string scalar = WriteBytes("s.npy", Npy("<i4", "()", Counting(1, 4, 7)));
+  EXPECT_EQ(ReadNpy(scalar).Load("s", DType::kI32).shape, std::vector<uint64_t>{});
+  const std::string row = WriteBytes("r.npy", NpyWithHeader("{\"shape\":(3,),\"fortran_order\":"
+                                                            "False,\"descr\":\"|u1\"}",
+                                                            "abc"));
+  EXPECT_EQ(AsString(ReadNpy(row).Load("r", DType::kU8).data), "abc");
+}
+
+TEST_F(ToolTest, NpyDtypes) {
+  struct Case {
+    std::string descr;
+    std::string name;  // in the index and the listing
+    int bytes;         // per element
+    std::optional<DType> dtype;
+  };
+  const Case cases[] = {
+      {"<f4", "F32", 4, DType::kF32},   {"<f2", "F16", 2, DType::kF16},
+      {"<V2", "BF16", 2, DType::kBF16}, {"|u1", "U8", 1, DType::kU8},
+      {"<u4", "U32", 4, DType::kU32},   {"<i4", "I32", 4, DType::kI32},
+      {"<f8", "F64", 8, std::nullopt},  {"<i8", "I64", 8, std::nullopt},
+      {"|b1", "BOOL", 1, std::nullopt}, {"|i1", "I8", 1, std::nullopt},
+      {"<u2", "U16", 2, std::nullopt},  {">f4", ">f4", 4, std::nullopt},
+      {">u1", "U8", 1, DType::kU8},     {"=f4", "F32", 4, DType::kF32},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.descr);
+    const std::string path = WriteBytes("t.npy", Npy(c.descr, "(3,)", Counting(3, c.bytes, 1)));
+    const TensorFile file = ReadNpy(path);
+    const TensorInfo* info = file.Find("t");
+    ASSERT_NE(info, nullptr);
+    EXPECT_EQ(info->dtype_name, c.name);
+    EXPECT_EQ(info->dtype, c.dtype);
+    EXPECT_EQ(file.Listing(), "'t' " + c.name + " [3]");
+    if (c.dtype) {
+      EXPECT_EQ(AsString(file.Load("t", *c.dtype).data), Counting(3, c.bytes, 1));
+    }
+  }
+  // numpy's U16 holds the bits of 16-bit floats: they load as BF16 or F16, nothing else.
+  const std::string bits = Counting(3, 2, 0x3F80);
+  const TensorFile u16 = ReadNpy(WriteBytes("u.npy", Npy("<u2", "(3,)", bits)));
+  EXPECT_EQ(AsString(u16.Load("u", DType::kBF16).data), bits);
+  EXPECT_EQ(AsString(u16.Load("u", DType::kF16).data), bits);
+  ExpectIoError(u16.path, "tensor 'u' has dtype U16, expected F32",
+                [&] { u16.Load("u", DType::kF32); });
+  ExpectIoError(u16.path, "tensor 'u' has dtype U16, expected F32",
+                [&] { u16.Load("u", DType::kF32, true); });
+  // F64 converts on request, as in safetensors; integers, big-endian data, never.
+  std::string f64;
+  for (double d : {1.5, -2.0}) f64.append(reinterpret_cast<const char*>(&d), 8);
+  const TensorFile wide = ReadNpy(WriteBytes("d.npy", Npy("<f8", "(2,)", f64)));
+  ExpectIoError(wide.path, "tensor 'd' has dtype F64, expected F32 (--cast converts",
+                [&] { wide.Load("d", DType::kF32); });
+  const Tensor d = wide.Load("d", DType::kF32, true);
+  EXPECT_EQ(d.view().as<float>()[0], 1.5f);
+  EXPECT_EQ(d.view().as<float>()[1], -2.0f);
+  const TensorFile big = ReadNpy(WriteBytes("b.npy", Npy(">f4", "(1,)", Counting(1, 4))));
+  ExpectIoError(big.path, "tensor 'b' has dtype >f4, expected F32",
+                [&] { big.Load("b", DType::kF32, true); });
+  // Descrs without a fixed size are indexed, unchecked and unloadable.
+  const TensorFile text = ReadNpy(WriteBytes("c.npy", Npy("<U3", "(2,)", "anything")));
+  EXPECT_EQ(text.Listing(), "'c' <U3 [2]");
+  const TensorFile structured = ReadNpy(WriteBytes(
+      "st.npy", NpyWithHeader("{'descr': [('a', '<f4'), ('b', '<i4', (2,)), ('c', [('d', "
+                              "'|u1')])], 'fortran_order': False, 'shape': (1,), }",
+                              std::string(13, '\0'))));
+  EXPECT_EQ(structured.Listing(), "'st' structured [1]");
+  ExpectIoError(structured.path, "tensor 'st' has dtype structured, expected F32",
+                [&] { structured.Load("st", DType::kF32); });
+}
+
+// Fortran order (what np.save writes for a transposed array) loads row-major.
+TEST_F(ToolTest, NpyFortranOrderLoadsRowMajor) {
+  const std::vector<uint64_t> shape{2, 3, 4};
+  std::string column_major;
+  for (uint64_t k = 0; k < 4; ++k) {
+    for (uint64_t j = 0; j < 3; ++j) {
+      for (uint64_t i = 0; i < 2; ++i) PutLittleEndian(column_major, (i * 3 + j) * 4 + k, 4);
+    }
+  }
+  const TensorFile file = ReadNpy(WriteBytes("f.npy", Npy("<i4", "(2, 3, 4)", column_major, true)));
+  const Tensor t = file.Load("f", DType::kI32);
+  EXPECT_EQ(t.shape, shape);
+  EXPECT_EQ(AsString(t.data), Counting(24, 4));
+  // Converted after reordering.
+  std::string f64;
+  for (double d : {0.0, 3.0, 1.0, 4.0, 2.0, 5.0}) f64.append(reinterpret_cast<const char*>(&d), 8);
+  const TensorFile wide = ReadNpy(WriteBytes("d.npy", Npy("<f8", "(2, 3)", f64, true)));
+  const Tensor d = wide.Load("d", DType::kF32, true);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(d.view().as<float>()[i], float(i)) << i;
+}
+
+TEST_F(ToolTest, NpyRejectsBadFiles) {
+  const std::string missing = Path("missing.npy");
+  ExpectIoError(missing, "cannot open", [&] { ReadSafetensors(missing); });
+  const std::string f32x3 = Counting(3, 4);
+  struct Case {
+    const char* name;
+    std::string bytes;
+    std::string problem;
+  };
+  std::string long_v2 = Npy("<f4", "(3,)", f32x3, false, 2);
+  long_v2.replace(8, 4, "\x71\x11\x01\x00", 4);  // 70001 bytes
+  std::string past_end = Npy("<f4", "(3,)", f32x3);
+  past_end.replace(8, 2, "\xff\xff", 2);
+  std::string rank65 = "(";
+  for (int i = 0; i < 65; ++i) rank65 += "1,";
+  const auto header = [](const std::string& text) { return NpyWithHeader(text, ""); };
+  const std::vector<Case> cases = {
+      {"short", "\x93NUMPY\x01", "truncated: 7 bytes, fewer than a .npy preamble"},
+      {"short_v2", std::string("\x93NUMPY\x02\x00\x00\x00", 10),
+       "truncated: 10 bytes, fewer than a .npy preamble"},
+      {"magic", "\x93NUMPZ" + Npy("<f4", "(3,)", f32x3).substr(6),
+       "not a .npy file (it does not start with \\x93NUMPY)"},
+      {"version", Npy("<f4", "(3,)", f32x3, false, 4),
+       "unsupported .npy format version 4.0 (tgk reads 1.0, 2.0 and 3.0)"},
+      {"long_header", long_v2,
+       "the .npy header length (70001 bytes) exceeds the reader's limit of 65535 bytes"},
+      {"past_end", past_end, "the .npy header length (65535 bytes) runs past the end of the data"},
+      {"size", Npy("<f4", "(3,)", Counting(2, 4)), "the data holds 8 bytes, but F32 [3] needs 12"},
+      {"overflow", Npy("<u2", "(4294967296, 4294967296)", ""),
+       "the size of shape [4294967296, 4294967296] overflows 64 bits"},
+      {"not_dict", header("[1]"), "invalid .npy header: expected '{' (at byte 0 of the header)"},
+      {"missing", header("{'descr': '<f4', 'fortran_order': False}"), "'shape' is missing"},
+      {"unknown", header("{'descr': '<f4', 'x\x1b': 1}"),
+       "unexpected key 'x\\x1b' (a .npy header has descr, fortran_order and shape)"},
+      {"twice", header("{'descr': '<f4', 'descr': '<f4'}"), "'descr' appears twice"},
+      {"fortran", header("{'fortran_order': 1}"), "'fortran_order' is neither True nor False"},
+      {"negative", header("{'shape': (-1,)}"), "the dim '-1' is not a non-negative 64-bit integer"},
+      {"huge_dim", header("{'shape': (18446744073709551616,)}"),
+       "the dim '18446744073709551616' is not a non-negative 64-bit integer"},
+      {"rank", header("{'shape': " + rank65 + ")}"),
+       "the shape has more than 64 dims (the reader's limit)"},
+      {"list_shape", header("{'shape': [1]}"), "expected '('"},
+      {"nesting", header("{'descr': " + std::string(17, '[')),
+       "nesting deeper than 16 levels (at byte 25 of the header)"},
+      {"unbalanced", header("{'descr': [('a', '<f4')}"), "expected ']'"},
+      {"string", header("{'descr: 1}"), "unterminated string"},
+      {"key", header("{descr: 1}"), "expected a quoted string"},
+      {"after", header("{'descr': '<f4', 'fortran_order': False, 'shape': ()} x"),
+       "text after the dict"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string path = WriteBytes(std::string(c.name) + ".npy", c.bytes);
+    ExpectIoError(path, c.problem, [&] { ReadSafetensors(path); });
+  }
+}
+
+TEST_F(ToolTest, NpzRoundTrip) {
+  const std::string k = Npy("<V2", "(2, 2)", Counting(4, 2, 0x3F80));
+  const std::string beta = Npy("<f4", "(3,)", Counting(3, 4, 0x3F800000));
+  const std::string step = Npy("<i8", "()", Counting(1, 8, 1000));
+  for (const bool zip64 : {false, true}) {
+    SCOPED_TRACE(zip64);
+    const std::string path = WriteBytes("dump.npz", Zip({{"k.npy", k},
+                                                         {"layer/0/beta.npy", beta},
+                                                         {"step.npy", step},
+                                                         {"README.txt", "not a tensor"},
+                                                         {"dir/", ""}},
+                                                        zip64));
+    const TensorFile file = ReadSafetensors(path);
+    EXPECT_TRUE(file.metadata.empty());
+    EXPECT_EQ(file.Listing(), "'k' BF16 [2, 2], 'layer/0/beta' F32 [3], 'step' I64 []");
+    EXPECT_EQ(AsString(file.Load("k", DType::kBF16).data), Counting(4, 2, 0x3F80));
+    EXPECT_EQ(AsString(file.Load("layer/0/beta", DType::kF32).data), Counting(3, 4, 0x3F800000));
+    ExpectIoError(path, "tensor 'step' has dtype I64, expected I32",
+                  [&] { file.Load("step", DType::kI32); });
+    EXPECT_EQ(file.LoadAll().size(), 2u);
+  }
+  // An empty archive holds no tensors.
+  EXPECT_EQ(ReadNpz(WriteBytes("empty.npz", Zip({}))).Listing(), "no tensors");
+}
+
+// Patches `value` into `bytes` at `at`, `size` bytes little-endian.
+void Patch(std::string& bytes, size_t at, uint64_t value, int size) {
+  std::string field;
+  PutLittleEndian(field, value, size);
+  bytes.replace(at, size_t(size), field);
+}
+
+TEST_F(ToolTest, NpzRejectsBadArchives) {
+  const std::string a = Npy("<f4", "(2,)", Counting(2, 4));
+  const std::string b = Npy("<f4", "(1,)", Counting(1, 4));
+  const std::string two = Zip({{"a.npy", a}, {"b.npy", b}});
+  const size_t end = two.size() - 22;  // the end record
+  const size_t directory = size_t(two[end + 16] & 0xFF) | size_t(two[end + 17] & 0xFF) << 8;
+  ASSERT_EQ(two.compare(directory, 4, "PK\x01\x02"), 0);
+  const auto patched = [](std::string bytes, size_t at, uint64_t value, int size) {
+    Patch(bytes, at, value, size);
+    return bytes;
+  };
+  std::string grown = two;  // a's sizes reach into b's local header
+  Patch(grown, directory + 20, a.size() + 10, 4);
+  Patch(grown, directory + 24, a.size() + 10, 4);
+  const std::string zip64 = Zip({{"a.npy", a}}, true);
+  const size_t locator = zip64.size() - 22 - 20;
+  struct Case {
+    const char* name;
+    std::string bytes;
+    std::string problem;
+  };
+  const std::vector<Case> cases = {
+      {"tiny", "PK\x05\x06", "not a zip archive: 4 bytes, fewer than its end record"},
+      {"not_zip", std::string(100, 'x'),
+       "not a zip archive (no end of central directory record; np.savez writes one)"},
+      {"deflate", Zip({{"a.npy", a, 8}}),
+       "entry 'a.npy': it is compressed (deflate), and tgk reads stored entries only: write the "
+       "file with np.savez, not np.savez_compressed"},
+      {"bzip2", Zip({{"a.npy", a, 12}}),
+       "entry 'a.npy': it uses compression method 12, and tgk reads stored entries only"},
+      {"encrypted", Zip({{"a.npy", a, 0, 1}}), "entry 'a.npy': it is encrypted"},
+      {"stored_size", patched(two, directory + 20, a.size() + 1, 4),
+       "entry 'a.npy': a stored entry of " + std::to_string(a.size()) + " bytes holds " +
+           std::to_string(a.size() + 1)},
+      {"local_outside", patched(two, directory + 42, 1u << 30, 4),
+       "entry 'a.npy': its local header (offset 1073741824) lies outside the file"},
+      {"local_other", patched(two, directory + 42, 1, 4),
+       "entry 'a.npy': its local header is not the entry's"},
+      {"data_past_end",
+       patched(patched(two, directory + 20, 1u << 30, 4), directory + 24, 1u << 30, 4),
+       "entry 'a.npy': its data (1073741824 bytes) runs past the end of the file"},
+      {"overlap", grown, "entry 'a.npy': it overlaps entry 'b.npy'"},
+      {"twice", Zip({{"a.npy", a}, {"a.npy", b}}), "entry 'a.npy': it appears twice"},
+      {"count", patched(patched(two, end + 8, 3, 2), end + 10, 3, 2),
+       "the central directory holds 2 of its 3 entries"},
+      {"directory_outside", patched(two, end + 16, two.size(), 4),
+       "the central directory (offset " + std::to_string(two.size()) + ", " +
+           std::to_string(end - directory) + " bytes) lies outside the archive"},
+      {"zip64_extra", patched(two, directory + 20, 0xFFFFFFFF, 4),
+       "entry 'a.npy': its ZIP64 extra field is missing or short"},
+      {"zip64_end", patched(patched(two, end + 8, 0xFFFF, 2), end + 10, 0xFFFF, 2),
+       "the end record needs a ZIP64 end record, which is missing"},
+      {"parts", patched(two, end + 4, 1, 2), "a zip archive of several parts"},
+      {"zip64_outside", patched(zip64, locator + 8, 1u << 30, 8),
+       "the ZIP64 end record (offset 1073741824) lies outside the archive"},
+      {"zip64_signature", patched(zip64, locator + 8, 0, 8),
+       "the ZIP64 end record has a bad signature"},
+      {"entry_npy", Zip({{"k\x1b.npy", "not npy data"}}),
+       "entry 'k\\x1b.npy': not a .npy file (it does not start with \\x93NUMPY)"},
+      {"entry_header", Zip({{"k.npy", NpyWithHeader("{'shape': (1,)", "")}}),
+       "entry 'k.npy': invalid .npy header: expected '}'"},
+      {"entry_size", Zip({{"k.npy", Npy("<f4", "(3,)", Counting(2, 4))}}),
+       "entry 'k.npy': the data holds 8 bytes, but F32 [3] needs 12"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string path = WriteBytes(std::string(c.name) + ".npz", c.bytes);
+    ExpectIoError(path, c.problem, [&] { ReadSafetensors(path); });
+  }
 }
 
 // ---- the executable --------------------------------------------------------------------------
@@ -956,6 +1254,59 @@ TEST_F(ParityTest, MapNamesAndIgnoreOtherTensorsOfAnyDtype) {
   EXPECT_NE(r.err.find("'k' is not NAME=TENSOR"), std::string::npos) << r.err;
 }
 
+// numpy's files work wherever safetensors do: --in an .npz (bf16 as ml_dtypes writes it, or
+// as uint16 bits), --ref an .npy (the tensor's name is the file's stem, or --map's).
+TEST_F(ParityTest, NpzInputsAndNpyReferences) {
+  const Tensors t = KktTensors();
+  const auto npy = [](const std::string& descr, const Tensor& tensor) {
+    std::string shape = "(";
+    for (uint64_t d : tensor.shape) shape += std::to_string(d) + ", ";
+    return Npy(descr, shape + ")", AsString(tensor.data));
+  };
+  for (const char* k_descr : {"<V2", "<u2"}) {
+    SCOPED_TRACE(k_descr);
+    const std::string in = WriteBytes("in.npz", Zip({{"k.npy", npy(k_descr, t.at("k"))},
+                                                     {"beta.npy", npy("<f4", t.at("beta"))},
+                                                     {"g.npy", npy("<f4", t.at("g"))},
+                                                     {"A.npy", npy("<f4", t.at("A"))}}));
+    const ToolRun r = Run(std::string(kRun) + " --in '" + in + "'");
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("  inputs   " + in + "\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("ref A    vs " + in + " tensor 'A': bitwise equal (25600 elements)"),
+              std::string::npos)
+        << r.out;
+  }
+  const std::string in = WriteBytes("in.npz", Zip({{"k.npy", npy("<V2", t.at("k"))},
+                                                   {"beta.npy", npy("<f4", t.at("beta"))},
+                                                   {"g.npy", npy("<f4", t.at("g"))}}));
+  const std::string ref = WriteBytes("A.npy", npy("<f4", t.at("A")));
+  ToolRun r = Run(std::string(kRun) + " --in '" + in + "' --ref '" + ref + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ref A    vs " + ref + " tensor 'A': bitwise equal"), std::string::npos)
+      << r.out;
+  Tensor A = t.at("A");
+  A.as<float>()[5] = std::nextafter(A.as<float>()[5], 1.0f);
+  const std::string gpu = WriteBytes("A_gpu.npy", npy("<f4", A));
+  r = Run(std::string(kRun) + " --in '" + in + "' --ref '" + gpu + "' --map A=A_gpu");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("tensor 'A_gpu': FAIL, 1 of 25600 elements differ"), std::string::npos)
+      << r.out;
+
+  ExpectError(std::string(kRun) + " --in '" + in + "' --ref '" + gpu + "'",
+              gpu + ": tensor 'A_gpu' is not an output of kkt");
+  const std::string out = Path("out.NPZ");
+  ExpectError(std::string(kRun) + " --out '" + out + "'",
+              "tgk: Invalid argument: --out " + out +
+                  ": tgk writes safetensors, and a file of this name would be read back as "
+                  "numpy's (name it .safetensors)");
+  EXPECT_FALSE(fs::exists(out));
+  const std::string compressed = WriteBytes("c.npz", Zip({{"k.npy", npy("<V2", t.at("k")), 8}}));
+  ExpectError(std::string(kRun) + " --in '" + compressed + "'",
+              compressed +
+                  ": entry 'k.npy': it is compressed (deflate), and tgk reads stored "
+                  "entries only: write the file with np.savez, not np.savez_compressed");
+}
+
 TEST_F(ParityTest, CastConvertsOtherFloatDtypesOnRequest) {
   const Tensors t = KktTensors();
   const Tensor& beta = t.at("beta");
@@ -1187,6 +1538,15 @@ TEST_F(ParityTest, NamesArePrintedEscaped) {
 
 // ---- machine-readable output, scaling and its plot ---------------------------------------
 
+// Each line of `out` parsed as one JSON object.
+std::vector<nlohmann::json> JsonLines(const std::string& out) {
+  std::vector<nlohmann::json> lines;
+  for (size_t at = 0, end; (end = out.find('\n', at)) != std::string::npos; at = end + 1) {
+    lines.push_back(nlohmann::json::parse(out.substr(at, end - at)));
+  }
+  return lines;
+}
+
 TEST_F(ParityTest, RunJson) {
   const ToolRun r = Run(std::string(kTiny) + " --json --oracle --ceiling");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -1205,6 +1565,84 @@ TEST_F(ParityTest, RunJson) {
   EXPECT_TRUE(j.at("passed").get<bool>());
 }
 
+// The two cheapest kernels at their default shapes: a few seconds under ASan.
+TEST_F(ParityTest, BenchJsonOfTheNamedKernels) {
+  const ToolRun r =
+      Run("bench --kernel gdn-l2norm --kernel gdn-cumsum --threads 2 --repeat 1 --warmup 0 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::vector<nlohmann::json> lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  // In bench order, whatever the order of the options.
+  EXPECT_EQ(lines[0].at("kernel"), "gdn-cumsum");
+  EXPECT_EQ(lines[0].at("shape"), "B=1 T=4096 H=32");
+  EXPECT_EQ(lines[1].at("kernel"), "gdn-l2norm");
+  EXPECT_EQ(lines[1].at("shape"), "rows=65536 dim=128 bf16");
+  const char* const outputs[] = {"g_cumsum", "y"};
+  const int elements[] = {4096 * 32, 65536 * 128};
+
+  // The fields of `run --json`, with the same names, and the row's variant.
+  const ToolRun one =
+      Run("run gdn-cumsum --T 64 --H 2 --oracle --ceiling --json" + std::string(kTinyOptions));
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  nlohmann::json run_fields = nlohmann::json::parse(one.out);
+  run_fields["variant"] = "";
+  const auto keys = [](const nlohmann::json& object) {
+    std::vector<std::string> names;
+    for (const auto& [key, value] : object.items()) names.push_back(key);
+    return names;
+  };
+
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const nlohmann::json& j = lines[i];
+    SCOPED_TRACE(j.dump());
+    EXPECT_EQ(keys(j), keys(run_fields));
+    EXPECT_EQ(j.at("variant"), "");
+    EXPECT_EQ(j.at("inputs"), "random, seed 0");
+    EXPECT_EQ(j.at("target"), BestTarget().name());
+    EXPECT_EQ(j.at("threads"), 2);
+    ASSERT_EQ(j.at("times_s").size(), 1u);
+    EXPECT_EQ(j.at("median_s"), j.at("times_s").at(0));
+    EXPECT_GT(j.at("rate").get<double>(), 0);
+    EXPECT_EQ(j.at("rate_unit"), "GB/s");
+    EXPECT_EQ(j.at("roof"), "STREAM copy");
+    EXPECT_GT(j.at("ceiling").get<double>(), 0);
+    EXPECT_GT(j.at("fraction").get<double>(), 0);
+    // bench always compares with the oracle; it has no reference.
+    const nlohmann::json& oracle = j.at("parity").at("oracle");
+    ASSERT_EQ(oracle.size(), 1u);
+    EXPECT_EQ(oracle.at(0).at("output"), outputs[i]);
+    EXPECT_EQ(oracle.at(0).at("source"), "scalar oracle");
+    EXPECT_EQ(oracle.at(0).at("count"), elements[i]);
+    EXPECT_EQ(oracle.at(0).at("differing"), 0);
+    EXPECT_TRUE(oracle.at(0).at("passed").get<bool>());
+    EXPECT_EQ(j.at("parity").at("references"), nlohmann::json::array());
+    EXPECT_TRUE(j.at("passed").get<bool>());
+  }
+}
+
+TEST_F(ParityTest, BenchRejectsAnUnknownKernelBeforeRunningAny) {
+  // A typo, and a stage that gdn-chunk's row times: neither has bench rows.
+  for (const char* name : {"kkt2", "gdn-solve"}) {
+    SCOPED_TRACE(name);
+    const ToolRun r =
+        Run(std::string("bench --kernel gdn-cumsum --kernel ") + name + " --repeat 1 --warmup 0");
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err.rfind(std::string("tgk: Invalid argument: --kernel ") + name +
+                              ": tgk bench has no such kernel (its kernels: ",
+                          0),
+              0u)
+        << r.err;
+    const size_t from = r.err.find("(its kernels: ") + 14;
+    const std::string list = ", " + r.err.substr(from, r.err.find(')', from) - from) + ", ";
+    for (const char* known : {"kkt", "flash-attn-vec", "sdpa", "tq-encode", "tq-dequant",
+                              "gdn-chunk", "gdn-recurrent", "gdn-cumsum", "gdn-l2norm"}) {
+      EXPECT_NE(list.find(std::string(", ") + known + ", "), std::string::npos) << list;
+    }
+    EXPECT_EQ(list.find(", gdn-solve, "), std::string::npos) << list;
+  }
+}
+
 TEST_F(ParityTest, ScalingTableJsonAndPlot) {
   const std::string kernel = " kkt --T 128 --H 2 --Hg 1 --K 64 --repeat 1 --warmup 0";
   ToolRun r = Run("scaling" + kernel + " --threads 1,2");
@@ -1220,10 +1658,7 @@ TEST_F(ParityTest, ScalingTableJsonAndPlot) {
 
   r = Run("scaling" + kernel + " --threads 1,2 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<nlohmann::json> lines;
-  for (size_t at = 0, end; (end = r.out.find('\n', at)) != std::string::npos; at = end + 1) {
-    lines.push_back(nlohmann::json::parse(r.out.substr(at, end - at)));
-  }
+  const std::vector<nlohmann::json> lines = JsonLines(r.out);
   ASSERT_EQ(lines.size(), 2u) << r.out;
   EXPECT_EQ(lines[0].at("threads"), 1);
   EXPECT_EQ(lines[1].at("threads"), 2);
