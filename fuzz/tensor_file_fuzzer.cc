@@ -18,7 +18,7 @@
 namespace {
 
 // The readers take a path: one in-memory file, rewritten for each input. Its name has no
-// extension, so ReadSafetensors reads it as safetensors.
+// extension, so ReadTensorFile reads it as safetensors.
 const std::string& FilePath() {
   static const std::string path = [] {
     const int fd = memfd_create("tensor_file_fuzzer", 0);
@@ -61,7 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int fd = std::stoi(path.substr(path.rfind('/') + 1));
   Expect(ftruncate(fd, 0) == 0);
   Expect(pwrite(fd, data, size, 0) == ssize_t(size));
-  ReadAndLoad(tgk::tool::ReadSafetensors, size);
+  ReadAndLoad(tgk::tool::ReadTensorFile, size);
   ReadAndLoad(tgk::tool::ReadNpy, size);
   ReadAndLoad(tgk::tool::ReadNpz, size);
   return 0;

@@ -120,7 +120,7 @@ void CompareWithReferences(const RunOptions& options, const TensorFile* in_file,
                            const Tensors& inputs, const Tensors& outputs, RunResult& result) {
   std::optional<TensorFile> ref_file;
   if (!options.ref.empty()) {
-    ref_file = ReadSafetensors(options.ref);
+    ref_file = ReadTensorFile(options.ref);
     std::set<std::string> known;
     for (const Tensors* group : {&inputs, &outputs}) {
       for (const auto& [name, t] : *group) known.insert(FileName(options, name));
@@ -211,7 +211,7 @@ std::optional<TensorFile> OpenInput(const KernelCommand& command, const RunOptio
     return std::nullopt;
   }
   result.inputs = options.in;
-  return ReadSafetensors(options.in);
+  return ReadTensorFile(options.in);
 }
 
 void Measure(const RunOptions& options, const std::optional<TensorFile>& file, Job& job,

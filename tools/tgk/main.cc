@@ -362,7 +362,7 @@ std::optional<std::vector<std::string>> ReplayArguments(const std::vector<std::s
                                                         size_t kernel_at, const CLI::App& command,
                                                         const std::string& kernel,
                                                         const std::string& in) {
-  const TensorFile file = ReadSafetensors(in);
+  const TensorFile file = ReadTensorFile(in);
   const auto kernel_it = file.metadata.find("tgk_kernel");
   const auto params_it = file.metadata.find("tgk_params");
   if (kernel_it == file.metadata.end() || kernel_it->second != kernel ||

@@ -1,5 +1,5 @@
 // Readers of numpy's files, into the TensorFile of safetensors.h, so that every command that
-// reads safetensors reads them too (ReadSafetensors picks the reader by the file's extension):
+// reads safetensors reads them too (ReadTensorFile picks the reader by the file's extension):
 //
 //   .npy   one array: "\x93NUMPY", the format version (1.0, 2.0 or 3.0), the header's length
 //          (2 bytes in 1.0, 4 in 2.0 and 3.0, little-endian), the header (a Python dict literal:

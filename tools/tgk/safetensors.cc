@@ -259,9 +259,9 @@ float FloatAt(const std::string& dtype_name, const std::byte* data, uint64_t i) 
 }
 
 // The row-major order of `data`, a column-major array of `shape` of `element`-byte values.
-std::vector<std::byte> RowMajor(const std::vector<std::byte>& data,
-                                const std::vector<uint64_t>& shape, uint64_t element) {
-  std::vector<std::byte> out(data.size());
+AlignedBytes RowMajor(const AlignedBytes& data, const std::vector<uint64_t>& shape,
+                      uint64_t element) {
+  AlignedBytes out(data.size());
   std::vector<uint64_t> stride(shape.size()), index(shape.size(), 0);
   uint64_t s = 1;
   for (size_t d = 0; d < shape.size(); ++d) {
@@ -318,11 +318,11 @@ std::ifstream OpenTensorFile(const TensorFile& file, uint64_t& bytes) {
 
 Tensor Tensor::Zeros(DType dtype, std::vector<uint64_t> shape) {
   const std::optional<uint64_t> bytes = TensorBytes(SizeOf(dtype), shape);
-  if (!bytes || *bytes > std::vector<std::byte>().max_size()) {
+  if (!bytes || *bytes > AlignedBytes().max_size()) {
     ThrowInvalidArgument("a " + std::string(DebugName(dtype)) + " tensor of shape " +
                          ShapeString(shape) + " is too large to allocate");
   }
-  return Tensor{dtype, std::move(shape), std::vector<std::byte>(size_t(*bytes))};
+  return Tensor{dtype, std::move(shape), AlignedBytes(size_t(*bytes))};
 }
 
 const TensorInfo* TensorFile::Find(const std::string& name) const {
@@ -361,7 +361,7 @@ Tensor TensorFile::Load(const std::string& name, DType dtype, bool cast) const {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) Fail(std::string("cannot open: ") + std::strerror(errno));
-  std::vector<std::byte> raw(size_t(info->end - info->begin));
+  AlignedBytes raw(size_t(info->end - info->begin));
   ReadExactly(*this, in, raw.data(), data_start + info->begin, raw.size(),
               "the data of " + Quoted(name));
   if (info->column_major) raw = RowMajor(raw, info->shape, *ElementBytes(info->dtype_name));
@@ -400,7 +400,7 @@ void TensorFile::Fail(const std::string& problem) const {
   throw Error(ErrorKind::kIo, path + ": " + problem);
 }
 
-TensorFile ReadSafetensors(const std::string& path) {
+TensorFile ReadTensorFile(const std::string& path) {
   if (const TensorFileReader read = NumpyReader(path)) return read(path);
   TensorFile file{path, {}, {}, 0};
   uint64_t file_bytes = 0;

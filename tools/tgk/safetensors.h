@@ -20,7 +20,7 @@
 // whose element size is known are checked against their offsets; only tgk's dtypes can be
 // loaded, and F64/F32/F16/BF16 converted to another float dtype on request (Load's `cast`).
 //
-// TensorFile is also what numpy's .npy and .npz files are read into (npy.h): ReadSafetensors
+// TensorFile is also what numpy's .npy and .npz files are read into (npy.h): ReadTensorFile
 // reads a path that ends in .npy or .npz as one.
 #pragma once
 
@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <fstream>
 #include <map>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,11 +46,27 @@ inline constexpr size_t kMaxRank = 64;
 inline constexpr uint64_t kParseMemoryFactor = 6;
 inline constexpr uint64_t kParseMemorySlack = 256 * 1024;
 
+// Allocates on 64-byte cache lines, as a server allocates its buffers: std::vector's default
+// 16-byte alignment would put a kernel's 64-byte stores across two lines, and the tool would time
+// that instead of the kernel.
+template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlignment{64};
+  CacheLineAllocator() = default;
+  template <class U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
+  void deallocate(T* p, size_t) { ::operator delete(p, kAlignment); }
+  friend bool operator==(const CacheLineAllocator&, const CacheLineAllocator&) { return true; }
+};
+using AlignedBytes = std::vector<std::byte, CacheLineAllocator<std::byte>>;
+
 // An owning, row-major tensor. The safetensors dtype names are tgk::DebugName's ("BF16").
 struct Tensor {
   DType dtype = DType::kF32;
   std::vector<uint64_t> shape;
-  std::vector<std::byte> data;
+  AlignedBytes data;
 
   // A zero-filled tensor; tgk::Error (kInvalidArgument) if its size overflows 64 bits.
   static Tensor Zeros(DType dtype, std::vector<uint64_t> shape);
@@ -99,7 +116,7 @@ struct TensorFile {
 
 // Reads the header (the limits above); tensor data is read by TensorFile::Load. A path ending
 // in .npy or .npz (in any case) is read by ReadNpy or ReadNpz instead (npy.h: NumpyReader).
-TensorFile ReadSafetensors(const std::string& path);
+TensorFile ReadTensorFile(const std::string& path);
 
 // Writes `tensors` in name order, header padded with spaces to a multiple of 8 bytes as the
 // reference implementation does. tgk::Error (kIo) when the file cannot be written.

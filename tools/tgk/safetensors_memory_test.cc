@@ -79,7 +79,7 @@ class ParseMemoryTest : public ::testing::Test {
     const uint64_t base = g_live;
     g_peak = base;
     try {
-      const TensorFile file = ReadSafetensors(path);
+      const TensorFile file = ReadTensorFile(path);
       EXPECT_EQ(problem, "") << "read without error";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::kIo);

@@ -96,7 +96,7 @@ TEST_F(ToolTest, SafetensorsRoundTrip) {
   const std::string path = Path("round_trip.safetensors");
   WriteSafetensors(path, tensors, {{"producer", "tool_test"}});
 
-  const TensorFile file = ReadSafetensors(path);
+  const TensorFile file = ReadTensorFile(path);
   EXPECT_EQ(file.path, path);
   EXPECT_EQ(file.metadata, (std::map<std::string, std::string>{{"producer", "tool_test"}}));
   ASSERT_EQ(file.index.size(), tensors.size());
@@ -127,7 +127,7 @@ TEST_F(ToolTest, SafetensorsRoundTrip) {
 TEST_F(ToolTest, SafetensorsLookupErrors) {
   const std::string path = Path("lookup.safetensors");
   WriteSafetensors(path, {{"x", Filled(DType::kF32, {2}, 0)}});
-  const TensorFile file = ReadSafetensors(path);
+  const TensorFile file = ReadTensorFile(path);
   EXPECT_EQ(file.Find("k"), nullptr);
   ExpectIoError(path, "no tensor 'k' (the file has 'x' F32 [2])",
                 [&] { file.Load("k", DType::kBF16); });
@@ -137,28 +137,28 @@ TEST_F(ToolTest, SafetensorsLookupErrors) {
 
 TEST_F(ToolTest, SafetensorsRejectsMissingAndShortFiles) {
   const std::string missing = Path("missing.safetensors");
-  ExpectIoError(missing, "cannot open", [&] { ReadSafetensors(missing); });
-  ExpectIoError(Path(""), "not a regular file", [&] { ReadSafetensors(Path("")); });
+  ExpectIoError(missing, "cannot open", [&] { ReadTensorFile(missing); });
+  ExpectIoError(Path(""), "not a regular file", [&] { ReadTensorFile(Path("")); });
 
   const std::string truncated = Path("truncated.safetensors");
   std::ofstream(truncated, std::ios::binary) << "abc";
-  ExpectIoError(truncated, "truncated header", [&] { ReadSafetensors(truncated); });
+  ExpectIoError(truncated, "truncated header", [&] { ReadTensorFile(truncated); });
 
   const std::string beyond = WriteRaw("beyond.safetensors", "{}", 0, 3);
   ExpectIoError(beyond, "header length (3 bytes) runs past the end of the file",
-                [&] { ReadSafetensors(beyond); });
+                [&] { ReadTensorFile(beyond); });
   // A hostile length is refused before anything is allocated for it.
   const std::string huge = WriteRaw("huge.safetensors", "{}", 0, uint64_t{1} << 62);
   ExpectIoError(huge,
                 "the header length (4611686018427387904 bytes) exceeds the safetensors "
                 "limit of 100000000 bytes",
-                [&] { ReadSafetensors(huge); });
+                [&] { ReadTensorFile(huge); });
   const std::string over = WriteRaw("over.safetensors", "{}", 0, 100'000'001);
   ExpectIoError(over, "exceeds the safetensors limit of 100000000 bytes",
-                [&] { ReadSafetensors(over); });
+                [&] { ReadTensorFile(over); });
   const std::string at_limit = WriteRaw("at_limit.safetensors", "{}", 0, 100'000'000);
   ExpectIoError(at_limit, "the header length (100000000 bytes) runs past the end of the file",
-                [&] { ReadSafetensors(at_limit); });
+                [&] { ReadTensorFile(at_limit); });
 }
 
 TEST_F(ToolTest, SafetensorsRejectsBadHeaders) {
@@ -227,7 +227,7 @@ TEST_F(ToolTest, SafetensorsRejectsBadHeaders) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const std::string path = WriteRaw(std::string(c.name) + ".safetensors", c.header, c.data_bytes);
-    ExpectIoError(path, c.problem, [&] { ReadSafetensors(path); });
+    ExpectIoError(path, c.problem, [&] { ReadTensorFile(path); });
   }
 }
 
@@ -249,7 +249,7 @@ TEST_F(ToolTest, SafetensorsSurvivesDamage) {
     fs::remove(damaged);
     std::ofstream(damaged, std::ios::binary) << bytes;
     try {
-      ReadSafetensors(damaged);
+      ReadTensorFile(damaged);
       return true;
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::kIo) << e.what();
@@ -291,7 +291,7 @@ std::string Counting(size_t count, int bytes, uint64_t first = 0) {
   return data;
 }
 
-std::string AsString(const std::vector<std::byte>& data) {
+std::string AsString(const AlignedBytes& data) {
   return std::string(reinterpret_cast<const char*>(data.data()), data.size());
 }
 
@@ -299,10 +299,10 @@ TEST_F(ToolTest, NpyRoundTripInEveryFormatVersion) {
   const std::string data = Counting(6, 4, 0x3F800000);
   for (int major : {1, 2, 3}) {
     SCOPED_TRACE(major);
-    // Read through ReadSafetensors, as every command reads --in and --ref: by the extension.
+    // Read through ReadTensorFile, as every command reads --in and --ref: by the extension.
     const std::string path =
         WriteBytes("x" + std::to_string(major) + ".NPY", Npy("<f4", "(2, 3)", data, false, major));
-    const TensorFile file = ReadSafetensors(path);
+    const TensorFile file = ReadTensorFile(path);
     EXPECT_EQ(file.path, path);
     EXPECT_TRUE(file.metadata.empty());
     ASSERT_EQ(file.index.size(), 1u);
@@ -407,7 +407,7 @@ TEST_F(ToolTest, NpyFortranOrderLoadsRowMajor) {
 
 TEST_F(ToolTest, NpyRejectsBadFiles) {
   const std::string missing = Path("missing.npy");
-  ExpectIoError(missing, "cannot open", [&] { ReadSafetensors(missing); });
+  ExpectIoError(missing, "cannot open", [&] { ReadTensorFile(missing); });
   const std::string f32x3 = Counting(3, 4);
   struct Case {
     const char* name;
@@ -458,7 +458,7 @@ TEST_F(ToolTest, NpyRejectsBadFiles) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const std::string path = WriteBytes(std::string(c.name) + ".npy", c.bytes);
-    ExpectIoError(path, c.problem, [&] { ReadSafetensors(path); });
+    ExpectIoError(path, c.problem, [&] { ReadTensorFile(path); });
   }
 }
 
@@ -474,7 +474,7 @@ TEST_F(ToolTest, NpzRoundTrip) {
                                                          {"README.txt", "not a tensor"},
                                                          {"dir/", ""}},
                                                         zip64));
-    const TensorFile file = ReadSafetensors(path);
+    const TensorFile file = ReadTensorFile(path);
     EXPECT_TRUE(file.metadata.empty());
     EXPECT_EQ(file.Listing(), "'k' BF16 [2, 2], 'layer/0/beta' F32 [3], 'step' I64 []");
     EXPECT_EQ(AsString(file.Load("k", DType::kBF16).data), Counting(4, 2, 0x3F80));
@@ -561,7 +561,7 @@ TEST_F(ToolTest, NpzRejectsBadArchives) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const std::string path = WriteBytes(std::string(c.name) + ".npz", c.bytes);
-    ExpectIoError(path, c.problem, [&] { ReadSafetensors(path); });
+    ExpectIoError(path, c.problem, [&] { ReadTensorFile(path); });
   }
 }
 
@@ -635,7 +635,7 @@ TEST_F(ToolRunTest, KktOutputFileRoundTrip) {
             std::string::npos)
       << r.out;
 
-  const TensorFile a = ReadSafetensors(first), b = ReadSafetensors(second);
+  const TensorFile a = ReadTensorFile(first), b = ReadTensorFile(second);
   EXPECT_EQ(a.Find("A")->shape, (std::vector<uint64_t>{1, 100, 4, 64}));
   EXPECT_EQ(a.Find("k")->shape, (std::vector<uint64_t>{1, 100, 2, 64}));
   EXPECT_EQ(a.LoadAll().size(), 4u);
@@ -650,7 +650,7 @@ TEST_F(ToolRunTest, KktOutputFileRoundTrip) {
 TEST_F(ToolRunTest, KktReportsWhereTheFileResultDiffers) {
   const std::string path = Path("in.safetensors");
   ASSERT_EQ(Run(std::string(kTiny) + " --out '" + path + "'").exit_code, 0);
-  Tensors tensors = ReadSafetensors(path).LoadAll();
+  Tensors tensors = ReadTensorFile(path).LoadAll();
   Tensor& A = tensors.at("A");
   // Element [0, 3, 1, 2] is in the strictly lower triangle of the first chunk.
   float* element = A.as<float>() + (3 * 4 + 1) * 64 + 2;
@@ -674,7 +674,7 @@ TEST_F(ToolRunTest, KktRandomInputs) {
     const ToolRun r = Run("run kkt --T 200 --H 2 --Hg 1 --K 64 --repeat 1 --warmup 0 --seed " +
                           std::to_string(seed) + " --out '" + path + "'");
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-    return ReadSafetensors(path);
+    return ReadTensorFile(path);
   };
   const TensorFile a = inputs(3), again = inputs(3), other = inputs(4);
   for (const char* name : {"k", "beta", "g"}) {
@@ -954,7 +954,7 @@ TEST_F(ToolRunTest, KernelsOutputFileRoundTrip) {
                 std::string::npos)
           << r.out;
     }
-    const TensorFile a = ReadSafetensors(first), b = ReadSafetensors(second);
+    const TensorFile a = ReadTensorFile(first), b = ReadTensorFile(second);
     const std::string kernel = std::string(trip.in_args).substr(4);  // after "run "
     EXPECT_EQ(a.metadata.at("tgk_kernel"), kernel.substr(0, kernel.find(' ')));
     EXPECT_EQ(b.metadata.at("tgk_params"), a.metadata.at("tgk_params"));
@@ -987,7 +987,7 @@ TEST_F(ToolRunTest, GdnParametersAreStored) {
     SCOPED_TRACE(args);
     const ToolRun r = Run(std::string(args) + kTinyOptions + " --out '" + path + "'");
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    EXPECT_EQ(nlohmann::json::parse(ReadSafetensors(path).metadata.at("tgk_params")), params);
+    EXPECT_EQ(nlohmann::json::parse(ReadTensorFile(path).metadata.at("tgk_params")), params);
   }
 }
 
@@ -1019,7 +1019,7 @@ TEST_F(ToolRunTest, GdnStagesAgainstAReference) {
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("  result   PASS (bitwise)"), std::string::npos) << r.out;
 
-    const TensorFile file = ReadSafetensors(in);
+    const TensorFile file = ReadTensorFile(in);
     const DType dtype = *file.Find(stage.output)->dtype;
     Tensor output = file.Load(stage.output, dtype);
     output.data[5 * SizeOf(dtype)] ^= std::byte{1};  // the lowest mantissa bit: one ulp
@@ -1092,7 +1092,7 @@ TEST_F(ToolRunTest, KernelErrors) {
                 " --out '" + chunks + "'")
                 .exit_code,
             0);
-  Tensors tensors = ReadSafetensors(chunks).LoadAll();
+  Tensors tensors = ReadTensorFile(chunks).LoadAll();
   tensors.at("h") = Tensor::Zeros(DType::kBF16, {1, 3, 2, 40, 48});
   WriteSafetensors(chunks, tensors);
   ExpectError("run gdn-output --in '" + chunks + "'",
@@ -1106,7 +1106,7 @@ TEST_F(ToolRunTest, TqDequantFileWithoutDst) {
   const std::string path = Path("cache.safetensors");
   ASSERT_EQ(Run(std::string(kTinyRuns[7].args) + kTinyOptions + " --out '" + path + "'").exit_code,
             0);
-  Tensors tensors = ReadSafetensors(path).LoadAll();
+  Tensors tensors = ReadTensorFile(path).LoadAll();
   tensors.erase("dst");
   WriteSafetensors(path, tensors);
   const ToolRun r = Run(std::string("run tq-dequant --start_pos 3 --oracle") + kTinyOptions +
@@ -1218,7 +1218,7 @@ class ParityTest : public ToolRunTest {
   Tensors KktTensors() {
     const std::string path = Path("kkt.safetensors");
     EXPECT_EQ(Run(std::string(kTiny) + " --out '" + path + "'").exit_code, 0);
-    return ReadSafetensors(path).LoadAll();
+    return ReadTensorFile(path).LoadAll();
   }
   static constexpr const char* kRun = "run kkt --threads 2 --repeat 1 --warmup 0";
 };
@@ -1437,7 +1437,7 @@ TEST_F(ParityTest, ParametersReplayFromTheFile) {
       std::string(kTinyOptions) + " --out '" + path + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Line(r.out, "  shape"), "  shape    " + shape);
-  const TensorFile file = ReadSafetensors(path);
+  const TensorFile file = ReadTensorFile(path);
   EXPECT_EQ(nlohmann::json::parse(file.metadata.at("tgk_params")),
             nlohmann::json({{"kv_seq_len", "300"},
                             {"mask_type", "2"},
