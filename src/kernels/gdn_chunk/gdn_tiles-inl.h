@@ -69,6 +69,23 @@ HWY_INLINE void ForVectors(uint32_t vectors, const F& f) {
   for (uint32_t q = 0; q < vectors; ++q) f(Constant<1>(), q);
 }
 
+// Calls f(NV) with NV = n (0 ≤ n ≤ kTileVectors) as an integral constant.
+template <class F>
+HWY_INLINE void WithVectors(uint32_t n, const F& f) {
+  switch (n) {
+    case 0:
+      return f(Constant<0>());
+    case 1:
+      return f(Constant<1>());
+    case 2:
+      return f(Constant<2>());
+    case 3:
+      return f(Constant<3>());
+    default:
+      return f(Constant<kTileVectors>());
+  }
+}
+
 // Lane k of the pack reads p[k] if k < n, else 0.
 template <class Lane, class T>
 HWY_INLINE auto LoadPrefix(const Lane& lane, const T* p, uint32_t n) {
@@ -117,19 +134,86 @@ HWY_INLINE uint32_t TileVectors(const Lane& lane, uint32_t width) {
 // The register tile's inner loop: for m = 0, 1, …, n − 1 in order,
 //   acc[r][q] = step(A[a + r·a_r + m·a_m], B[b + m·b_m + 16·q], acc[r][q])
 // for rows r < R and vectors q < NV, A's element splat over the pack, B's read at the pack's
-// lanes. `step` is one multiply-add (Fma, or a rounded product and an add).
+// lanes. `step` is one multiply-add (Fma, or a rounded product and an add). The loop runs on a
+// local copy of the sums, which no pointer can reach, so that they stay in registers whatever
+// the caller does with `acc` (an arena load may alias an array whose address has escaped).
 template <uint32_t R, uint32_t NV, class Lane, class V, class ArenaA, class ArenaB, class Step>
 HWY_INLINE void AccumulateTile(const Lane& lane, V (&acc)[R][NV], const ArenaA& A, size_t a,
                                size_t a_r, size_t a_m, const ArenaB& B, size_t b, size_t b_m,
                                size_t n, const Step& step) {
+  V sum[R][NV];
+  for (uint32_t r = 0; r < R; ++r) {
+    for (uint32_t q = 0; q < NV; ++q) sum[r][q] = acc[r][q];
+  }
   for (size_t m = 0; m < n; ++m) {
     V column[NV];
     for (uint32_t q = 0; q < NV; ++q) column[q] = lane.load(B, b + m * b_m + q * kTileLanes);
     for (uint32_t r = 0; r < R; ++r) {
       const V s = lane.splat(float(A[a + r * a_r + m * a_m]));
-      for (uint32_t q = 0; q < NV; ++q) acc[r][q] = step(s, column[q], acc[r][q]);
+      for (uint32_t q = 0; q < NV; ++q) sum[r][q] = step(s, column[q], sum[r][q]);
     }
   }
+  for (uint32_t r = 0; r < R; ++r) {
+    for (uint32_t q = 0; q < NV; ++q) acc[r][q] = sum[r][q];
+  }
+}
+
+// dst[c·dst_stride + x] = f32(src[x·src_stride + c]) for c < n and the lane's columns x of a
+// tile `width` wide (rows x ≥ width read as 0), kWidth × kWidth blocks at a time through
+// register transposes: dst rows up to n rounded up to kWidth are written.
+template <class Lane, class T, class Arena>
+HWY_INLINE void StageTransposed(const Lane& lane, const T* src, size_t src_stride, uint32_t width,
+                                uint32_t n, const Arena& dst, size_t dst_stride) {
+  constexpr uint32_t kWidth = Lane::kWidth;
+  for (uint32_t q = 0; q < kTileVectors; ++q) {
+    if (InsideAt(lane, width, q * kTileLanes) == 0) return;
+    const uint32_t x = TileColumn(lane) + q * kTileLanes;
+    for (uint32_t cb = 0; cb < n; cb += kWidth) {
+      typename Lane::VF block[kWidth];
+      for (uint32_t k = 0; k < kWidth; ++k) {
+        block[k] = x + k < width ? LoadPrefix(lane, src + size_t{x + k} * src_stride + cb, n - cb)
+                                 : lane.zero();
+      }
+      lane.transpose(block);
+      for (uint32_t k = 0; k < kWidth; ++k)
+        lane.store(dst, size_t{cb + k} * dst_stride + x, block[k]);
+    }
+  }
+}
+
+// The inverse: dst[x·dst_stride + c] = T(src[c·src_stride + x]) (rounded to dst's type) for
+// c < n and the lane's columns x inside the tile.
+template <class Lane, class Arena, class T>
+HWY_INLINE void StoreTransposed(const Lane& lane, const Arena& src, size_t src_stride,
+                                uint32_t width, uint32_t n, T* dst, size_t dst_stride) {
+  constexpr uint32_t kWidth = Lane::kWidth;
+  for (uint32_t q = 0; q < kTileVectors; ++q) {
+    const uint32_t inside = InsideAt(lane, width, q * kTileLanes);
+    if (inside == 0) return;
+    const uint32_t x = TileColumn(lane) + q * kTileLanes;
+    for (uint32_t cb = 0; cb < n; cb += kWidth) {
+      typename Lane::VF block[kWidth];
+      for (uint32_t k = 0; k < kWidth; ++k)
+        block[k] = lane.load(src, size_t{cb + k} * src_stride + x);
+      lane.transpose(block);
+      for (uint32_t k = 0; k < kWidth && k < inside; ++k) {
+        StorePrefix(lane, dst + size_t{x + k} * dst_stride + cb, block[k], n - cb);
+      }
+    }
+  }
+}
+
+// The group after this one in the grid (x fastest, then y, then z), if any: the one a thread
+// usually runs next, whose rows a group asks for while it computes.
+template <class Group>
+HWY_INLINE bool NextGroup(const Group& g, Dim3& next) {
+  const Dim3 id = g.group_id(), grid = g.grid_size();
+  next = id;
+  if (++next.x < grid.x) return true;
+  next.x = 0;
+  if (++next.y < grid.y) return true;
+  next.y = 0;
+  return ++next.z < grid.z;
 }
 
 // Rows of a tensor that a later phase or group will read or write: `rows` rows of `count`

@@ -59,7 +59,9 @@ struct GdnStateKernel {
     auto keys = g.template arena<float>(kGdnStateArenaK);
     auto gates = g.template arena<float>(kGdnStateArenaGates);
 
-    g.for_each_lane([&](auto lane) HWY_ATTR { LoadState(lane, st, a.h0 + state0, width); });
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      gdn::StageTransposed(lane, a.h0 + state0, a.K, width, a.K, st, kTile);
+    });
 
     for (uint32_t n = 0; n < chunks; ++n) {
       const uint32_t t0 = n * kBT;
@@ -79,7 +81,7 @@ struct GdnStateKernel {
           lane.store(gates, i0, Exp(lane.splat(g_last) - g_i));
         }
         bf16* snapshot = a.h + ((size_t{b} * chunks + n) * a.H + hv) * state + size_t{x0} * a.K;
-        StoreState(lane, st, snapshot, width);
+        gdn::StoreTransposed(lane, st, kTile, width, a.K, snapshot, a.K);
       });
       g.barrier();
 
@@ -112,8 +114,9 @@ struct GdnStateKernel {
       });
     }
 
-    g.for_each_lane([&](auto lane)
-                        HWY_ATTR { StoreState(lane, st, a.final_state + state0, width); });
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      gdn::StoreTransposed(lane, st, kTile, width, a.K, a.final_state + state0, a.K);
+    });
   }
 
   const bf16* Keys(uint32_t b, uint32_t t0, uint32_t hv) const {
@@ -188,47 +191,6 @@ struct GdnStateKernel {
     for (uint32_t r = 0; r < R; ++r) {
       for (uint32_t q = 0; q < NV; ++q) {
         lane.store(st, size_t{c0 + r} * kTile + x + q * gdn::kTileLanes, acc[r][q]);
-      }
-    }
-  }
-
-  // ST[c][x] = src[x][c] for the lane's rows x inside the tile (rows past it read as 0).
-  template <class Lane, class Arena>
-  HWY_INLINE void LoadState(const Lane& lane, const Arena& st, const float* src,
-                            uint32_t width) const {
-    using L = Lane;
-    for (uint32_t q = 0; q < gdn::kTileVectors; ++q) {
-      const uint32_t x = gdn::TileColumn(lane) + q * gdn::kTileLanes;
-      if (gdn::InsideAt(lane, width, q * gdn::kTileLanes) == 0) return;
-      for (uint32_t cb = 0; cb < a.K; cb += L::kWidth) {
-        typename L::VF block[L::kWidth];
-        for (uint32_t k = 0; k < L::kWidth; ++k) {
-          block[k] = x + k < width ? gdn::LoadPrefix(lane, src + size_t{x + k} * a.K + cb, a.K - cb)
-                                   : lane.zero();
-        }
-        lane.transpose(block);
-        for (uint32_t k = 0; k < L::kWidth; ++k)
-          lane.store(st, size_t{cb + k} * kTile + x, block[k]);
-      }
-    }
-  }
-
-  // dst[x][c] = ST[c][x] (rounded to dst's type) for the lane's rows x inside the tile.
-  template <class Lane, class Arena, class T>
-  HWY_INLINE void StoreState(const Lane& lane, const Arena& st, T* dst, uint32_t width) const {
-    using L = Lane;
-    for (uint32_t q = 0; q < gdn::kTileVectors; ++q) {
-      const uint32_t x = gdn::TileColumn(lane) + q * gdn::kTileLanes;
-      const uint32_t inside = gdn::InsideAt(lane, width, q * gdn::kTileLanes);
-      if (inside == 0) return;
-      for (uint32_t cb = 0; cb < a.K; cb += L::kWidth) {
-        typename L::VF block[L::kWidth];
-        for (uint32_t k = 0; k < L::kWidth; ++k)
-          block[k] = lane.load(st, size_t{cb + k} * kTile + x);
-        lane.transpose(block);
-        for (uint32_t k = 0; k < L::kWidth && k < inside; ++k) {
-          gdn::StorePrefix(lane, dst + size_t{x + k} * a.K + cb, block[k], a.K - cb);
-        }
       }
     }
   }
