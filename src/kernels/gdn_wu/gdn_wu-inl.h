@@ -45,6 +45,16 @@ struct GdnWuKernel {
     auto ai = g.template arena<float>(0);
     auto stage = g.template arena<float>(1);
     auto chunk = g.template arena<float>(2);  // [0, 64): β, [64, 128): e^G
+    // The next group's rows, a share per register block of this one's tiles.
+    Dim3 next;
+    const bool ahead = gdn::NextGroup(g, next);
+    const uint32_t blocks =
+        ((a.V + kBT - 1) / kBT + (a.K + kBT - 1) / kBT) * ((rows + kBlock - 1) / kBlock);
+    uint32_t block = 0;
+    const auto prefetch = [&]() HWY_ATTR {
+      if (ahead) Prefetch(next, block, blocks);
+      ++block;
+    };
 
     g.for_each_lane([&](auto lane) HWY_ATTR {
       // Rows past T are zero: the register blocks read them, and discard what they give.
@@ -71,7 +81,7 @@ struct GdnWuKernel {
                            HWY_ATTR { return RoundBF16(v * lane.splat(float(chunk[m]))); });
       });
       g.barrier();
-      Tile(g, rows, width, a.u + row0 * a.V + x0, size_t{a.H} * a.V);
+      Tile(g, rows, width, a.u + row0 * a.V + x0, size_t{a.H} * a.V, prefetch);
       g.barrier();
     }
     for (uint32_t c0 = 0; c0 < a.K; c0 += kBT) {
@@ -84,15 +94,31 @@ struct GdnWuKernel {
                        });
       });
       g.barrier();
-      Tile(g, rows, width, a.w + row0 * a.K + c0, size_t{a.H} * a.K);
+      Tile(g, rows, width, a.w + row0 * a.K + c0, size_t{a.H} * a.K, prefetch);
       g.barrier();
     }
   }
 
-  // out[i][x] = bf16(Σ_m f32(Ai[i][m] · stage[m][x])) for the tile's rows and columns.
-  template <class Group>
-  HWY_INLINE void Tile(Group& g, uint32_t rows, uint32_t width, bf16* out,
-                       size_t out_stride) const {
+  // Share `part` of `parts` of group `id`'s rows: A_inv, v, k, β, g, and w and u for writing.
+  HWY_INLINE void Prefetch(const Dim3& id, uint32_t part, uint32_t parts) const {
+    const uint32_t t0 = id.y * kBT, rows = std::min(kBT, a.T - t0);
+    const size_t row0 = (size_t{id.z} * a.T + t0) * a.H + id.x;
+    const bf16* keys = a.k + ((size_t{id.z} * a.T + t0) * a.Hg + id.x / (a.H / a.Hg)) * a.K;
+    const gdn::RowRun runs[] = {gdn::Rows(a.a_inv + row0 * kBT, size_t{a.H} * kBT, rows, kBT),
+                                gdn::Rows(a.v + row0 * a.V, size_t{a.H} * a.V, rows, a.V),
+                                gdn::Rows(keys, size_t{a.Hg} * a.K, rows, a.K),
+                                gdn::Rows(a.beta + row0, a.H, rows, 1),
+                                gdn::Rows(a.g + row0, a.H, rows, 1),
+                                gdn::Rows(a.u + row0 * a.V, size_t{a.H} * a.V, rows, a.V, true),
+                                gdn::Rows(a.w + row0 * a.K, size_t{a.H} * a.K, rows, a.K, true)};
+    gdn::Prefetch(runs, part, parts);
+  }
+
+  // out[i][x] = bf16(Σ_m f32(Ai[i][m] · stage[m][x])) for the tile's rows and columns; the
+  // first pack calls prefetch() once per block of rows.
+  template <class Group, class Prefetcher>
+  HWY_INLINE void Tile(Group& g, uint32_t rows, uint32_t width, bf16* out, size_t out_stride,
+                       const Prefetcher& prefetch) const {
     auto ai = g.template arena<float>(0);
     auto stage = g.template arena<float>(1);
     g.for_each_lane([&](auto lane) HWY_ATTR {
@@ -100,6 +126,7 @@ struct GdnWuKernel {
       if (inside == 0) return;
       const uint32_t x = lane.first();
       for (uint32_t i0 = 0; i0 < rows; i0 += kBlock) {
+        if (lane.first() == 0) prefetch();
         decltype(lane.zero()) acc[kBlock];
         for (uint32_t r = 0; r < kBlock; ++r) acc[r] = lane.zero();
         for (size_t m = 0; m < rows; ++m) {
