@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/gdn_chunk/gdn_tiles-inl.h"
 #include "kernels/gdn_solve/gdn_solve_args.h"
 #include "tgk/group-inl.h"
 
@@ -51,11 +52,28 @@ struct GdnSolveKernel {
     });
     g.barrier();
 
+    // The next group's rows, a share per block of rows of every pack.
+    Dim3 next;
+    const bool ahead = gdn::NextGroup(g, next);
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      uint32_t i0 = 0;
-      for (; i0 + kBlock <= rows; i0 += kBlock) Rows<kBlock>(g, lane, i0, base, row_stride);
-      for (; i0 < rows; ++i0) Rows<1>(g, lane, i0, base, row_stride);
+      using L = decltype(lane);
+      constexpr uint32_t kPacks = kLanes / L::kWidth;
+      const uint32_t blocks = gdn::BlockCount<kBlock>(rows);
+      uint32_t block = (lane.first() / L::kWidth) * blocks;
+      gdn::ForBlocks<kBlock>(rows, [&](auto r, uint32_t i0) HWY_ATTR {
+        if (ahead) Prefetch(next, block++, kPacks * blocks);
+        Rows<r()>(g, lane, i0, base, row_stride);
+      });
     });
+  }
+
+  // Share `part` of `parts` of group `id`'s rows of A, and of A_inv for writing.
+  HWY_INLINE void Prefetch(const Dim3& id, uint32_t part, uint32_t parts) const {
+    const uint32_t t0 = id.y * kBT, rows = std::min(kBT, a.T - t0);
+    const size_t base = ((size_t{id.z} * a.T + t0) * a.H + id.x) * kBT;
+    const gdn::RowRun runs[] = {gdn::Rows(a.a_strict + base, size_t{a.H} * kBT, rows, kBT),
+                                gdn::Rows(a.a_inv + base, size_t{a.H} * kBT, rows, kBT, true)};
+    gdn::Prefetch(runs, part, parts);
   }
 
   // Rows i0 .. i0 + N − 1 of the lane's columns: their chains run side by side over the rows
