@@ -23,6 +23,7 @@
 #include <type_traits>
 
 #include "tgk/group-inl.h"
+#include "tgk/rows-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tgk {
@@ -86,10 +87,16 @@ HWY_INLINE void WithVectors(uint32_t n, const F& f) {
   }
 }
 
-// Lane k of the pack reads p[k] if k < n, else 0.
+// Lane k of the pack reads p[k] if k < n, else 0. A bf16 widens as LoadBF16Bits does, a
+// signalling NaN unquieted: every value the chunk functors load this way enters arithmetic,
+// which quiets it, before it reaches an output.
 template <class Lane, class T>
 HWY_INLINE auto LoadPrefix(const Lane& lane, const T* p, uint32_t n) {
-  return n >= lane.count() ? lane.load(p) : lane.load_strided(p, 1, n);
+  if constexpr (std::is_same_v<T, bf16>) {
+    return LoadBF16Bits(lane, p, n);
+  } else {
+    return n >= lane.count() ? lane.load(p) : lane.load_strided(p, 1, n);
+  }
 }
 
 // Lane k of the pack writes p[k] if k < n; nothing past p[n − 1] is touched.

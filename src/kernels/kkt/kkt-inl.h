@@ -34,6 +34,7 @@
 
 #include "kernels/kkt/kkt_args.h"
 #include "tgk/group-inl.h"
+#include "tgk/rows-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tgk {
@@ -84,7 +85,8 @@ struct KktKernel {
       // Phase: stage the tile. A pack owns kWidth consecutive columns c0.. of the 16 rows
       // 16·(l / 64) + 0..15 (the cells its lanes also own in the dot): it reads each row once
       // from k, stores the rounded k·β row into kb and, after transposing kWidth × kWidth
-      // blocks in registers, the same keys as columns of kt.
+      // blocks in registers, the same keys as columns of kt. The keys widen without quieting
+      // a signalling NaN (LoadBF16Bits): both uses are arithmetic, which quiets it.
       const bf16* tile_keys = k_chunk + size_t{tile} * kBK;
       g.for_each_lane([&](auto lane) HWY_ATTR {
         using L = decltype(lane);
@@ -98,7 +100,7 @@ struct KktKernel {
             block[k] = lane.zero();
             auto scaled = lane.zero();
             if (row < valid) {
-              block[k] = lane.load(tile_keys + row * k_row_stride + c0);
+              block[k] = LoadBF16Bits(lane, tile_keys + row * k_row_stride + c0, kWidth);
               scaled = RoundBF16(block[k] * lane.splat(float(chunk[kBT + row])));
             }
             lane.store(kb, size_t{row} * kBK + c0, scaled);
