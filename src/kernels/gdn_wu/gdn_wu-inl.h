@@ -8,7 +8,14 @@
 // f32 product Ai[i][m]·stage[m][x] rounded before the add (never fused), rounded to bf16 at
 // the store. Metal splits the cells of a tile over 256 lanes; here a lane holds a column and
 // eight rows at a time in registers. The order of every chain is the spec's.
-
+//
+// The terms above the diagonal: A_inv = (I + A)⁻¹ is lower triangular, its upper entries ±0
+// for finite inputs, and a chain from +0 is never −0 (a sum is −0 only when both addends
+// are), so a term ±0·s with s finite leaves the chain's bits as they are. The staging phases
+// record, per lane, whether its column of A_inv is ±0 above the diagonal and its column of the
+// staged tile finite (arena 3); when every lane's is, a block of rows stops its chains after
+// its last row's diagonal term, with the same bits. Otherwise (an infinite v, a NaN in A_inv)
+// the chains run over every row, as the spec writes them, and 0·inf makes its NaNs.
 #if defined(TGK_KERNELS_GDN_WU_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_KERNELS_GDN_WU_INL_H_
 #undef TGK_KERNELS_GDN_WU_INL_H_
@@ -45,6 +52,9 @@ struct GdnWuKernel {
     auto ai = g.template arena<float>(0);
     auto stage = g.template arena<float>(1);
     auto chunk = g.template arena<float>(2);  // [0, 64): β, [64, 128): e^G
+    // [0, 64): 1 where lane m's column of A_inv is ±0 above the diagonal; [64, 128): 1 where
+    // lane x's column of the staged tile is finite.
+    auto flags = g.template arena<float>(3);
     // The next group's rows, a share per register block of this one's tiles.
     Dim3 next;
     const bool ahead = gdn::NextGroup(g, next);
@@ -58,11 +68,16 @@ struct GdnWuKernel {
 
     g.for_each_lane([&](auto lane) HWY_ATTR {
       // Rows past T are zero: the register blocks read them, and discard what they give.
+      auto upper_zero = lane.zero() == lane.zero();
       for (uint32_t i = 0; i < kBT; ++i) {
-        lane.store(ai, i * kBT + lane.first(),
-                   i < rows ? lane.load(a.a_inv + (row0 + size_t{i} * a.H) * kBT + lane.first())
-                            : lane.zero());
+        const auto value = i < rows
+                               ? lane.load(a.a_inv + (row0 + size_t{i} * a.H) * kBT + lane.first())
+                               : lane.zero();
+        lane.store(ai, i * kBT + lane.first(), value);
+        const auto above = Select(lane.id() > lane.splat(i), value, lane.zero());
+        upper_zero = AndMask(upper_zero, above == lane.zero());
       }
+      lane.store(flags, lane.first(), Select(upper_zero, lane.splat(1.0f), lane.zero()));
       const uint32_t inside = gdn::Inside(lane, rows);
       if (inside == 0) return;
       const size_t at = row0 + size_t{lane.first()} * a.H;
@@ -70,33 +85,60 @@ struct GdnWuKernel {
       lane.store(chunk, kBT + lane.first(), Exp(lane.load_strided(a.g + at, a.H, inside)));
     });
     g.barrier();
+    const bool triangular = AllSet(flags, 0, kBT);
 
     // u from the v tiles, then w from the k tiles.
     for (uint32_t x0 = 0; x0 < a.V; x0 += kBT) {
       const uint32_t width = std::min(kBT, a.V - x0);
       const bf16* values = a.v + row0 * a.V + x0;
       g.for_each_lane([&](auto lane) HWY_ATTR {
-        gdn::StageRows(lane, kLanes, values, size_t{a.H} * a.V, rows, width, stage, kBT,
-                       [&](auto v, uint32_t m)
-                           HWY_ATTR { return RoundBF16(v * lane.splat(float(chunk[m]))); });
+        Stage(lane, stage, flags, values, size_t{a.H} * a.V, rows, width,
+              [&](auto v, uint32_t m)
+                  HWY_ATTR { return RoundBF16(v * lane.splat(float(chunk[m]))); });
       });
       g.barrier();
-      Tile(g, rows, width, a.u + row0 * a.V + x0, size_t{a.H} * a.V, prefetch);
+      Tile(g, rows, width, triangular && AllSet(flags, kBT, width), a.u + row0 * a.V + x0,
+           size_t{a.H} * a.V, prefetch);
       g.barrier();
     }
     for (uint32_t c0 = 0; c0 < a.K; c0 += kBT) {
       const uint32_t width = std::min(kBT, a.K - c0);
       g.for_each_lane([&](auto lane) HWY_ATTR {
-        gdn::StageRows(lane, kLanes, keys + c0, size_t{a.Hg} * a.K, rows, width, stage, kBT,
-                       [&](auto k, uint32_t m) HWY_ATTR {
-                         const auto scaled = k * lane.splat(float(chunk[m]));
-                         return RoundBF16(scaled * lane.splat(float(chunk[kBT + m])));
-                       });
+        Stage(lane, stage, flags, keys + c0, size_t{a.Hg} * a.K, rows, width,
+              [&](auto k, uint32_t m) HWY_ATTR {
+                const auto scaled = k * lane.splat(float(chunk[m]));
+                return RoundBF16(scaled * lane.splat(float(chunk[kBT + m])));
+              });
       });
       g.barrier();
-      Tile(g, rows, width, a.w + row0 * a.K + c0, size_t{a.H} * a.K, prefetch);
+      Tile(g, rows, width, triangular && AllSet(flags, kBT, width), a.w + row0 * a.K + c0,
+           size_t{a.H} * a.K, prefetch);
       g.barrier();
     }
+  }
+
+  // Whether flags [first, first + n) are all 1 (group code, after the phase that set them).
+  template <class Arena>
+  static bool AllSet(const Arena& flags, uint32_t first, uint32_t n) {
+    for (uint32_t l = first; l < first + n; ++l) {
+      if (float(flags[l]) != 1.0f) return false;
+    }
+    return true;
+  }
+
+  // Stages rows [0, rows) of the tile through f (gdn::StageRows), and sets flag 64 + x to
+  // whether the lane's column x of it is finite.
+  template <class Lane, class Arena, class F>
+  HWY_INLINE void Stage(const Lane& lane, const Arena& stage, const Arena& flags, const bf16* src,
+                        size_t src_stride, uint32_t rows, uint32_t width, const F& f) const {
+    auto finite = lane.zero() == lane.zero();
+    gdn::StageRows(lane, kLanes, src, src_stride, rows, width, stage, kBT,
+                   [&](auto v, uint32_t m) HWY_ATTR {
+                     const auto staged = f(v, m);
+                     finite = AndMask(finite, staged - staged == lane.zero());
+                     return staged;
+                   });
+    lane.store(flags, kBT + lane.first(), Select(finite, lane.splat(1.0f), lane.zero()));
   }
 
   // Share `part` of `parts` of group `id`'s rows: A_inv, v, k, β, g, and w and u for writing.
@@ -114,11 +156,13 @@ struct GdnWuKernel {
     gdn::Prefetch(runs, part, parts);
   }
 
-  // out[i][x] = bf16(Σ_m f32(Ai[i][m] · stage[m][x])) for the tile's rows and columns; the
-  // first pack calls prefetch() once per block of rows.
+  // out[i][x] = bf16(Σ_m f32(Ai[i][m] · stage[m][x])) for the tile's rows and columns, the
+  // chains of a block of rows stopped after its last row's diagonal term where `triangular`
+  // (the terms past it then leave the bits as they are); the first pack calls prefetch() once
+  // per block of rows.
   template <class Group, class Prefetcher>
-  HWY_INLINE void Tile(Group& g, uint32_t rows, uint32_t width, bf16* out, size_t out_stride,
-                       const Prefetcher& prefetch) const {
+  HWY_INLINE void Tile(Group& g, uint32_t rows, uint32_t width, bool triangular, bf16* out,
+                       size_t out_stride, const Prefetcher& prefetch) const {
     auto ai = g.template arena<float>(0);
     auto stage = g.template arena<float>(1);
     g.for_each_lane([&](auto lane) HWY_ATTR {
@@ -129,7 +173,8 @@ struct GdnWuKernel {
         if (lane.first() == 0) prefetch();
         decltype(lane.zero()) acc[kBlock];
         for (uint32_t r = 0; r < kBlock; ++r) acc[r] = lane.zero();
-        for (size_t m = 0; m < rows; ++m) {
+        const uint32_t terms = triangular ? std::min(rows, i0 + kBlock) : rows;
+        for (size_t m = 0; m < terms; ++m) {
           const auto s = lane.load(stage, m * kBT + x);
           for (size_t r = 0; r < kBlock; ++r) {
             acc[r] = acc[r] + lane.splat(float(ai[(i0 + r) * kBT + m])) * s;
