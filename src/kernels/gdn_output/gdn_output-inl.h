@@ -11,8 +11,10 @@
 // HT[c][x] and the v_new columns, and lane x computes column x of o: the chain over c of q·h
 // from +0, times e^{G_i}, continued by the chain over j of Ab·v_new, times scale, rounded. Every
 // chain runs down one lane in the spec's order; the products are of bf16 values, so fused and
-// unfused agree. The tiles ask for the next group's rows meanwhile (the next head: the rows
-// beside these).
+// unfused agree. Past a block's last row Ab is +0, and fma(+0, v, s) = s for a finite v and a
+// sum s that is not −0: where the tile's v_new is finite (flags the staging phase sets) the
+// chains over j stop there unless a sum is −0, with the same bits. The tiles ask for the next
+// group's rows meanwhile (the next head: the rows beside these).
 
 #if defined(TGK_KERNELS_GDN_OUTPUT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_KERNELS_GDN_OUTPUT_INL_H_
@@ -52,6 +54,7 @@ struct GdnOutputKernel {
     auto ht = g.template arena<float>(kGdnOutputArenaHt);
     auto vn = g.template arena<float>(kGdnOutputArenaV);
     auto chunk = g.template arena<float>(kGdnOutputArenaChunk);
+    auto flags = g.template arena<float>(kGdnOutputArenaFlags);
 
     // The next group's rows, a share per register-tile block of this one (of the first pack).
     Dim3 next;
@@ -97,12 +100,18 @@ struct GdnOutputKernel {
       const uint32_t width = std::min(kBT, a.V - x0);
       g.barrier();
       g.for_each_lane([&](auto lane) HWY_ATTR {
-        const auto same = [](auto v, uint32_t) HWY_ATTR { return v; };
         gdn::StageTransposed(lane, snapshot + size_t{x0} * a.K, a.K, width, a.K, ht, kBT);
+        auto finite = lane.zero() == lane.zero();
         gdn::StageRows(lane, kLanes, a.v_new + row0 * a.V + x0, size_t{a.H} * a.V, rows, width, vn,
-                       kBT, same);
+                       kBT, [&](auto v, uint32_t) HWY_ATTR {
+                         finite = AndMask(finite, v - v == lane.zero());
+                         return v;
+                       });
+        lane.store(flags, lane.first(), Select(finite, lane.splat(1.0f), lane.zero()));
       });
       g.barrier();
+      bool finite_v = true;
+      for (uint32_t l = 0; l < kLanes; ++l) finite_v = finite_v && float(flags[l]) == 1.0f;
       g.for_each_lane([&](auto lane) HWY_ATTR {
         using L = decltype(lane);
         constexpr uint32_t kR = gdn::kHalfTileRows<L>;
@@ -112,7 +121,7 @@ struct GdnOutputKernel {
         gdn::ForBlocks<kR>(rows, [&](auto r, uint32_t i0) HWY_ATTR {
           prefetch(lane, blocks);
           gdn::ForVectors<2>(vectors, [&](auto nv, uint32_t q0) HWY_ATTR {
-            Output<r(), nv()>(g, lane, q0, i0, rows, x0, width);
+            Output<r(), nv()>(g, lane, q0, i0, rows, x0, width, finite_v);
           });
         });
       });
@@ -140,6 +149,19 @@ struct GdnOutputKernel {
                                 gdn::Rows(snapshot, a.K, a.V, a.K),
                                 gdn::Rows(a.o + row0 * a.V, size_t{a.H} * a.V, rows, a.V, true)};
     gdn::Prefetch(runs, part, parts);
+  }
+
+  // Whether any active lane of the sums is −0.
+  template <uint32_t R, uint32_t NV, class Lane, class V>
+  HWY_INLINE static bool AnyNegativeZero(const Lane& lane, const V (&acc)[R][NV]) {
+    auto negative_zero = lane.zero() != lane.zero();
+    for (uint32_t r = 0; r < R; ++r) {
+      for (uint32_t q = 0; q < NV; ++q) {
+        negative_zero = OrMask(negative_zero, Select(BitsOf(acc[r][q]) == lane.splat(0x80000000u),
+                                                     lane.splat(1.0f), lane.zero()) != lane.zero());
+      }
+    }
+    return lane.any(negative_zero);
   }
 
   // Ab[i][j] for rows i0 .. i0 + R − 1 and the pack's columns j: the chains for its first NV
@@ -178,9 +200,12 @@ struct GdnOutputKernel {
   }
 
   // o[i][x0 + x] for rows i0 .. i0 + R − 1 and the pack's vectors q0 .. q0 + NV − 1 of the tile.
+  // Ab[i][j] is +0 past the block's last row, and fma(+0, v, s) = s for a finite v and a sum s
+  // that is not −0: with the tile's v_new finite (finite_v), the chains stop after the block's
+  // last row unless one of its sums is −0 there.
   template <uint32_t R, uint32_t NV, class Group, class Lane>
   HWY_INLINE void Output(Group& g, const Lane& lane, uint32_t q0, uint32_t i0, uint32_t rows,
-                         uint32_t x0, uint32_t width) const {
+                         uint32_t x0, uint32_t width, bool finite_v) const {
     auto qs = g.template arena<float>(kGdnOutputArenaQ);
     auto ab = g.template arena<float>(kGdnOutputArenaAb);
     auto ht = g.template arena<float>(kGdnOutputArenaHt);
@@ -197,7 +222,12 @@ struct GdnOutputKernel {
       const auto gate = lane.splat(float(chunk[kBT + i0 + r]));
       for (uint32_t q = 0; q < NV; ++q) acc[r][q] = acc[r][q] * gate;
     }
-    gdn::AccumulateTile(lane, acc, ab, size_t{i0} * kBT, kBT, 1, vn, x, kBT, rows, fma);
+    const uint32_t end = finite_v ? std::min(rows, i0 + R) : rows;
+    gdn::AccumulateTile(lane, acc, ab, size_t{i0} * kBT, kBT, 1, vn, x, kBT, end, fma);
+    if (end < rows && AnyNegativeZero(lane, acc)) {
+      gdn::AccumulateTile(lane, acc, ab, size_t{i0} * kBT + end, kBT, 1, vn, x + end * kBT, kBT,
+                          rows - end, fma);
+    }
     const size_t row0 = Row0(g.group_id());
     for (uint32_t r = 0; r < R; ++r) {
       bf16* out = a.o + (row0 + size_t{i0 + r} * a.H) * a.V + x0 + x;

@@ -27,13 +27,19 @@ enum GdnOutputArena : uint32_t {
   kGdnOutputArenaHt,     // f32 [stride][64]: a 64-row tile of the snapshot transposed, HT[c][x]
   kGdnOutputArenaV,      // f32 [64][64]: the tile's v_new columns
   kGdnOutputArenaChunk,  // f32 [2][64]: G, then e^G, of the chunk's rows (0 past T)
+  kGdnOutputArenaFlags,  // f32 [16]: 1 where the lane's columns of the v_new tile are finite
 };
 
 inline ArenaSizes GdnOutputArenaSizes(uint32_t K) {
   const size_t rows_bytes = size_t{kGdnOutputChunk} * GdnOutputStride(K) * sizeof(float);
   constexpr size_t kTile = size_t{kGdnOutputChunk} * kGdnOutputChunk * sizeof(float);
-  return ArenaSizes{rows_bytes, rows_bytes, kTile,
-                    rows_bytes, kTile,      2 * kGdnOutputChunk * sizeof(float)};
+  return ArenaSizes{rows_bytes,
+                    rows_bytes,
+                    kTile,
+                    rows_bytes,
+                    kTile,
+                    2 * kGdnOutputChunk * sizeof(float),
+                    kGdnOutputLanes * sizeof(float)};
 }
 
 struct GdnOutputArgs {
