@@ -69,12 +69,13 @@ struct GdnWuKernel {
     g.for_each_lane([&](auto lane) HWY_ATTR {
       // Rows past T are zero: the register blocks read them, and discard what they give.
       auto upper_zero = lane.zero() == lane.zero();
+      const auto column = lane.id();
       for (uint32_t i = 0; i < kBT; ++i) {
         const auto value = i < rows
                                ? lane.load(a.a_inv + (row0 + size_t{i} * a.H) * kBT + lane.first())
                                : lane.zero();
         lane.store(ai, i * kBT + lane.first(), value);
-        const auto above = Select(lane.id() > lane.splat(i), value, lane.zero());
+        const auto above = Select(column > lane.splat(i), value, lane.zero());
         upper_zero = AndMask(upper_zero, above == lane.zero());
       }
       lane.store(flags, lane.first(), Select(upper_zero, lane.splat(1.0f), lane.zero()));
