@@ -2,10 +2,11 @@
 // section 5), in the spec's race-free order; one source for the scalar oracle and every
 // Highway target.
 //
-// One group of 32 lanes per (128-row tile of the state, value head, batch); lane l owns state
-// rows x0 + 64·(l / 16) + l % 16 + 16q, q = 0..3, as register tiles (gdn_tiles-inl.h; Metal:
-// 32 rows per group, its cells spread over simdgroup fragments). The state lives transposed in
-// arena ST[c][x], so that every chain of the spec runs down a lane:
+// One group per (tile of 64 or 128 state rows, value head, batch), a lane per 4 rows: lane l
+// owns state rows x0 + 64·(l / 16) + l % 16 + 16q, q = 0..3, as register tiles
+// (gdn_tiles-inl.h; Metal: 32 rows per group, its cells spread over simdgroup fragments;
+// GdnStateTile picks the tile). The state lives transposed in arena ST[c][x], so that every
+// chain of the spec runs down a lane:
 //   (b) d[i][x] = fma-chain_c(w[i][c] · S[x][c]) from +0   — w[i][c] a splat, ST row c a load
 //   (d) S[x][c] = fma-chain_i(vb[i][x] · k[i][c]) from the gated S, i ascending
 // (b) runs in tiles of rows × 2 vectors, so that the half of ST a pass reads stays in L1; (d) in
@@ -14,9 +15,8 @@
 // a barrier, one phase where each lane computes v_new, gates and updates its own rows (vb[i][x]
 // in its arena); a barrier ends the chunk. The second phase asks for the next chunk's rows a
 // share per register tile: its w, k, u rows lie 8 KiB apart (another page each), which the
-// hardware prefetchers do not follow. A group walks all chunks of one head, so a tile of 128
-// rows rather than 64 halves the pages and the staging of w and k per flop. h0 and the final
-// state move between their row layout and ST by kWidth × kWidth transposes.
+// hardware prefetchers do not follow. h0 and the final state move between their row layout and
+// ST by kWidth × kWidth transposes.
 
 #if defined(TGK_KERNELS_GDN_STATE_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_KERNELS_GDN_STATE_INL_H_
@@ -37,8 +37,6 @@ namespace tgk {
 namespace HWY_NAMESPACE {
 
 struct GdnStateKernel {
-  static constexpr uint32_t kLanes = kGdnStateLanes;
-  static constexpr uint32_t kTile = kGdnStateTile;  // state rows per group
   static constexpr uint32_t kBT = kGdnStateChunk;
 
   GdnStateArgs a;
@@ -48,8 +46,9 @@ struct GdnStateKernel {
   template <class Group>
   HWY_INLINE void operator()(Group& g) const {
     const Dim3 id = g.group_id();  // (state tile, head, batch)
-    const uint32_t x0 = id.x * kTile;
-    const uint32_t width = std::min(kTile, a.V - x0);
+    const uint32_t tile = Tile(g), lanes = g.size();
+    const uint32_t x0 = id.x * tile;
+    const uint32_t width = std::min(tile, a.V - x0);
     const uint32_t hv = id.y, b = id.z;
     const uint32_t chunks = (a.T + kBT - 1) / kBT;
     const size_t state = size_t{a.V} * a.K;
@@ -60,7 +59,7 @@ struct GdnStateKernel {
     auto gates = g.template arena<float>(kGdnStateArenaGates);
 
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      gdn::StageTransposed(lane, a.h0 + state0, a.K, width, a.K, st, kTile);
+      gdn::StageTransposed(lane, a.h0 + state0, a.K, width, a.K, st, tile);
     });
 
     for (uint32_t n = 0; n < chunks; ++n) {
@@ -72,16 +71,16 @@ struct GdnStateKernel {
 
       g.for_each_lane([&](auto lane) HWY_ATTR {
         const auto same = [](auto v, uint32_t) HWY_ATTR { return v; };
-        gdn::StageRows(lane, kLanes, a.w + row0 * a.K, size_t{a.H} * a.K, rows, a.K, w, Stride(),
+        gdn::StageRows(lane, lanes, a.w + row0 * a.K, size_t{a.H} * a.K, rows, a.K, w, Stride(),
                        same);
-        gdn::StageRows(lane, kLanes, Keys(b, t0, hv), size_t{a.Hg} * a.K, rows, a.K, keys, Stride(),
+        gdn::StageRows(lane, lanes, Keys(b, t0, hv), size_t{a.Hg} * a.K, rows, a.K, keys, Stride(),
                        same);
-        for (uint32_t i0 = lane.first(); i0 < rows; i0 += kLanes) {
+        for (uint32_t i0 = lane.first(); i0 < rows; i0 += lanes) {
           const auto g_i = lane.load_strided(a.g + row0 + size_t{i0} * a.H, a.H, rows - i0);
           lane.store(gates, i0, Exp(lane.splat(g_last) - g_i));
         }
         bf16* snapshot = a.h + ((size_t{b} * chunks + n) * a.H + hv) * state + size_t{x0} * a.K;
-        gdn::StoreTransposed(lane, st, kTile, width, a.K, snapshot, a.K);
+        gdn::StoreTransposed(lane, st, tile, width, a.K, snapshot, a.K);
       });
       g.barrier();
 
@@ -115,8 +114,14 @@ struct GdnStateKernel {
     }
 
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      gdn::StoreTransposed(lane, st, kTile, width, a.K, a.final_state + state0, a.K);
+      gdn::StoreTransposed(lane, st, tile, width, a.K, a.final_state + state0, a.K);
     });
+  }
+
+  // State rows per group: 4 per lane (GdnStateTile chose 64 or 128 at dispatch).
+  template <class Group>
+  static uint32_t Tile(const Group& g) {
+    return g.size() * gdn::kTileVectors;
   }
 
   const bf16* Keys(uint32_t b, uint32_t t0, uint32_t hv) const {
@@ -155,7 +160,8 @@ struct GdnStateKernel {
     for (auto& row : d) {
       for (auto& e : row) e = lane.zero();
     }
-    gdn::AccumulateTile(lane, d, w, size_t{i0} * Stride(), Stride(), 1, st, x, kTile, a.K,
+    const uint32_t tile = Tile(g);
+    gdn::AccumulateTile(lane, d, w, size_t{i0} * Stride(), Stride(), 1, st, x, tile, a.K,
                         [](auto s, auto v, auto acc) HWY_ATTR { return Fma(s, v, acc); });
     for (uint32_t r = 0; r < R; ++r) {
       const uint32_t i = i0 + r;
@@ -166,7 +172,7 @@ struct GdnStateKernel {
         const uint32_t inside = gdn::InsideAt(lane, width, (q0 + q) * gdn::kTileLanes);
         const auto vn = gdn::LoadPrefix(lane, a.u + row + col, inside) - d[r][q];
         gdn::StorePrefix(lane, a.v_new + row + col, vn, inside);
-        lane.store(vb, size_t{i} * kTile + col, RoundBF16(vn * gate));
+        lane.store(vb, size_t{i} * tile + col, RoundBF16(vn * gate));
       }
     }
   }
@@ -180,17 +186,18 @@ struct GdnStateKernel {
     auto keys = g.template arena<float>(kGdnStateArenaK);
     auto vb = g.template arena<float>(kGdnStateArenaVb);
     const uint32_t x = gdn::TileColumn(lane) + q0 * gdn::kTileLanes;
+    const uint32_t tile = Tile(g);
     V acc[R][NV];
     for (uint32_t r = 0; r < R; ++r) {
       for (uint32_t q = 0; q < NV; ++q) {
-        acc[r][q] = lane.load(st, size_t{c0 + r} * kTile + x + q * gdn::kTileLanes) * decay;
+        acc[r][q] = lane.load(st, size_t{c0 + r} * tile + x + q * gdn::kTileLanes) * decay;
       }
     }
-    gdn::AccumulateTile(lane, acc, keys, c0, 1, Stride(), vb, x, kTile, rows,
+    gdn::AccumulateTile(lane, acc, keys, c0, 1, Stride(), vb, x, tile, rows,
                         [](auto s, auto v, auto acc) HWY_ATTR { return Fma(s, v, acc); });
     for (uint32_t r = 0; r < R; ++r) {
       for (uint32_t q = 0; q < NV; ++q) {
-        lane.store(st, size_t{c0 + r} * kTile + x + q * gdn::kTileLanes, acc[r][q]);
+        lane.store(st, size_t{c0 + r} * tile + x + q * gdn::kTileLanes, acc[r][q]);
       }
     }
   }

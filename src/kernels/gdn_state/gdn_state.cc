@@ -83,8 +83,9 @@ void GatedDeltaNetChunkState(Queue& queue, const GdnStateShape& s, ConstView k, 
                           s.H,
                           s.K,
                           s.V};
-  queue.dispatch(GdnStateKernelEntry(), Dim3{(s.V + kGdnStateTile - 1) / kGdnStateTile, s.H, s.B},
-                 kGdnStateLanes, GdnStateArenaSizes(s.K), args);
+  const uint32_t tile = GdnStateTile(s.B, s.H, s.V, queue.threads());
+  queue.dispatch(GdnStateKernelEntry(), Dim3{(s.V + tile - 1) / tile, s.H, s.B}, tile / 4,
+                 GdnStateArenaSizes(s.K, tile), args);
 }
 
 double GdnStateFlops(const GdnStateShape& s) { return 4.0 * s.T * s.B * s.H * double(s.K) * s.V; }
