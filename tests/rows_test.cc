@@ -1,4 +1,5 @@
-// The row and column operations of tgk/rows-inl.h (StageColumns, StoreColumns, WidenRow): the
+// The row and column operations of tgk/rows-inl.h (StageColumns, StoreColumns, WidenRow,
+// LoadBF16Bits): the
 // scalar lanes must give what the definitions in that header say (checked here against plain
 // loops) and every Highway target the scalar lanes' bits, with partial packs, ragged column
 // counts and rows past `valid`; the scalar run is also checked for races.
@@ -37,6 +38,7 @@ struct RowsArgs {
   float* staged;   // [columns][kRowsTestLanes]: the arena after StageColumns
   void* rows_out;  // StoreColumns of the staged arena
   float* widened;  // [kRowsTestLanes][stride]: WidenRow of the lane's bf16 row, lanes 0, 16, 32
+  float* bits;     // [columns][kRowsTestLanes]: LoadBF16Bits from src + column, valid_rows lanes
 };
 
 }  // namespace tgk
@@ -65,6 +67,9 @@ struct RowsTestKernel {
       if (first % 16 == 0) {
         WidenRow(lane, src + size_t{first} * a.stride, a.columns,
                  a.widened + size_t{first} * a.stride);
+      }
+      for (size_t c = 0; c < a.columns; ++c) {
+        lane.store(a.bits + c * kRowsTestLanes + first, LoadBF16Bits(lane, src + c + first, valid));
       }
     }
   }
@@ -116,6 +121,7 @@ struct Outputs {
   std::vector<float> rows_f32;
   std::vector<bf16> rows_bf16;
   std::vector<float> widened;
+  std::vector<float> bits;
 };
 
 struct Case {
@@ -130,12 +136,13 @@ Outputs Run(QueueOptions options, const Case& c, const std::vector<In>& src) {
   o.rows_f32 = test::Poisoned<float>(size_t{c.stride} * kRowsTestLanes);
   o.rows_bf16 = test::Poisoned<bf16>(size_t{c.stride} * kRowsTestLanes);
   o.widened = test::Poisoned<float>(size_t{c.stride} * kRowsTestLanes);
+  o.bits = test::Poisoned<float>(size_t{c.columns} * kRowsTestLanes);
   void* rows_out = c.bf16_out ? static_cast<void*>(o.rows_bf16.data()) : o.rows_f32.data();
   Queue queue(options);
   queue.dispatch(RowsTestKernelEntry(), Dim3{1}, kRowsTestLanes,
                  ArenaSizes{size_t{c.columns} * kRowsTestLanes * sizeof(float)},
                  RowsArgs{c.bf16_in, c.bf16_out, c.columns, c.stride, c.valid_rows, src.data(),
-                          o.staged.data(), rows_out, o.widened.data()});
+                          o.staged.data(), rows_out, o.widened.data(), o.bits.data()});
   queue.commit_and_wait();
   return o;
 }
@@ -151,6 +158,7 @@ Outputs Expected(const Case& c, const std::vector<In>& src) {
   o.rows_f32 = test::Poisoned<float>(size_t{c.stride} * kRowsTestLanes);
   o.rows_bf16 = test::Poisoned<bf16>(size_t{c.stride} * kRowsTestLanes);
   o.widened = test::Poisoned<float>(size_t{c.stride} * kRowsTestLanes);
+  o.bits = test::Poisoned<float>(size_t{c.columns} * kRowsTestLanes);
   for (size_t k = 0; k < kRowsTestLanes; ++k) {
     for (size_t col = 0; col < c.columns; ++col) {
       const size_t i = k * c.stride + col;
@@ -165,6 +173,9 @@ Outputs Expected(const Case& c, const std::vector<In>& src) {
       }
       if constexpr (std::is_same_v<In, bf16>) {
         if (k % 16 == 0) o.widened[i] = FloatFromBits(uint32_t{src[i].bits} << 16);
+        // Lane k from src + col; the lanes past valid_rows read nothing and give 0.
+        o.bits[col * kRowsTestLanes + k] =
+            k < c.valid_rows ? FloatFromBits(uint32_t{src[col + k].bits} << 16) : 0.0f;
       }
     }
   }
@@ -176,6 +187,7 @@ void ExpectSame(const Outputs& want, const Outputs& got) {
   EXPECT_TRUE(test::BitsEqual(want.rows_f32, got.rows_f32)) << "f32 rows";
   EXPECT_TRUE(test::BitsEqual(want.rows_bf16, got.rows_bf16)) << "bf16 rows";
   EXPECT_TRUE(test::BitsEqual(want.widened, got.widened)) << "widened rows";
+  EXPECT_TRUE(test::BitsEqual(want.bits, got.bits)) << "LoadBF16Bits";
 }
 
 class RowsTest : public ::testing::TestWithParam<test::Config> {};

@@ -268,7 +268,9 @@ class LanePack {
       : first_(full.first()), count_(kWidth) {}
   uint32_t first() const { return first_; }
   uint32_t count() const { return kFull ? kWidth : count_; }
-  VU id() const { return hn::Iota(DU(), first_); }
+  // Iota from 0 folds to a constant; Highway's Iota from a run-time value fills an array lane
+  // by lane and loads it (a store-forwarding stall on every call).
+  VU id() const { return hn::Add(hn::Iota(DU(), 0u), hn::Set(DU(), first_)); }
   MF active() const { return hn::FirstN(DF(), count_); }
 
   VF splat(float x) const { return hn::Set(DF(), x); }

@@ -15,6 +15,10 @@
 //       that only enter arithmetic, which quiets a NaN operand as F32FromBF16 does, the
 //       results are the same bits; skipping the quieting leaves one shift per vector instead
 //       of five operations.
+//   LoadBF16Bits(lane, src, n)
+//       lane k's value: the f32 whose upper half holds bf16 src[k]'s bits if k < n, else 0
+//       (lane.load(src) for a whole pack, as WidenRow widens, for values bound for arithmetic;
+//       nothing at or past src[n] is read)
 //
 // src of StageColumns and dst of StoreColumns are f32 or bf16 rows; the conversions are tgk's
 // (exact widening, round-to-nearest-even narrowing), as in lane.load and lane.store. The
@@ -61,6 +65,10 @@ HWY_INLINE void WidenRow(const ScalarLane& /*lane*/, const bf16* src, size_t n, 
   for (size_t i = 0; i < n; ++i) dst[i] = FloatFromBits(uint32_t{src[i].bits} << 16);
 }
 
+HWY_INLINE float LoadBF16Bits(const ScalarLane& /*lane*/, const bf16* src, uint32_t n) {
+  return n > 0 ? FloatFromBits(uint32_t{src->bits} << 16) : 0.0f;
+}
+
 // ---- lane packs: kWidth × kWidth blocks through lane.transpose --------------------------------
 
 template <class DF, bool kFull, class T, class Arena>
@@ -98,6 +106,22 @@ HWY_INLINE void StoreColumns(const LanePack<DF, kFull>& lane, const Arena& src, 
       part.store(dst + k * dst_stride + c0, rows[k]);
     }
   }
+}
+
+template <class DF, bool kFull>
+HWY_INLINE auto LoadBF16Bits(const LanePack<DF, kFull>& lane, const bf16* src, uint32_t n) {
+  constexpr uint32_t kWidth = LanePack<DF>::kWidth;
+  const DF df;
+  const hn::RebindToUnsigned<DF> du;
+  const hn::Rebind<uint16_t, DF> d16;
+  const auto* bits = reinterpret_cast<const uint16_t*>(src);
+  const uint32_t valid = std::min(n, lane.count());
+  if (valid == kWidth) {
+    return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, bits))));
+  }
+  HWY_ALIGN uint16_t prefix[kWidth] = {};
+  for (uint32_t k = 0; k < valid; ++k) prefix[k] = bits[k];
+  return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du, hn::Load(d16, prefix))));
 }
 
 template <class DF, bool kFull>

@@ -1,14 +1,20 @@
 // The stage-7 functor, gated_delta_net_chunk_o_bf16 (spec/gated_delta_net_chunk.md section 5),
 // one source for the scalar oracle and every Highway target.
 //
-// One group of 64 lanes per (head, chunk, batch). Phases: stage the chunk's q and k rows
-// (arenas 0, 1) and G, e^G (arena 7); transpose k to KT[c][j] (arena 2); lane j computes
-// column j of the masked, gated, bf16-rounded scores Ab (arena 3). Then per 64-wide tile of
-// V: stage the snapshot rows h[x][·] (arena 4) and v_new (arena 6), transpose the snapshot to
-// HT[c][x] (arena 5), and lane x computes column x of o: the chain over c of q·h from +0,
-// times e^{G_i}, continued by the chain over j of Ab·v_new, times scale, rounded. Every chain
-// runs down one lane in the spec's order (Metal spreads them over simdgroup fragments); the
-// products are of bf16 values, so fused and unfused agree.
+// One group of 16 lanes per (head, chunk, batch); lane l owns columns l + 16q, q = 0..3, of each
+// 64-column tile as a register tile (gdn_tiles-inl.h; Metal spreads the cells over simdgroup
+// fragments). Phases: stage the chunk's q rows and its k rows transposed to KT[c][j] (register
+// transposes on the way), and G, e^G; lane j computes column j of the masked, gated,
+// bf16-rounded scores Ab, only where some cell of a register tile is on or below the diagonal
+// (the others are +0, as the select makes them: the mask is a select, so a skipped chain could
+// not have reached o). Then per 64-wide tile of V: stage the snapshot rows h[x][·] transposed to
+// HT[c][x] and the v_new columns, and lane x computes column x of o: the chain over c of q·h
+// from +0, times e^{G_i}, continued by the chain over j of Ab·v_new, times scale, rounded. Every
+// chain runs down one lane in the spec's order; the products are of bf16 values, so fused and
+// unfused agree. Past a block's last row Ab is +0, and fma(+0, v, s) = s for a finite v and a
+// sum s that is not −0: where the tile's v_new is finite (flags the staging phase sets) the
+// chains over j stop there unless a sum is −0, with the same bits. The tiles ask for the next
+// group's rows meanwhile (the next head: the rows beside these).
 
 #if defined(TGK_KERNELS_GDN_OUTPUT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_KERNELS_GDN_OUTPUT_INL_H_
@@ -29,146 +35,206 @@ namespace tgk {
 namespace HWY_NAMESPACE {
 
 struct GdnOutputKernel {
-  static constexpr uint32_t kLanes = 64;
-  static constexpr uint32_t kBT = 64;
-  static constexpr uint32_t kBlock = 8;  // rows per register block
+  static constexpr uint32_t kLanes = kGdnOutputLanes;
+  static constexpr uint32_t kBT = kGdnOutputChunk;
 
   GdnOutputArgs a;
 
-  // Row stride of the staged q, k and h rows: whole packs of the last columns stay in their row.
-  size_t Stride() const { return (size_t{a.K} + 15) / 16 * 16; }
+  size_t Stride() const { return GdnOutputStride(a.K); }
 
   template <class Group>
   HWY_INLINE void operator()(Group& g) const {
     const Dim3 id = g.group_id();  // (head, chunk, batch)
     const uint32_t hv = id.x, n = id.y, b = id.z;
-    const uint32_t t0 = n * kBT;
-    const uint32_t rows = std::min(kBT, a.T - t0);
-    const uint32_t chunks = (a.T + kBT - 1) / kBT;
-    const size_t row0 = (size_t{b} * a.T + t0) * a.H + hv;  // (b, t0, hv) of [B, T, H]
-    const size_t key0 = ((size_t{b} * a.T + t0) * a.Hg + hv / (a.H / a.Hg)) * a.K;
+    const uint32_t rows = std::min(kBT, a.T - n * kBT);
+    const size_t row0 = Row0(id);
     const size_t key_stride = size_t{a.Hg} * a.K;
-    const size_t stride = Stride();
-    auto qs = g.template arena<float>(0);
-    auto kx = g.template arena<float>(1);
-    auto kt = g.template arena<float>(2);
-    auto hx = g.template arena<float>(4);
-    auto ht = g.template arena<float>(5);
-    auto vn = g.template arena<float>(6);
-    auto chunk = g.template arena<float>(7);  // [0, 64): G, [64, 128): e^G; 0 past T
+    auto qs = g.template arena<float>(kGdnOutputArenaQ);
+    auto kt = g.template arena<float>(kGdnOutputArenaKt);
+    auto ht = g.template arena<float>(kGdnOutputArenaHt);
+    auto vn = g.template arena<float>(kGdnOutputArenaV);
+    auto chunk = g.template arena<float>(kGdnOutputArenaChunk);
+    auto flags = g.template arena<float>(kGdnOutputArenaFlags);
 
-    const auto same = [](auto v, uint32_t) HWY_ATTR { return v; };
+    // The next group's rows, a share per register-tile block of this one (of the first pack).
+    Dim3 next;
+    const bool ahead = gdn::NextGroup(g, next);
+    const uint32_t tiles = (a.V + kBT - 1) / kBT;
+    uint32_t block = 0;
+    const auto prefetch = [&](auto lane, uint32_t blocks) HWY_ATTR {
+      if (lane.first() != 0) return;
+      if (ahead) Prefetch(next, block, blocks);
+      ++block;
+    };
+
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      gdn::StageRows(lane, kLanes, a.q + key0, key_stride, rows, a.K, qs, stride, same);
-      gdn::StageRows(lane, kLanes, a.k + key0, key_stride, rows, a.K, kx, stride, same);
-      ZeroRows(lane, kx, stride, rows, kLanes);  // the transpose reads every row
-      const uint32_t inside = gdn::Inside(lane, rows);
-      auto g_i = lane.zero(), e_i = lane.zero();
-      if (inside > 0) {
-        g_i = lane.load_strided(a.g + row0 + size_t{lane.first()} * a.H, a.H, inside);
-        e_i = Exp(g_i);
+      const auto same = [](auto v, uint32_t) HWY_ATTR { return v; };
+      gdn::StageRows(lane, kLanes, a.q + Key0(id), key_stride, rows, a.K, qs, Stride(), same);
+      gdn::StageTransposed(lane, a.k + Key0(id), key_stride, rows, a.K, kt, kBT);
+      for (uint32_t i0 = lane.first(); i0 < kBT; i0 += kLanes) {
+        const auto g_i = lane.load_strided(a.g + row0 + size_t{i0} * a.H, a.H, Inside(i0, rows));
+        lane.store(chunk, i0, g_i);
+        lane.store(chunk, kBT + i0, Exp(g_i));
       }
-      lane.store(chunk, lane.first(), g_i);
-      lane.store(chunk, kBT + lane.first(), e_i);
     });
-    g.barrier();
-    g.for_each_lane([&](auto lane) HWY_ATTR { gdn::TransposeTile(lane, kx, stride, a.K, kt); });
     g.barrier();
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      uint32_t i0 = 0;
-      for (; i0 + kBlock <= rows; i0 += kBlock) Scores<kBlock>(g, lane, i0);
-      for (; i0 < rows; ++i0) Scores<1>(g, lane, i0);
+      using L = decltype(lane);
+      constexpr uint32_t kR = gdn::kTileRows<L>;
+      const uint32_t blocks =
+          gdn::BlockCount<kR>(rows) + tiles * gdn::BlockCount<gdn::kHalfTileRows<L>>(rows);
+      gdn::ForBlocks<kR>(rows, [&](auto r, uint32_t i0) HWY_ATTR {
+        prefetch(lane, blocks);
+        // Vectors whose first column is past the block's last row are all above the diagonal.
+        uint32_t below = 0;
+        while (below < gdn::kTileVectors &&
+               gdn::TileColumn(lane) + below * gdn::kTileLanes <= i0 + r() - 1) {
+          ++below;
+        }
+        gdn::WithVectors(below, [&](auto nv) HWY_ATTR { Scores<r(), nv()>(g, lane, i0); });
+      });
     });
 
-    const bf16* snapshot = a.h + ((size_t{b} * chunks + n) * a.H + hv) * a.V * a.K;
-    for (uint32_t x0 = 0; x0 < a.V; x0 += kLanes) {
-      const uint32_t width = std::min(kLanes, a.V - x0);
+    const bf16* snapshot = a.h + ((size_t{b} * Chunks() + n) * a.H + hv) * a.V * a.K;
+    for (uint32_t x0 = 0; x0 < a.V; x0 += kBT) {
+      const uint32_t width = std::min(kBT, a.V - x0);
       g.barrier();
       g.for_each_lane([&](auto lane) HWY_ATTR {
-        gdn::StageRows(lane, kLanes, snapshot + size_t{x0} * a.K, a.K, width, a.K, hx, stride,
-                       same);
-        ZeroRows(lane, hx, stride, width, kLanes);
+        gdn::StageTransposed(lane, snapshot + size_t{x0} * a.K, a.K, width, a.K, ht, kBT);
+        auto finite = lane.zero() == lane.zero();
         gdn::StageRows(lane, kLanes, a.v_new + row0 * a.V + x0, size_t{a.H} * a.V, rows, width, vn,
-                       kLanes, same);
+                       kBT, [&](auto v, uint32_t) HWY_ATTR {
+                         finite = AndMask(finite, v - v == lane.zero());
+                         return v;
+                       });
+        lane.store(flags, lane.first(), Select(finite, lane.splat(1.0f), lane.zero()));
       });
       g.barrier();
-      g.for_each_lane([&](auto lane) HWY_ATTR { gdn::TransposeTile(lane, hx, stride, a.K, ht); });
-      g.barrier();
+      bool finite_v = true;
+      for (uint32_t l = 0; l < kLanes; ++l) finite_v = finite_v && float(flags[l]) == 1.0f;
       g.for_each_lane([&](auto lane) HWY_ATTR {
-        const uint32_t inside = gdn::Inside(lane, width);
-        if (inside == 0) return;
-        bf16* out = a.o + row0 * a.V + x0;
-        uint32_t i0 = 0;
-        for (; i0 + kBlock <= rows; i0 += kBlock) Output<kBlock>(g, lane, i0, rows, out, inside);
-        for (; i0 < rows; ++i0) Output<1>(g, lane, i0, rows, out, inside);
+        using L = decltype(lane);
+        constexpr uint32_t kR = gdn::kHalfTileRows<L>;
+        const uint32_t vectors = gdn::TileVectors(lane, width);
+        const uint32_t blocks =
+            gdn::BlockCount<gdn::kTileRows<L>>(rows) + tiles * gdn::BlockCount<kR>(rows);
+        gdn::ForBlocks<kR>(rows, [&](auto r, uint32_t i0) HWY_ATTR {
+          prefetch(lane, blocks);
+          gdn::ForVectors<2>(vectors, [&](auto nv, uint32_t q0) HWY_ATTR {
+            Output<r(), nv()>(g, lane, q0, i0, rows, x0, width, finite_v);
+          });
+        });
       });
     }
   }
 
-  // Rows [from, to) of a staged tile become +0 in the lane's columns.
-  template <class Lane, class Arena>
-  HWY_INLINE void ZeroRows(const Lane& lane, const Arena& tile, size_t stride, uint32_t from,
-                           uint32_t to) const {
-    for (uint32_t c0 = lane.first(); c0 < stride; c0 += kLanes) {
-      for (uint32_t r = from; r < to; ++r) lane.store(tile, r * stride + c0, lane.zero());
-    }
+  uint32_t Chunks() const { return (a.T + kBT - 1) / kBT; }
+  static uint32_t Inside(uint32_t first, uint32_t n) { return n > first ? n - first : 0; }
+  // (b, t0, hv) of [B, T, H], and the chunk's first key row.
+  size_t Row0(const Dim3& id) const { return (size_t{id.z} * a.T + id.y * kBT) * a.H + id.x; }
+  size_t Key0(const Dim3& id) const {
+    return ((size_t{id.z} * a.T + id.y * kBT) * a.Hg + id.x / (a.H / a.Hg)) * a.K;
   }
 
-  // Ab[i][j] for rows i0 .. i0 + N − 1 and the lane's columns j.
-  template <uint32_t N, class Group, class Lane>
+  // Share `part` of `parts` of group `id`'s rows: q, k, g, v_new, the snapshot, and o for
+  // writing.
+  HWY_INLINE void Prefetch(const Dim3& id, uint32_t part, uint32_t parts) const {
+    const uint32_t rows = std::min(kBT, a.T - id.y * kBT);
+    const size_t row0 = Row0(id), key_stride = size_t{a.Hg} * a.K;
+    const bf16* snapshot = a.h + ((size_t{id.z} * Chunks() + id.y) * a.H + id.x) * a.V * a.K;
+    const gdn::RowRun runs[] = {gdn::Rows(a.q + Key0(id), key_stride, rows, a.K),
+                                gdn::Rows(a.k + Key0(id), key_stride, rows, a.K),
+                                gdn::Rows(a.g + row0, a.H, rows, 1),
+                                gdn::Rows(a.v_new + row0 * a.V, size_t{a.H} * a.V, rows, a.V),
+                                gdn::Rows(snapshot, a.K, a.V, a.K),
+                                gdn::Rows(a.o + row0 * a.V, size_t{a.H} * a.V, rows, a.V, true)};
+    gdn::Prefetch(runs, part, parts);
+  }
+
+  // Whether any active lane of the sums is −0.
+  template <uint32_t R, uint32_t NV, class Lane, class V>
+  HWY_INLINE static bool AnyNegativeZero(const Lane& lane, const V (&acc)[R][NV]) {
+    auto negative_zero = lane.zero() != lane.zero();
+    for (uint32_t r = 0; r < R; ++r) {
+      for (uint32_t q = 0; q < NV; ++q) {
+        negative_zero = OrMask(negative_zero, Select(BitsOf(acc[r][q]) == lane.splat(0x80000000u),
+                                                     lane.splat(1.0f), lane.zero()) != lane.zero());
+      }
+    }
+    return lane.any(negative_zero);
+  }
+
+  // Ab[i][j] for rows i0 .. i0 + R − 1 and the pack's columns j: the chains for its first NV
+  // vectors, +0 for the others (every cell above the diagonal).
+  template <uint32_t R, uint32_t NV, class Group, class Lane>
   HWY_INLINE void Scores(Group& g, const Lane& lane, uint32_t i0) const {
-    auto qs = g.template arena<float>(0);
-    auto kt = g.template arena<float>(2);
-    auto ab = g.template arena<float>(3);
-    auto chunk = g.template arena<float>(7);
-    const uint32_t j = lane.first();
-    decltype(lane.zero()) acc[N];
-    for (uint32_t r = 0; r < N; ++r) acc[r] = lane.zero();
-    const size_t q_row = size_t{i0} * Stride();
-    for (size_t c = 0; c < a.K; ++c) {
-      const auto key = lane.load(kt, c * kLanes + j);
-      for (size_t r = 0; r < N; ++r) {
-        acc[r] = Fma(lane.splat(float(qs[q_row + r * Stride() + c])), key, acc[r]);
+    auto qs = g.template arena<float>(kGdnOutputArenaQ);
+    auto kt = g.template arena<float>(kGdnOutputArenaKt);
+    auto ab = g.template arena<float>(kGdnOutputArenaAb);
+    auto chunk = g.template arena<float>(kGdnOutputArenaChunk);
+    const uint32_t j0 = gdn::TileColumn(lane);
+    const auto store = [&](uint32_t q, uint32_t r, auto v) HWY_ATTR {
+      lane.store(ab, size_t{i0 + r} * kBT + j0 + q * gdn::kTileLanes, v);
+    };
+    if constexpr (NV > 0) {
+      decltype(lane.zero()) acc[R][NV];
+      for (auto& row : acc) {
+        for (auto& e : row) e = lane.zero();
+      }
+      gdn::AccumulateTile(lane, acc, qs, size_t{i0} * Stride(), Stride(), 1, kt, j0, kBT, a.K,
+                          [](auto s, auto v, auto sum) HWY_ATTR { return Fma(s, v, sum); });
+      for (uint32_t q = 0; q < NV; ++q) {
+        const uint32_t j = j0 + q * gdn::kTileLanes;
+        const auto g_j = lane.load(chunk, j);
+        const auto column = lane.id() - lane.splat(lane.first()) + lane.splat(j);
+        for (uint32_t r = 0; r < R; ++r) {
+          const uint32_t i = i0 + r;
+          const auto gated = acc[r][q] * Exp(lane.splat(float(chunk[i])) - g_j);
+          store(q, r, RoundBF16(Select(column < lane.splat(i + 1), gated, lane.zero())));
+        }
       }
     }
-    const auto g_j = lane.load(chunk, j);
-    for (uint32_t r = 0; r < N; ++r) {
-      const uint32_t i = i0 + r;
-      const auto gated = acc[r] * Exp(lane.splat(float(chunk[i])) - g_j);
-      const auto masked = Select(lane.id() < lane.splat(i + 1), gated, lane.zero());
-      lane.store(ab, i * kLanes + j, RoundBF16(masked));
+    for (uint32_t q = NV; q < gdn::kTileVectors; ++q) {
+      for (uint32_t r = 0; r < R; ++r) store(q, r, lane.zero());
     }
   }
 
-  // o[i][x] for rows i0 .. i0 + N − 1 and the lane's columns x of the V tile.
-  template <uint32_t N, class Group, class Lane>
-  HWY_INLINE void Output(Group& g, const Lane& lane, uint32_t i0, uint32_t rows, bf16* out,
-                         uint32_t inside) const {
-    auto qs = g.template arena<float>(0);
-    auto ab = g.template arena<float>(3);
-    auto ht = g.template arena<float>(5);
-    auto vn = g.template arena<float>(6);
-    auto chunk = g.template arena<float>(7);
-    const uint32_t x = lane.first();
-    decltype(lane.zero()) acc[N];
-    for (uint32_t r = 0; r < N; ++r) acc[r] = lane.zero();
-    const size_t q_row = size_t{i0} * Stride();
-    for (size_t c = 0; c < a.K; ++c) {
-      const auto state = lane.load(ht, c * kLanes + x);
-      for (size_t r = 0; r < N; ++r) {
-        acc[r] = Fma(lane.splat(float(qs[q_row + r * Stride() + c])), state, acc[r]);
-      }
+  // o[i][x0 + x] for rows i0 .. i0 + R − 1 and the pack's vectors q0 .. q0 + NV − 1 of the tile.
+  // Ab[i][j] is +0 past the block's last row, and fma(+0, v, s) = s for a finite v and a sum s
+  // that is not −0: with the tile's v_new finite (finite_v), the chains stop after the block's
+  // last row unless one of its sums is −0 there.
+  template <uint32_t R, uint32_t NV, class Group, class Lane>
+  HWY_INLINE void Output(Group& g, const Lane& lane, uint32_t q0, uint32_t i0, uint32_t rows,
+                         uint32_t x0, uint32_t width, bool finite_v) const {
+    auto qs = g.template arena<float>(kGdnOutputArenaQ);
+    auto ab = g.template arena<float>(kGdnOutputArenaAb);
+    auto ht = g.template arena<float>(kGdnOutputArenaHt);
+    auto vn = g.template arena<float>(kGdnOutputArenaV);
+    auto chunk = g.template arena<float>(kGdnOutputArenaChunk);
+    const uint32_t x = gdn::TileColumn(lane) + q0 * gdn::kTileLanes;
+    const auto fma = [](auto s, auto v, auto sum) HWY_ATTR { return Fma(s, v, sum); };
+    decltype(lane.zero()) acc[R][NV];
+    for (auto& row : acc) {
+      for (auto& e : row) e = lane.zero();
     }
-    for (uint32_t r = 0; r < N; ++r) acc[r] = acc[r] * lane.splat(float(chunk[kBT + i0 + r]));
-    for (size_t j = 0; j < rows; ++j) {
-      const auto value = lane.load(vn, j * kLanes + x);
-      for (size_t r = 0; r < N; ++r) {
-        acc[r] = Fma(lane.splat(float(ab[(i0 + r) * kLanes + j])), value, acc[r]);
-      }
+    gdn::AccumulateTile(lane, acc, qs, size_t{i0} * Stride(), Stride(), 1, ht, x, kBT, a.K, fma);
+    for (uint32_t r = 0; r < R; ++r) {
+      const auto gate = lane.splat(float(chunk[kBT + i0 + r]));
+      for (uint32_t q = 0; q < NV; ++q) acc[r][q] = acc[r][q] * gate;
     }
-    for (uint32_t r = 0; r < N; ++r) {
-      gdn::StorePrefix(lane, out + size_t{i0 + r} * a.H * a.V + x, acc[r] * lane.splat(a.scale),
-                       inside);
+    const uint32_t end = finite_v ? std::min(rows, i0 + R) : rows;
+    gdn::AccumulateTile(lane, acc, ab, size_t{i0} * kBT, kBT, 1, vn, x, kBT, end, fma);
+    if (end < rows && AnyNegativeZero(lane, acc)) {
+      gdn::AccumulateTile(lane, acc, ab, size_t{i0} * kBT + end, kBT, 1, vn, x + end * kBT, kBT,
+                          rows - end, fma);
+    }
+    const size_t row0 = Row0(g.group_id());
+    for (uint32_t r = 0; r < R; ++r) {
+      bf16* out = a.o + (row0 + size_t{i0 + r} * a.H) * a.V + x0 + x;
+      for (uint32_t q = 0; q < NV; ++q) {
+        const uint32_t inside = gdn::InsideAt(lane, width, (q0 + q) * gdn::kTileLanes);
+        gdn::StorePrefix(lane, out + q * gdn::kTileLanes, acc[r][q] * lane.splat(a.scale), inside);
+      }
     }
   }
 };

@@ -58,12 +58,8 @@ void GatedDeltaNetChunkOutput(Queue& queue, const GdnOutputShape& s, ConstView q
                            s.H,
                            s.K,
                            s.V};
-  constexpr size_t kTile = gdn::kChunk * gdn::kChunk * sizeof(float);
-  const size_t rows_bytes = gdn::kChunk * ((size_t{s.K} + 15) / 16 * 16) * sizeof(float);
-  queue.dispatch(GdnOutputKernelEntry(), Dim3{s.H, gdn::Chunks(s.T), s.B}, gdn::kChunk,
-                 ArenaSizes{rows_bytes, rows_bytes, rows_bytes, kTile, rows_bytes, rows_bytes,
-                            kTile, 2 * gdn::kChunk * sizeof(float)},
-                 args);
+  queue.dispatch(GdnOutputKernelEntry(), Dim3{s.H, gdn::Chunks(s.T), s.B}, kGdnOutputLanes,
+                 GdnOutputArenaSizes(s.K), args);
 }
 
 double GdnOutputFlops(const GdnOutputShape& s) {

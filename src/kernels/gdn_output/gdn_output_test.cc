@@ -1,11 +1,12 @@
 // gated_delta_net_chunk_o_bf16: the reference vs the scalar oracle vs every target and thread
-// count (bitwise, outputs poisoned), the mask against non-finite scores, and every validation
-// error.
+// count (bitwise, outputs poisoned), the mask against non-finite scores, the chains past the
+// diagonal (an infinite value, a −0 sum), and every validation error.
 #include "tgk/kernels/gdn_output.h"
 
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
@@ -95,6 +96,36 @@ TEST_P(GdnOutputTargets, MaskedScoresNeverLeak) {
   }
   const std::vector<bf16> got = RunOutput(in, GetParam().options());
   EXPECT_TRUE(test::SameValues(want, got));
+}
+
+// The chain over j runs past a row's diagonal, where Ab is +0, as the spec writes it: an
+// infinite v_new in row 40 makes every earlier row of its column NaN (+0·inf).
+TEST_P(GdnOutputTargets, AnInfiniteValueReachesEveryRowOfItsColumn) {
+  Inputs in = RandomInputs({1, 64, 1, 1, 16, 16}, 6);
+  in.v_new[40 * 16 + 2] = BF16FromF32(std::numeric_limits<float>::infinity());
+  const auto want = Reference(in);
+  EXPECT_TRUE(std::isnan(F32FromBF16(want[3 * 16 + 2])));
+  EXPECT_TRUE(std::isfinite(F32FromBF16(want[3 * 16 + 1])));
+  EXPECT_TRUE(test::SameValues(want, RunOutput(in, GetParam().options())));
+}
+
+// A sum that is −0 at a row's diagonal turns +0 on a later term +0·v with v > 0, so such a
+// row's chain runs on: row 7 (the last of its register block on every target) has q·h =
+// 2^-75 · −2^-74, the smallest negative subnormal, which e^-1 rounds to −0; its scores are +0
+// and v_new is negative up to row 7, positive after it. Its o in column 0 is +0.
+TEST_P(GdnOutputTargets, ANegativeZeroSumKeepsItsChainRunning) {
+  Inputs in = RandomInputs({1, 64, 1, 1, 16, 16}, 7);
+  for (uint32_t c = 0; c < 16; ++c) in.q[7 * 16 + c] = BF16FromF32(0.0f);
+  in.q[7 * 16] = BF16FromF32(std::ldexp(1.0f, -75));
+  in.h[0] = BF16FromF32(-std::ldexp(1.0f, -74));
+  for (uint32_t j = 0; j < 64; ++j) {
+    in.k[j * 16] = BF16FromF32(0.0f);
+    in.v_new[j * 16] = BF16FromF32(j <= 7 ? -0.5f : 0.5f);
+  }
+  in.g[7] = -1.0f;
+  const auto want = Reference(in);
+  EXPECT_EQ(want[7 * 16].bits, 0x0000);
+  EXPECT_TRUE(test::BitsEqual(want, RunOutput(in, GetParam().options())));
 }
 
 TEST(GdnOutputTest, ValidationErrors) {

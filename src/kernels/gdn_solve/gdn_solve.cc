@@ -38,7 +38,7 @@ void GatedDeltaNetSolve(Queue& queue, const GdnSolveShape& s, ConstView A_strict
   const GdnSolveArgs args{A_strict.as<float>(), A_inv.as<float>(), s.B, s.T, s.H};
   constexpr size_t kTileBytes = gdn::kChunk * gdn::kChunk * sizeof(float);
   queue.dispatch(GdnSolveKernelEntry(), Dim3{s.H, gdn::Chunks(s.T), s.B}, gdn::kChunk,
-                 ArenaSizes{kTileBytes, kTileBytes}, args);
+                 ArenaSizes{kTileBytes, kTileBytes, gdn::kChunk * sizeof(float)}, args);
 }
 
 double GdnSolveFlops(const GdnSolveShape& s) {

@@ -2,15 +2,21 @@
 // section 5), in the spec's race-free order; one source for the scalar oracle and every
 // Highway target.
 //
-// One group of 64 lanes per (64-row tile of the state, value head, batch); lane x owns state
-// row x0 + x (Metal: 32 rows per group, its cells spread over simdgroup fragments). The state
-// lives transposed in arena 0, ST[c][x], so that every chain of the spec runs down a lane:
+// One group per (tile of 64 or 128 state rows, value head, batch), a lane per 4 rows: lane l
+// owns state rows x0 + 64·(l / 16) + l % 16 + 16q, q = 0..3, as register tiles
+// (gdn_tiles-inl.h; Metal: 32 rows per group, its cells spread over simdgroup fragments;
+// GdnStateTile picks the tile). The state lives transposed in arena ST[c][x], so that every
+// chain of the spec runs down a lane:
 //   (b) d[i][x] = fma-chain_c(w[i][c] · S[x][c]) from +0   — w[i][c] a splat, ST row c a load
 //   (d) S[x][c] = fma-chain_i(vb[i][x] · k[i][c]) from the gated S, i ascending
-// Per chunk: one phase stages w, k (arenas 1, 2), the u tile (3) and the row gates (5), and
-// stores the bf16 snapshot h; after a barrier, one phase where each lane computes v_new, gates
-// and updates its own rows (arena 4 holds vb[i][x]); a barrier ends the chunk. h0 and the
-// final state move between their row layout and ST by kWidth × kWidth transposes.
+// (b) runs in tiles of rows × 2 vectors, so that the half of ST a pass reads stays in L1; (d) in
+// tiles of columns × 4 vectors, starting from ST · exp(G_{L−1}).
+// Per chunk: one phase stages w and k and the row gates, and stores the bf16 snapshot h; after
+// a barrier, one phase where each lane computes v_new, gates and updates its own rows (vb[i][x]
+// in its arena); a barrier ends the chunk. The second phase asks for the next chunk's rows a
+// share per register tile: its w, k, u rows lie 8 KiB apart (another page each), which the
+// hardware prefetchers do not follow. h0 and the final state move between their row layout and
+// ST by kWidth × kWidth transposes.
 
 #if defined(TGK_KERNELS_GDN_STATE_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_KERNELS_GDN_STATE_INL_H_
@@ -31,155 +37,167 @@ namespace tgk {
 namespace HWY_NAMESPACE {
 
 struct GdnStateKernel {
-  static constexpr uint32_t kLanes = 64;
-  static constexpr uint32_t kBT = 64;
-  static constexpr uint32_t kBlock = 8;  // rows (b) or columns (d) per register block
+  static constexpr uint32_t kBT = kGdnStateChunk;
 
   GdnStateArgs a;
 
-  // Row stride of the staged w and k rows: whole packs of the last columns stay in their row.
-  size_t Stride() const { return (size_t{a.K} + 15) / 16 * 16; }
+  size_t Stride() const { return GdnStateStride(a.K); }
 
   template <class Group>
   HWY_INLINE void operator()(Group& g) const {
     const Dim3 id = g.group_id();  // (state tile, head, batch)
-    const uint32_t x0 = id.x * kLanes;
-    const uint32_t width = std::min(kLanes, a.V - x0);
+    const uint32_t tile = Tile(g), lanes = g.size();
+    const uint32_t x0 = id.x * tile;
+    const uint32_t width = std::min(tile, a.V - x0);
     const uint32_t hv = id.y, b = id.z;
     const uint32_t chunks = (a.T + kBT - 1) / kBT;
     const size_t state = size_t{a.V} * a.K;
     const size_t state0 = (size_t{b} * a.H + hv) * state + size_t{x0} * a.K;  // row x0 of S
-    auto st = g.template arena<float>(0);
-    auto w = g.template arena<float>(1);
-    auto keys = g.template arena<float>(2);
-    auto u = g.template arena<float>(3);
-    auto gates = g.template arena<float>(5);
+    auto st = g.template arena<float>(kGdnStateArenaSt);
+    auto w = g.template arena<float>(kGdnStateArenaW);
+    auto keys = g.template arena<float>(kGdnStateArenaK);
+    auto gates = g.template arena<float>(kGdnStateArenaGates);
 
-    g.for_each_lane([&](auto lane) HWY_ATTR { LoadState(lane, st, a.h0 + state0, width); });
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      gdn::StageTransposed(lane, a.h0 + state0, a.K, width, a.K, st, tile);
+    });
 
     for (uint32_t n = 0; n < chunks; ++n) {
       const uint32_t t0 = n * kBT;
       const uint32_t rows = std::min(kBT, a.T - t0);
       const size_t row0 = (size_t{b} * a.T + t0) * a.H + hv;  // (b, t0, hv) of [B, T, H]
-      const bf16* key_rows = a.k + ((size_t{b} * a.T + t0) * a.Hg + hv / (a.H / a.Hg)) * a.K;
       const float g_last = a.g[row0 + size_t{rows - 1} * a.H];
       g.barrier();
 
       g.for_each_lane([&](auto lane) HWY_ATTR {
         const auto same = [](auto v, uint32_t) HWY_ATTR { return v; };
-        gdn::StageRows(lane, kLanes, a.w + row0 * a.K, size_t{a.H} * a.K, rows, a.K, w, Stride(),
+        gdn::StageRows(lane, lanes, a.w + row0 * a.K, size_t{a.H} * a.K, rows, a.K, w, Stride(),
                        same);
-        gdn::StageRows(lane, kLanes, key_rows, size_t{a.Hg} * a.K, rows, a.K, keys, Stride(), same);
-        gdn::StageRows(lane, kLanes, a.u + row0 * a.V + x0, size_t{a.H} * a.V, rows, width, u,
-                       kLanes, same);
-        const uint32_t inside = gdn::Inside(lane, rows);
-        if (inside > 0) {
-          const auto g_i = lane.load_strided(a.g + row0 + size_t{lane.first()} * a.H, a.H, inside);
-          lane.store(gates, lane.first(), Exp(lane.splat(g_last) - g_i));
+        gdn::StageRows(lane, lanes, Keys(b, t0, hv), size_t{a.Hg} * a.K, rows, a.K, keys, Stride(),
+                       same);
+        for (uint32_t i0 = lane.first(); i0 < rows; i0 += lanes) {
+          const auto g_i = lane.load_strided(a.g + row0 + size_t{i0} * a.H, a.H, rows - i0);
+          lane.store(gates, i0, Exp(lane.splat(g_last) - g_i));
         }
         bf16* snapshot = a.h + ((size_t{b} * chunks + n) * a.H + hv) * state + size_t{x0} * a.K;
-        StoreState(lane, st, snapshot, width);
+        gdn::StoreTransposed(lane, st, tile, width, a.K, snapshot, a.K);
       });
       g.barrier();
 
       g.for_each_lane([&](auto lane) HWY_ATTR {
-        const uint32_t inside = gdn::Inside(lane, width);
-        if (inside == 0) return;
-        bf16* v_new = a.v_new + row0 * a.V + x0;
-        uint32_t i0 = 0;
-        for (; i0 + kBlock <= rows; i0 += kBlock) VNew<kBlock>(g, lane, i0, v_new, inside);
-        for (; i0 < rows; ++i0) VNew<1>(g, lane, i0, v_new, inside);
+        using L = decltype(lane);
+        constexpr uint32_t kRowsB = gdn::kHalfTileRows<L>, kRowsD = gdn::kTileRows<L>;
+        const uint32_t vectors = gdn::TileVectors(lane, width);
+        if (vectors == 0) return;
+        // The next chunk's rows are fetched a share per register-tile block.
+        const bool ahead = lane.first() == 0 && n + 1 < chunks;
+        const uint32_t blocks = gdn::BlockCount<kRowsB>(rows) + gdn::BlockCount<kRowsD>(a.K);
+        uint32_t block = 0;
+        const auto prefetch = [&]() HWY_ATTR {
+          if (ahead) Prefetch(b, t0 + kBT, hv, x0, width, block, blocks);
+          ++block;
+        };
+        gdn::ForBlocks<kRowsB>(rows, [&](auto r, uint32_t i0) HWY_ATTR {
+          prefetch();
+          gdn::ForVectors<2>(vectors, [&](auto nv, uint32_t q0) HWY_ATTR {
+            VNew<r(), nv()>(g, lane, q0, i0, row0, x0, width);
+          });
+        });
         const auto decay = Exp(lane.splat(g_last));
-        for (size_t c = 0; c < a.K; ++c) {
-          lane.store(st, c * kLanes + lane.first(),
-                     lane.load(st, c * kLanes + lane.first()) * decay);
-        }
-        uint32_t c0 = 0;
-        for (; c0 + kBlock <= a.K; c0 += kBlock) Update<kBlock>(g, lane, c0, rows);
-        for (; c0 < a.K; ++c0) Update<1>(g, lane, c0, rows);
+        gdn::ForBlocks<kRowsD>(a.K, [&](auto r, uint32_t c0) HWY_ATTR {
+          prefetch();
+          gdn::ForVectors<gdn::kTileVectors>(vectors, [&](auto nv, uint32_t q0) HWY_ATTR {
+            Update<r(), nv()>(g, lane, q0, c0, rows, decay);
+          });
+        });
       });
     }
 
-    g.for_each_lane([&](auto lane)
-                        HWY_ATTR { StoreState(lane, st, a.final_state + state0, width); });
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      gdn::StoreTransposed(lane, st, tile, width, a.K, a.final_state + state0, a.K);
+    });
   }
 
-  // (b) and (c) for rows i0 .. i0 + N − 1 of the chunk: v_new, and vb = bf16(vn · gate_i).
-  template <uint32_t N, class Group, class Lane>
-  HWY_INLINE void VNew(Group& g, const Lane& lane, uint32_t i0, bf16* v_new,
-                       uint32_t inside) const {
-    auto st = g.template arena<float>(0);
-    auto w = g.template arena<float>(1);
-    auto u = g.template arena<float>(3);
-    auto vb = g.template arena<float>(4);
-    auto gates = g.template arena<float>(5);
-    const uint32_t x = lane.first();
-    decltype(lane.zero()) d[N];
-    for (uint32_t r = 0; r < N; ++r) d[r] = lane.zero();
-    const size_t w_row = size_t{i0} * Stride();
-    for (size_t c = 0; c < a.K; ++c) {
-      const auto s = lane.load(st, c * kLanes + x);
-      for (size_t r = 0; r < N; ++r) {
-        d[r] = Fma(lane.splat(float(w[w_row + r * Stride() + c])), s, d[r]);
-      }
+  // State rows per group: 4 per lane (GdnStateTile chose 64 or 128 at dispatch).
+  template <class Group>
+  static uint32_t Tile(const Group& g) {
+    return g.size() * gdn::kTileVectors;
+  }
+
+  const bf16* Keys(uint32_t b, uint32_t t0, uint32_t hv) const {
+    return a.k + ((size_t{b} * a.T + t0) * a.Hg + hv / (a.H / a.Hg)) * a.K;
+  }
+
+  // Share `part` of `parts` of the chunk starting at t1 (within T): its w, k, g and u rows, and
+  // the tile's v_new rows and snapshot for writing.
+  HWY_INLINE void Prefetch(uint32_t b, uint32_t t1, uint32_t hv, uint32_t x0, uint32_t width,
+                           uint32_t part, uint32_t parts) const {
+    const uint32_t rows = std::min(kBT, a.T - t1);
+    const size_t row0 = (size_t{b} * a.T + t1) * a.H + hv;
+    const uint32_t chunks = (a.T + kBT - 1) / kBT;
+    const bf16* snapshot = a.h + ((size_t{b} * chunks + t1 / kBT) * a.H + hv) * a.V * a.K;
+    const gdn::RowRun runs[] = {
+        gdn::Rows(a.w + row0 * a.K, size_t{a.H} * a.K, rows, a.K),
+        gdn::Rows(Keys(b, t1, hv), size_t{a.Hg} * a.K, rows, a.K),
+        gdn::Rows(a.g + row0, a.H, rows, 1),
+        gdn::Rows(a.u + row0 * a.V + x0, size_t{a.H} * a.V, rows, width),
+        gdn::Rows(a.v_new + row0 * a.V + x0, size_t{a.H} * a.V, rows, width, true),
+        gdn::Rows(snapshot + size_t{x0} * a.K, a.K, width, a.K, true)};
+    gdn::Prefetch(runs, part, parts);
+  }
+
+  // (b) and (c) for rows i0 .. i0 + R − 1 of the chunk and the pack's vectors q0 .. q0 + NV − 1:
+  // v_new, and vb = bf16(vn · gate_i).
+  template <uint32_t R, uint32_t NV, class Group, class Lane>
+  HWY_INLINE void VNew(Group& g, const Lane& lane, uint32_t q0, uint32_t i0, size_t row0,
+                       uint32_t x0, uint32_t width) const {
+    auto st = g.template arena<float>(kGdnStateArenaSt);
+    auto w = g.template arena<float>(kGdnStateArenaW);
+    auto vb = g.template arena<float>(kGdnStateArenaVb);
+    auto gates = g.template arena<float>(kGdnStateArenaGates);
+    const uint32_t x = gdn::TileColumn(lane) + q0 * gdn::kTileLanes;
+    decltype(lane.zero()) d[R][NV];
+    for (auto& row : d) {
+      for (auto& e : row) e = lane.zero();
     }
-    for (uint32_t r = 0; r < N; ++r) {
+    const uint32_t tile = Tile(g);
+    gdn::AccumulateTile(lane, d, w, size_t{i0} * Stride(), Stride(), 1, st, x, tile, a.K,
+                        [](auto s, auto v, auto acc) HWY_ATTR { return Fma(s, v, acc); });
+    for (uint32_t r = 0; r < R; ++r) {
       const uint32_t i = i0 + r;
-      const auto vn = lane.load(u, i * kLanes + x) - d[r];
-      gdn::StorePrefix(lane, v_new + size_t{i} * a.H * a.V + x, vn, inside);
-      lane.store(vb, i * kLanes + x, RoundBF16(vn * lane.splat(float(gates[i]))));
-    }
-  }
-
-  // (d) for state columns c0 .. c0 + N − 1: one chain over the chunk's rows from the gated S.
-  template <uint32_t N, class Group, class Lane>
-  HWY_INLINE void Update(Group& g, const Lane& lane, uint32_t c0, uint32_t rows) const {
-    auto st = g.template arena<float>(0);
-    auto keys = g.template arena<float>(2);
-    auto vb = g.template arena<float>(4);
-    const uint32_t x = lane.first();
-    decltype(lane.zero()) acc[N];
-    for (uint32_t r = 0; r < N; ++r) acc[r] = lane.load(st, size_t{c0 + r} * kLanes + x);
-    for (size_t i = 0; i < rows; ++i) {
-      const auto v = lane.load(vb, i * kLanes + x);
-      for (size_t r = 0; r < N; ++r)
-        acc[r] = Fma(lane.splat(float(keys[i * Stride() + c0 + r])), v, acc[r]);
-    }
-    for (uint32_t r = 0; r < N; ++r) lane.store(st, size_t{c0 + r} * kLanes + x, acc[r]);
-  }
-
-  // ST[c][x] = src[x][c] for the lane's rows x inside the tile (rows past it read as 0).
-  template <class Lane, class Arena>
-  HWY_INLINE void LoadState(const Lane& lane, const Arena& st, const float* src,
-                            uint32_t width) const {
-    using L = Lane;
-    const uint32_t x = lane.first();
-    if (gdn::Inside(lane, width) == 0) return;
-    for (uint32_t cb = 0; cb < a.K; cb += L::kWidth) {
-      typename L::VF block[L::kWidth];
-      for (uint32_t k = 0; k < L::kWidth; ++k) {
-        block[k] = x + k < width ? gdn::LoadPrefix(lane, src + size_t{x + k} * a.K + cb, a.K - cb)
-                                 : lane.zero();
+      const size_t row = (row0 + size_t{i} * a.H) * a.V + x0;
+      const auto gate = lane.splat(float(gates[i]));
+      for (uint32_t q = 0; q < NV; ++q) {
+        const uint32_t col = x + q * gdn::kTileLanes;
+        const uint32_t inside = gdn::InsideAt(lane, width, (q0 + q) * gdn::kTileLanes);
+        const auto vn = gdn::LoadPrefix(lane, a.u + row + col, inside) - d[r][q];
+        gdn::StorePrefix(lane, a.v_new + row + col, vn, inside);
+        lane.store(vb, size_t{i} * tile + col, RoundBF16(vn * gate));
       }
-      lane.transpose(block);
-      for (uint32_t k = 0; k < L::kWidth; ++k)
-        lane.store(st, size_t{cb + k} * kLanes + x, block[k]);
     }
   }
 
-  // dst[x][c] = ST[c][x] (rounded to dst's type) for the lane's rows x inside the tile.
-  template <class Lane, class Arena, class T>
-  HWY_INLINE void StoreState(const Lane& lane, const Arena& st, T* dst, uint32_t width) const {
-    using L = Lane;
-    const uint32_t x = lane.first();
-    const uint32_t inside = gdn::Inside(lane, width);
-    for (uint32_t cb = 0; cb < a.K && inside > 0; cb += L::kWidth) {
-      typename L::VF block[L::kWidth];
-      for (uint32_t k = 0; k < L::kWidth; ++k)
-        block[k] = lane.load(st, size_t{cb + k} * kLanes + x);
-      lane.transpose(block);
-      for (uint32_t k = 0; k < L::kWidth && k < inside; ++k) {
-        gdn::StorePrefix(lane, dst + size_t{x + k} * a.K + cb, block[k], a.K - cb);
+  // (d) for state columns c0 .. c0 + R − 1 and the pack's vectors q0 .. q0 + NV − 1: one chain
+  // over the chunk's rows from the gated S.
+  template <uint32_t R, uint32_t NV, class Group, class Lane, class V>
+  HWY_INLINE void Update(Group& g, const Lane& lane, uint32_t q0, uint32_t c0, uint32_t rows,
+                         V decay) const {
+    auto st = g.template arena<float>(kGdnStateArenaSt);
+    auto keys = g.template arena<float>(kGdnStateArenaK);
+    auto vb = g.template arena<float>(kGdnStateArenaVb);
+    const uint32_t x = gdn::TileColumn(lane) + q0 * gdn::kTileLanes;
+    const uint32_t tile = Tile(g);
+    V acc[R][NV];
+    for (uint32_t r = 0; r < R; ++r) {
+      for (uint32_t q = 0; q < NV; ++q) {
+        acc[r][q] = lane.load(st, size_t{c0 + r} * tile + x + q * gdn::kTileLanes) * decay;
+      }
+    }
+    gdn::AccumulateTile(lane, acc, keys, c0, 1, Stride(), vb, x, tile, rows,
+                        [](auto s, auto v, auto acc) HWY_ATTR { return Fma(s, v, acc); });
+    for (uint32_t r = 0; r < R; ++r) {
+      for (uint32_t q = 0; q < NV; ++q) {
+        lane.store(st, size_t{c0 + r} * tile + x + q * gdn::kTileLanes, acc[r][q]);
       }
     }
   }

@@ -64,14 +64,9 @@ void GatedDeltaNetChunkState(Queue& queue, const GdnStateShape& s, ConstView k, 
                           s.H,
                           s.K,
                           s.V};
-  constexpr size_t kTile = gdn::kChunk * gdn::kChunk * sizeof(float);
-  const size_t padded_k = (size_t{s.K} + 15) / 16 * 16;  // the transposes move 16 × 16 blocks
-  const size_t rows_bytes = gdn::kChunk * padded_k * sizeof(float);
-  queue.dispatch(GdnStateKernelEntry(), Dim3{(s.V + gdn::kChunk - 1) / gdn::kChunk, s.H, s.B},
-                 gdn::kChunk,
-                 ArenaSizes{padded_k * gdn::kChunk * sizeof(float), rows_bytes, rows_bytes, kTile,
-                            kTile, gdn::kChunk * sizeof(float)},
-                 args);
+  const uint32_t tile = GdnStateTile(s.B, s.H, s.V, queue.threads());
+  queue.dispatch(GdnStateKernelEntry(), Dim3{(s.V + tile - 1) / tile, s.H, s.B}, tile / 4,
+                 GdnStateArenaSizes(s.K, tile), args);
 }
 
 double GdnStateFlops(const GdnStateShape& s) { return 4.0 * s.T * s.B * s.H * double(s.K) * s.V; }

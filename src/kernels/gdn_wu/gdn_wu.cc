@@ -56,7 +56,9 @@ void GatedDeltaNetRecomputeWu(Queue& queue, const GdnWuShape& s, ConstView k, Co
                        s.V};
   constexpr size_t kTileBytes = gdn::kChunk * gdn::kChunk * sizeof(float);
   queue.dispatch(GdnWuKernelEntry(), Dim3{s.H, gdn::Chunks(s.T), s.B}, gdn::kChunk,
-                 ArenaSizes{kTileBytes, kTileBytes, 2 * gdn::kChunk * sizeof(float)}, args);
+                 ArenaSizes{kTileBytes, kTileBytes, 2 * gdn::kChunk * sizeof(float),
+                            2 * gdn::kChunk * sizeof(float)},
+                 args);
 }
 
 double GdnWuFlops(const GdnWuShape& s) {

@@ -115,6 +115,22 @@ TEST_P(GdnWuTargets, NonFiniteInputsPropagateAsInTheReference) {
   ExpectSameValuesAsReference(in, GetParam());
 }
 
+// The chains stop after a block's last diagonal term only where the terms past it cannot
+// change a bit: zeros above the diagonal of either sign (−0·s is a zero too), but a NaN there
+// (a non-finite A) reaches its row, as the spec's chain writes it.
+TEST_P(GdnWuTargets, TermsAboveTheDiagonalAreLeftOutOnlyWhereTheyChangeNoBit) {
+  Inputs in = RandomInputs({1, 64, 1, 1, 32, 32}, 5);
+  for (size_t i = 0; i < 64; ++i) {
+    for (size_t m = i + 1; m < 64; m += 2) in.a_inv[i * 64 + m] = -0.0f;
+  }
+  ExpectSameAsReference(in, GetParam());
+  in.a_inv[3 * 64 + 40] = std::numeric_limits<float>::quiet_NaN();
+  const Outputs want = Reference(in);
+  EXPECT_TRUE(std::isnan(F32FromBF16(want.u[3 * 32])));
+  EXPECT_TRUE(std::isnan(F32FromBF16(want.w[3 * 32])));
+  ExpectSameValuesAsReference(in, GetParam());
+}
+
 TEST(GdnWuTest, ValidationErrors) {
   const GdnWuShape ok{1, 64, 2, 4, 32, 16};
   const Inputs in = RandomInputs(ok, 1);
