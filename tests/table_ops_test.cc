@@ -4,7 +4,7 @@
 //   LoadNibble                          the nibble of element id in a packed row
 //   DecodeTableRow                      table.entry[codes[i]] · scale
 //   LoadXorPartner, GatherArena         arena reads at id ^ m, at any index
-//   LanesAt, StoreStrided               addressing past the group and strided columns
+//   LanesAt                             addressing past the group
 // Tables hold NaN payloads, signed zeros (where the table allows them) and subnormals, which a
 // lookup through arithmetic instead of data movement would change. Group sizes include partial
 // last packs.
@@ -30,7 +30,6 @@ enum class TableOp : uint32_t {
   kPartner,    // in f32 [lanes] -> out f32 [31][lanes]: m = 1..31
   kGather,     // in u32 [lanes] -> out u32 [lanes]: element lanes − 1 − id
   kLanesAt,    // -> out u32 [3·lanes]: element j holds the id of the lane writing it
-  kStrided,    // in f32 [lanes] -> out f32 [3·lanes]: element 3·id
 };
 
 struct TableOpArgs {
@@ -121,14 +120,6 @@ struct TableOpKernel {
             const auto lanes = LanesAt(lane, j, 3 * uint64_t{n} - j);
             lanes.store(out + j, lanes.id());
           }
-        });
-        return;
-      }
-      case TableOp::kStrided: {
-        const float* in = static_cast<const float*>(a.in);
-        float* out = static_cast<float*>(a.out);
-        g.for_each_lane([&](auto lane) HWY_ATTR {
-          StoreStrided(lane, out + 3 * size_t{lane.first()}, 3, lane.load(in + lane.first()));
         });
         return;
       }
@@ -284,18 +275,11 @@ TEST_P(TableOpsTest, LoadXorPartnerAndGatherArenaReadThePartner) {
   }
 }
 
-TEST_P(TableOpsTest, LanesAtAndStoreStridedAddressTheirElements) {
-  test::Random rng(13);
+TEST_P(TableOpsTest, LanesAtAddressesTheElements) {
   for (uint32_t n : kGroupSizes) {
     std::vector<uint32_t> ids(3 * size_t{n});
     for (uint32_t j = 0; j < ids.size(); ++j) ids[j] = j;
     EXPECT_TRUE(BitsEqual(ids, Run<uint32_t>({TableOp::kLanesAt}, n, ids.size())))
-        << "group size " << n;
-    std::vector<float> in(n);
-    for (float& x : in) x = Entry(rng);
-    std::vector<float> want(3 * size_t{n}, FloatFromBits(kPoison));
-    for (uint32_t l = 0; l < n; ++l) want[3 * size_t{l}] = in[l];
-    EXPECT_TRUE(BitsEqual(want, Run<float>({TableOp::kStrided, in.data()}, n, want.size())))
         << "group size " << n;
   }
 }

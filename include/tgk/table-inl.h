@@ -6,7 +6,6 @@
 //   LanesAt(lane, first, count)      the lanes of elements [first, first + count), count >= 1,
 //                                    at most kWidth of them: addressing past the group size and
 //                                    storing only some lanes.
-//   StoreStrided(lane, p, stride, v) lane k writes p[k·stride] (a column of a row-major tile).
 //   GatherArena(lane, view, index)   each lane reads arena element `index`.
 //   LoadXorPartner(lane, view, base, m)  each lane reads arena element base + (id ^ m), m < 32:
 //                                    a shuffle-xor through an arena (packs: one load, or one
@@ -49,17 +48,6 @@ template <class L>
 HWY_INLINE auto LanesAt(const L&, uint64_t first, uint64_t count) {
   using Pack = typename L::MaybePartial;
   return Pack(uint32_t(first), uint32_t(std::min<uint64_t>(count, L::kWidth)));
-}
-
-template <class T, class V>
-HWY_INLINE void StoreStrided(const ScalarLane& lane, T* p, size_t /*stride*/, V v) {
-  lane.store(p, v);
-}
-template <class L, class T, class V>
-HWY_INLINE void StoreStrided(const L& lane, T* p, size_t stride, V v) {
-  HWY_ALIGN T column[L::kWidth];
-  L(lane.first(), L::kWidth).store(column, v);
-  for (uint32_t k = 0; k < lane.count(); ++k) p[k * stride] = column[k];
 }
 
 template <class T>

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tgk/geometry.h"
 #include "tgk/table.h"
 
 namespace tgk {
@@ -182,6 +183,21 @@ constexpr std::array<float, kBytes * 8> TqSignFactors(const uint8_t (&bits)[kByt
 }
 inline constexpr std::array<float, 256> kTqSigma256 = TqSignFactors(kTqSigns256);
 inline constexpr std::array<float, 512> kTqSigma512 = TqSignFactors(kTqSigns512);
+
+// The same factors in the order of the 32-lane kernels (lane l holds elements l·E .. l·E + E − 1,
+// E = D / 32): entry i·32 + l is σ_j of j = l·E + i, so that lanes read their i-th factors from
+// consecutive entries.
+template <size_t kD>
+constexpr std::array<float, kD> TqSignFactorsByLane(const std::array<float, kD>& sigma) {
+  constexpr size_t kE = kD / kSimdWidth;
+  std::array<float, kD> by_lane{};
+  for (size_t l = 0; l < kSimdWidth; ++l) {
+    for (size_t i = 0; i < kE; ++i) by_lane[i * kSimdWidth + l] = sigma[l * kE + i];
+  }
+  return by_lane;
+}
+inline constexpr std::array<float, 256> kTqSigmaByLane256 = TqSignFactorsByLane(kTqSigma256);
+inline constexpr std::array<float, 512> kTqSigmaByLane512 = TqSignFactorsByLane(kTqSigma512);
 
 // C_256 in the form of the byte-table operations (tgk/table.h), which need it odd.
 static_assert(IsOddTable256(kTqCodebook8), "C_256 is exactly antisymmetric");

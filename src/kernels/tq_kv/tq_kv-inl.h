@@ -148,19 +148,17 @@ struct TqEncodeFastKernel {
     const uint32_t h = g.group_id().x, t = g.group_id().y;
     const float* x = a.src + (uint64_t{t} * a.num_kv_heads + h) * kD;
     const uint64_t row = tq::CacheRow(a, h, t);
-    const float* sigma = kD == 256 ? kTqSigma256.data() : kTqSigma512.data();
+    const float* sigma = kD == 256 ? kTqSigmaByLane256.data() : kTqSigmaByLane512.data();
     auto y = g.template lane_state<float, kE>();
     auto exchange = g.template arena<float>(kTqArenaExchange);
     auto sums = g.template lane_state<float, kBlocks>();
 
     // 1. y_j = x_j·σ_j.
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      const uint32_t lanes_left = kSimdWidth - lane.first();
+      typename decltype(lane)::VF v[kE];
+      lane.load_deinterleaved(x + size_t{lane.first()} * kE, v);
       for (uint32_t i = 0; i < kE; ++i) {
-        const size_t j = size_t{lane.first()} * kE + i;
-        lane.store(y, i,
-                   lane.load_strided(x + j, kE, lanes_left) *
-                       lane.load_strided(sigma + j, kE, lanes_left));
+        lane.store(y, i, v[i] * lane.load(sigma + i * kSimdWidth + lane.first()));
       }
     });
     // 2. FWHT.
@@ -197,13 +195,11 @@ struct TqEncodeFastKernel {
       for (uint32_t i = 0; i < kE; ++i) z[i] = lane.load(y, i) * c;
       tq::CodebookIndex(lane, z, q, a.boundaries, a.levels);
       if constexpr (kNibbles) {
-        uint8_t* out = a.packed + row * (kD / 2) + size_t{lane.first()} * (kE / 2);
-        for (uint32_t i = 0; i < kE / 2; ++i) {
-          StoreStrided(lane, out + i, kE / 2, q[2 * i] | Shl<4>(q[2 * i + 1]));
-        }
+        typename decltype(lane)::VU bytes[kE / 2];
+        for (uint32_t i = 0; i < kE / 2; ++i) bytes[i] = q[2 * i] | Shl<4>(q[2 * i + 1]);
+        lane.store_interleaved(a.packed + row * (kD / 2) + size_t{lane.first()} * (kE / 2), bytes);
       } else {
-        uint8_t* out = a.packed + row * kD + size_t{lane.first()} * kE;
-        for (uint32_t i = 0; i < kE; ++i) StoreStrided(lane, out + i, kE, q[i]);
+        lane.store_interleaved(a.packed + row * kD + size_t{lane.first()} * kE, q);
       }
     });
   }
@@ -338,23 +334,22 @@ struct TqInverseRotateFastKernel {
   template <class Group>
   HWY_INLINE void operator()(Group& g) const {
     const uint64_t base = uint64_t{g.group_id().x} * kD;
-    const float* sigma = kD == 256 ? kTqSigma256.data() : kTqSigma512.data();
+    const float* sigma = kD == 256 ? kTqSigmaByLane256.data() : kTqSigmaByLane512.data();
     auto y = g.template lane_state<float, kE>();
     auto exchange = g.template arena<float>(kTqArenaExchange);
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      for (uint32_t i = 0; i < kE; ++i) {
-        const size_t j = size_t{lane.first()} * kE + i;
-        lane.store(y, i, lane.load_strided(a.in + base + j, kE, kSimdWidth - lane.first()));
-      }
+      typename decltype(lane)::VF v[kE];
+      lane.load_deinterleaved(a.in + base + size_t{lane.first()} * kE, v);
+      for (uint32_t i = 0; i < kE; ++i) lane.store(y, i, v[i]);
     });
     tq::Fwht32<kE>(g, y, exchange);
     g.for_each_lane([&](auto lane) HWY_ATTR {
+      typename decltype(lane)::VF v[kE];
       for (uint32_t i = 0; i < kE; ++i) {
-        const size_t j = size_t{lane.first()} * kE + i;
         const auto h = lane.load(y, i) * lane.splat(a.r_d);
-        StoreStrided(lane, a.out + base + j, kE,
-                     h * lane.load_strided(sigma + j, kE, kSimdWidth - lane.first()));
+        v[i] = h * lane.load(sigma + i * kSimdWidth + lane.first());
       }
+      lane.store_interleaved(a.out + base + size_t{lane.first()} * kE, v);
     });
   }
 };
