@@ -18,6 +18,10 @@
 //   DecodeTableRow(g, table, codes, n, scale, out)  out[i] = table.entry[codes[i]] · scale for
 //                                    i < n, a group-level row operation on a ByteTable256 (VBMI
 //                                    two-table byte permutes on AVX3_DL, 64 codes at a time).
+//   BucketIndex(lane, table, z)      #{i : z > table.boundary[i]} for a BucketTable of sorted
+//                                    boundaries, as the binary search finds it (a NaN compares
+//                                    false everywhere: bucket 0). Packs walk the search tree with
+//                                    register permutes on AVX3, lookups and gathers elsewhere.
 //
 // Per-target header: include it inside a foreach_target pass.
 
@@ -31,6 +35,7 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -174,6 +179,100 @@ class LaneTable<LanePack<hn::ScalableTag<float>, kFull>, kEntries> {
 
   __m512 part_[kParts];
 };
+#endif
+
+// ---- BucketIndex --------------------------------------------------------------------------
+
+// The scalar definition: the binary search (the GPU's unrolled loop), which for non-decreasing
+// boundaries counts those below z.
+template <uint32_t kLevels>
+HWY_INLINE uint32_t BucketIndex(const ScalarLane&, const BucketTable<kLevels>& table, float z) {
+  uint32_t index = 0;
+  for (uint32_t half = kLevels / 2; half >= 1; half /= 2) {
+    if (z > table.boundary[index + half - 1]) index += half;
+  }
+  return index;
+}
+
+// Lane packs walk the same search by node: n = 1, then n = 2n + (z > heap[n]) once per level,
+// which after log2(kLevels) steps is kLevels + the index. A level of nodes that fits one vector
+// is looked up in registers, a deeper one gathered.
+template <class L, uint32_t kLevels>
+HWY_INLINE typename L::VU BucketIndex(const L& lane, const BucketTable<kLevels>& table,
+                                      typename L::VF z) {
+  using DF = hn::DFromV<typename L::VF>;
+  using DU = typename L::DU;
+  const DF df;
+  const DU du;
+  auto n = lane.splat(1u);
+  for (uint32_t level = 1; level < kLevels; level *= 2) {  // nodes [level, 2·level)
+    typename L::VF probe;
+    if (2 * level <= L::kWidth) {
+      probe = hn::TableLookupLanes(hn::LoadU(df, table.heap), hn::IndicesFromVec(df, n));
+    } else if (level == L::kWidth) {
+      probe = hn::TableLookupLanes(hn::LoadU(df, table.heap + level),
+                                   hn::IndicesFromVec(df, n - lane.splat(level)));
+    } else {
+      probe = lane.gather(table.heap, n);
+    }
+    n = hn::Sub(n + n, hn::VecFromMask(du, hn::RebindMask(du, z > probe)));
+  }
+  return n - lane.splat(kLevels);
+}
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+namespace table_detail {
+
+// AVX3: a level of up to 16 nodes is one permute of a register, of 32 a two-table permute (the
+// index's bits 0..4), of 64 and 128 two and four of them and a blend tree on the index's bits 5
+// and 6, which are earlier comparisons' results: at level 2^s, bit k of n is the comparison
+// made at level 2^(s − 1 − k).
+template <uint32_t kLevel>
+HWY_INLINE __m512 BucketProbe(const float* heap, __m512i n, const __mmask16 (&greater)[8]) {
+  if constexpr (kLevel == 1) {
+    return _mm512_set1_ps(heap[1]);
+  } else if constexpr (kLevel <= 16) {
+    return _mm512_permutexvar_ps(n, _mm512_load_ps(heap + (kLevel < 16 ? 0 : 16)));
+  } else {
+    constexpr uint32_t kParts = kLevel / 32, kS = uint32_t(std::bit_width(kLevel)) - 1;
+    __m512 part[kParts];
+    for (uint32_t p = 0; p < kParts; ++p) {
+      part[p] = _mm512_permutex2var_ps(_mm512_load_ps(heap + kLevel + 32 * p), n,
+                                       _mm512_load_ps(heap + kLevel + 32 * p + 16));
+    }
+    for (uint32_t width = kParts, bit = 5; width > 1; width /= 2, ++bit) {
+      for (uint32_t p = 0; p < width / 2; ++p) {
+        part[p] = _mm512_mask_mov_ps(part[2 * p], greater[kS - 1 - bit], part[2 * p + 1]);
+      }
+    }
+    return part[0];
+  }
+}
+
+// The levels kLevel, 2·kLevel, ... below kLevels: n = 2n + (z > heap[n]).
+template <uint32_t kLevel, uint32_t kLevels>
+HWY_INLINE void BucketSteps(const float* heap, __m512 z, __m512i& n, __mmask16 (&greater)[8]) {
+  if constexpr (kLevel < kLevels) {
+    constexpr uint32_t kS = uint32_t(std::bit_width(kLevel)) - 1;
+    greater[kS] = _mm512_cmp_ps_mask(z, BucketProbe<kLevel>(heap, n, greater), _CMP_GT_OQ);
+    const __m512i doubled = _mm512_add_epi32(n, n);
+    n = _mm512_mask_sub_epi32(doubled, greater[kS], doubled, _mm512_set1_epi32(-1));
+    BucketSteps<2 * kLevel, kLevels>(heap, z, n, greater);
+  }
+}
+
+}  // namespace table_detail
+
+template <bool kFull, uint32_t kLevels>
+HWY_INLINE typename LanePack<hn::ScalableTag<float>, kFull>::VU BucketIndex(
+    const LanePack<hn::ScalableTag<float>, kFull>&, const BucketTable<kLevels>& table,
+    typename LanePack<hn::ScalableTag<float>, kFull>::VF z) {
+  using VU = typename LanePack<hn::ScalableTag<float>, kFull>::VU;
+  __m512i n = _mm512_set1_epi32(1);
+  __mmask16 greater[8] = {};
+  table_detail::BucketSteps<1, kLevels>(table.heap, z.raw, n, greater);
+  return VU{_mm512_sub_epi32(n, _mm512_set1_epi32(int(kLevels)))};
+}
 #endif
 
 // ---- DecodeTableRow -----------------------------------------------------------------------

@@ -1,9 +1,11 @@
-// A 256-entry f32 table in the form the byte-table operations of table-inl.h read: the entries,
-// and byte planes of the upper half for the VBMI byte permutes of AVX3_DL.
+// Tables in the forms the table operations of table-inl.h read: a 256-entry f32 table with byte
+// planes of its upper half for the VBMI byte permutes of AVX3_DL (DecodeTableRow), and sorted
+// decision boundaries with their search tree (BucketIndex).
 #ifndef TGK_TABLE_H_
 #define TGK_TABLE_H_
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 
 namespace tgk {
@@ -32,6 +34,40 @@ constexpr ByteTable256 MakeByteTable256(const float (&t)[256]) {
   for (uint32_t e = 0; e < 128; ++e) {
     const uint32_t bits = std::bit_cast<uint32_t>(t[128 + e]);
     for (uint32_t b = 0; b < 4; ++b) table.plane[b][e] = uint8_t(bits >> (8 * b));
+  }
+  return table;
+}
+
+// kLevels − 1 decision boundaries, non-decreasing (IsNonDecreasing), that split the floats into
+// kLevels buckets (kLevels a power of two, 2 to 256): BucketIndex(z) = #{i : z > boundary[i]}.
+// heap holds the same values as the binary search meets them, breadth first: heap[1] is the
+// middle boundary, heap[2n] and heap[2n + 1] are the probes after node n's comparison came out
+// false and true; heap[0] is unused.
+template <uint32_t kLevels>
+struct alignas(64) BucketTable {
+  static_assert(kLevels >= 2 && kLevels <= 256 && (kLevels & (kLevels - 1)) == 0);
+  float heap[kLevels];
+  float boundary[kLevels - 1];
+};
+
+template <size_t kCount>
+constexpr bool IsNonDecreasing(const float (&values)[kCount]) {
+  for (size_t i = 1; i < kCount; ++i) {
+    if (!(values[i - 1] <= values[i])) return false;
+  }
+  return true;
+}
+
+template <uint32_t kLevels>
+constexpr BucketTable<kLevels> MakeBucketTable(const float (&boundaries)[kLevels - 1]) {
+  BucketTable<kLevels> table{};
+  for (uint32_t i = 0; i + 1 < kLevels; ++i) table.boundary[i] = boundaries[i];
+  // Node n at depth d (2^d <= n < 2^(d + 1)) decides between the buckets of its span of
+  // kLevels / 2^d, the (n − 2^d)-th such span; it probes the boundary after the span's lower half.
+  for (uint32_t n = 1; n < kLevels; ++n) {
+    const uint32_t depth = uint32_t(std::bit_width(n)) - 1;
+    const uint32_t span = kLevels >> depth;
+    table.heap[n] = boundaries[(n - (1u << depth)) * span + span / 2 - 1];
   }
   return table;
 }

@@ -41,21 +41,6 @@ namespace tgk {
 namespace HWY_NAMESPACE {
 namespace tq {
 
-// idx_b(z) = #{i : z > T[i]} over the `levels` − 1 sorted boundaries, found by the GPU's
-// unrolled binary search (a NaN compares false everywhere and gets index 0), for kRows values at
-// once so that their probes overlap.
-template <uint32_t kRows, class L, class VF, class VU>
-HWY_INLINE void CodebookIndex(const L& lane, const VF (&z)[kRows], VU (&index)[kRows],
-                              const float* boundaries, uint32_t levels) {
-  for (uint32_t r = 0; r < kRows; ++r) index[r] = lane.splat(0u);
-  for (uint32_t half = levels / 2; half >= 1; half /= 2) {
-    for (uint32_t r = 0; r < kRows; ++r) {
-      const auto probe = lane.gather(boundaries, index[r] + lane.splat(half - 1));
-      index[r] = Select(z[r] > probe, index[r] + lane.splat(half), index[r]);
-    }
-  }
-}
-
 // ---- the FWHT in the two layouts ---------------------------------------------------------
 
 // FWHT of a head vector of 32·kE elements held by 32 lanes (element l·kE + i in row i of lane
@@ -133,10 +118,11 @@ HWY_INLINE uint64_t CacheRow(const TqEncodeArgs& a, uint32_t h, uint32_t t) {
 // Encoders
 // ===========================================================================================
 
-// hadamard_quantize_kv_fast_d256/_d512 (kNibbles, 4-bit) and hadamard_quantize_kv_hb_d256/_d512
-// (5/6/8-bit bytes): 32 lanes per (head, token), spec section 3.1 steps 1-8.
-template <uint32_t kD, bool kNibbles>
+// hadamard_quantize_kv_fast_d256/_d512 (kBits = 4, nibbles) and hadamard_quantize_kv_hb_d256/_d512
+// (kBits = 5, 6, 8, bytes): 32 lanes per (head, token), spec section 3.1 steps 1-8.
+template <uint32_t kD, uint32_t kBits>
 struct TqEncodeFastKernel {
+  static constexpr bool kNibbles = kBits == 4;
   static constexpr uint32_t kE = kD / kSimdWidth;
   static constexpr uint32_t kBlocks = kD / 256;  // npp
   static constexpr uint32_t kBlockLanes = kSimdWidth / kBlocks;
@@ -187,13 +173,12 @@ struct TqEncodeFastKernel {
       scale[b] = kD == 256 ? inv * 16.0f : inv * a.scale_factor_d512;
       a.norms[row * kBlocks + b] = n;
     }
-    // 7, 8. z_j = y_j·c, its index, written as nibbles or bytes.
+    // 7, 8. z_j = y_j·c, its index idx_b(z_j) (a NaN's is 0), written as nibbles or bytes.
+    const auto& buckets = TqBucketsFor<kBits>();
     g.for_each_lane([&](auto lane) HWY_ATTR {
       const auto c = lane.splat(scale[lane.first() / kBlockLanes]);
-      typename decltype(lane)::VF z[kE];
       typename decltype(lane)::VU q[kE];
-      for (uint32_t i = 0; i < kE; ++i) z[i] = lane.load(y, i) * c;
-      tq::CodebookIndex(lane, z, q, a.boundaries, a.levels);
+      for (uint32_t i = 0; i < kE; ++i) q[i] = BucketIndex(lane, buckets, lane.load(y, i) * c);
       if constexpr (kNibbles) {
         typename decltype(lane)::VU bytes[kE / 2];
         for (uint32_t i = 0; i < kE / 2; ++i) bytes[i] = q[2 * i] | Shl<4>(q[2 * i + 1]);
@@ -253,10 +238,8 @@ struct TqEncodeFallbackKernel {
     const float sqrt_d = std::sqrt(float(d));
     g.for_each_lane([&](auto lane) HWY_ATTR {
       const auto u = scaled ? lane.load(v, 0) / lane.splat(n) : lane.zero();
-      const decltype(u) z[1] = {u * lane.splat(sqrt_d)};
-      typename decltype(lane)::VU q[1];
-      tq::CodebookIndex(lane, z, q, a.boundaries, a.levels);
-      lane.store(codes, y_at + lane.first(), q[0]);
+      lane.store(codes, y_at + lane.first(),
+                 BucketIndex(lane, kTqBuckets4, u * lane.splat(sqrt_d)));
     });
     g.barrier();
     // Lanes j < D/2 pack byte j from elements 2j (low nibble) and 2j + 1 (high nibble).

@@ -40,8 +40,6 @@ struct TqEncodeArgs {
   const float* src;
   uint8_t* packed;
   float* norms;
-  const float* boundaries;  // T_b
-  uint32_t levels;          // 2^b
   uint32_t num_kv_heads;
   uint32_t head_dim;
   uint32_t cache_capacity;
