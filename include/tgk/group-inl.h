@@ -286,7 +286,9 @@ class LanePack {
       : first_(full.first()), count_(kWidth) {}
   uint32_t first() const { return first_; }
   uint32_t count() const { return kFull ? kWidth : count_; }
-  VU id() const { return hn::Iota(DU(), first_); }
+  // Iota(first) with a run-time first stores the lanes one by one and loads them back (Highway
+  // 1.0.3 on AVX-512), a store-forwarding stall; Iota(0) is a constant.
+  VU id() const { return hn::Add(hn::Iota(DU(), 0), hn::Set(DU(), first_)); }
   MF active() const { return hn::FirstN(DF(), count_); }
 
   VF splat(float x) const { return hn::Set(DF(), x); }
