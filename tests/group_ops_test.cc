@@ -2,6 +2,7 @@
 // instance per target (scalar lanes and every compiled Highway target this CPU runs):
 //   simd_sum_rows        detail::SimdSumRows (the multi-value sum, collectives-inl.h on packs)
 //   simd_sum, simd_max   detail::SimdSum / SimdMax (by whole vectors on packs)
+//   simd_hadamard        detail::SimdHadamardRows (in registers on packs)
 //   load_deinterleaved   lane k reads p[N·k + i] into e[i] (f32, N = 1..16; f16 widened
 //                        exactly, N = 4; and load_deinterleaved4)
 //   store_interleaved    lane k writes v[i] to p[N·k + i] (f32, N = 1..16; bytes, N = 4..16)
@@ -24,6 +25,7 @@ namespace tgk {
 enum class GroupOp : uint32_t {
   kSumRows,          // in [rows][lanes] -> out [lanes]: simd_sum_rows of rows [first, first+32)
   kSum,              // in [lanes] -> out [lanes]
+  kHadamard,         // in [rows][lanes] -> out [rows][lanes]: simd_hadamard of rows [3, 12)
   kMax,              // in [lanes] -> out [lanes]
   kDeinterleaveF32,  // in f32 [N·lanes] -> out [N][lanes]
   kDeinterleaveF16,  // in f16 [4·lanes] -> out [4][lanes] (load_deinterleaved4)
@@ -34,6 +36,8 @@ enum class GroupOp : uint32_t {
 
 inline constexpr uint32_t kSumRowsTotal = 40;  // rows in the lane state
 inline constexpr uint32_t kSumRowsFirst = 5;   // the rows summed: [5, 37)
+inline constexpr uint32_t kHadamardFirst = 3;  // the rows transformed: [3, 12)
+inline constexpr uint32_t kHadamardRows = 9;
 
 struct GroupOpArgs {
   GroupOp op;
@@ -94,6 +98,21 @@ struct GroupOpKernel {
         g.simd_sum_rows(rows, kSumRowsFirst, sums, 1);
         g.for_each_lane([&](auto lane)
                             HWY_ATTR { lane.store(out + lane.first(), lane.load(sums, 1)); });
+        break;
+      }
+      case GroupOp::kHadamard: {
+        auto rows = g.template lane_state<float, kSumRowsTotal>();
+        g.for_each_lane([&](auto lane) HWY_ATTR {
+          for (uint32_t r = 0; r < kSumRowsTotal; ++r) {
+            lane.store(rows, r, lane.load(in + r * n + lane.first()));
+          }
+        });
+        g.simd_hadamard(rows, kHadamardFirst, kHadamardRows);
+        g.for_each_lane([&](auto lane) HWY_ATTR {
+          for (uint32_t r = 0; r < kSumRowsTotal; ++r) {
+            lane.store(out + r * n + lane.first(), lane.load(rows, r));
+          }
+        });
         break;
       }
       case GroupOp::kSum:
@@ -276,6 +295,34 @@ TEST_P(GroupOpsTest, SimdSumRowsAddsInTheCanonicalOrder) {
   tgk::detail::SimdSumRows(in.data() + size_t{kSumRowsFirst} * n, n, want.data(), n);
   for (uint32_t i = 0; i < n; ++i) ASSERT_EQ(want[i], 0.0f) << i;
   ExpectSameBits(want, Run(GroupOp::kSumRows, n, in.data(), n), "canonical order");
+}
+
+TEST_P(GroupOpsTest, SimdHadamardIsTheScalarDefinition) {
+  for (uint32_t n : kGroupSizes) {
+    for (bool specials : {false, true}) {
+      const std::vector<float> in = Values(size_t{kSumRowsTotal} * n, 5000 + n, specials);
+      std::vector<float> want = in;
+      tgk::detail::SimdHadamardRows(want.data() + size_t{kHadamardFirst} * n, n, kHadamardRows, n);
+      ExpectSameBits(want, Run(GroupOp::kHadamard, n, in.data(), want.size()),
+                     "group size " + std::to_string(n), /*any_nan=*/true);
+    }
+  }
+}
+
+// Lane 0 holds 1, lane 1 2^24 and lane 2 −2^24: lane 0 ends with the sum of all lanes, which the
+// stage m = 1 first makes (1 + 2^24) + (−2^24) = 0 (the 1 rounded away); the stage m = 2 first
+// would make (1 − 2^24) + 2^24 = 1.
+TEST_P(GroupOpsTest, SimdHadamardStagesRunInOrder) {
+  constexpr uint32_t n = 32;
+  std::vector<float> in(size_t{kSumRowsTotal} * n, 0.0f);
+  float* row = in.data() + size_t{kHadamardFirst} * n;
+  row[0] = 1.0f;
+  row[1] = 0x1p24f;
+  row[2] = -0x1p24f;
+  std::vector<float> want = in;
+  tgk::detail::SimdHadamardRows(want.data() + size_t{kHadamardFirst} * n, n, kHadamardRows, n);
+  ASSERT_EQ(want[size_t{kHadamardFirst} * n], 0.0f);
+  ExpectSameBits(want, Run(GroupOp::kHadamard, n, in.data(), want.size()), "stage order");
 }
 
 TEST_P(GroupOpsTest, SimdSumAndMaxAreTheScalarDefinitions) {

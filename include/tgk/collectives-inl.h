@@ -14,6 +14,11 @@
 //                   ConcatEven/ConcatOdd of 64- and 32-bit lanes) and adds them, so that after
 //                   log2(W) stages lane i holds row i. Every row still sees exactly the
 //                   canonical additions x[l] + x[l + off], in that operand order.
+//   SimdHadamardRowsVec  simd_hadamard, the Walsh–Hadamard butterfly across the lanes, per row:
+//                   the 32/W vectors of a row stay in registers through all five stages; the
+//                   stages m < W pair each vector with its own lane permutation (the lower lane
+//                   keeps x[l] + x[l + m], the upper takes x[l] − x[l + m] under a mask), the
+//                   stages m >= W pair whole vectors.
 // Fast on every target with more than one lane; Highway's SCALAR target has one lane and
 // needs only the cross-vector part.
 //
@@ -139,6 +144,45 @@ HWY_INLINE void SimdSumRowsVec(const float* in, size_t stride, float* out, uint3
       V t[kW];
       for (uint32_t i = 0; i < kW; ++i) t[i] = AcrossVectors(in + (i0 + i) * stride + base, add);
       hn::StoreU(TransposeAdd<kW>(t), d, out + base + i0);
+    }
+  }
+}
+
+HWY_INLINE void SimdHadamardRowsVec(float* rows, size_t stride, uint32_t n, uint32_t group_size) {
+  const D d;
+  for (uint32_t base = 0; base < group_size; base += kSimdWidth) {
+    const uint32_t lanes = std::min(kSimdWidth, group_size - base);
+    if (lanes < kSimdWidth) {
+      for (uint32_t r = 0; r < n; ++r) tgk::detail::SimdHadamardOf(rows + r * stride + base, lanes);
+      continue;
+    }
+    for (uint32_t r = 0; r < n; ++r) {
+      float* x = rows + r * stride + base;
+      V v[kVecs];
+      for (uint32_t m = 0; m < kVecs; ++m) v[m] = hn::LoadU(d, x + m * kW);
+#if HWY_TARGET != HWY_SCALAR
+      // Stage m < W: lane k's partner is lane k ^ m of the same vector; k is the upper lane of
+      // its pair when k & m != 0.
+      const hn::RebindToUnsigned<D> du;
+      for (uint32_t m = 1; m < kW; m *= 2) {
+        const auto lane = hn::Iota(du, 0);
+        const auto partner = hn::IndicesFromVec(d, hn::Xor(lane, hn::Set(du, m)));
+        const auto upper = hn::RebindMask(d, hn::TestBit(lane, hn::Set(du, m)));
+        for (uint32_t i = 0; i < kVecs; ++i) {
+          const V other = hn::TableLookupLanes(v[i], partner);
+          v[i] = hn::IfThenElse(upper, hn::Sub(other, v[i]), hn::Add(v[i], other));
+        }
+      }
+#endif
+      for (uint32_t step = 1; step < kVecs; step *= 2) {
+        for (uint32_t i = 0; i < kVecs; ++i) {
+          if (i & step) continue;
+          const V lower = v[i], upper = v[i + step];
+          v[i] = hn::Add(lower, upper);
+          v[i + step] = hn::Sub(lower, upper);
+        }
+      }
+      for (uint32_t m = 0; m < kVecs; ++m) hn::StoreU(v[m], d, x + m * kW);
     }
   }
 }

@@ -28,8 +28,9 @@
 //
 // Simdgroup collectives act on lane state between lane bodies and follow the canonical order
 // of docs/spec/README.md: simd_sum, simd_max, simd_shuffle_xor, simd_broadcast over each simdgroup
-// of 32 lanes, and the multi-value simd_sum_rows (32 sums in one call, the sum of row i
-// delivered to lane i). Their scalar definitions are in detail/collectives.h; lane packs run
+// of 32 lanes, the multi-value simd_sum_rows (32 sums in one call, the sum of row i
+// delivered to lane i) and simd_hadamard (the Walsh–Hadamard butterfly across the lanes, on
+// several rows in one call). Their scalar definitions are in detail/collectives.h; lane packs run
 // collectives-inl.h's vector versions, with the same bits.
 //
 // Data operations of a lane beside load/store/gather: load_deinterleaved (a lane's group of N
@@ -719,6 +720,14 @@ class GroupBase {
                      uint32_t out_row) {
     tgk::detail::SimdSumRows(in.row(first), in.stride(), out.row(out_row), size());
   }
+  // The Walsh–Hadamard butterfly across each simdgroup on rows [first, first + n) of `state`:
+  // stages m = 1, 2, 4, 8, 16, each replacing the values of lanes l and l + m (l & m == 0) by
+  // their sum and difference (detail::SimdHadamardRows; a lane without a partner in the group
+  // keeps its value).
+  template <uint32_t N>
+  void simd_hadamard(const LaneState<float, N>& state, uint32_t first, uint32_t n) {
+    tgk::detail::SimdHadamardRows(state.row(first), state.stride(), n, size());
+  }
   // Lane l receives the value of lane l ^ mask (its own when that lane is past the group).
   template <class T, uint32_t N>
   void simd_shuffle_xor(const LaneState<T, N>& state, uint32_t mask, uint32_t n = 0) {
@@ -795,6 +804,10 @@ class SimdGroup : public impl::GroupBase {
   void simd_sum_rows(const LaneState<float, N>& in, uint32_t first, const LaneState<float, M>& out,
                      uint32_t out_row) {
     collectives::SimdSumRowsVec(in.row(first), in.stride(), out.row(out_row), size());
+  }
+  template <uint32_t N>
+  void simd_hadamard(const LaneState<float, N>& state, uint32_t first, uint32_t n) {
+    collectives::SimdHadamardRowsVec(state.row(first), state.stride(), n, size());
   }
 
   template <class Body>

@@ -7,11 +7,10 @@
 //
 // Layouts of the work, as on the GPU:
 //   - 32-lane kernels (encoders and inverse rotation for D = 256, 512): lane l holds elements
-//     l·E .. l·E + E − 1, E = D / 32, as E values read with one deinterleaving load. FWHT
-//     stages s < E pair values of one lane, in registers; stages s >= E pair lane l with lane
-//     l ^ (s / E), whose values it reads from an arena of 2·D floats, one phase per stage
-//     reading one half and writing the other (Metal: simd_shuffle_xor, no threadgroup memory;
-//     the values are the same); the last stage's values go on in registers.
+//     l·E .. l·E + E − 1, E = D / 32, as E values read with one deinterleaving load, then in
+//     lane-state rows 0 .. E − 1. FWHT stages s < E pair values of one lane, in registers;
+//     stages s >= E pair lane l with lane l ^ (s / E): g.simd_hadamard on the rows (Metal:
+//     simd_shuffle_xor; the values are the same).
 //   - D-lane kernels (fallback encoder and inverse rotation for other D): lane j holds element
 //     j; the FWHT runs through the arena of 2·D floats, each stage reading one half and writing
 //     the other (Metal updates one half in place with the pair's lower lane; the values are
@@ -44,12 +43,10 @@ namespace tq {
 
 // ---- the FWHT in the two layouts ---------------------------------------------------------
 
-// The FWHT of a head vector of 32·kE elements held by 32 lanes, lane l holding elements
-// l·kE + i (i < kE) as its values v[i]. Stages s < kE pair values of one lane
-// (FwhtWithinLane); stage s = m·kE pairs lane l with lane l ^ m, whose values it reads from an
-// arena of two halves of 32·kE floats (element i·32 + l of a half is lane l's v[i]), each stage
-// reading one half and writing the other (Metal: simd_shuffle_xor; a lane pack reads its
-// partners with one vector load, permuted when they are in the same pack).
+// The FWHT stages s < kE of a head vector of 32·kE elements held by 32 lanes, lane l holding
+// elements l·kE + i (i < kE) as its values v[i]: they pair values of one lane. The stages
+// s = m·kE (m = 1, 2, ..., 16) pair row i of lane l with row i of lane l + m: g.simd_hadamard
+// on the rows (Metal: simd_shuffle_xor).
 template <uint32_t kE, class V>
 HWY_INLINE void FwhtWithinLane(V (&v)[kE]) {
   for (uint32_t s = 1; s < kE; s *= 2) {
@@ -61,40 +58,6 @@ HWY_INLINE void FwhtWithinLane(V (&v)[kE]) {
       v[i + s] = lower - upper;
     }
   }
-}
-
-// Stage s = m·kE of the lane's values in arena half `from`: the lower lane of each pair gets
-// the sum.
-template <uint32_t kE, class L, class Arena, class V>
-HWY_INLINE void FwhtAcrossLanesStage(const L& lane, const Arena& buf, uint32_t from, uint32_t m,
-                                     V (&v)[kE]) {
-  const auto lower = (lane.id() & lane.splat(m)) == lane.splat(0u);
-  for (uint32_t i = 0; i < kE; ++i) {
-    const auto own = lane.load(buf, from + i * kSimdWidth + lane.first());
-    const auto other = LoadXorPartner(lane, buf, from + i * kSimdWidth, m);
-    v[i] = Select(lower, own + other, other - own);
-  }
-}
-
-// The stages m = 1, 2, ..., 8 (s = m·kE), from the lanes' values in arena half 0, each stage in
-// a phase of its own. Returns the half that holds their result: the caller runs the last stage
-// (m = 16) with FwhtAcrossLanesStage and keeps its values.
-template <uint32_t kE, class Group, class Arena>
-HWY_INLINE uint32_t FwhtAcrossLanes(Group& g, const Arena& buf) {
-  constexpr uint32_t kHalf = kSimdWidth * kE;
-  uint32_t from = 0;
-  for (uint32_t m = 1; m < kSimdWidth / 2; m *= 2) {
-    g.barrier();
-    const uint32_t to = kHalf - from;
-    g.for_each_lane([&](auto lane) HWY_ATTR {
-      typename decltype(lane)::VF v[kE];
-      FwhtAcrossLanesStage<kE>(lane, buf, from, m, v);
-      for (uint32_t i = 0; i < kE; ++i) lane.store(buf, to + i * kSimdWidth + lane.first(), v[i]);
-    });
-    from = to;
-  }
-  g.barrier();
-  return from;
 }
 
 // FWHT with one lane per element (g.size() lanes) of the vector in arena elements [0, D);
@@ -145,10 +108,11 @@ struct TqEncodeFastKernel {
     const float* x = a.src + (uint64_t{t} * a.num_kv_heads + h) * kD;
     const uint64_t row = tq::CacheRow(a, h, t);
     const float* sigma = kD == 256 ? kTqSigmaByLane256.data() : kTqSigmaByLane512.data();
-    auto buf = g.template arena<float>(kTqArenaExchange);
+    auto y = g.template lane_state<float, kE>();
     auto sums = g.template lane_state<float, kBlocks>();
 
-    // 1. y_j = x_j·σ_j; 2. the FWHT stages within each lane, into arena half 0.
+    // 1. y_j = x_j·σ_j; 2. the FWHT, its stages within each lane in registers, then those
+    // across lanes.
     g.for_each_lane([&](auto lane) HWY_ATTR {
       typename decltype(lane)::VF v[kE];
       lane.load_deinterleaved(x + size_t{lane.first()} * kE, v);
@@ -156,23 +120,18 @@ struct TqEncodeFastKernel {
         v[i] = v[i] * lane.load(sigma + i * kSimdWidth + lane.first());
       }
       tq::FwhtWithinLane(v);
-      for (uint32_t i = 0; i < kE; ++i) lane.store(buf, i * kSimdWidth + lane.first(), v[i]);
+      for (uint32_t i = 0; i < kE; ++i) lane.store(y, i, v[i]);
     });
-    // 2. The stages across lanes; the last one's values go on in registers: 3, 4. y ← y·r_D,
-    // into the other half; each lane sums its squares in element order from +0 (product
+    g.simd_hadamard(y, 0, kE);
+    // 3, 4. v_j = y_j·r_D; each lane sums the squares of its v in element order from +0 (product
     // rounded, then added). For D = 512 a lane adds +0 to the other block's sum, which leaves
     // the canonical tree's result that of its own block's 16 lanes.
-    const uint32_t last = tq::FwhtAcrossLanes<kE>(g, buf);
-    const uint32_t y_at = kSimdWidth * kE - last;
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      typename decltype(lane)::VF v[kE];
-      tq::FwhtAcrossLanesStage<kE>(lane, buf, last, kSimdWidth / 2, v);
       const auto r = lane.splat(a.r_d);
       auto sum = lane.zero();
       for (uint32_t i = 0; i < kE; ++i) {
-        v[i] = v[i] * r;
-        lane.store(buf, y_at + i * kSimdWidth + lane.first(), v[i]);
-        sum = sum + v[i] * v[i];
+        const auto v = lane.load(y, i) * r;
+        sum = sum + v * v;
       }
       const uint32_t block = lane.first() / kBlockLanes;
       for (uint32_t b = 0; b < kBlocks; ++b) lane.store(sums, b, b == block ? sum : lane.zero());
@@ -187,14 +146,14 @@ struct TqEncodeFastKernel {
       scale[b] = kD == 256 ? inv * 16.0f : inv * a.scale_factor_d512;
       a.norms[row * kBlocks + b] = n;
     }
-    // 7, 8. z_j = y_j·c, its index idx_b(z_j) (a NaN's is 0), written as nibbles or bytes.
+    // 7, 8. z_j = v_j·c (v_j = y_j·r_D again, the product of step 3), its index idx_b(z_j) (a
+    // NaN's is 0), written as nibbles or bytes.
     const auto& buckets = TqBucketsFor<kBits>();
     g.for_each_lane([&](auto lane) HWY_ATTR {
+      const auto r = lane.splat(a.r_d);
       const auto c = lane.splat(scale[lane.first() / kBlockLanes]);
       typename decltype(lane)::VU q[kE];
-      for (uint32_t i = 0; i < kE; ++i) {
-        q[i] = BucketIndex(lane, buckets, lane.load(buf, y_at + i * kSimdWidth + lane.first()) * c);
-      }
+      for (uint32_t i = 0; i < kE; ++i) q[i] = BucketIndex(lane, buckets, lane.load(y, i) * r * c);
       if constexpr (kNibbles) {
         typename decltype(lane)::VU bytes[kE / 2];
         for (uint32_t i = 0; i < kE / 2; ++i) bytes[i] = q[2 * i] | Shl<4>(q[2 * i + 1]);
@@ -334,19 +293,19 @@ struct TqInverseRotateFastKernel {
   HWY_INLINE void operator()(Group& g) const {
     const uint64_t base = uint64_t{g.group_id().x} * kD;
     const float* sigma = kD == 256 ? kTqSigmaByLane256.data() : kTqSigmaByLane512.data();
-    auto buf = g.template arena<float>(kTqArenaExchange);
+    auto y = g.template lane_state<float, kE>();
     g.for_each_lane([&](auto lane) HWY_ATTR {
       typename decltype(lane)::VF v[kE];
       lane.load_deinterleaved(a.in + base + size_t{lane.first()} * kE, v);
       tq::FwhtWithinLane(v);
-      for (uint32_t i = 0; i < kE; ++i) lane.store(buf, i * kSimdWidth + lane.first(), v[i]);
+      for (uint32_t i = 0; i < kE; ++i) lane.store(y, i, v[i]);
     });
-    const uint32_t last = tq::FwhtAcrossLanes<kE>(g, buf);
+    g.simd_hadamard(y, 0, kE);
     g.for_each_lane([&](auto lane) HWY_ATTR {
       typename decltype(lane)::VF v[kE];
-      tq::FwhtAcrossLanesStage<kE>(lane, buf, last, kSimdWidth / 2, v);
       for (uint32_t i = 0; i < kE; ++i) {
-        v[i] = v[i] * lane.splat(a.r_d) * lane.load(sigma + i * kSimdWidth + lane.first());
+        v[i] =
+            lane.load(y, i) * lane.splat(a.r_d) * lane.load(sigma + i * kSimdWidth + lane.first());
       }
       lane.store_interleaved(a.out + base + size_t{lane.first()} * kE, v);
     });

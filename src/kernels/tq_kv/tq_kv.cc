@@ -219,13 +219,13 @@ void RecordEncode(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_
                                        : bits == 5 ? TqEncodeHb5D256Entry()
                                        : bits == 6 ? TqEncodeHb6D256Entry()
                                                    : TqEncodeHb8D256Entry();
-    queue.dispatch(entry, grid, kTqFastGroupSize, TqFastArenaSizes(d), args);
+    queue.dispatch(entry, grid, kTqFastGroupSize, ArenaSizes{}, args);
   } else if (d == 512) {
     const detail::KernelEntry& entry = bits == 4   ? TqEncodeFastD512Entry()
                                        : bits == 5 ? TqEncodeHb5D512Entry()
                                        : bits == 6 ? TqEncodeHb6D512Entry()
                                                    : TqEncodeHb8D512Entry();
-    queue.dispatch(entry, grid, kTqFastGroupSize, TqFastArenaSizes(d), args);
+    queue.dispatch(entry, grid, kTqFastGroupSize, ArenaSizes{}, args);
   } else {
     queue.dispatch(TqEncodeFallbackKernelEntry(), grid, TqFallbackGroupSize(d),
                    TqFallbackArenaSizes(d), args);
@@ -467,9 +467,9 @@ void TqInverseRotate(Queue& queue, const TqInverseRotateParams& p, ConstView rot
   const TqInverseRotateArgs args{rotated.as<float>(), out.as<float>(), d, TqRotationScale(d)};
   const Dim3 grid{p.rows, 1, 1};
   if (d == 256) {
-    queue.dispatch(TqInverseRotateD256Entry(), grid, kTqFastGroupSize, TqFastArenaSizes(d), args);
+    queue.dispatch(TqInverseRotateD256Entry(), grid, kTqFastGroupSize, ArenaSizes{}, args);
   } else if (d == 512) {
-    queue.dispatch(TqInverseRotateD512Entry(), grid, kTqFastGroupSize, TqFastArenaSizes(d), args);
+    queue.dispatch(TqInverseRotateD512Entry(), grid, kTqFastGroupSize, ArenaSizes{}, args);
   } else {
     queue.dispatch(TqInverseRotateFallbackKernelEntry(), grid, TqFallbackGroupSize(d),
                    TqFallbackArenaSizes(d), args);

@@ -21,15 +21,11 @@ inline uint32_t TqDequantizeGroupSize(uint32_t head_dim) {
   return std::min(head_dim, kMaxGroupSize);
 }
 
-// The encoder and rotation groups' one arena (the dequantisers have none), f32 [2][D], whose
-// halves one butterfly stage reads and writes in turn: in the fast kernels the stages across
-// lanes (then the encoder's scaled values), in the fallback kernels every stage (then the
+// The fallback encoder and rotation groups' one arena (the 32-lane kernels and the dequantisers
+// have none), f32 [2][D], whose halves one butterfly stage reads and writes in turn (then the
 // encoder's indices).
 enum TqArena : uint32_t { kTqArenaExchange };
 
-inline ArenaSizes TqFastArenaSizes(uint32_t head_dim) {
-  return ArenaSizes{2 * size_t{head_dim} * sizeof(float)};
-}
 inline ArenaSizes TqFallbackArenaSizes(uint32_t head_dim) {
   return ArenaSizes{2 * size_t{head_dim} * sizeof(float)};
 }
