@@ -16,9 +16,9 @@
 //                   canonical additions x[l] + x[l + off], in that operand order.
 //   SimdHadamardRowsVec  simd_hadamard, the Walsh–Hadamard butterfly across the lanes, per row:
 //                   the 32/W vectors of a row stay in registers through all five stages; the
-//                   stages m < W pair each vector with its own lane permutation (the lower lane
-//                   keeps x[l] + x[l + m], the upper takes x[l] − x[l + m] under a mask), the
-//                   stages m >= W pair whole vectors.
+//                   stages m < W pair each vector with a shuffle of itself (immediate operands;
+//                   the lower lane keeps x[l] + x[l + m], the upper takes x[l] − x[l + m] under
+//                   a mask), the stages m >= W pair whole vectors.
 // Fast on every target with more than one lane; Highway's SCALAR target has one lane and
 // needs only the cross-vector part.
 //
@@ -148,6 +148,45 @@ HWY_INLINE void SimdSumRowsVec(const float* in, size_t stride, float* out, uint3
   }
 }
 
+#if HWY_TARGET != HWY_SCALAR
+// Lane k of the result is lane k ^ kM of v (kM < W): shuffles with immediate operands (within
+// 128-bit blocks for kM = 1, 2; whole blocks or halves beyond).
+template <uint32_t kM>
+HWY_INLINE V LanesXor(V v) {
+  const D d;
+  if constexpr (kM == 1) {
+    return hn::Shuffle2301(v);
+  } else if constexpr (kM == 2) {
+    return hn::Shuffle1032(v);
+  } else if constexpr (2 * kM == kW) {
+    return hn::ConcatLowerUpper(d, v, v);
+  } else {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+    static_assert(kM == 4 && kW == 16, "adjacent 128-bit blocks of a 512-bit vector");
+    return V{_mm512_shuffle_f32x4(v.raw, v.raw, _MM_SHUFFLE(2, 3, 0, 1))};
+#else
+    static_assert(kM == 0, "no vector of more than 8 f32 lanes outside AVX-512");
+#endif
+  }
+}
+
+// The butterfly stages kM, 2·kM, ... below W, within each vector of a row: the upper lane of a
+// pair (k & kM != 0) takes its partner minus itself, the lower one itself plus its partner.
+template <uint32_t kM>
+HWY_INLINE void HadamardInVectors(V (&v)[kVecs]) {
+  if constexpr (kM < kW) {
+    const D d;
+    const hn::RebindToUnsigned<D> du;
+    const auto upper = hn::RebindMask(d, hn::TestBit(hn::Iota(du, 0), hn::Set(du, kM)));
+    for (uint32_t i = 0; i < kVecs; ++i) {
+      const V other = LanesXor<kM>(v[i]);
+      v[i] = hn::IfThenElse(upper, hn::Sub(other, v[i]), hn::Add(v[i], other));
+    }
+    HadamardInVectors<2 * kM>(v);
+  }
+}
+#endif
+
 HWY_INLINE void SimdHadamardRowsVec(float* rows, size_t stride, uint32_t n, uint32_t group_size) {
   const D d;
   for (uint32_t base = 0; base < group_size; base += kSimdWidth) {
@@ -161,18 +200,7 @@ HWY_INLINE void SimdHadamardRowsVec(float* rows, size_t stride, uint32_t n, uint
       V v[kVecs];
       for (uint32_t m = 0; m < kVecs; ++m) v[m] = hn::LoadU(d, x + m * kW);
 #if HWY_TARGET != HWY_SCALAR
-      // Stage m < W: lane k's partner is lane k ^ m of the same vector; k is the upper lane of
-      // its pair when k & m != 0.
-      const hn::RebindToUnsigned<D> du;
-      for (uint32_t m = 1; m < kW; m *= 2) {
-        const auto lane = hn::Iota(du, 0);
-        const auto partner = hn::IndicesFromVec(d, hn::Xor(lane, hn::Set(du, m)));
-        const auto upper = hn::RebindMask(d, hn::TestBit(lane, hn::Set(du, m)));
-        for (uint32_t i = 0; i < kVecs; ++i) {
-          const V other = hn::TableLookupLanes(v[i], partner);
-          v[i] = hn::IfThenElse(upper, hn::Sub(other, v[i]), hn::Add(v[i], other));
-        }
-      }
+      HadamardInVectors<1>(v);
 #endif
       for (uint32_t step = 1; step < kVecs; step *= 2) {
         for (uint32_t i = 0; i < kVecs; ++i) {
