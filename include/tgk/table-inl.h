@@ -261,6 +261,26 @@ HWY_INLINE void BucketSteps(const float* heap, __m512 z, __m512i& n, __mmask16 (
   }
 }
 
+// 16 and 32 levels: the steps s >= 1 look their probe up by the index itself (by_index[s − 1],
+// one register or a pair) and set their bit with a masked or, one operation fewer than n's
+// update.
+template <uint32_t kStep, uint32_t kLevels>
+HWY_INLINE void BucketStepsByIndex(const BucketTable<kLevels>& table, __m512 z, __m512i& index) {
+  if constexpr (kStep < BucketTable<kLevels>::kSteps) {
+    const float* probes = table.by_index[kStep - 1].data();
+    __m512 probe;
+    if constexpr (kLevels == 16) {
+      probe = _mm512_permutexvar_ps(index, _mm512_load_ps(probes));
+    } else {
+      probe = _mm512_permutex2var_ps(_mm512_load_ps(probes), index, _mm512_load_ps(probes + 16));
+    }
+    const __mmask16 greater = _mm512_cmp_ps_mask(z, probe, _CMP_GT_OQ);
+    index =
+        _mm512_mask_or_epi32(index, greater, index, _mm512_set1_epi32(int(kLevels >> (kStep + 1))));
+    BucketStepsByIndex<kStep + 1>(table, z, index);
+  }
+}
+
 }  // namespace table_detail
 
 template <bool kFull, uint32_t kLevels>
@@ -268,10 +288,17 @@ HWY_INLINE typename LanePack<hn::ScalableTag<float>, kFull>::VU BucketIndex(
     const LanePack<hn::ScalableTag<float>, kFull>&, const BucketTable<kLevels>& table,
     typename LanePack<hn::ScalableTag<float>, kFull>::VF z) {
   using VU = typename LanePack<hn::ScalableTag<float>, kFull>::VU;
-  __m512i n = _mm512_set1_epi32(1);
-  __mmask16 greater[8] = {};
-  table_detail::BucketSteps<1, kLevels>(table.heap, z.raw, n, greater);
-  return VU{_mm512_sub_epi32(n, _mm512_set1_epi32(int(kLevels)))};
+  if constexpr (BucketTable<kLevels>::kIndexedSteps > 0) {
+    const __mmask16 greater = _mm512_cmp_ps_mask(z.raw, _mm512_set1_ps(table.heap[1]), _CMP_GT_OQ);
+    __m512i index = _mm512_maskz_mov_epi32(greater, _mm512_set1_epi32(int(kLevels / 2)));
+    table_detail::BucketStepsByIndex<1>(table, z.raw, index);
+    return VU{index};
+  } else {
+    __m512i n = _mm512_set1_epi32(1);
+    __mmask16 greater[8] = {};
+    table_detail::BucketSteps<1, kLevels>(table.heap, z.raw, n, greater);
+    return VU{_mm512_sub_epi32(n, _mm512_set1_epi32(int(kLevels)))};
+  }
 }
 #endif
 
