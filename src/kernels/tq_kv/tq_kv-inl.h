@@ -123,14 +123,15 @@ struct TqEncodeFastKernel {
       for (uint32_t i = 0; i < kE; ++i) lane.store(y, i, v[i]);
     });
     g.simd_hadamard(y, 0, kE);
-    // 3, 4. v_j = y_j·r_D; each lane sums the squares of its v in element order from +0 (product
-    // rounded, then added). For D = 512 a lane adds +0 to the other block's sum, which leaves
-    // the canonical tree's result that of its own block's 16 lanes.
+    // 3, 4. y ← y·r_D; each lane sums its squares in element order from +0 (product rounded,
+    // then added). For D = 512 a lane adds +0 to the other block's sum, which leaves the
+    // canonical tree's result that of its own block's 16 lanes.
     g.for_each_lane([&](auto lane) HWY_ATTR {
       const auto r = lane.splat(a.r_d);
       auto sum = lane.zero();
       for (uint32_t i = 0; i < kE; ++i) {
         const auto v = lane.load(y, i) * r;
+        lane.store(y, i, v);
         sum = sum + v * v;
       }
       const uint32_t block = lane.first() / kBlockLanes;
@@ -146,14 +147,12 @@ struct TqEncodeFastKernel {
       scale[b] = kD == 256 ? inv * 16.0f : inv * a.scale_factor_d512;
       a.norms[row * kBlocks + b] = n;
     }
-    // 7, 8. z_j = v_j·c (v_j = y_j·r_D again, the product of step 3), its index idx_b(z_j) (a
-    // NaN's is 0), written as nibbles or bytes.
+    // 7, 8. z_j = y_j·c, its index idx_b(z_j) (a NaN's is 0), written as nibbles or bytes.
     const auto& buckets = TqBucketsFor<kBits>();
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      const auto r = lane.splat(a.r_d);
       const auto c = lane.splat(scale[lane.first() / kBlockLanes]);
       typename decltype(lane)::VU q[kE];
-      for (uint32_t i = 0; i < kE; ++i) q[i] = BucketIndex(lane, buckets, lane.load(y, i) * r * c);
+      for (uint32_t i = 0; i < kE; ++i) q[i] = BucketIndex(lane, buckets, lane.load(y, i) * c);
       if constexpr (kNibbles) {
         typename decltype(lane)::VU bytes[kE / 2];
         for (uint32_t i = 0; i < kE / 2; ++i) bytes[i] = q[2 * i] | Shl<4>(q[2 * i + 1]);
