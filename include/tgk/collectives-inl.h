@@ -16,9 +16,9 @@
 //                   canonical additions x[l] + x[l + off], in that operand order.
 //   SimdHadamardRowsVec  simd_hadamard, the Walsh–Hadamard butterfly across the lanes, per row:
 //                   the 32/W vectors of a row stay in registers through all five stages; the
-//                   stages m < W pair each vector with a shuffle of itself (immediate operands;
-//                   the lower lane keeps x[l] + x[l + m], the upper takes x[l] − x[l + m] under
-//                   a mask), the stages m >= W pair whole vectors.
+//                   stages m < W pair each vector with a shuffle of itself (immediate operands)
+//                   in one multiply-add by ±1 per lane (the lower lane keeps x[l] + x[l + m], the
+//                   upper takes x[l] − x[l + m]), the stages m >= W pair whole vectors.
 // Fast on every target with more than one lane; Highway's SCALAR target has one lane and
 // needs only the cross-vector part.
 //
@@ -171,17 +171,17 @@ HWY_INLINE V LanesXor(V v) {
 }
 
 // The butterfly stages kM, 2·kM, ... below W, within each vector of a row: the upper lane of a
-// pair (k & kM != 0) takes its partner minus itself, the lower one itself plus its partner.
+// pair (k & kM != 0) takes its partner minus itself, the lower one its partner plus itself, as
+// one multiply-add by ±1 (the product is exact, so the sum is rounded once, as the addition
+// or subtraction would be; an addition rather than a subtraction and an addition under a mask).
 template <uint32_t kM>
 HWY_INLINE void HadamardInVectors(V (&v)[kVecs]) {
   if constexpr (kM < kW) {
     const D d;
     const hn::RebindToUnsigned<D> du;
     const auto upper = hn::RebindMask(d, hn::TestBit(hn::Iota(du, 0), hn::Set(du, kM)));
-    for (uint32_t i = 0; i < kVecs; ++i) {
-      const V other = LanesXor<kM>(v[i]);
-      v[i] = hn::IfThenElse(upper, hn::Sub(other, v[i]), hn::Add(v[i], other));
-    }
+    const V sign = hn::IfThenElse(upper, hn::Set(d, -1.0f), hn::Set(d, 1.0f));
+    for (uint32_t i = 0; i < kVecs; ++i) v[i] = hn::MulAdd(v[i], sign, LanesXor<kM>(v[i]));
     HadamardInVectors<2 * kM>(v);
   }
 }
