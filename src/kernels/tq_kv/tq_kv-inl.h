@@ -92,7 +92,8 @@ HWY_INLINE uint64_t CacheRow(const TqEncodeArgs& a, uint32_t h, uint32_t t) {
 // ===========================================================================================
 
 // hadamard_quantize_kv_fast_d256/_d512 (kBits = 4, nibbles) and hadamard_quantize_kv_hb_d256/_d512
-// (kBits = 5, 6, 8, bytes): 32 lanes per (head, token), spec section 3.1 steps 1-8.
+// (kBits = 5, 6, 8, bytes): spec section 3.1 steps 1-8, one simdgroup of 32 lanes per (head,
+// token); a group's simdgroups s take heads h0 + s of one token (tq_kv_args.h).
 template <uint32_t kD, uint32_t kBits>
 struct TqEncodeFastKernel {
   static constexpr bool kNibbles = kBits == 4;
@@ -104,21 +105,22 @@ struct TqEncodeFastKernel {
 
   template <class Group>
   HWY_INLINE void operator()(Group& g) const {
-    const uint32_t h = g.group_id().x, t = g.group_id().y;
-    const float* x = a.src + (uint64_t{t} * a.num_kv_heads + h) * kD;
-    const uint64_t row = tq::CacheRow(a, h, t);
+    const uint32_t heads = g.simdgroups(), h0 = g.group_id().x * heads, t = g.group_id().y;
+    const float* x = a.src + (uint64_t{t} * a.num_kv_heads + h0) * kD;  // head h0 + s at s·kD
     const float* sigma = kD == 256 ? kTqSigmaByLane256.data() : kTqSigmaByLane512.data();
     auto y = g.template lane_state<float, kE>();
     auto sums = g.template lane_state<float, kBlocks>();
+    // A pack lies in one simdgroup s (its head h0 + s), as lane l = first % 32 onwards of it.
+    const auto head_of = [](const auto& lane) { return lane.first() / kSimdWidth; };
+    const auto lane_in_head = [](const auto& lane) { return lane.first() % kSimdWidth; };
 
     // 1. y_j = x_j·σ_j; 2. the FWHT, its stages within each lane in registers, then those
     // across lanes.
     g.for_each_lane([&](auto lane) HWY_ATTR {
+      const uint32_t l = lane_in_head(lane);
       typename decltype(lane)::VF v[kE];
-      lane.load_deinterleaved(x + size_t{lane.first()} * kE, v);
-      for (uint32_t i = 0; i < kE; ++i) {
-        v[i] = v[i] * lane.load(sigma + i * kSimdWidth + lane.first());
-      }
+      lane.load_deinterleaved(x + head_of(lane) * size_t{kD} + size_t{l} * kE, v);
+      for (uint32_t i = 0; i < kE; ++i) v[i] = v[i] * lane.load(sigma + i * kSimdWidth + l);
       tq::FwhtWithinLane(v);
       for (uint32_t i = 0; i < kE; ++i) lane.store(y, i, v[i]);
     });
@@ -134,31 +136,36 @@ struct TqEncodeFastKernel {
         lane.store(y, i, v);
         sum = sum + v * v;
       }
-      const uint32_t block = lane.first() / kBlockLanes;
+      const uint32_t block = lane_in_head(lane) / kBlockLanes;
       for (uint32_t b = 0; b < kBlocks; ++b) lane.store(sums, b, b == block ? sum : lane.zero());
     });
     for (uint32_t b = 0; b < kBlocks; ++b) g.simd_sum(sums, b);
-    // 5, 6. The norms and the scale to N(0,1), uniform over the group.
-    float scale[kBlocks];
-    for (uint32_t b = 0; b < kBlocks; ++b) {
-      const float total = sums.row(b)[0];
-      const float n = kD == 256 ? std::sqrt(total) : std::sqrt(total / 256.0f);
-      const float inv = n > 1e-10f ? 1.0f / n : 0.0f;
-      scale[b] = kD == 256 ? inv * 16.0f : inv * a.scale_factor_d512;
-      a.norms[row * kBlocks + b] = n;
+    // 5, 6. The norms and the scale to N(0,1), uniform over a head's simdgroup.
+    float scale[kTqEncodeMaxHeads][kBlocks];
+    uint64_t rows[kTqEncodeMaxHeads];
+    for (uint32_t s = 0; s < heads; ++s) {
+      rows[s] = tq::CacheRow(a, h0 + s, t);
+      for (uint32_t b = 0; b < kBlocks; ++b) {
+        const float total = sums.row(b)[s * kSimdWidth];
+        const float n = kD == 256 ? std::sqrt(total) : std::sqrt(total / 256.0f);
+        const float inv = n > 1e-10f ? 1.0f / n : 0.0f;
+        scale[s][b] = kD == 256 ? inv * 16.0f : inv * a.scale_factor_d512;
+        a.norms[rows[s] * kBlocks + b] = n;
+      }
     }
     // 7, 8. z_j = y_j·c, its index idx_b(z_j) (a NaN's is 0), written as nibbles or bytes.
     const auto& buckets = TqBucketsFor<kBits>();
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      const auto c = lane.splat(scale[lane.first() / kBlockLanes]);
+      const uint32_t s = head_of(lane), l = lane_in_head(lane);
+      const auto c = lane.splat(scale[s][l / kBlockLanes]);
       typename decltype(lane)::VU q[kE];
       for (uint32_t i = 0; i < kE; ++i) q[i] = BucketIndex(lane, buckets, lane.load(y, i) * c);
       if constexpr (kNibbles) {
         typename decltype(lane)::VU bytes[kE / 2];
         for (uint32_t i = 0; i < kE / 2; ++i) bytes[i] = q[2 * i] | Shl<4>(q[2 * i + 1]);
-        lane.store_interleaved(a.packed + row * (kD / 2) + size_t{lane.first()} * (kE / 2), bytes);
+        lane.store_interleaved(a.packed + rows[s] * (kD / 2) + size_t{l} * (kE / 2), bytes);
       } else {
-        lane.store_interleaved(a.packed + row * kD + size_t{lane.first()} * kE, q);
+        lane.store_interleaved(a.packed + rows[s] * kD + size_t{l} * kE, q);
       }
     });
   }

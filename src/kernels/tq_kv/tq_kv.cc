@@ -207,25 +207,27 @@ constexpr std::string_view kDequantizeHbPrefix = "dispatch_tq_dequantize_hb_kv";
 constexpr std::string_view kDequantizeHbSeqPrefix = "dispatch_tq_dequantize_hb_kv_seq";
 constexpr std::string_view kRotatePrefix = "tq_inverse_rotate";
 
-// Records the encoder for `tokens` tokens (groups (h, t)), token t at position first_pos + t.
+// Records the encoder for `tokens` tokens, token t at position first_pos + t (groups as in
+// tq_kv_args.h).
 void RecordEncode(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_t cap,
                   uint64_t first_pos, uint32_t tokens, bool is_sliding, float sf, const float* src,
                   View packed, View norms) {
   const TqEncodeArgs args{src,       packed.as<uint8_t>(), norms.as<float>(),  nkv, d, cap,
                           first_pos, is_sliding,           TqRotationScale(d), sf};
-  const Dim3 grid{nkv, tokens, 1};
+  const uint32_t heads = d == 256 || d == 512 ? TqEncodeHeadsPerGroup(nkv) : 1;
+  const Dim3 grid{nkv / heads, tokens, 1};
   if (d == 256) {
     const detail::KernelEntry& entry = bits == 4   ? TqEncodeFastD256Entry()
                                        : bits == 5 ? TqEncodeHb5D256Entry()
                                        : bits == 6 ? TqEncodeHb6D256Entry()
                                                    : TqEncodeHb8D256Entry();
-    queue.dispatch(entry, grid, kTqFastGroupSize, ArenaSizes{}, args);
+    queue.dispatch(entry, grid, heads * kSimdWidth, ArenaSizes{}, args);
   } else if (d == 512) {
     const detail::KernelEntry& entry = bits == 4   ? TqEncodeFastD512Entry()
                                        : bits == 5 ? TqEncodeHb5D512Entry()
                                        : bits == 6 ? TqEncodeHb6D512Entry()
                                                    : TqEncodeHb8D512Entry();
-    queue.dispatch(entry, grid, kTqFastGroupSize, ArenaSizes{}, args);
+    queue.dispatch(entry, grid, heads * kSimdWidth, ArenaSizes{}, args);
   } else {
     queue.dispatch(TqEncodeFallbackKernelEntry(), grid, TqFallbackGroupSize(d),
                    TqFallbackArenaSizes(d), args);
