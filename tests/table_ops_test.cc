@@ -69,13 +69,19 @@ struct TableOpKernel {
     });
   }
 
+  // Three values a lane: in[l], in[n + l] and in[2n + l].
   template <uint32_t kLevels, class Group>
   HWY_INLINE void Bucket(Group& g) const {
     const auto& table = *static_cast<const BucketTable<kLevels>*>(a.bucket_table);
     const float* in = static_cast<const float*>(a.in);
     uint32_t* out = static_cast<uint32_t*>(a.out);
+    const uint32_t n = g.size();
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      lane.store(out + lane.first(), BucketIndex(lane, table, lane.load(in + lane.first())));
+      typename decltype(lane)::VF z[3];
+      typename decltype(lane)::VU index[3];
+      for (uint32_t k = 0; k < 3; ++k) z[k] = lane.load(in + k * n + lane.first());
+      BucketIndex(lane, table, z, index);
+      for (uint32_t k = 0; k < 3; ++k) lane.store(out + k * n + lane.first(), index[k]);
     });
   }
 
@@ -339,17 +345,17 @@ void ExpectBucketIndex(TableOpsTest& test, TableOp op, uint32_t seed) {
                               0x00000000u, 0x80000000u, 0x00000001u}) {
     in.push_back(FloatFromBits(bits));
   }
-  for (uint32_t i = 0; i < 200; ++i) in.push_back(rng.Uniform(-4.0f, 4.0f) * Entry(rng));
-  in.resize(std::min<size_t>(in.size(), 1024));
+  // Three values a lane (in[l], in[n + l], in[2n + l]), for groups of n and of 37 lanes.
+  while (in.size() < 3 * 1024) in.push_back(rng.Uniform(-4.0f, 4.0f) * Entry(rng));
   std::vector<uint32_t> want(in.size());
   for (size_t l = 0; l < in.size(); ++l) {
     for (const float t : sorted) want[l] += in[l] > t;
   }
   TableOpArgs args{op, in.data()};
   args.bucket_table = &table;
-  for (const uint32_t group : {uint32_t(in.size()), 37u}) {
-    EXPECT_TRUE(BitsEqual(std::vector<uint32_t>(want.begin(), want.begin() + group),
-                          test.Run<uint32_t>(args, group, group)))
+  for (const uint32_t group : {1024u, 37u}) {
+    EXPECT_TRUE(BitsEqual(std::vector<uint32_t>(want.begin(), want.begin() + 3 * group),
+                          test.Run<uint32_t>(args, group, 3 * group)))
         << kLevels << " levels, group size " << group;
   }
 }

@@ -168,8 +168,10 @@ struct TqEncodeFastKernel {
     g.for_each_lane([&](auto lane) HWY_ATTR {
       const uint32_t s = head_of(lane), l = lane_in_head(lane);
       const auto c = lane.splat(scale[s][l / kBlockLanes]);
+      typename decltype(lane)::VF z[kE];
       typename decltype(lane)::VU q[kE];
-      for (uint32_t i = 0; i < kE; ++i) q[i] = BucketIndex(lane, buckets, lane.load(y, i) * c);
+      for (uint32_t i = 0; i < kE; ++i) z[i] = lane.load(y, i) * c;
+      BucketIndex(lane, buckets, z, q);
       if constexpr (kNibbles) {
         typename decltype(lane)::VU bytes[kE / 2];
         for (uint32_t i = 0; i < kE / 2; ++i) bytes[i] = q[2 * i] | Shl<4>(q[2 * i + 1]);
@@ -229,8 +231,10 @@ struct TqEncodeFallbackKernel {
     const float sqrt_d = std::sqrt(float(d));
     g.for_each_lane([&](auto lane) HWY_ATTR {
       const auto u = scaled ? lane.load(v, 0) / lane.splat(n) : lane.zero();
-      lane.store(codes, y_at + lane.first(),
-                 BucketIndex(lane, kTqBuckets4, u * lane.splat(sqrt_d)));
+      const decltype(u) z[1] = {u * lane.splat(sqrt_d)};
+      typename decltype(lane)::VU q[1];
+      BucketIndex(lane, kTqBuckets4, z, q);
+      lane.store(codes, y_at + lane.first(), q[0]);
     });
     g.barrier();
     // Lanes j < D/2 pack byte j from elements 2j (low nibble) and 2j + 1 (high nibble).
