@@ -11,7 +11,8 @@
 // the next starts, so a lane sees every arena write any lane made in an earlier phase; within
 // a phase, a lane must not read arena bytes another lane writes (a GPU would race; the checked
 // scalar mode reports it). Lane-body locals end with the body; values that cross a barrier
-// live in g.lane_state<T, N>() (N values per lane).
+// live in g.lane_state<T, N>() (N values per lane, zeroed) or, when every value is written
+// before it is read, g.uninitialized_lane_state<T, N>() (no clearing).
 //
 // Two instantiations run the same functor:
 //   ScalarGroup: `lane` is a ScalarLane, one lane at a time, varying values are plain float /
@@ -696,10 +697,7 @@ class GroupBase {
   // by a run-time count allocates (and clears) no more than it uses.
   template <class T, uint32_t N = 1>
   LaneState<T, N> lane_state(uint32_t slots = N) {
-    const uint32_t stride =
-        (size() + kLaneStatePadding - 1) / kLaneStatePadding * kLaneStatePadding;
-    void* p = batch_.scratch->AllocateLaneState(sizeof(T) * std::min(slots, N) * stride);
-    return LaneState<T, N>(static_cast<T*>(p), stride);
+    return AllocateState<T, N>(slots, tgk::detail::ThreadScratch::Fill::kZero);
   }
 
   // Simdgroup collectives over lane state slot n; every active lane of a simdgroup receives
@@ -741,6 +739,14 @@ class GroupBase {
   }
 
  protected:
+  template <class T, uint32_t N>
+  LaneState<T, N> AllocateState(uint32_t slots, tgk::detail::ThreadScratch::Fill fill) {
+    const uint32_t stride =
+        (size() + kLaneStatePadding - 1) / kLaneStatePadding * kLaneStatePadding;
+    void* p = batch_.scratch->AllocateLaneState(sizeof(T) * std::min(slots, N) * stride, fill);
+    return LaneState<T, N>(static_cast<T*>(p), stride);
+  }
+
   const tgk::detail::GroupBatch& batch_;
   Dim3 id_;
 };
@@ -759,6 +765,17 @@ class ScalarGroup : public impl::GroupBase {
   ScalarArenaView<T> arena(uint32_t index) const {
     return ScalarArenaView<T>(reinterpret_cast<T*>(batch_.scratch->arena(index)),
                               arena_bytes(index) / sizeof(T), index, checker_);
+  }
+
+  // Lane state that the kernel writes before it reads (GroupBase::lane_state without the
+  // zeroing): the scalar lanes fill it with 0xFF bytes (NaN for floats), so that a read before
+  // a write shows in the oracle's results.
+  template <class T, uint32_t N = 1>
+  LaneState<T, N> uninitialized_lane_state(uint32_t slots = N) {
+    LaneState<T, N> state = AllocateState<T, N>(slots, tgk::detail::ThreadScratch::Fill::kNone);
+    std::memset(static_cast<void*>(state.row(0)), 0xFF,
+                sizeof(T) * std::min(slots, N) * state.stride());
+    return state;
   }
 
   template <class Body>
@@ -787,6 +804,12 @@ class SimdGroup : public impl::GroupBase {
   SimdArenaView<T> arena(uint32_t index) const {
     return SimdArenaView<T>(reinterpret_cast<T*>(batch_.scratch->arena(index)),
                             arena_bytes(index) / sizeof(T));
+  }
+
+  // Its values are whatever the thread's scratch held (see ScalarGroup).
+  template <class T, uint32_t N = 1>
+  LaneState<T, N> uninitialized_lane_state(uint32_t slots = N) {
+    return AllocateState<T, N>(slots, tgk::detail::ThreadScratch::Fill::kNone);
   }
 
   // The collectives of GroupBase, by whole vectors (collectives-inl.h), with the same bits.

@@ -108,8 +108,9 @@ struct TqEncodeFastKernel {
     const uint32_t heads = g.simdgroups(), h0 = g.group_id().x * heads, t = g.group_id().y;
     const float* x = a.src + (uint64_t{t} * a.num_kv_heads + h0) * kD;  // head h0 + s at s·kD
     const float* sigma = kD == 256 ? kTqSigmaByLane256.data() : kTqSigmaByLane512.data();
-    auto y = g.template lane_state<float, kE>();
-    auto sums = g.template lane_state<float, kBlocks>();
+    // Every value is written before it is read (every simdgroup has a head).
+    auto y = g.template uninitialized_lane_state<float, kE>();
+    auto sums = g.template uninitialized_lane_state<float, kBlocks>();
     // A pack lies in one simdgroup s (its head h0 + s), as lane l = first % 32 onwards of it.
     const auto head_of = [](const auto& lane) { return lane.first() / kSimdWidth; };
     const auto lane_in_head = [](const auto& lane) { return lane.first() % kSimdWidth; };
@@ -313,7 +314,7 @@ struct TqInverseRotateFastKernel {
   HWY_INLINE void operator()(Group& g) const {
     const uint64_t base = uint64_t{g.group_id().x} * kD;
     const float* sigma = kD == 256 ? kTqSigmaByLane256.data() : kTqSigmaByLane512.data();
-    auto y = g.template lane_state<float, kE>();
+    auto y = g.template uninitialized_lane_state<float, kE>();
     g.for_each_lane([&](auto lane) HWY_ATTR {
       typename decltype(lane)::VF v[kE];
       lane.load_deinterleaved(a.in + base + size_t{lane.first()} * kE, v);
