@@ -2,7 +2,10 @@
 // instance per target (scalar lanes and every compiled Highway target this CPU runs):
 //   simd_sum_rows        detail::SimdSumRows (the multi-value sum, collectives-inl.h on packs)
 //   simd_sum, simd_max   detail::SimdSum / SimdMax (by whole vectors on packs)
-//   load_deinterleaved4  lane k reads p[4k + i] into e[i] (f32, and f16 widened exactly)
+//   simd_hadamard        detail::SimdHadamardRows (in registers on packs)
+//   load_deinterleaved   lane k reads p[N·k + i] into e[i] (f32, N = 1..16; f16 widened
+//                        exactly, N = 4; and load_deinterleaved4)
+//   store_interleaved    lane k writes v[i] to p[N·k + i] (f32, N = 1..16; bytes, N = 4..16)
 //   RoundF16             F32FromF16(F16FromF32(x))
 // Group sizes include partial last simdgroups and partial last packs. Inputs mix specials (NaN
 // payloads, ±inf, ±0, subnormals) with values of spread exponents, whose sums change bits under
@@ -22,19 +25,25 @@ namespace tgk {
 enum class GroupOp : uint32_t {
   kSumRows,          // in [rows][lanes] -> out [lanes]: simd_sum_rows of rows [first, first+32)
   kSum,              // in [lanes] -> out [lanes]
+  kHadamard,         // in [rows][lanes] -> out [rows][lanes]: simd_hadamard of rows [3, 12)
   kMax,              // in [lanes] -> out [lanes]
-  kDeinterleaveF32,  // in f32 [4·lanes] -> out [4][lanes]
-  kDeinterleaveF16,  // in f16 [4·lanes] -> out [4][lanes]
+  kDeinterleaveF32,  // in f32 [N·lanes] -> out [N][lanes]
+  kDeinterleaveF16,  // in f16 [4·lanes] -> out [4][lanes] (load_deinterleaved4)
+  kInterleaveF32,    // in f32 [N][lanes] -> out [N·lanes]
+  kInterleaveU8,     // in u32 [N][lanes] (values below 256) -> out u8 [N·lanes]
   kRoundF16,         // in [lanes] -> out [lanes]
 };
 
 inline constexpr uint32_t kSumRowsTotal = 40;  // rows in the lane state
 inline constexpr uint32_t kSumRowsFirst = 5;   // the rows summed: [5, 37)
+inline constexpr uint32_t kHadamardFirst = 3;  // the rows transformed: [3, 12)
+inline constexpr uint32_t kHadamardRows = 9;
 
 struct GroupOpArgs {
   GroupOp op;
   const void* in;
-  float* out;
+  void* out;
+  uint32_t group;  // N of the (de)interleaving operations
 };
 
 }  // namespace tgk
@@ -44,14 +53,39 @@ HWY_BEFORE_NAMESPACE();
 namespace tgk {
 namespace HWY_NAMESPACE {
 
-// One group; lane l works on element l (or elements 4l .. 4l + 3).
+// One group; lane l works on element l (or elements N·l .. N·l + N − 1).
 struct GroupOpKernel {
   GroupOpArgs a;
+
+  template <size_t N, class Group>
+  HWY_INLINE void Interleaving(Group& g) const {
+    const uint32_t n = g.size();
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      using Lane = decltype(lane);
+      if (a.op == GroupOp::kDeinterleaveF32) {
+        typename Lane::VF e[N];
+        lane.load_deinterleaved(static_cast<const float*>(a.in) + N * lane.first(), e);
+        float* out = static_cast<float*>(a.out);
+        for (uint32_t i = 0; i < N; ++i) lane.store(out + i * n + lane.first(), e[i]);
+      } else if (a.op == GroupOp::kInterleaveF32) {
+        const float* in = static_cast<const float*>(a.in);
+        typename Lane::VF v[N];
+        for (uint32_t i = 0; i < N; ++i) v[i] = lane.load(in + i * n + lane.first());
+        lane.store_interleaved(static_cast<float*>(a.out) + N * lane.first(), v);
+      } else if constexpr (N % 4 == 0) {
+        const uint32_t* in = static_cast<const uint32_t*>(a.in);
+        typename Lane::VU v[N];
+        for (uint32_t i = 0; i < N; ++i) v[i] = lane.load(in + i * n + lane.first());
+        lane.store_interleaved(static_cast<uint8_t*>(a.out) + N * lane.first(), v);
+      }
+    });
+  }
 
   template <class Group>
   HWY_INLINE void operator()(Group& g) const {
     const uint32_t n = g.size();
     const float* in = static_cast<const float*>(a.in);
+    float* out = static_cast<float*>(a.out);
     switch (a.op) {
       case GroupOp::kSumRows: {
         auto rows = g.template lane_state<float, kSumRowsTotal>();
@@ -63,7 +97,22 @@ struct GroupOpKernel {
         });
         g.simd_sum_rows(rows, kSumRowsFirst, sums, 1);
         g.for_each_lane([&](auto lane)
-                            HWY_ATTR { lane.store(a.out + lane.first(), lane.load(sums, 1)); });
+                            HWY_ATTR { lane.store(out + lane.first(), lane.load(sums, 1)); });
+        break;
+      }
+      case GroupOp::kHadamard: {
+        auto rows = g.template lane_state<float, kSumRowsTotal>();
+        g.for_each_lane([&](auto lane) HWY_ATTR {
+          for (uint32_t r = 0; r < kSumRowsTotal; ++r) {
+            lane.store(rows, r, lane.load(in + r * n + lane.first()));
+          }
+        });
+        g.simd_hadamard(rows, kHadamardFirst, kHadamardRows);
+        g.for_each_lane([&](auto lane) HWY_ATTR {
+          for (uint32_t r = 0; r < kSumRowsTotal; ++r) {
+            lane.store(out + r * n + lane.first(), lane.load(rows, r));
+          }
+        });
         break;
       }
       case GroupOp::kSum:
@@ -77,24 +126,35 @@ struct GroupOpKernel {
           g.simd_max(values, 2);
         }
         g.for_each_lane([&](auto lane)
-                            HWY_ATTR { lane.store(a.out + lane.first(), lane.load(values, 2)); });
+                            HWY_ATTR { lane.store(out + lane.first(), lane.load(values, 2)); });
         break;
       }
       case GroupOp::kDeinterleaveF32:
+      case GroupOp::kInterleaveF32:
+      case GroupOp::kInterleaveU8:
+        switch (a.group) {
+          case 1:
+            return Interleaving<1>(g);
+          case 2:
+            return Interleaving<2>(g);
+          case 4:
+            return Interleaving<4>(g);
+          case 8:
+            return Interleaving<8>(g);
+          case 16:
+            return Interleaving<16>(g);
+        }
+        break;
       case GroupOp::kDeinterleaveF16:
         g.for_each_lane([&](auto lane) HWY_ATTR {
           typename decltype(lane)::VF e[4];
-          if (a.op == GroupOp::kDeinterleaveF32) {
-            lane.load_deinterleaved4(in + 4 * lane.first(), e);
-          } else {
-            lane.load_deinterleaved4(static_cast<const f16*>(a.in) + 4 * lane.first(), e);
-          }
-          for (uint32_t i = 0; i < 4; ++i) lane.store(a.out + i * n + lane.first(), e[i]);
+          lane.load_deinterleaved4(static_cast<const f16*>(a.in) + 4 * lane.first(), e);
+          for (uint32_t i = 0; i < 4; ++i) lane.store(out + i * n + lane.first(), e[i]);
         });
         break;
       case GroupOp::kRoundF16:
         g.for_each_lane([&](auto lane) HWY_ATTR {
-          lane.store(a.out + lane.first(), RoundF16(lane.load(in + lane.first())));
+          lane.store(out + lane.first(), RoundF16(lane.load(in + lane.first())));
         });
         break;
     }
@@ -116,6 +176,7 @@ HWY_AFTER_NAMESPACE();
 #include <limits>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "tgk/convert.h"
@@ -173,13 +234,24 @@ std::vector<float> Values(size_t n, uint32_t seed, bool specials) {
 
 class GroupOpsTest : public ::testing::TestWithParam<Target> {
  protected:
-  std::vector<float> Run(GroupOp op, uint32_t group_size, const void* in, size_t out_size) {
-    std::vector<float> out(out_size, FloatFromBits(0x7FBADBADu));  // poisoned
+  template <class T = float>
+  std::vector<T> Run(GroupOp op, uint32_t group_size, const void* in, size_t out_size,
+                     uint32_t group = 0) {
+    std::vector<T> out(out_size);
+    for (T& x : out) x = Poison<T>();
     Queue queue(QueueOptions{.threads = 1, .target = GetParam()});
     queue.dispatch(GroupOpKernelEntry(), Dim3{1}, group_size, ArenaSizes{},
-                   GroupOpArgs{op, in, out.data()});
+                   GroupOpArgs{op, in, out.data(), group});
     queue.commit_and_wait();
     return out;
+  }
+  template <class T>
+  static T Poison() {
+    if constexpr (std::is_same_v<T, float>) {
+      return FloatFromBits(0x7FBADBADu);
+    } else {
+      return T(0xAD);
+    }
   }
 };
 
@@ -225,6 +297,34 @@ TEST_P(GroupOpsTest, SimdSumRowsAddsInTheCanonicalOrder) {
   ExpectSameBits(want, Run(GroupOp::kSumRows, n, in.data(), n), "canonical order");
 }
 
+TEST_P(GroupOpsTest, SimdHadamardIsTheScalarDefinition) {
+  for (uint32_t n : kGroupSizes) {
+    for (bool specials : {false, true}) {
+      const std::vector<float> in = Values(size_t{kSumRowsTotal} * n, 5000 + n, specials);
+      std::vector<float> want = in;
+      tgk::detail::SimdHadamardRows(want.data() + size_t{kHadamardFirst} * n, n, kHadamardRows, n);
+      ExpectSameBits(want, Run(GroupOp::kHadamard, n, in.data(), want.size()),
+                     "group size " + std::to_string(n), /*any_nan=*/true);
+    }
+  }
+}
+
+// Lane 0 holds 1, lane 1 2^24 and lane 2 −2^24: lane 0 ends with the sum of all lanes, which the
+// stage m = 1 first makes (1 + 2^24) + (−2^24) = 0 (the 1 rounded away); the stage m = 2 first
+// would make (1 − 2^24) + 2^24 = 1.
+TEST_P(GroupOpsTest, SimdHadamardStagesRunInOrder) {
+  constexpr uint32_t n = 32;
+  std::vector<float> in(size_t{kSumRowsTotal} * n, 0.0f);
+  float* row = in.data() + size_t{kHadamardFirst} * n;
+  row[0] = 1.0f;
+  row[1] = 0x1p24f;
+  row[2] = -0x1p24f;
+  std::vector<float> want = in;
+  tgk::detail::SimdHadamardRows(want.data() + size_t{kHadamardFirst} * n, n, kHadamardRows, n);
+  ASSERT_EQ(want[size_t{kHadamardFirst} * n], 0.0f);
+  ExpectSameBits(want, Run(GroupOp::kHadamard, n, in.data(), want.size()), "stage order");
+}
+
 TEST_P(GroupOpsTest, SimdSumAndMaxAreTheScalarDefinitions) {
   for (uint32_t n : kGroupSizes) {
     for (bool specials : {false, true}) {
@@ -248,17 +348,19 @@ TEST_P(GroupOpsTest, SimdSumAndMaxAreTheScalarDefinitions) {
   ExpectSameBits(max, Run(GroupOp::kMax, 64, zeros.data(), 64), "signed zeros");
 }
 
-TEST_P(GroupOpsTest, LoadDeinterleaved4ReadsGroupsOfFour) {
-  for (uint32_t n : kGroupSizes) {
-    const std::vector<float> in = Values(4 * size_t{n}, 2000 + n, true);
-    std::vector<float> want(4 * size_t{n});
-    for (uint32_t l = 0; l < n; ++l) {
-      for (uint32_t i = 0; i < 4; ++i) want[i * n + l] = in[4 * l + i];
+TEST_P(GroupOpsTest, LoadDeinterleavedReadsGroupsOfN) {
+  for (uint32_t group : {1u, 2u, 4u, 8u, 16u}) {
+    for (uint32_t n : kGroupSizes) {
+      const std::vector<float> in = Values(group * size_t{n}, 2000 + n, true);
+      std::vector<float> want(group * size_t{n});
+      for (uint32_t l = 0; l < n; ++l) {
+        for (uint32_t i = 0; i < group; ++i) want[i * n + l] = in[group * l + i];
+      }
+      ExpectSameBits(want, Run(GroupOp::kDeinterleaveF32, n, in.data(), want.size(), group),
+                     "f32, N = " + std::to_string(group) + ", group size " + std::to_string(n));
     }
-    ExpectSameBits(want, Run(GroupOp::kDeinterleaveF32, n, in.data(), want.size()),
-                   "f32, group size " + std::to_string(n));
   }
-  // f16: every pattern, 1024 lanes a group.
+  // f16 (load_deinterleaved4): every pattern, 1024 lanes a group.
   std::vector<f16> halves(4 * 1024);
   for (uint32_t base = 0; base < 0x10000; base += uint32_t(halves.size())) {
     for (uint32_t h = 0; h < halves.size(); ++h) halves[h] = f16{uint16_t(base + h)};
@@ -270,6 +372,31 @@ TEST_P(GroupOpsTest, LoadDeinterleaved4ReadsGroupsOfFour) {
       ExpectSameBits(
           want, Run(GroupOp::kDeinterleaveF16, n, halves.data(), want.size()),
           "f16 from pattern " + std::to_string(base) + ", group size " + std::to_string(n));
+    }
+  }
+}
+
+TEST_P(GroupOpsTest, StoreInterleavedWritesGroupsOfN) {
+  for (uint32_t group : {1u, 2u, 4u, 8u, 16u}) {
+    for (uint32_t n : kGroupSizes) {
+      const std::string what = "N = " + std::to_string(group) + ", group size " + std::to_string(n);
+      // The output has one element past the lanes' groups, which must keep its poison.
+      const std::vector<float> in = Values(group * size_t{n}, 4000 + n, true);
+      std::vector<float> want(group * size_t{n} + 1, Poison<float>());
+      for (uint32_t l = 0; l < n; ++l) {
+        for (uint32_t i = 0; i < group; ++i) want[group * l + i] = in[i * n + l];
+      }
+      ExpectSameBits(want, Run(GroupOp::kInterleaveF32, n, in.data(), want.size(), group),
+                     "f32, " + what);
+      if (group < 4) continue;
+      std::vector<uint32_t> bytes(group * size_t{n});
+      for (size_t k = 0; k < bytes.size(); ++k) bytes[k] = uint32_t(k * 37 + n) & 0xFFu;
+      std::vector<uint8_t> want8(group * size_t{n} + 1, Poison<uint8_t>());
+      for (uint32_t l = 0; l < n; ++l) {
+        for (uint32_t i = 0; i < group; ++i) want8[group * l + i] = uint8_t(bytes[i * n + l]);
+      }
+      EXPECT_EQ(want8, Run<uint8_t>(GroupOp::kInterleaveU8, n, bytes.data(), want8.size(), group))
+          << "bytes, " << what;
     }
   }
 }

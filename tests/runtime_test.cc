@@ -70,6 +70,8 @@ struct LaneStateArgs {
   uint32_t* out_u;  // [group][3][lane]
   float* out_f;     // [group][5][lane]
   int32_t* out_i;   // [group][lane]
+  uint32_t* fresh;  // [group][lane]: bits of uninitialized lane state before its first write
+  float* out_w;     // [group][lane]: its two written values, summed after a barrier
 };
 
 enum class CollectiveOp : uint32_t { kSum, kMax, kShuffleXor, kBroadcast };
@@ -255,7 +257,8 @@ struct ArenaKernel {
   }
 };
 
-// Lane state starts zeroed in every group and keeps each lane's values across barriers.
+// Lane state starts zeroed in every group (uninitialized lane state: 0xFF bytes on scalar
+// lanes, anything on packs) and keeps each lane's values across barriers.
 struct LaneStateKernel {
   rt::LaneStateArgs a;
 
@@ -266,7 +269,11 @@ struct LaneStateKernel {
     auto su = g.template lane_state<uint32_t, 3>();
     auto sf = g.template lane_state<float, 5>();
     auto si = g.template lane_state<int32_t>();
+    auto sw = g.template uninitialized_lane_state<float, 2>();
     g.for_each_lane([&](auto lane) HWY_ATTR {
+      lane.store(a.fresh + size_t{group} * n + lane.first(), BitsOf(lane.load(sw, 1)));
+      lane.store(sw, 0, ToFloat(AsSigned(lane.id())));
+      lane.store(sw, 1, lane.splat(float(group)));
       bool dirty = false;
       for (uint32_t s = 0; s < 3; ++s) {
         dirty |= lane.any(NotMask(lane.load(su, s) == lane.splat(0u)));
@@ -308,6 +315,7 @@ struct LaneStateKernel {
         lane.store(a.out_f + (size_t{group} * 5 + s) * n + lane.first(), lane.load(sf, s));
       }
       lane.store(a.out_i + size_t{group} * n + lane.first(), lane.load(si, 0));
+      lane.store(a.out_w + size_t{group} * n + lane.first(), lane.load(sw, 0) + lane.load(sw, 1));
     });
   }
 };
@@ -853,9 +861,21 @@ TEST_P(RuntimeTest, LaneStateIsZeroedAndSurvivesBarriers) {
     std::vector<uint32_t> dirty(groups, 0), out_u(size_t{groups} * 3 * n);
     std::vector<float> out_f(size_t{groups} * 5 * n);
     std::vector<int32_t> out_i(size_t{groups} * n);
+    std::vector<uint32_t> fresh(size_t{groups} * n);
+    std::vector<float> out_w(size_t{groups} * n);
     queue.dispatch(LaneStateKernelEntry(), Dim3{groups, 1, 1}, n, ArenaSizes{},
-                   LaneStateArgs{dirty.data(), out_u.data(), out_f.data(), out_i.data()});
+                   LaneStateArgs{dirty.data(), out_u.data(), out_f.data(), out_i.data(),
+                                 fresh.data(), out_w.data()});
     queue.commit_and_wait();
+    std::vector<float> want_w;
+    for (uint32_t g = 0; g < groups; ++g) {
+      for (uint32_t l = 0; l < n; ++l) want_w.push_back(float(l) + float(g));
+    }
+    EXPECT_TRUE(SameBits(want_w, out_w));
+    // A read before the first write shows as a NaN on the oracle (packs read whatever was there).
+    if (GetParam().target.is_scalar()) {
+      EXPECT_EQ(fresh, std::vector<uint32_t>(fresh.size(), 0xFFFFFFFFu));
+    }
     std::vector<uint32_t> want_u;
     std::vector<float> want_f;
     std::vector<int32_t> want_i;

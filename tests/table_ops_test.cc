@@ -4,7 +4,8 @@
 //   LoadNibble                          the nibble of element id in a packed row
 //   DecodeTableRow                      table.entry[codes[i]] · scale
 //   LoadXorPartner, GatherArena         arena reads at id ^ m, at any index
-//   LanesAt, StoreStrided               addressing past the group and strided columns
+//   LanesAt                             addressing past the group
+//   BucketIndex (16, 32, 64, 256 levels) the bucket of a value among sorted boundaries
 // Tables hold NaN payloads, signed zeros (where the table allows them) and subnormals, which a
 // lookup through arithmetic instead of data movement would change. Group sizes include partial
 // last packs.
@@ -30,7 +31,10 @@ enum class TableOp : uint32_t {
   kPartner,    // in f32 [lanes] -> out f32 [31][lanes]: m = 1..31
   kGather,     // in u32 [lanes] -> out u32 [lanes]: element lanes − 1 − id
   kLanesAt,    // -> out u32 [3·lanes]: element j holds the id of the lane writing it
-  kStrided,    // in f32 [lanes] -> out f32 [3·lanes]: element 3·id
+  kBucket16,   // in f32 [lanes], bucket table -> out u32 [lanes]
+  kBucket32,
+  kBucket64,
+  kBucket256,
 };
 
 struct TableOpArgs {
@@ -41,6 +45,7 @@ struct TableOpArgs {
   size_t n;
   float scale;
   void* out;
+  const void* bucket_table;  // BucketTable<levels> of the kBucket ops
 };
 
 }  // namespace tgk
@@ -61,6 +66,22 @@ struct TableOpKernel {
     g.for_each_lane([&](auto lane) HWY_ATTR {
       const typename Group::Lane lanes = lane;
       lanes.store(out + lane.first(), table(lanes, lanes.load(codes + lane.first())));
+    });
+  }
+
+  // Three values a lane: in[l], in[n + l] and in[2n + l].
+  template <uint32_t kLevels, class Group>
+  HWY_INLINE void Bucket(Group& g) const {
+    const auto& table = *static_cast<const BucketTable<kLevels>*>(a.bucket_table);
+    const float* in = static_cast<const float*>(a.in);
+    uint32_t* out = static_cast<uint32_t*>(a.out);
+    const uint32_t n = g.size();
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      typename decltype(lane)::VF z[3];
+      typename decltype(lane)::VU index[3];
+      for (uint32_t k = 0; k < 3; ++k) z[k] = lane.load(in + k * n + lane.first());
+      BucketIndex(lane, table, z, index);
+      for (uint32_t k = 0; k < 3; ++k) lane.store(out + k * n + lane.first(), index[k]);
     });
   }
 
@@ -124,14 +145,14 @@ struct TableOpKernel {
         });
         return;
       }
-      case TableOp::kStrided: {
-        const float* in = static_cast<const float*>(a.in);
-        float* out = static_cast<float*>(a.out);
-        g.for_each_lane([&](auto lane) HWY_ATTR {
-          StoreStrided(lane, out + 3 * size_t{lane.first()}, 3, lane.load(in + lane.first()));
-        });
-        return;
-      }
+      case TableOp::kBucket16:
+        return Bucket<16>(g);
+      case TableOp::kBucket32:
+        return Bucket<32>(g);
+      case TableOp::kBucket64:
+        return Bucket<64>(g);
+      case TableOp::kBucket256:
+        return Bucket<256>(g);
     }
   }
 };
@@ -145,6 +166,8 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -188,7 +211,7 @@ std::vector<float> OddTable(uint32_t seed) {
 }
 
 class TableOpsTest : public ::testing::TestWithParam<Target> {
- protected:
+ public:
   template <class T>
   std::vector<T> Run(TableOpArgs args, uint32_t group_size, size_t out_size, size_t arena = 0) {
     std::vector<T> out(out_size);
@@ -284,20 +307,64 @@ TEST_P(TableOpsTest, LoadXorPartnerAndGatherArenaReadThePartner) {
   }
 }
 
-TEST_P(TableOpsTest, LanesAtAndStoreStridedAddressTheirElements) {
-  test::Random rng(13);
+TEST_P(TableOpsTest, LanesAtAddressesTheElements) {
   for (uint32_t n : kGroupSizes) {
     std::vector<uint32_t> ids(3 * size_t{n});
     for (uint32_t j = 0; j < ids.size(); ++j) ids[j] = j;
     EXPECT_TRUE(BitsEqual(ids, Run<uint32_t>({TableOp::kLanesAt}, n, ids.size())))
         << "group size " << n;
-    std::vector<float> in(n);
-    for (float& x : in) x = Entry(rng);
-    std::vector<float> want(3 * size_t{n}, FloatFromBits(kPoison));
-    for (uint32_t l = 0; l < n; ++l) want[3 * size_t{l}] = in[l];
-    EXPECT_TRUE(BitsEqual(want, Run<float>({TableOp::kStrided, in.data()}, n, want.size())))
-        << "group size " << n;
   }
+}
+
+// Boundaries of spread exponents and both signs, with equal neighbours and zeros of both signs;
+// the values are every boundary and its neighbouring floats, NaNs, infinities, zeros and others.
+// On every target the index is the count of boundaries below the value.
+template <uint32_t kLevels>
+void ExpectBucketIndex(TableOpsTest& test, TableOp op, uint32_t seed) {
+  test::Random rng(seed);
+  const auto magnitude = [&] {
+    const float e = Entry(rng);
+    return std::isnan(e) ? 1.0f : e;
+  };
+  // kLevels / 2 − 1 negative values, −0, then +0 and kLevels / 2 − 2 positive values.
+  float sorted[kLevels - 1];
+  for (uint32_t i = 0; i + 1 < kLevels; ++i) {
+    sorted[i] = i < kLevels / 2 - 1 ? -magnitude() : i == kLevels / 2 - 1 ? -0.0f : magnitude();
+  }
+  std::sort(sorted, sorted + kLevels / 2 - 1);
+  std::sort(sorted + kLevels / 2, sorted + kLevels - 1);
+  sorted[kLevels / 2] = 0.0f;
+  if (kLevels >= 8) sorted[2] = sorted[1];
+  ASSERT_TRUE(IsNonDecreasing(sorted));
+  const BucketTable<kLevels> table = MakeBucketTable<kLevels>(sorted);
+  std::vector<float> in;
+  for (const float t : sorted) {
+    in.insert(in.end(), {t, std::nextafter(t, -INFINITY), std::nextafter(t, INFINITY)});
+  }
+  for (const uint32_t bits : {0x7FC00000u, 0xFFC00001u, 0x7F800001u, 0x7F800000u, 0xFF800000u,
+                              0x00000000u, 0x80000000u, 0x00000001u}) {
+    in.push_back(FloatFromBits(bits));
+  }
+  // Three values a lane (in[l], in[n + l], in[2n + l]), for groups of n and of 37 lanes.
+  while (in.size() < 3 * 1024) in.push_back(rng.Uniform(-4.0f, 4.0f) * Entry(rng));
+  std::vector<uint32_t> want(in.size());
+  for (size_t l = 0; l < in.size(); ++l) {
+    for (const float t : sorted) want[l] += in[l] > t;
+  }
+  TableOpArgs args{op, in.data()};
+  args.bucket_table = &table;
+  for (const uint32_t group : {1024u, 37u}) {
+    EXPECT_TRUE(BitsEqual(std::vector<uint32_t>(want.begin(), want.begin() + 3 * group),
+                          test.Run<uint32_t>(args, group, 3 * group)))
+        << kLevels << " levels, group size " << group;
+  }
+}
+
+TEST_P(TableOpsTest, BucketIndexCountsTheBoundariesBelow) {
+  ExpectBucketIndex<16>(*this, TableOp::kBucket16, 14);
+  ExpectBucketIndex<32>(*this, TableOp::kBucket32, 15);
+  ExpectBucketIndex<64>(*this, TableOp::kBucket64, 16);
+  ExpectBucketIndex<256>(*this, TableOp::kBucket256, 17);
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, TableOpsTest, ::testing::ValuesIn(AvailableTargets()),

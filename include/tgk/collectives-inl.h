@@ -14,6 +14,11 @@
 //                   ConcatEven/ConcatOdd of 64- and 32-bit lanes) and adds them, so that after
 //                   log2(W) stages lane i holds row i. Every row still sees exactly the
 //                   canonical additions x[l] + x[l + off], in that operand order.
+//   SimdHadamardRowsVec  simd_hadamard, the Walsh–Hadamard butterfly across the lanes, per row:
+//                   the 32/W vectors of a row stay in registers through all five stages; the
+//                   stages m < W pair each vector with a shuffle of itself (immediate operands)
+//                   in one multiply-add by ±1 per lane (the lower lane keeps x[l] + x[l + m], the
+//                   upper takes x[l] − x[l + m]), the stages m >= W pair whole vectors.
 // Fast on every target with more than one lane; Highway's SCALAR target has one lane and
 // needs only the cross-vector part.
 //
@@ -139,6 +144,73 @@ HWY_INLINE void SimdSumRowsVec(const float* in, size_t stride, float* out, uint3
       V t[kW];
       for (uint32_t i = 0; i < kW; ++i) t[i] = AcrossVectors(in + (i0 + i) * stride + base, add);
       hn::StoreU(TransposeAdd<kW>(t), d, out + base + i0);
+    }
+  }
+}
+
+#if HWY_TARGET != HWY_SCALAR
+// Lane k of the result is lane k ^ kM of v (kM < W): shuffles with immediate operands (within
+// 128-bit blocks for kM = 1, 2; whole blocks or halves beyond).
+template <uint32_t kM>
+HWY_INLINE V LanesXor(V v) {
+  const D d;
+  if constexpr (kM == 1) {
+    return hn::Shuffle2301(v);
+  } else if constexpr (kM == 2) {
+    return hn::Shuffle1032(v);
+  } else if constexpr (2 * kM == kW) {
+    return hn::ConcatLowerUpper(d, v, v);
+  } else {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+    static_assert(kM == 4 && kW == 16, "adjacent 128-bit blocks of a 512-bit vector");
+    return V{_mm512_shuffle_f32x4(v.raw, v.raw, _MM_SHUFFLE(2, 3, 0, 1))};
+#else
+    static_assert(kM == 0, "no vector of more than 8 f32 lanes outside AVX-512");
+#endif
+  }
+}
+
+// The butterfly stages kM, 2·kM, ... below W, within each vector of a row: the upper lane of a
+// pair (k & kM != 0) takes its partner minus itself, the lower one its partner plus itself, as
+// one multiply-add by ±1 (the product is exact, so the sum is rounded once, as the addition
+// or subtraction would be; an addition rather than a subtraction and an addition under a mask).
+template <uint32_t kM>
+HWY_INLINE void HadamardInVectors(V (&v)[kVecs]) {
+  if constexpr (kM < kW) {
+    const D d;
+    const hn::RebindToUnsigned<D> du;
+    const auto upper = hn::RebindMask(d, hn::TestBit(hn::Iota(du, 0), hn::Set(du, kM)));
+    const V sign = hn::IfThenElse(upper, hn::Set(d, -1.0f), hn::Set(d, 1.0f));
+    for (uint32_t i = 0; i < kVecs; ++i) v[i] = hn::MulAdd(v[i], sign, LanesXor<kM>(v[i]));
+    HadamardInVectors<2 * kM>(v);
+  }
+}
+#endif
+
+HWY_INLINE void SimdHadamardRowsVec(float* rows, size_t stride, uint32_t n, uint32_t group_size) {
+  const D d;
+  for (uint32_t base = 0; base < group_size; base += kSimdWidth) {
+    const uint32_t lanes = std::min(kSimdWidth, group_size - base);
+    if (lanes < kSimdWidth) {
+      for (uint32_t r = 0; r < n; ++r) tgk::detail::SimdHadamardOf(rows + r * stride + base, lanes);
+      continue;
+    }
+    for (uint32_t r = 0; r < n; ++r) {
+      float* x = rows + r * stride + base;
+      V v[kVecs];
+      for (uint32_t m = 0; m < kVecs; ++m) v[m] = hn::LoadU(d, x + m * kW);
+#if HWY_TARGET != HWY_SCALAR
+      HadamardInVectors<1>(v);
+#endif
+      for (uint32_t step = 1; step < kVecs; step *= 2) {
+        for (uint32_t i = 0; i < kVecs; ++i) {
+          if (i & step) continue;
+          const V lower = v[i], upper = v[i + step];
+          v[i] = hn::Add(lower, upper);
+          v[i + step] = hn::Sub(lower, upper);
+        }
+      }
+      for (uint32_t m = 0; m < kVecs; ++m) hn::StoreU(v[m], d, x + m * kW);
     }
   }
 }

@@ -11,7 +11,8 @@
 // the next starts, so a lane sees every arena write any lane made in an earlier phase; within
 // a phase, a lane must not read arena bytes another lane writes (a GPU would race; the checked
 // scalar mode reports it). Lane-body locals end with the body; values that cross a barrier
-// live in g.lane_state<T, N>() (N values per lane).
+// live in g.lane_state<T, N>() (N values per lane, zeroed) or, when every value is written
+// before it is read, g.uninitialized_lane_state<T, N>() (no clearing).
 //
 // Two instantiations run the same functor:
 //   ScalarGroup: `lane` is a ScalarLane, one lane at a time, varying values are plain float /
@@ -28,15 +29,17 @@
 //
 // Simdgroup collectives act on lane state between lane bodies and follow the canonical order
 // of docs/spec/README.md: simd_sum, simd_max, simd_shuffle_xor, simd_broadcast over each simdgroup
-// of 32 lanes, and the multi-value simd_sum_rows (32 sums in one call, the sum of row i
-// delivered to lane i). Their scalar definitions are in detail/collectives.h; lane packs run
+// of 32 lanes, the multi-value simd_sum_rows (32 sums in one call, the sum of row i
+// delivered to lane i) and simd_hadamard (the Walsh–Hadamard butterfly across the lanes, on
+// several rows in one call). Their scalar definitions are in detail/collectives.h; lane packs run
 // collectives-inl.h's vector versions, with the same bits.
 //
-// Data operations of a lane beside load/store/gather: load_deinterleaved4 (a lane's group of
-// four consecutive f32 or f16 values, e.g. its 4-dim chunk of a row, as four varying values;
-// on AVX-512 f16 two 16-bit permutes and F16C), f16 loads through F16C on x86 (AVX2 and up),
-// transpose (kWidth × kWidth blocks); rows-inl.h adds the row/column moves StageColumns,
-// StoreColumns and WidenRow.
+// Data operations of a lane beside load/store/gather: load_deinterleaved (a lane's group of N
+// consecutive f32 values, or four f16 values, e.g. its N-element chunk of a row, as N varying
+// values: register transposes, even/odd splits on AVX-512; f16 two 16-bit permutes and F16C)
+// and its inverse store_interleaved (f32, and bytes packed four to a word), f16 loads through
+// F16C on x86 (AVX2 and up), transpose (kWidth × kWidth blocks); rows-inl.h adds the
+// row/column moves StageColumns, StoreColumns and WidenRow.
 // tests/group_ops_test.cc and convert_test.cc hold each to its scalar definition on every compiled
 // target.
 //
@@ -185,13 +188,30 @@ class ScalarLane {
     if (m) store(p, v);
   }
 
-  // Groups of four interleaved values (a lane's 4-element chunk, as float4/half4 on a GPU):
-  // lane k of a pack reads p[4k + i] into e[i], widened exactly; the scalar lane reads p[i].
-  void load_deinterleaved4(const float* p, float (&e)[4]) const {
-    for (uint32_t i = 0; i < 4; ++i) e[i] = p[i];
+  // Groups of N interleaved values (a lane's N-element chunk, as float4/half4 on a GPU): lane
+  // k of a pack reads p[N·k + i] into e[i], widened exactly; the scalar lane reads p[i]. N is
+  // a power of two; f16 groups have N = 4.
+  template <size_t N>
+  void load_deinterleaved(const float* p, float (&e)[N]) const {
+    for (uint32_t i = 0; i < N; ++i) e[i] = p[i];
   }
-  void load_deinterleaved4(const f16* p, float (&e)[4]) const {
+  void load_deinterleaved(const f16* p, float (&e)[4]) const {
     for (uint32_t i = 0; i < 4; ++i) e[i] = F32FromF16(p[i]);
+  }
+  // The same for N = 4, the spelling of the callers that predate load_deinterleaved.
+  template <class T>
+  void load_deinterleaved4(const T* p, float (&e)[4]) const {
+    load_deinterleaved(p, e);
+  }
+  // The inverse: lane k of a pack writes v[i] to p[N·k + i]; the scalar lane writes p[i]. N is
+  // a power of two; bytes (values below 256) come in groups of N >= 4.
+  template <size_t N>
+  void store_interleaved(float* p, const float (&v)[N]) const {
+    for (uint32_t i = 0; i < N; ++i) p[i] = v[i];
+  }
+  template <size_t N>
+  void store_interleaved(uint8_t* p, const uint32_t (&v)[N]) const {
+    for (uint32_t i = 0; i < N; ++i) p[i] = uint8_t(v[i]);
   }
 
   float gather(const float* base, uint32_t index) const { return base[index]; }
@@ -381,13 +401,68 @@ class LanePack {
   }
 #endif
 
-  // Lane k reads p[4k + i] into e[i] (see ScalarLane); a partial pack reads 4·count() values.
+  // Lane k reads p[N·k + i] into e[i] (see ScalarLane); a partial pack reads N·count() values.
+  template <class T, size_t N>
+  void load_deinterleaved(const T* p, VF (&e)[N]) const {
+    static_assert(std::is_same_v<T, float> || N == 4, "f16 comes in groups of four");
+    if (kFull || HWY_LIKELY(count_ == kWidth)) return Deinterleave(p, e);
+    HWY_ALIGN T groups[N * kWidth];
+    CopyActive<N>(p, groups);
+    Deinterleave(static_cast<const T*>(groups), e);
+  }
   template <class T>
   void load_deinterleaved4(const T* p, VF (&e)[4]) const {
-    if (kFull || HWY_LIKELY(count_ == kWidth)) return Deinterleave4(p, e);
-    HWY_ALIGN T groups[4 * kWidth];
-    CopyActive<4>(p, groups);
-    Deinterleave4(static_cast<const T*>(groups), e);
+    load_deinterleaved(p, e);
+  }
+
+  // Lane k writes v[i] to p[N·k + i] (see ScalarLane); a partial pack writes N·count() values.
+  template <size_t N>
+  void store_interleaved(float* p, const VF (&v)[N]) const {
+    static_assert(N >= 1 && (N & (N - 1)) == 0, "N is a power of two");
+    VF rows[N];
+    for (size_t i = 0; i < N; ++i) rows[i] = v[i];
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (N == kWidth && kWidth <= 8) {
+      transpose(rows);
+    } else {
+      VU words[N];
+      for (size_t i = 0; i < N; ++i) words[i] = hn::BitCast(DU(), rows[i]);
+      Interleave(words);
+      for (size_t i = 0; i < N; ++i) rows[i] = hn::BitCast(DF(), words[i]);
+    }
+#endif
+    if (kFull || HWY_LIKELY(count_ == kWidth)) {
+      for (size_t m = 0; m < N; ++m) hn::StoreU(rows[m], DF(), p + m * kWidth);
+      return;
+    }
+    HWY_ALIGN float buffer[N * kWidth];
+    for (size_t m = 0; m < N; ++m) hn::Store(rows[m], DF(), buffer + m * kWidth);
+    std::memcpy(p, buffer, N * std::min<size_t>(count_, kWidth) * sizeof(float));
+  }
+  // Bytes: values below 256, N a multiple of 4. Four bytes of a lane form one 32-bit word;
+  // the words are interleaved like floats.
+  template <size_t N>
+  void store_interleaved(uint8_t* p, const VU (&v)[N]) const {
+    static_assert(N % 4 == 0 && ((N / 4) & (N / 4 - 1)) == 0, "N is 4 times a power of two");
+    constexpr size_t kWords = N / 4;
+    VU words[kWords];
+    for (size_t t = 0; t < kWords; ++t) {
+      words[t] = hn::Or(hn::Or(v[4 * t], hn::ShiftLeft<8>(v[4 * t + 1])),
+                        hn::Or(hn::ShiftLeft<16>(v[4 * t + 2]), hn::ShiftLeft<24>(v[4 * t + 3])));
+    }
+#if HWY_TARGET != HWY_SCALAR
+    Interleave(words);
+#endif
+    // Highway stores through intrinsics or byte copies, so the words may go to byte memory.
+    if (kFull || HWY_LIKELY(count_ == kWidth)) {
+      for (size_t m = 0; m < kWords; ++m) {
+        hn::StoreU(words[m], DU(), reinterpret_cast<uint32_t*>(p) + m * kWidth);
+      }
+      return;
+    }
+    HWY_ALIGN uint32_t buffer[kWords * kWidth];
+    for (size_t m = 0; m < kWords; ++m) hn::Store(words[m], DU(), buffer + m * kWidth);
+    std::memcpy(p, buffer, N * std::min<size_t>(count_, kWidth));
   }
 
   // Inactive lanes read element 0.
@@ -455,11 +530,12 @@ class LanePack {
   static HWY_INLINE VF LoadFull(const float* p) { return hn::LoadU(DF(), p); }
   static HWY_INLINE VF LoadFull(const f16* p) { return LoadF16(p); }
 
-  // The 4·kWidth values at p into e[0..4): e[i] lane k = p[4k + i].
+  // The 4·kWidth values at p into e[0..4): e[i] lane k = p[4k + i]. Deinterleave calls it for
+  // f16, and for f32 on 4 and 8 lanes:
   //   AVX-512 f16: two 16-bit permutes of the 64 halves pick (e0, e1) and (e2, e3), then F16C.
   //   4 and 8 lanes: four vector loads, 128-bit blocks moved so that block b of row m holds
   //     group 4b + m, then a 4×4 transpose inside each block.
-  //   Otherwise (one lane; AVX-512 f32, used only for staging): element by element.
+  //   Otherwise (one lane): element by element.
   template <class T>
   static HWY_INLINE void Deinterleave4(const T* p, VF (&e)[4]) {
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
@@ -510,6 +586,79 @@ class LanePack {
     for (uint32_t i = 0; i < 4; ++i) e[i] = LoadFull(static_cast<const T*>(lanes[i]));
   }
 
+  // Deinterleave of N·kWidth values (groups of N) at p: e[i] lane k = p[N·k + i].
+  template <class T, size_t N>
+  HWY_INLINE void Deinterleave(const T* p, VF (&e)[N]) const {
+    if constexpr (N == 4 && (!std::is_same_v<T, float> || kWidth == 4 || kWidth == 8)) {
+      Deinterleave4(p, e);
+    } else {
+      static_assert(N >= 1 && (N & (N - 1)) == 0, "N is a power of two");
+      for (size_t m = 0; m < N; ++m) e[m] = LoadFull(p + m * kWidth);
+#if HWY_TARGET != HWY_SCALAR
+      if constexpr (N == kWidth && kWidth <= 8) {
+        transpose(e);
+      } else {
+        VU words[N];
+        for (size_t m = 0; m < N; ++m) words[m] = hn::BitCast(DU(), e[m]);
+        Uninterleave(words);
+        for (size_t m = 0; m < N; ++m) e[m] = hn::BitCast(DF(), words[m]);
+      }
+#endif
+    }
+  }
+
+#if HWY_TARGET != HWY_SCALAR
+  // The N vectors at r, read as consecutive memory, split into N streams: afterwards r[i]
+  // holds elements i, i + N, i + 2N, ... Each of log2(N) stages splits every pair of
+  // vectors into its even and odd elements; with the evens first, the streams end in order.
+  template <size_t N>
+  static HWY_INLINE void Uninterleave(VU (&r)[N]) {
+    const DU du;
+    for (size_t stage = 1; stage < N; stage *= 2) {
+      VU t[N];
+      for (size_t a = 0; a < N / 2; ++a) {
+        t[a] = hn::ConcatEven(du, r[2 * a + 1], r[2 * a]);
+        t[N / 2 + a] = hn::ConcatOdd(du, r[2 * a + 1], r[2 * a]);
+      }
+      for (size_t m = 0; m < N; ++m) r[m] = t[m];
+    }
+  }
+  // The inverse of Uninterleave: N streams into consecutive memory, by whole-vector zips.
+  template <size_t N>
+  static HWY_INLINE void Interleave(VU (&r)[N]) {
+    for (size_t stage = 1; stage < N; stage *= 2) {
+      VU t[N];
+      for (size_t a = 0; a < N / 2; ++a) Zip(r[a], r[N / 2 + a], t[2 * a], t[2 * a + 1]);
+      for (size_t m = 0; m < N; ++m) r[m] = t[m];
+    }
+  }
+  // lo = a0 b0 a1 b1 ... (the lower halves of a and b, interleaved), hi = the upper halves.
+  static HWY_INLINE void Zip(VU a, VU b, VU& lo, VU& hi) {
+    const DU du;
+    if constexpr (kWidth == 16) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+      HWY_ALIGN static constexpr uint32_t kZip[2][16] = {
+          {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23},
+          {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}};
+      lo = VU{_mm512_permutex2var_epi32(a.raw, hn::Load(du, kZip[0]).raw, b.raw)};
+      hi = VU{_mm512_permutex2var_epi32(a.raw, hn::Load(du, kZip[1]).raw, b.raw)};
+#endif
+    } else {
+      // InterleaveLower/Upper work inside 128-bit blocks (block j of them zips block j of a
+      // and b), so the zip of the whole lower halves is blocks 0, 1 of the lower, then the upper.
+      const VU lower = hn::InterleaveLower(du, a, b), upper = hn::InterleaveUpper(du, a, b);
+      if constexpr (kWidth == 4) {
+        lo = lower;
+        hi = upper;
+      } else {
+        static_assert(kWidth == 8, "Zip: 4, 8 or (AVX-512) 16 lanes");
+        lo = hn::ConcatLowerLower(du, upper, lower);
+        hi = hn::ConcatUpperUpper(du, upper, lower);
+      }
+    }
+  }
+#endif
+
   template <class T>
   VU Load16(const T* p) const {
     const hn::Rebind<uint16_t, DF> d16;
@@ -535,8 +684,7 @@ namespace impl {
 // What both group kinds share: position, arenas, lane state, collectives.
 class GroupBase {
  public:
-  GroupBase(const tgk::detail::GroupBatch& batch, uint64_t linear)
-      : batch_(batch), id_(batch.geometry->GroupId(linear)) {}
+  GroupBase(const tgk::detail::GroupBatch& batch, Dim3 id) : batch_(batch), id_(id) {}
 
   Dim3 group_id() const { return id_; }
   Dim3 grid_size() const { return batch_.geometry->grid; }
@@ -549,10 +697,7 @@ class GroupBase {
   // by a run-time count allocates (and clears) no more than it uses.
   template <class T, uint32_t N = 1>
   LaneState<T, N> lane_state(uint32_t slots = N) {
-    const uint32_t stride =
-        (size() + kLaneStatePadding - 1) / kLaneStatePadding * kLaneStatePadding;
-    void* p = batch_.scratch->AllocateLaneState(sizeof(T) * std::min(slots, N) * stride);
-    return LaneState<T, N>(static_cast<T*>(p), stride);
+    return AllocateState<T, N>(slots, tgk::detail::ThreadScratch::Fill::kZero);
   }
 
   // Simdgroup collectives over lane state slot n; every active lane of a simdgroup receives
@@ -573,6 +718,14 @@ class GroupBase {
                      uint32_t out_row) {
     tgk::detail::SimdSumRows(in.row(first), in.stride(), out.row(out_row), size());
   }
+  // The Walsh–Hadamard butterfly across each simdgroup on rows [first, first + n) of `state`:
+  // stages m = 1, 2, 4, 8, 16, each replacing the values of lanes l and l + m (l & m == 0) by
+  // their sum and difference (detail::SimdHadamardRows; a lane without a partner in the group
+  // keeps its value).
+  template <uint32_t N>
+  void simd_hadamard(const LaneState<float, N>& state, uint32_t first, uint32_t n) {
+    tgk::detail::SimdHadamardRows(state.row(first), state.stride(), n, size());
+  }
   // Lane l receives the value of lane l ^ mask (its own when that lane is past the group).
   template <class T, uint32_t N>
   void simd_shuffle_xor(const LaneState<T, N>& state, uint32_t mask, uint32_t n = 0) {
@@ -586,6 +739,14 @@ class GroupBase {
   }
 
  protected:
+  template <class T, uint32_t N>
+  LaneState<T, N> AllocateState(uint32_t slots, tgk::detail::ThreadScratch::Fill fill) {
+    const uint32_t stride =
+        (size() + kLaneStatePadding - 1) / kLaneStatePadding * kLaneStatePadding;
+    void* p = batch_.scratch->AllocateLaneState(sizeof(T) * std::min(slots, N) * stride, fill);
+    return LaneState<T, N>(static_cast<T*>(p), stride);
+  }
+
   const tgk::detail::GroupBatch& batch_;
   Dim3 id_;
 };
@@ -595,8 +756,8 @@ class GroupBase {
 class ScalarGroup : public impl::GroupBase {
  public:
   using Lane = ScalarLane;
-  ScalarGroup(const tgk::detail::GroupBatch& batch, uint64_t linear)
-      : GroupBase(batch, linear), checker_(batch.checker) {
+  ScalarGroup(const tgk::detail::GroupBatch& batch, Dim3 id)
+      : GroupBase(batch, id), checker_(batch.checker) {
     if (checker_) checker_->BeginGroup(batch.kernel_name, *batch.geometry, id_);
   }
 
@@ -604,6 +765,17 @@ class ScalarGroup : public impl::GroupBase {
   ScalarArenaView<T> arena(uint32_t index) const {
     return ScalarArenaView<T>(reinterpret_cast<T*>(batch_.scratch->arena(index)),
                               arena_bytes(index) / sizeof(T), index, checker_);
+  }
+
+  // Lane state that the kernel writes before it reads (GroupBase::lane_state without the
+  // zeroing): the scalar lanes fill it with 0xFF bytes (NaN for floats), so that a read before
+  // a write shows in the oracle's results.
+  template <class T, uint32_t N = 1>
+  LaneState<T, N> uninitialized_lane_state(uint32_t slots = N) {
+    LaneState<T, N> state = AllocateState<T, N>(slots, tgk::detail::ThreadScratch::Fill::kNone);
+    std::memset(static_cast<void*>(state.row(0)), 0xFF,
+                sizeof(T) * std::min(slots, N) * state.stride());
+    return state;
   }
 
   template <class Body>
@@ -634,6 +806,12 @@ class SimdGroup : public impl::GroupBase {
                             arena_bytes(index) / sizeof(T));
   }
 
+  // Its values are whatever the thread's scratch held (see ScalarGroup).
+  template <class T, uint32_t N = 1>
+  LaneState<T, N> uninitialized_lane_state(uint32_t slots = N) {
+    return AllocateState<T, N>(slots, tgk::detail::ThreadScratch::Fill::kNone);
+  }
+
   // The collectives of GroupBase, by whole vectors (collectives-inl.h), with the same bits.
   template <uint32_t N>
   void simd_sum(const LaneState<float, N>& state, uint32_t n = 0) {
@@ -650,6 +828,10 @@ class SimdGroup : public impl::GroupBase {
                      uint32_t out_row) {
     collectives::SimdSumRowsVec(in.row(first), in.stride(), out.row(out_row), size());
   }
+  template <uint32_t N>
+  void simd_hadamard(const LaneState<float, N>& state, uint32_t first, uint32_t n) {
+    collectives::SimdHadamardRowsVec(state.row(first), state.stride(), n, size());
+  }
 
   template <class Body>
   HWY_INLINE void for_each_lane(Body&& body) {
@@ -665,12 +847,23 @@ class SimdGroup : public impl::GroupBase {
 };
 
 // Runs groups [batch.begin, batch.end) of a kernel with group type G.
+// The ids of consecutive linear indices advance x first, then y, then z: only the first is
+// divided out (three 64-bit divisions, a cost that shows in kernels of small groups).
 template <class G, class Kernel>
 HWY_NOINLINE void RunGroups(const Kernel& kernel, const tgk::detail::GroupBatch& batch) {
+  const Dim3 grid = batch.geometry->grid;
+  Dim3 id = batch.geometry->GroupId(batch.begin);
   for (uint64_t linear = batch.begin; linear < batch.end; ++linear) {
-    G group(batch, linear);
+    G group(batch, id);
     kernel(group);
     batch.scratch->ReleaseLaneState();
+    if (++id.x == grid.x) {
+      id.x = 0;
+      if (++id.y == grid.y) {
+        id.y = 0;
+        ++id.z;
+      }
+    }
   }
 }
 

@@ -6,7 +6,6 @@
 //   LanesAt(lane, first, count)      the lanes of elements [first, first + count), count >= 1,
 //                                    at most kWidth of them: addressing past the group size and
 //                                    storing only some lanes.
-//   StoreStrided(lane, p, stride, v) lane k writes p[k·stride] (a column of a row-major tile).
 //   GatherArena(lane, view, index)   each lane reads arena element `index`.
 //   LoadXorPartner(lane, view, base, m)  each lane reads arena element base + (id ^ m), m < 32:
 //                                    a shuffle-xor through an arena (packs: one load, or one
@@ -19,6 +18,11 @@
 //   DecodeTableRow(g, table, codes, n, scale, out)  out[i] = table.entry[codes[i]] · scale for
 //                                    i < n, a group-level row operation on a ByteTable256 (VBMI
 //                                    two-table byte permutes on AVX3_DL, 64 codes at a time).
+//   BucketIndex(lane, table, z, index)  index[k] = #{i : z[k] > table.boundary[i]} for kN values
+//                                    and a BucketTable of sorted boundaries, as the binary search
+//                                    finds it (a NaN compares false everywhere: bucket 0). Packs
+//                                    walk the search tree a level at a time for all kN values,
+//                                    with register permutes on AVX3, lookups and gathers elsewhere.
 //
 // Per-target header: include it inside a foreach_target pass.
 
@@ -32,6 +36,7 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -49,17 +54,6 @@ template <class L>
 HWY_INLINE auto LanesAt(const L&, uint64_t first, uint64_t count) {
   using Pack = typename L::MaybePartial;
   return Pack(uint32_t(first), uint32_t(std::min<uint64_t>(count, L::kWidth)));
-}
-
-template <class T, class V>
-HWY_INLINE void StoreStrided(const ScalarLane& lane, T* p, size_t /*stride*/, V v) {
-  lane.store(p, v);
-}
-template <class L, class T, class V>
-HWY_INLINE void StoreStrided(const L& lane, T* p, size_t stride, V v) {
-  HWY_ALIGN T column[L::kWidth];
-  L(lane.first(), L::kWidth).store(column, v);
-  for (uint32_t k = 0; k < lane.count(); ++k) p[k * stride] = column[k];
 }
 
 template <class T>
@@ -186,6 +180,147 @@ class LaneTable<LanePack<hn::ScalableTag<float>, kFull>, kEntries> {
 
   __m512 part_[kParts];
 };
+#endif
+
+// ---- BucketIndex --------------------------------------------------------------------------
+
+// The scalar definition: the binary search (the GPU's unrolled loop), which for non-decreasing
+// boundaries counts those below z; kN values, each on its own.
+template <uint32_t kLevels, size_t kN>
+HWY_INLINE void BucketIndex(const ScalarLane&, const BucketTable<kLevels>& table,
+                            const float (&z)[kN], uint32_t (&index)[kN]) {
+  for (size_t k = 0; k < kN; ++k) {
+    index[k] = 0;
+    for (uint32_t half = kLevels / 2; half >= 1; half /= 2) {
+      if (z[k] > table.boundary[index[k] + half - 1]) index[k] += half;
+    }
+  }
+}
+
+// Lane packs walk the same search by node: n = 1, then n = 2n + (z > heap[n]) once per level,
+// which after log2(kLevels) steps is kLevels + the index; a level at a time for all kN values,
+// so that their lookups overlap. A level of nodes that fits one vector is looked up in
+// registers, a deeper one gathered.
+template <class L, uint32_t kLevels, size_t kN>
+HWY_INLINE void BucketIndex(const L& lane, const BucketTable<kLevels>& table,
+                            const typename L::VF (&z)[kN], typename L::VU (&index)[kN]) {
+  using DF = hn::DFromV<typename L::VF>;
+  using DU = typename L::DU;
+  const DF df;
+  const DU du;
+  for (size_t k = 0; k < kN; ++k) index[k] = lane.splat(1u);
+  for (uint32_t level = 1; level < kLevels; level *= 2) {  // nodes [level, 2·level)
+    for (size_t k = 0; k < kN; ++k) {
+      typename L::VU& n = index[k];
+      typename L::VF probe;
+      if (2 * level <= L::kWidth) {
+        probe = hn::TableLookupLanes(hn::LoadU(df, table.heap), hn::IndicesFromVec(df, n));
+      } else if (level == L::kWidth) {
+        probe = hn::TableLookupLanes(hn::LoadU(df, table.heap + level),
+                                     hn::IndicesFromVec(df, n - lane.splat(level)));
+      } else {
+        probe = lane.gather(table.heap, n);
+      }
+      n = hn::Sub(n + n, hn::VecFromMask(du, hn::RebindMask(du, z[k] > probe)));
+    }
+  }
+  for (size_t k = 0; k < kN; ++k) index[k] = index[k] - lane.splat(kLevels);
+}
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+namespace table_detail {
+
+// AVX3: a level of up to 16 nodes is one permute of a register, of 32 a two-table permute (the
+// index's bits 0..4), of 64 and 128 two and four of them and a blend tree on the index's bits 5
+// and 6, which are earlier comparisons' results: at level 2^s, bit k of n is the comparison
+// made at level 2^(s − 1 − k).
+template <uint32_t kLevel>
+HWY_INLINE __m512 BucketProbe(const float* heap, __m512i n, const __mmask16 (&greater)[8]) {
+  if constexpr (kLevel == 1) {
+    return _mm512_set1_ps(heap[1]);
+  } else if constexpr (kLevel <= 16) {
+    return _mm512_permutexvar_ps(n, _mm512_load_ps(heap + (kLevel < 16 ? 0 : 16)));
+  } else {
+    constexpr uint32_t kParts = kLevel / 32, kS = uint32_t(std::bit_width(kLevel)) - 1;
+    __m512 part[kParts];
+    for (uint32_t p = 0; p < kParts; ++p) {
+      part[p] = _mm512_permutex2var_ps(_mm512_load_ps(heap + kLevel + 32 * p), n,
+                                       _mm512_load_ps(heap + kLevel + 32 * p + 16));
+    }
+    for (uint32_t width = kParts, bit = 5; width > 1; width /= 2, ++bit) {
+      for (uint32_t p = 0; p < width / 2; ++p) {
+        part[p] = _mm512_mask_mov_ps(part[2 * p], greater[kS - 1 - bit], part[2 * p + 1]);
+      }
+    }
+    return part[0];
+  }
+}
+
+// The levels kLevel, 2·kLevel, ... below kLevels for kN values: n = 2n + (z > heap[n]).
+template <uint32_t kLevel, uint32_t kLevels, size_t kN>
+HWY_INLINE void BucketSteps(const float* heap, const __m512 (&z)[kN], __m512i (&n)[kN],
+                            __mmask16 (&greater)[kN][8]) {
+  if constexpr (kLevel < kLevels) {
+    constexpr uint32_t kS = uint32_t(std::bit_width(kLevel)) - 1;
+    for (size_t k = 0; k < kN; ++k) {
+      greater[k][kS] =
+          _mm512_cmp_ps_mask(z[k], BucketProbe<kLevel>(heap, n[k], greater[k]), _CMP_GT_OQ);
+      const __m512i doubled = _mm512_add_epi32(n[k], n[k]);
+      n[k] = _mm512_mask_sub_epi32(doubled, greater[k][kS], doubled, _mm512_set1_epi32(-1));
+    }
+    BucketSteps<2 * kLevel, kLevels>(heap, z, n, greater);
+  }
+}
+
+// 16 and 32 levels: the steps s >= 1 look their probe up by the index itself (by_index[s − 1],
+// one register or a pair) and set their bit with a masked or, one operation fewer than n's
+// update.
+template <uint32_t kStep, uint32_t kLevels, size_t kN>
+HWY_INLINE void BucketStepsByIndex(const BucketTable<kLevels>& table, const __m512 (&z)[kN],
+                                   __m512i (&index)[kN]) {
+  if constexpr (kStep < BucketTable<kLevels>::kSteps) {
+    const float* probes = table.by_index[kStep - 1].data();
+    const __m512i bit = _mm512_set1_epi32(int(kLevels >> (kStep + 1)));
+    for (size_t k = 0; k < kN; ++k) {
+      __m512 probe;
+      if constexpr (kLevels == 16) {
+        probe = _mm512_permutexvar_ps(index[k], _mm512_load_ps(probes));
+      } else {
+        probe =
+            _mm512_permutex2var_ps(_mm512_load_ps(probes), index[k], _mm512_load_ps(probes + 16));
+      }
+      const __mmask16 greater = _mm512_cmp_ps_mask(z[k], probe, _CMP_GT_OQ);
+      index[k] = _mm512_mask_or_epi32(index[k], greater, index[k], bit);
+    }
+    BucketStepsByIndex<kStep + 1>(table, z, index);
+  }
+}
+
+}  // namespace table_detail
+
+template <bool kFull, uint32_t kLevels, size_t kN>
+HWY_INLINE void BucketIndex(const LanePack<hn::ScalableTag<float>, kFull>&,
+                            const BucketTable<kLevels>& table,
+                            const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
+                            typename LanePack<hn::ScalableTag<float>, kFull>::VU (&index)[kN]) {
+  __m512 raw[kN];
+  __m512i n[kN];
+  for (size_t k = 0; k < kN; ++k) raw[k] = z[k].raw;
+  if constexpr (BucketTable<kLevels>::kIndexedSteps > 0) {
+    const __m512 middle = _mm512_set1_ps(table.heap[1]);
+    for (size_t k = 0; k < kN; ++k) {
+      n[k] = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(raw[k], middle, _CMP_GT_OQ),
+                                    _mm512_set1_epi32(int(kLevels / 2)));
+    }
+    table_detail::BucketStepsByIndex<1>(table, raw, n);
+  } else {
+    __mmask16 greater[kN][8] = {};
+    for (size_t k = 0; k < kN; ++k) n[k] = _mm512_set1_epi32(1);
+    table_detail::BucketSteps<1, kLevels>(table.heap, raw, n, greater);
+    for (size_t k = 0; k < kN; ++k) n[k] = _mm512_sub_epi32(n[k], _mm512_set1_epi32(int(kLevels)));
+  }
+  for (size_t k = 0; k < kN; ++k) index[k].raw = n[k];
+}
 #endif
 
 // ---- DecodeTableRow -----------------------------------------------------------------------

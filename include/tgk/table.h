@@ -1,9 +1,12 @@
-// A 256-entry f32 table in the form the byte-table operations of table-inl.h read: the entries,
-// and byte planes of the upper half for the VBMI byte permutes of AVX3_DL.
+// Tables in the forms the table operations of table-inl.h read: a 256-entry f32 table with byte
+// planes of its upper half for the VBMI byte permutes of AVX3_DL (DecodeTableRow), and sorted
+// decision boundaries with their search tree (BucketIndex).
 #ifndef TGK_TABLE_H_
 #define TGK_TABLE_H_
 
+#include <array>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 
 namespace tgk {
@@ -32,6 +35,53 @@ constexpr ByteTable256 MakeByteTable256(const float (&t)[256]) {
   for (uint32_t e = 0; e < 128; ++e) {
     const uint32_t bits = std::bit_cast<uint32_t>(t[128 + e]);
     for (uint32_t b = 0; b < 4; ++b) table.plane[b][e] = uint8_t(bits >> (8 * b));
+  }
+  return table;
+}
+
+// kLevels − 1 decision boundaries, non-decreasing (IsNonDecreasing), that split the floats into
+// kLevels buckets (kLevels a power of two, 2 to 256): BucketIndex(z) = #{i : z > boundary[i]}.
+// The binary search takes log2(kLevels) steps; step s adds kLevels >> (s + 1) to the index when
+// z is above the boundary it probes, which depends on the index found so far. Two arrangements
+// of the probes serve lookups in registers:
+//   heap: as the search meets them, breadth first: heap[1] is the middle boundary, heap[2n] and
+//     heap[2n + 1] the probes after node n's comparison came out false and true; heap[0] unused.
+//   by_index (kLevels 16 and 32, whose indices address a register or a pair): by_index[s − 1][i]
+//     is the probe of step s >= 1 when the index so far is i (a multiple of kLevels >> s), other
+//     entries 0.
+template <uint32_t kLevels>
+struct alignas(64) BucketTable {
+  static_assert(kLevels >= 2 && kLevels <= 256 && (kLevels & (kLevels - 1)) == 0);
+  static constexpr uint32_t kSteps = uint32_t(std::bit_width(kLevels)) - 1;
+  static constexpr uint32_t kIndexedSteps = kLevels == 16 || kLevels == 32 ? kSteps - 1 : 0;
+  float heap[kLevels];
+  std::array<std::array<float, kLevels>, kIndexedSteps> by_index;
+  float boundary[kLevels - 1];
+};
+
+template <size_t kCount>
+constexpr bool IsNonDecreasing(const float (&values)[kCount]) {
+  for (size_t i = 1; i < kCount; ++i) {
+    if (!(values[i - 1] <= values[i])) return false;
+  }
+  return true;
+}
+
+template <uint32_t kLevels>
+constexpr BucketTable<kLevels> MakeBucketTable(const float (&boundaries)[kLevels - 1]) {
+  BucketTable<kLevels> table{};
+  for (uint32_t i = 0; i + 1 < kLevels; ++i) table.boundary[i] = boundaries[i];
+  // Node n at depth d (2^d <= n < 2^(d + 1)) decides between the buckets of its span of
+  // kLevels / 2^d, the (n − 2^d)-th such span; it probes the boundary after the span's lower half.
+  for (uint32_t n = 1; n < kLevels; ++n) {
+    const uint32_t depth = uint32_t(std::bit_width(n)) - 1;
+    const uint32_t span = kLevels >> depth;
+    table.heap[n] = boundaries[(n - (1u << depth)) * span + span / 2 - 1];
+  }
+  for (uint32_t s = 1; s <= table.by_index.size(); ++s) {
+    for (uint32_t i = 0; i < kLevels; i += kLevels >> s) {
+      table.by_index[s - 1][i] = boundaries[i + (kLevels >> (s + 1)) - 1];
+    }
   }
   return table;
 }

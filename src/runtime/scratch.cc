@@ -67,7 +67,7 @@ void ThreadScratch::PrepareArenas(const LaunchGeometry& geometry) {
   }
 }
 
-void* ThreadScratch::AllocateLaneState(size_t bytes) {
+void* ThreadScratch::AllocateLaneState(size_t bytes, Fill fill) {
   const size_t need = RoundUp(bytes, kScratchAlignment) + kScratchPadding;
   while (state_block_index_ < state_blocks_.size() &&
          state_block_used_ + need > state_blocks_[state_block_index_]->size) {
@@ -82,7 +82,7 @@ void* ThreadScratch::AllocateLaneState(size_t bytes) {
   state_block_used_ += need;
   group_state_bytes_ += need;
   lane_state_peak_ = std::max(lane_state_peak_, group_state_bytes_);
-  std::memset(p, 0, need);
+  if (fill == Fill::kZero) std::memset(p, 0, need);
   return p;
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 #include "tgk/geometry.h"
@@ -60,6 +61,28 @@ inline void SimdSumRowsOf(const float* in, size_t stride, float* out, uint32_t b
 inline void SimdSumRows(const float* in, size_t stride, float* out, uint32_t group_size) {
   for (uint32_t base = 0; base < group_size; base += kSimdWidth) {
     SimdSumRowsOf(in, stride, out, base, std::min(kSimdWidth, group_size - base));
+  }
+}
+
+// The unnormalised Walsh–Hadamard butterfly across the `lanes` values at x (one simdgroup):
+// stages m = 1, 2, 4, 8, 16 in this order, each replacing x[l], x[l + m] (l & m == 0) by
+// x[l] + x[l + m], x[l] − x[l + m]. A lane whose partner is past the group keeps its value.
+inline void SimdHadamardOf(float* x, uint32_t lanes) {
+  for (uint32_t m = 1; m < kSimdWidth; m *= 2) {
+    for (uint32_t l = 0; l + m < lanes; ++l) {
+      if (l & m) continue;
+      const float lower = x[l], upper = x[l + m];
+      x[l] = lower + upper;
+      x[l + m] = lower - upper;
+    }
+  }
+}
+
+// The butterfly on each of `n` rows (the row at rows + r·stride) of every simdgroup.
+inline void SimdHadamardRows(float* rows, size_t stride, uint32_t n, uint32_t group_size) {
+  for (uint32_t base = 0; base < group_size; base += kSimdWidth) {
+    const uint32_t lanes = std::min(kSimdWidth, group_size - base);
+    for (uint32_t r = 0; r < n; ++r) SimdHadamardOf(rows + r * stride + base, lanes);
   }
 }
 

@@ -38,8 +38,9 @@ class ThreadScratch {
   size_t lane_state_peak() const { return lane_state_peak_; }
   std::byte* arena(uint32_t index) const { return arena_base_[index]; }
 
-  // Zero-filled, 64-byte aligned storage that lives until ReleaseLaneState().
-  void* AllocateLaneState(size_t bytes);
+  // 64-byte aligned storage that lives until ReleaseLaneState(), zero-filled or left as it is.
+  enum class Fill { kZero, kNone };
+  void* AllocateLaneState(size_t bytes, Fill fill = Fill::kZero);
   void ReleaseLaneState();
 
  private:

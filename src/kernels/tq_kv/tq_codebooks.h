@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tgk/geometry.h"
 #include "tgk/table.h"
 
 namespace tgk {
@@ -183,9 +184,47 @@ constexpr std::array<float, kBytes * 8> TqSignFactors(const uint8_t (&bits)[kByt
 inline constexpr std::array<float, 256> kTqSigma256 = TqSignFactors(kTqSigns256);
 inline constexpr std::array<float, 512> kTqSigma512 = TqSignFactors(kTqSigns512);
 
+// The same factors in the order of the 32-lane kernels (lane l holds elements l·E .. l·E + E − 1,
+// E = D / 32): entry i·32 + l is σ_j of j = l·E + i, so that lanes read their i-th factors from
+// consecutive entries.
+template <size_t kD>
+constexpr std::array<float, kD> TqSignFactorsByLane(const std::array<float, kD>& sigma) {
+  constexpr size_t kE = kD / kSimdWidth;
+  std::array<float, kD> by_lane{};
+  for (size_t l = 0; l < kSimdWidth; ++l) {
+    for (size_t i = 0; i < kE; ++i) by_lane[i * kSimdWidth + l] = sigma[l * kE + i];
+  }
+  return by_lane;
+}
+inline constexpr std::array<float, 256> kTqSigmaByLane256 = TqSignFactorsByLane(kTqSigma256);
+inline constexpr std::array<float, 512> kTqSigmaByLane512 = TqSignFactorsByLane(kTqSigma512);
+
 // C_256 in the form of the byte-table operations (tgk/table.h), which need it odd.
 static_assert(IsOddTable256(kTqCodebook8), "C_256 is exactly antisymmetric");
 inline constexpr ByteTable256 kTqTable8 = MakeByteTable256(kTqCodebook8);
+
+// T_b as the encoders search it (tgk/table.h): the binary search is the count of the spec's idx_b
+// only over sorted boundaries.
+static_assert(IsNonDecreasing(kTqBoundaries4) && IsNonDecreasing(kTqBoundaries5) &&
+              IsNonDecreasing(kTqBoundaries6) && IsNonDecreasing(kTqBoundaries8));
+inline constexpr BucketTable<16> kTqBuckets4 = MakeBucketTable<16>(kTqBoundaries4);
+inline constexpr BucketTable<32> kTqBuckets5 = MakeBucketTable<32>(kTqBoundaries5);
+inline constexpr BucketTable<64> kTqBuckets6 = MakeBucketTable<64>(kTqBoundaries6);
+inline constexpr BucketTable<256> kTqBuckets8 = MakeBucketTable<256>(kTqBoundaries8);
+
+template <uint32_t kBits>
+constexpr const BucketTable<(1u << kBits)>& TqBucketsFor() {
+  static_assert(kBits == 4 || kBits == 5 || kBits == 6 || kBits == 8);
+  if constexpr (kBits == 4) {
+    return kTqBuckets4;
+  } else if constexpr (kBits == 5) {
+    return kTqBuckets5;
+  } else if constexpr (kBits == 6) {
+    return kTqBuckets6;
+  } else {
+    return kTqBuckets8;
+  }
+}
 
 // The codebook and boundaries of a bit width; any width but 4, 5 and 6 selects the 8-bit
 // tables, as the kernels do.

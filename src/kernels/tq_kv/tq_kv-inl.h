@@ -7,10 +7,10 @@
 //
 // Layouts of the work, as on the GPU:
 //   - 32-lane kernels (encoders and inverse rotation for D = 256, 512): lane l holds elements
-//     l·E .. l·E + E − 1, E = D / 32, element l·E + i in lane-state row i. FWHT stages s < E
-//     pair rows of one lane; stages s >= E pair lane l with lane l ^ (s / E), whose value it
-//     reads from an arena of D floats (Metal: simd_shuffle_xor, no threadgroup memory; the
-//     values are the same).
+//     l·E .. l·E + E − 1, E = D / 32, as E values read with one deinterleaving load, then in
+//     lane-state rows 0 .. E − 1. FWHT stages s < E pair values of one lane, in registers;
+//     stages s >= E pair lane l with lane l ^ (s / E): g.simd_hadamard on the rows (Metal:
+//     simd_shuffle_xor; the values are the same).
 //   - D-lane kernels (fallback encoder and inverse rotation for other D): lane j holds element
 //     j; the FWHT runs through the arena of 2·D floats, each stage reading one half and writing
 //     the other (Metal updates one half in place with the pair's lower lane; the values are
@@ -41,64 +41,22 @@ namespace tgk {
 namespace HWY_NAMESPACE {
 namespace tq {
 
-// idx_b(z) = #{i : z > T[i]} over the `levels` − 1 sorted boundaries, found by the GPU's
-// unrolled binary search (a NaN compares false everywhere and gets index 0), for kRows values at
-// once so that their probes overlap.
-template <uint32_t kRows, class L, class VF, class VU>
-HWY_INLINE void CodebookIndex(const L& lane, const VF (&z)[kRows], VU (&index)[kRows],
-                              const float* boundaries, uint32_t levels) {
-  for (uint32_t r = 0; r < kRows; ++r) index[r] = lane.splat(0u);
-  for (uint32_t half = levels / 2; half >= 1; half /= 2) {
-    for (uint32_t r = 0; r < kRows; ++r) {
-      const auto probe = lane.gather(boundaries, index[r] + lane.splat(half - 1));
-      index[r] = Select(z[r] > probe, index[r] + lane.splat(half), index[r]);
-    }
-  }
-}
-
 // ---- the FWHT in the two layouts ---------------------------------------------------------
 
-// FWHT of a head vector of 32·kE elements held by 32 lanes (element l·kE + i in row i of lane
-// l), in place in `y`. Stages s < kE pair rows of one lane; stage s = m·kE pairs lane l with lane
-// l ^ m, whose value it reads from `exchange` (arena of 32·kE floats, element i·32 + l): where
-// Metal uses simd_shuffle_xor, a lane pack reads its partners with one vector load.
-template <uint32_t kE, class Group, class State, class Arena>
-HWY_INLINE void Fwht32(Group& g, const State& y, const Arena& exchange) {
-  g.for_each_lane([&](auto lane) HWY_ATTR {
-    typename decltype(lane)::VF v[kE];
-    for (uint32_t i = 0; i < kE; ++i) v[i] = lane.load(y, i);
-    for (uint32_t s = 1; s < kE; s *= 2) {
-      for (uint32_t i = 0; i < kE; ++i) {
-        if (i & s) continue;
-        const auto lower = v[i];
-        const auto upper = v[i + s];
-        v[i] = lower + upper;
-        v[i + s] = lower - upper;
-      }
-    }
+// The FWHT stages s < kE of a head vector of 32·kE elements held by 32 lanes, lane l holding
+// elements l·kE + i (i < kE) as its values v[i]: they pair values of one lane. The stages
+// s = m·kE (m = 1, 2, ..., 16) pair row i of lane l with row i of lane l + m: g.simd_hadamard
+// on the rows (Metal: simd_shuffle_xor).
+template <uint32_t kE, class V>
+HWY_INLINE void FwhtWithinLane(V (&v)[kE]) {
+  for (uint32_t s = 1; s < kE; s *= 2) {
     for (uint32_t i = 0; i < kE; ++i) {
-      lane.store(y, i, v[i]);
-      lane.store(exchange, i * kSimdWidth + lane.first(), v[i]);
+      if (i & s) continue;
+      const V lower = v[i];
+      const V upper = v[i + s];
+      v[i] = lower + upper;
+      v[i + s] = lower - upper;
     }
-  });
-  g.barrier();
-  for (uint32_t m = 1; m < kSimdWidth; m *= 2) {  // stage s = m·kE
-    g.for_each_lane([&](auto lane) HWY_ATTR {
-      const auto lower = (lane.id() & lane.splat(m)) == lane.splat(0u);
-      for (uint32_t i = 0; i < kE; ++i) {
-        const auto own = lane.load(y, i);
-        const auto other = LoadXorPartner(lane, exchange, i * kSimdWidth, m);
-        lane.store(y, i, Select(lower, own + other, other - own));
-      }
-    });
-    g.barrier();
-    if (m == kSimdWidth / 2) break;
-    g.for_each_lane([&](auto lane) HWY_ATTR {
-      for (uint32_t i = 0; i < kE; ++i) {
-        lane.store(exchange, i * kSimdWidth + lane.first(), lane.load(y, i));
-      }
-    });
-    g.barrier();
   }
 }
 
@@ -133,10 +91,12 @@ HWY_INLINE uint64_t CacheRow(const TqEncodeArgs& a, uint32_t h, uint32_t t) {
 // Encoders
 // ===========================================================================================
 
-// hadamard_quantize_kv_fast_d256/_d512 (kNibbles, 4-bit) and hadamard_quantize_kv_hb_d256/_d512
-// (5/6/8-bit bytes): 32 lanes per (head, token), spec section 3.1 steps 1-8.
-template <uint32_t kD, bool kNibbles>
+// hadamard_quantize_kv_fast_d256/_d512 (kBits = 4, nibbles) and hadamard_quantize_kv_hb_d256/_d512
+// (kBits = 5, 6, 8, bytes): spec section 3.1 steps 1-8, one simdgroup of 32 lanes per (head,
+// token); a group's simdgroups s take heads h0 + s of one token (tq_kv_args.h).
+template <uint32_t kD, uint32_t kBits>
 struct TqEncodeFastKernel {
+  static constexpr bool kNibbles = kBits == 4;
   static constexpr uint32_t kE = kD / kSimdWidth;
   static constexpr uint32_t kBlocks = kD / 256;  // npp
   static constexpr uint32_t kBlockLanes = kSimdWidth / kBlocks;
@@ -145,26 +105,37 @@ struct TqEncodeFastKernel {
 
   template <class Group>
   HWY_INLINE void operator()(Group& g) const {
-    const uint32_t h = g.group_id().x, t = g.group_id().y;
-    const float* x = a.src + (uint64_t{t} * a.num_kv_heads + h) * kD;
-    const uint64_t row = tq::CacheRow(a, h, t);
-    const float* sigma = kD == 256 ? kTqSigma256.data() : kTqSigma512.data();
-    auto y = g.template lane_state<float, kE>();
-    auto exchange = g.template arena<float>(kTqArenaExchange);
-    auto sums = g.template lane_state<float, kBlocks>();
+    const uint32_t heads = g.simdgroups(), h0 = g.group_id().x * heads, t = g.group_id().y;
+    const float* x = a.src + (uint64_t{t} * a.num_kv_heads + h0) * kD;  // head h0 + s at s·kD
+    const float* sigma = kD == 256 ? kTqSigmaByLane256.data() : kTqSigmaByLane512.data();
+    // Every value is written before it is read (every simdgroup has a head).
+    auto y = g.template uninitialized_lane_state<float, kE>();
+    auto sums = g.template uninitialized_lane_state<float, kBlocks>();
+    // A pack lies in one simdgroup s (its head h0 + s), as lane l = first % 32 onwards of it.
+    const auto head_of = [](const auto& lane) { return lane.first() / kSimdWidth; };
+    const auto lane_in_head = [](const auto& lane) { return lane.first() % kSimdWidth; };
 
-    // 1. y_j = x_j·σ_j.
+    // 1. y_j = x_j·σ_j; 2. the FWHT, its stages within each lane in registers, then those
+    // across lanes. Each pack first asks for its vectors of the next token (nkv·D floats on)
+    // into the caches (a hint: no fault, no value), spread over the group's work: with the
+    // hardware prefetchers alone the loads waited on memory for half of the time at 32768
+    // tokens, and one burst for the whole group at its start did not help (Zen 4).
+    const bool prefetch = t + 1 < g.grid_size().y;
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      const uint32_t lanes_left = kSimdWidth - lane.first();
-      for (uint32_t i = 0; i < kE; ++i) {
-        const size_t j = size_t{lane.first()} * kE + i;
-        lane.store(y, i,
-                   lane.load_strided(x + j, kE, lanes_left) *
-                       lane.load_strided(sigma + j, kE, lanes_left));
+      const uint32_t l = lane_in_head(lane);
+      const float* own = x + head_of(lane) * size_t{kD} + size_t{l} * kE;
+      if (prefetch) {
+        for (uint32_t k = 0; k < lane.count() * kE; k += 64 / sizeof(float)) {
+          __builtin_prefetch(own + uint64_t{a.num_kv_heads} * kD + k, 0, 1);
+        }
       }
+      typename decltype(lane)::VF v[kE];
+      lane.load_deinterleaved(own, v);
+      for (uint32_t i = 0; i < kE; ++i) v[i] = v[i] * lane.load(sigma + i * kSimdWidth + l);
+      tq::FwhtWithinLane(v);
+      for (uint32_t i = 0; i < kE; ++i) lane.store(y, i, v[i]);
     });
-    // 2. FWHT.
-    tq::Fwht32<kE>(g, y, exchange);
+    g.simd_hadamard(y, 0, kE);
     // 3, 4. y ← y·r_D; each lane sums its squares in element order from +0 (product rounded,
     // then added). For D = 512 a lane adds +0 to the other block's sum, which leaves the
     // canonical tree's result that of its own block's 16 lanes.
@@ -176,34 +147,38 @@ struct TqEncodeFastKernel {
         lane.store(y, i, v);
         sum = sum + v * v;
       }
-      const uint32_t block = lane.first() / kBlockLanes;
+      const uint32_t block = lane_in_head(lane) / kBlockLanes;
       for (uint32_t b = 0; b < kBlocks; ++b) lane.store(sums, b, b == block ? sum : lane.zero());
     });
     for (uint32_t b = 0; b < kBlocks; ++b) g.simd_sum(sums, b);
-    // 5, 6. The norms and the scale to N(0,1), uniform over the group.
-    float scale[kBlocks];
-    for (uint32_t b = 0; b < kBlocks; ++b) {
-      const float total = sums.row(b)[0];
-      const float n = kD == 256 ? std::sqrt(total) : std::sqrt(total / 256.0f);
-      const float inv = n > 1e-10f ? 1.0f / n : 0.0f;
-      scale[b] = kD == 256 ? inv * 16.0f : inv * a.scale_factor_d512;
-      a.norms[row * kBlocks + b] = n;
+    // 5, 6. The norms and the scale to N(0,1), uniform over a head's simdgroup.
+    float scale[kTqEncodeMaxHeads][kBlocks];
+    uint64_t rows[kTqEncodeMaxHeads];
+    for (uint32_t s = 0; s < heads; ++s) {
+      rows[s] = tq::CacheRow(a, h0 + s, t);
+      for (uint32_t b = 0; b < kBlocks; ++b) {
+        const float total = sums.row(b)[s * kSimdWidth];
+        const float n = kD == 256 ? std::sqrt(total) : std::sqrt(total / 256.0f);
+        const float inv = n > 1e-10f ? 1.0f / n : 0.0f;
+        scale[s][b] = kD == 256 ? inv * 16.0f : inv * a.scale_factor_d512;
+        a.norms[rows[s] * kBlocks + b] = n;
+      }
     }
-    // 7, 8. z_j = y_j·c, its index, written as nibbles or bytes.
+    // 7, 8. z_j = y_j·c, its index idx_b(z_j) (a NaN's is 0), written as nibbles or bytes.
+    const auto& buckets = TqBucketsFor<kBits>();
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      const auto c = lane.splat(scale[lane.first() / kBlockLanes]);
+      const uint32_t s = head_of(lane), l = lane_in_head(lane);
+      const auto c = lane.splat(scale[s][l / kBlockLanes]);
       typename decltype(lane)::VF z[kE];
       typename decltype(lane)::VU q[kE];
       for (uint32_t i = 0; i < kE; ++i) z[i] = lane.load(y, i) * c;
-      tq::CodebookIndex(lane, z, q, a.boundaries, a.levels);
+      BucketIndex(lane, buckets, z, q);
       if constexpr (kNibbles) {
-        uint8_t* out = a.packed + row * (kD / 2) + size_t{lane.first()} * (kE / 2);
-        for (uint32_t i = 0; i < kE / 2; ++i) {
-          StoreStrided(lane, out + i, kE / 2, q[2 * i] | Shl<4>(q[2 * i + 1]));
-        }
+        typename decltype(lane)::VU bytes[kE / 2];
+        for (uint32_t i = 0; i < kE / 2; ++i) bytes[i] = q[2 * i] | Shl<4>(q[2 * i + 1]);
+        lane.store_interleaved(a.packed + rows[s] * (kD / 2) + size_t{l} * (kE / 2), bytes);
       } else {
-        uint8_t* out = a.packed + row * kD + size_t{lane.first()} * kE;
-        for (uint32_t i = 0; i < kE; ++i) StoreStrided(lane, out + i, kE, q[i]);
+        lane.store_interleaved(a.packed + rows[s] * kD + size_t{l} * kE, q);
       }
     });
   }
@@ -259,7 +234,7 @@ struct TqEncodeFallbackKernel {
       const auto u = scaled ? lane.load(v, 0) / lane.splat(n) : lane.zero();
       const decltype(u) z[1] = {u * lane.splat(sqrt_d)};
       typename decltype(lane)::VU q[1];
-      tq::CodebookIndex(lane, z, q, a.boundaries, a.levels);
+      BucketIndex(lane, kTqBuckets4, z, q);
       lane.store(codes, y_at + lane.first(), q[0]);
     });
     g.barrier();
@@ -341,23 +316,22 @@ struct TqInverseRotateFastKernel {
   template <class Group>
   HWY_INLINE void operator()(Group& g) const {
     const uint64_t base = uint64_t{g.group_id().x} * kD;
-    const float* sigma = kD == 256 ? kTqSigma256.data() : kTqSigma512.data();
-    auto y = g.template lane_state<float, kE>();
-    auto exchange = g.template arena<float>(kTqArenaExchange);
+    const float* sigma = kD == 256 ? kTqSigmaByLane256.data() : kTqSigmaByLane512.data();
+    auto y = g.template uninitialized_lane_state<float, kE>();
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      for (uint32_t i = 0; i < kE; ++i) {
-        const size_t j = size_t{lane.first()} * kE + i;
-        lane.store(y, i, lane.load_strided(a.in + base + j, kE, kSimdWidth - lane.first()));
-      }
+      typename decltype(lane)::VF v[kE];
+      lane.load_deinterleaved(a.in + base + size_t{lane.first()} * kE, v);
+      tq::FwhtWithinLane(v);
+      for (uint32_t i = 0; i < kE; ++i) lane.store(y, i, v[i]);
     });
-    tq::Fwht32<kE>(g, y, exchange);
+    g.simd_hadamard(y, 0, kE);
     g.for_each_lane([&](auto lane) HWY_ATTR {
+      typename decltype(lane)::VF v[kE];
       for (uint32_t i = 0; i < kE; ++i) {
-        const size_t j = size_t{lane.first()} * kE + i;
-        const auto h = lane.load(y, i) * lane.splat(a.r_d);
-        StoreStrided(lane, a.out + base + j, kE,
-                     h * lane.load_strided(sigma + j, kE, kSimdWidth - lane.first()));
+        v[i] =
+            lane.load(y, i) * lane.splat(a.r_d) * lane.load(sigma + i * kSimdWidth + lane.first());
       }
+      lane.store_interleaved(a.out + base + size_t{lane.first()} * kE, v);
     });
   }
 };

@@ -11,10 +11,14 @@
 HWY_BEFORE_NAMESPACE();
 namespace tgk {
 namespace HWY_NAMESPACE {
-using TqEncodeFastD256 = TqEncodeFastKernel<256, true>;
-using TqEncodeFastD512 = TqEncodeFastKernel<512, true>;
-using TqEncodeHbD256 = TqEncodeFastKernel<256, false>;
-using TqEncodeHbD512 = TqEncodeFastKernel<512, false>;
+using TqEncodeFastD256 = TqEncodeFastKernel<256, 4>;
+using TqEncodeFastD512 = TqEncodeFastKernel<512, 4>;
+using TqEncodeHb5D256 = TqEncodeFastKernel<256, 5>;
+using TqEncodeHb5D512 = TqEncodeFastKernel<512, 5>;
+using TqEncodeHb6D256 = TqEncodeFastKernel<256, 6>;
+using TqEncodeHb6D512 = TqEncodeFastKernel<512, 6>;
+using TqEncodeHb8D256 = TqEncodeFastKernel<256, 8>;
+using TqEncodeHb8D512 = TqEncodeFastKernel<512, 8>;
 using TqDequantize4 = TqDequantizeKernel<4>;
 using TqDequantize5 = TqDequantizeKernel<5>;
 using TqDequantize6 = TqDequantizeKernel<6>;
@@ -23,8 +27,12 @@ using TqInverseRotateD256 = TqInverseRotateFastKernel<256>;
 using TqInverseRotateD512 = TqInverseRotateFastKernel<512>;
 TGK_DEFINE_KERNEL_RUNNERS(TqEncodeFastD256, TqEncodeArgs)
 TGK_DEFINE_KERNEL_RUNNERS(TqEncodeFastD512, TqEncodeArgs)
-TGK_DEFINE_KERNEL_RUNNERS(TqEncodeHbD256, TqEncodeArgs)
-TGK_DEFINE_KERNEL_RUNNERS(TqEncodeHbD512, TqEncodeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqEncodeHb5D256, TqEncodeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqEncodeHb5D512, TqEncodeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqEncodeHb6D256, TqEncodeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqEncodeHb6D512, TqEncodeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqEncodeHb8D256, TqEncodeArgs)
+TGK_DEFINE_KERNEL_RUNNERS(TqEncodeHb8D512, TqEncodeArgs)
 TGK_DEFINE_KERNEL_RUNNERS(TqEncodeFallbackKernel, TqEncodeArgs)
 TGK_DEFINE_KERNEL_RUNNERS(TqDequantize4, TqDequantizeArgs)
 TGK_DEFINE_KERNEL_RUNNERS(TqDequantize5, TqDequantizeArgs)
@@ -56,8 +64,12 @@ namespace tgk {
 
 TGK_EXPORT_KERNEL(TqEncodeFastD256, "hadamard_quantize_kv_fast_d256")
 TGK_EXPORT_KERNEL(TqEncodeFastD512, "hadamard_quantize_kv_fast_d512")
-TGK_EXPORT_KERNEL(TqEncodeHbD256, "hadamard_quantize_kv_hb_d256")
-TGK_EXPORT_KERNEL(TqEncodeHbD512, "hadamard_quantize_kv_hb_d512")
+TGK_EXPORT_KERNEL(TqEncodeHb5D256, "hadamard_quantize_kv_hb_d256")
+TGK_EXPORT_KERNEL(TqEncodeHb5D512, "hadamard_quantize_kv_hb_d512")
+TGK_EXPORT_KERNEL(TqEncodeHb6D256, "hadamard_quantize_kv_hb_d256")
+TGK_EXPORT_KERNEL(TqEncodeHb6D512, "hadamard_quantize_kv_hb_d512")
+TGK_EXPORT_KERNEL(TqEncodeHb8D256, "hadamard_quantize_kv_hb_d256")
+TGK_EXPORT_KERNEL(TqEncodeHb8D512, "hadamard_quantize_kv_hb_d512")
 TGK_EXPORT_KERNEL(TqEncodeFallbackKernel, "hadamard_quantize_kv")
 TGK_EXPORT_KERNEL(TqDequantize4, "tq_dequantize_kv")
 TGK_EXPORT_KERNEL(TqDequantize5, "tq_dequantize_hb_kv_seq")
@@ -195,30 +207,27 @@ constexpr std::string_view kDequantizeHbPrefix = "dispatch_tq_dequantize_hb_kv";
 constexpr std::string_view kDequantizeHbSeqPrefix = "dispatch_tq_dequantize_hb_kv_seq";
 constexpr std::string_view kRotatePrefix = "tq_inverse_rotate";
 
-// Records the encoder for `tokens` tokens (groups (h, t)), token t at position first_pos + t.
+// Records the encoder for `tokens` tokens, token t at position first_pos + t (groups as in
+// tq_kv_args.h).
 void RecordEncode(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_t cap,
                   uint64_t first_pos, uint32_t tokens, bool is_sliding, float sf, const float* src,
                   View packed, View norms) {
-  const TqTable table = TqTableFor(bits);
-  const TqEncodeArgs args{src,
-                          packed.as<uint8_t>(),
-                          norms.as<float>(),
-                          table.boundaries,
-                          table.levels,
-                          nkv,
-                          d,
-                          cap,
-                          first_pos,
-                          is_sliding,
-                          TqRotationScale(d),
-                          sf};
-  const Dim3 grid{nkv, tokens, 1};
+  const TqEncodeArgs args{src,       packed.as<uint8_t>(), norms.as<float>(),  nkv, d, cap,
+                          first_pos, is_sliding,           TqRotationScale(d), sf};
+  const uint32_t heads = d == 256 || d == 512 ? TqEncodeHeadsPerGroup(nkv) : 1;
+  const Dim3 grid{nkv / heads, tokens, 1};
   if (d == 256) {
-    queue.dispatch(bits == 4 ? TqEncodeFastD256Entry() : TqEncodeHbD256Entry(), grid,
-                   kTqFastGroupSize, TqFastArenaSizes(d), args);
+    const detail::KernelEntry& entry = bits == 4   ? TqEncodeFastD256Entry()
+                                       : bits == 5 ? TqEncodeHb5D256Entry()
+                                       : bits == 6 ? TqEncodeHb6D256Entry()
+                                                   : TqEncodeHb8D256Entry();
+    queue.dispatch(entry, grid, heads * kSimdWidth, ArenaSizes{}, args);
   } else if (d == 512) {
-    queue.dispatch(bits == 4 ? TqEncodeFastD512Entry() : TqEncodeHbD512Entry(), grid,
-                   kTqFastGroupSize, TqFastArenaSizes(d), args);
+    const detail::KernelEntry& entry = bits == 4   ? TqEncodeFastD512Entry()
+                                       : bits == 5 ? TqEncodeHb5D512Entry()
+                                       : bits == 6 ? TqEncodeHb6D512Entry()
+                                                   : TqEncodeHb8D512Entry();
+    queue.dispatch(entry, grid, heads * kSimdWidth, ArenaSizes{}, args);
   } else {
     queue.dispatch(TqEncodeFallbackKernelEntry(), grid, TqFallbackGroupSize(d),
                    TqFallbackArenaSizes(d), args);
@@ -460,9 +469,9 @@ void TqInverseRotate(Queue& queue, const TqInverseRotateParams& p, ConstView rot
   const TqInverseRotateArgs args{rotated.as<float>(), out.as<float>(), d, TqRotationScale(d)};
   const Dim3 grid{p.rows, 1, 1};
   if (d == 256) {
-    queue.dispatch(TqInverseRotateD256Entry(), grid, kTqFastGroupSize, TqFastArenaSizes(d), args);
+    queue.dispatch(TqInverseRotateD256Entry(), grid, kTqFastGroupSize, ArenaSizes{}, args);
   } else if (d == 512) {
-    queue.dispatch(TqInverseRotateD512Entry(), grid, kTqFastGroupSize, TqFastArenaSizes(d), args);
+    queue.dispatch(TqInverseRotateD512Entry(), grid, kTqFastGroupSize, ArenaSizes{}, args);
   } else {
     queue.dispatch(TqInverseRotateFallbackKernelEntry(), grid, TqFallbackGroupSize(d),
                    TqFallbackArenaSizes(d), args);

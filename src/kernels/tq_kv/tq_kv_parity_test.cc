@@ -38,7 +38,8 @@ TEST_P(TqKvParity, FastAndHigherBitEncodersMatchTheReference) {
   for (int c = 0; c < 24; ++c) {
     const uint32_t d = rng.Pick<uint32_t>({256, 512});
     const uint32_t bits = rng.Pick<uint32_t>({4, 5, 6, 8});
-    const uint32_t nkv = 1 + rng.Below(3), cap = 1 + rng.Below(9);
+    // Head counts that make encoder groups of 1, 2, 4 and 8 heads (TqEncodeHeadsPerGroup).
+    const uint32_t nkv = rng.Pick<uint32_t>({1, 2, 3, 4, 6, 8, 12, 16}), cap = 1 + rng.Below(9);
     const bool sliding = rng.Below(2) == 1;
     const uint32_t write_pos = sliding ? rng.Below(4 * cap) : rng.Below(cap);  // ring wrap
     const float sf = rng.Pick<float>({1.0f, 1.0f, 16.0f, 22.627f});
@@ -124,7 +125,7 @@ TEST_P(TqKvParity, SequenceEncoderMatchesTheReferenceAndPerTokenDispatches) {
   Rng rng(3);
   for (int c = 0; c < 10; ++c) {
     const uint32_t d = rng.Pick<uint32_t>({16, 64, 256, 512});
-    const uint32_t nkv = 1 + rng.Below(3), cap = 1 + rng.Below(6);
+    const uint32_t nkv = rng.Pick<uint32_t>({1, 2, 3, 4, 8}), cap = 1 + rng.Below(6);
     const bool sliding = c % 2 == 1;
     const uint32_t n_tokens = 1 + rng.Below(sliding ? 2 * cap + 2 : cap);  // wraps when sliding
     const uint32_t start = sliding ? rng.Below(2 * cap) : rng.Below(cap - n_tokens + 1);
