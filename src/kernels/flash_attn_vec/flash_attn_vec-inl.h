@@ -32,6 +32,7 @@
 #include "kernels/flash_attn_vec/flash_attn_vec.h"
 #include "kernels/flash_attn_vec/flash_attn_vec_launch.h"
 #include "tgk/dtype.h"
+#include "tgk/prefetch.h"
 
 namespace tgk {
 
@@ -160,7 +161,7 @@ struct AheadRows {
     if (row >= count || start % kLine != 0) return;
     const f16* p = rows + size_t{row} * kDim + start;
     for (uint32_t j = 0; j < kDim; j += 128) {
-      for (uint32_t i = 0; i < 4 * Lane::kWidth; i += kLine) __builtin_prefetch(p + j + i, 0, 2);
+      for (uint32_t i = 0; i < 4 * Lane::kWidth; i += kLine) PrefetchRead(p + j + i);
     }
   }
 };

@@ -23,6 +23,7 @@
 #include <type_traits>
 
 #include "tgk/group-inl.h"
+#include "tgk/prefetch.h"
 #include "tgk/rows-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -253,9 +254,9 @@ HWY_INLINE void Prefetch(const RowRun (&runs)[N], uint32_t part, uint32_t parts)
       const uintptr_t row = run.base + r * run.stride;
       for (size_t at = 0; at < run.bytes; at += 64) {
         if (run.write) {
-          __builtin_prefetch(reinterpret_cast<const void*>(row + at), 1, 2);
+          PrefetchWrite(row + at);
         } else {
-          __builtin_prefetch(reinterpret_cast<const void*>(row + at), 0, 2);
+          PrefetchRead(row + at);
         }
       }
     }

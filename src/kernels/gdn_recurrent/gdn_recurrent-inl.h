@@ -32,6 +32,7 @@
 
 #include "kernels/gdn_recurrent/gdn_recurrent_args.h"
 #include "tgk/group-inl.h"
+#include "tgk/prefetch.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tgk {
@@ -91,9 +92,9 @@ struct GdnRecurrentKernelT {
       const auto prefetch_at = [](uintptr_t base, uint32_t c, int write) HWY_ATTR {
         const uintptr_t at = base + size_t{c} * kW * sizeof(float);
         if (write) {
-          __builtin_prefetch(reinterpret_cast<const void*>(at), 1, 2);
+          PrefetchWrite(at);
         } else {
-          __builtin_prefetch(reinterpret_cast<const void*>(at), 0, 2);
+          PrefetchRead(at);
         }
       };
 

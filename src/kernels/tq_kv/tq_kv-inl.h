@@ -34,6 +34,7 @@
 #include "kernels/tq_kv/tq_codebooks.h"
 #include "kernels/tq_kv/tq_kv_args.h"
 #include "tgk/group-inl.h"
+#include "tgk/prefetch.h"
 #include "tgk/table-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -126,7 +127,7 @@ struct TqEncodeFastKernel {
       const float* own = x + head_of(lane) * size_t{kD} + size_t{l} * kE;
       if (prefetch) {
         for (uint32_t k = 0; k < lane.count() * kE; k += 64 / sizeof(float)) {
-          __builtin_prefetch(own + uint64_t{a.num_kv_heads} * kD + k, 0, 1);
+          PrefetchRead<Reuse::kOnce>(own + uint64_t{a.num_kv_heads} * kD + k);
         }
       }
       typename decltype(lane)::VF v[kE];
