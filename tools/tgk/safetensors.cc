@@ -359,6 +359,17 @@ Tensor TensorFile::Load(const std::string& name, DType dtype, bool cast) const {
               ? " (--cast converts between float dtypes)"
               : ""));
   }
+  // Every reader checks a known dtype's size against the shape; this holds for any reader and
+  // any dtype name a file may spell (a numpy descr 'F64' names no numpy type, so its reader
+  // checked no size), before anything is read by the shape.
+  const std::optional<uint64_t> element = ElementBytes(info->dtype_name);
+  const std::optional<uint64_t> needed =
+      element ? TensorBytes(*element, info->shape) : std::nullopt;
+  if (!needed || *needed != info->end - info->begin) {
+    Fail(Quoted(name) + " holds " + std::to_string(info->end - info->begin) + " bytes, not the " +
+         (needed ? std::to_string(*needed) : std::string("(unknown)")) + " of " +
+         Escaped(info->dtype_name) + " " + ShapeString(info->shape));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) Fail(std::string("cannot open: ") + std::strerror(errno));
   AlignedBytes raw(size_t(info->end - info->begin));
