@@ -406,6 +406,8 @@ std::string FormatRate(double giga_per_second, perf::Roof roof) {
 
 double MedianRate(const RunResult& r) { return r.work / r.timing.median_s * 1e-9; }
 
+float DefaultScale(uint32_t dim) { return float(1.0 / std::sqrt(double(dim))); }
+
 std::string FloatText(float value) { return Printf("%.9g", double(value)); }
 
 }  // namespace tgk::tool

@@ -228,6 +228,9 @@ std::string FormatRate(double giga_per_second, perf::Roof roof);
 std::string RateUnit(perf::Roof roof);
 // The median rate, giga of the roof's unit per second.
 double MedianRate(const RunResult& r);
+// The usual scale of a dot product over `dim` elements when none is given: 1/√dim, rounded once
+// from double (attention's head_dim, the gated delta net's K).
+float DefaultScale(uint32_t dim);
 // A float as text that reads back to the same float ("%.9g").
 std::string FloatText(float value);
 

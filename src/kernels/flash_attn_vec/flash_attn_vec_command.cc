@@ -22,8 +22,6 @@
 namespace tgk::tool {
 namespace {
 
-float DefaultScale(uint32_t head_dim) { return float(1.0 / std::sqrt(double(head_dim))); }
-
 // The dimensions, then whatever differs from the usual call (capacity = length, 1/sqrt(head_dim),
 // the causal mask, no ring).
 std::string ShapeText(const FlashAttnVecParams& p, int nwg) {

@@ -66,8 +66,7 @@ class GdnChunkCommand final : public KernelCommand {
     } else {
       job.inputs = FileInputs(*file, options, shape);
     }
-    const float scale =
-        scale_option_->count() > 0 ? scale_ : float(1.0 / std::sqrt(double(shape.K)));
+    const float scale = scale_option_->count() > 0 ? scale_ : DefaultScale(shape.K);
     result.shape = GdnShapeText(shape);
     result.work = GdnChunkFlops(shape);
     result.roof = perf::Roof::kFma;

@@ -64,8 +64,7 @@ class GdnOutputCommand final : public KernelCommand {
     } else {
       job.inputs = FileInputs(*file, options, shape);
     }
-    const float scale =
-        scale_option_->count() > 0 ? scale_ : float(1.0 / std::sqrt(double(shape.K)));
+    const float scale = scale_option_->count() > 0 ? scale_ : DefaultScale(shape.K);
     result.shape = GdnShapeText(shape);
     result.work = GdnOutputFlops(shape);
     result.roof = perf::Roof::kFma;

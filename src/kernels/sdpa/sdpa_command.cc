@@ -20,8 +20,6 @@
 namespace tgk::tool {
 namespace {
 
-float DefaultScale(uint32_t head_dim) { return float(1.0 / std::sqrt(double(head_dim))); }
-
 // The dimensions, then whatever differs from what a caller usually passes.
 std::string ShapeText(const SdpaParams& p) {
   std::string text =
