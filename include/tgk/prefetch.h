@@ -4,7 +4,10 @@
 // the model's operations.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+
+#include "tgk/geometry.h"
 
 namespace tgk {
 
@@ -31,6 +34,61 @@ inline void PrefetchWrite(const void* p) {
 template <Reuse kReuse = Reuse::kSoon>
 inline void PrefetchWrite(uintptr_t address) {
   PrefetchWrite<kReuse>(reinterpret_cast<const void*>(address));
+}
+
+// The group after this one in the grid (x fastest, then y, then z), if any: the one a thread
+// usually runs next (the runtime hands each thread a run of consecutive groups), whose rows a
+// group can ask for while it computes. Rows that lie a page or more apart (a head's rows of a
+// [T, H, D] tensor) are ones the hardware prefetchers do not follow.
+template <class Group>
+inline bool NextGroup(const Group& g, Dim3& next) {
+  const Dim3 id = g.group_id(), grid = g.grid_size();
+  next = id;
+  if (++next.x < grid.x) return true;
+  next.x = 0;
+  if (++next.y < grid.y) return true;
+  next.y = 0;
+  return ++next.z < grid.z;
+}
+
+// Rows of a tensor that a later phase or group will read or write: `rows` rows of `bytes`
+// bytes, `stride` bytes apart, from `base`.
+struct RowRun {
+  uintptr_t base = 0;
+  size_t stride = 0;
+  size_t bytes = 0;
+  uint32_t rows = 0;
+  bool write = false;
+};
+
+// `rows` rows of `count` elements, `stride` elements apart. Addresses as integers: a run may
+// lie past the end of a tensor, where a pointer may not point.
+template <class T>
+inline RowRun RowRunOf(const T* base, size_t stride, uint32_t rows, size_t count,
+                       bool write = false) {
+  return RowRun{reinterpret_cast<uintptr_t>(base), stride * sizeof(T), count * sizeof(T), rows,
+                write};
+}
+
+// Asks for share `part` of `parts` of every run's rows (rows [rows·part/parts,
+// rows·(part + 1)/parts)), for reading or for writing. Spread over the packs or calls of a
+// phase, so that few requests wait at a time.
+template <size_t N>
+inline void PrefetchRows(const RowRun (&runs)[N], uint32_t part, uint32_t parts) {
+  for (const RowRun& run : runs) {
+    const uint32_t first = uint32_t(uint64_t{run.rows} * part / parts);
+    const uint32_t last = uint32_t(uint64_t{run.rows} * (part + 1) / parts);
+    for (uint32_t r = first; r < last; ++r) {
+      const uintptr_t row = run.base + r * run.stride;
+      for (size_t at = 0; at < run.bytes; at += 64) {
+        if (run.write) {
+          PrefetchWrite(row + at);
+        } else {
+          PrefetchRead(row + at);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace tgk

@@ -7,9 +7,9 @@
 // q < 4, so that one pack (16 lanes on AVX-512) holds R rows × 2 or 4 vectors of sums in
 // registers and reads each arena value once per R·NV multiply-adds, as a GPU thread holds a
 // fragment of a simdgroup matrix. Every sum is still one chain, in its own order: the tile only
-// decides which chains advance side by side. Prefetch asks for the rows of a later phase or
-// group meanwhile: the chunk functors read 64 rows of a head that lie H·K elements apart, each
-// in a page of its own, which the hardware prefetchers do not follow.
+// decides which chains advance side by side. The chunk functors read 64 rows of a head that lie
+// H·K elements apart, each in a page of its own, which the hardware prefetchers do not follow:
+// they ask for the rows of a later phase or group meanwhile (PrefetchRows, tgk/prefetch.h).
 
 #if defined(TGK_KERNELS_GDN_CHUNK_GDN_TILES_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_KERNELS_GDN_CHUNK_GDN_TILES_INL_H_
@@ -23,7 +23,6 @@
 #include <type_traits>
 
 #include "tgk/group-inl.h"
-#include "tgk/prefetch.h"
 #include "tgk/rows-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -206,58 +205,6 @@ HWY_INLINE void StoreTransposed(const Lane& lane, const Arena& src, size_t src_s
       lane.transpose(block);
       for (uint32_t k = 0; k < kWidth && k < inside; ++k) {
         StorePrefix(lane, dst + size_t{x + k} * dst_stride + cb, block[k], n - cb);
-      }
-    }
-  }
-}
-
-// The group after this one in the grid (x fastest, then y, then z), if any: the one a thread
-// usually runs next, whose rows a group asks for while it computes.
-template <class Group>
-HWY_INLINE bool NextGroup(const Group& g, Dim3& next) {
-  const Dim3 id = g.group_id(), grid = g.grid_size();
-  next = id;
-  if (++next.x < grid.x) return true;
-  next.x = 0;
-  if (++next.y < grid.y) return true;
-  next.y = 0;
-  return ++next.z < grid.z;
-}
-
-// Rows of a tensor that a later phase or group will read or write: `rows` rows of `count`
-// elements, `stride` elements apart, from `base`.
-struct RowRun {
-  uintptr_t base = 0;
-  size_t stride = 0;  // bytes
-  size_t bytes = 0;   // per row
-  uint32_t rows = 0;
-  bool write = false;
-};
-
-// Addresses as integers: a run may lie past the end of a tensor, where a pointer may not point.
-template <class T>
-HWY_INLINE RowRun Rows(const T* base, size_t stride, uint32_t rows, size_t count,
-                       bool write = false) {
-  return RowRun{reinterpret_cast<uintptr_t>(base), stride * sizeof(T), count * sizeof(T), rows,
-                write};
-}
-
-// Asks for share `part` of `parts` of every run's rows to be brought into L2, for reading or
-// for writing: a hint only (no fault, no value, no effect on any result). Spread over the
-// register-tile calls of a phase, few requests wait at a time.
-template <size_t N>
-HWY_INLINE void Prefetch(const RowRun (&runs)[N], uint32_t part, uint32_t parts) {
-  for (const RowRun& run : runs) {
-    const uint32_t first = uint32_t(uint64_t{run.rows} * part / parts);
-    const uint32_t last = uint32_t(uint64_t{run.rows} * (part + 1) / parts);
-    for (uint32_t r = first; r < last; ++r) {
-      const uintptr_t row = run.base + r * run.stride;
-      for (size_t at = 0; at < run.bytes; at += 64) {
-        if (run.write) {
-          PrefetchWrite(row + at);
-        } else {
-          PrefetchRead(row + at);
-        }
       }
     }
   }

@@ -29,6 +29,7 @@
 #include "kernels/gdn_chunk/gdn_tiles-inl.h"
 #include "kernels/gdn_output/gdn_output_args.h"
 #include "tgk/group-inl.h"
+#include "tgk/prefetch.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tgk {
@@ -58,7 +59,7 @@ struct GdnOutputKernel {
 
     // The next group's rows, a share per register-tile block of this one (of the first pack).
     Dim3 next;
-    const bool ahead = gdn::NextGroup(g, next);
+    const bool ahead = NextGroup(g, next);
     const uint32_t tiles = (a.V + kBT - 1) / kBT;
     uint32_t block = 0;
     const auto prefetch = [&](auto lane, uint32_t blocks) HWY_ATTR {
@@ -142,13 +143,13 @@ struct GdnOutputKernel {
     const uint32_t rows = std::min(kBT, a.T - id.y * kBT);
     const size_t row0 = Row0(id), key_stride = size_t{a.Hg} * a.K;
     const bf16* snapshot = a.h + ((size_t{id.z} * Chunks() + id.y) * a.H + id.x) * a.V * a.K;
-    const gdn::RowRun runs[] = {gdn::Rows(a.q + Key0(id), key_stride, rows, a.K),
-                                gdn::Rows(a.k + Key0(id), key_stride, rows, a.K),
-                                gdn::Rows(a.g + row0, a.H, rows, 1),
-                                gdn::Rows(a.v_new + row0 * a.V, size_t{a.H} * a.V, rows, a.V),
-                                gdn::Rows(snapshot, a.K, a.V, a.K),
-                                gdn::Rows(a.o + row0 * a.V, size_t{a.H} * a.V, rows, a.V, true)};
-    gdn::Prefetch(runs, part, parts);
+    const RowRun runs[] = {RowRunOf(a.q + Key0(id), key_stride, rows, a.K),
+                           RowRunOf(a.k + Key0(id), key_stride, rows, a.K),
+                           RowRunOf(a.g + row0, a.H, rows, 1),
+                           RowRunOf(a.v_new + row0 * a.V, size_t{a.H} * a.V, rows, a.V),
+                           RowRunOf(snapshot, a.K, a.V, a.K),
+                           RowRunOf(a.o + row0 * a.V, size_t{a.H} * a.V, rows, a.V, true)};
+    PrefetchRows(runs, part, parts);
   }
 
   // Whether any active lane of the sums is −0.

@@ -25,6 +25,7 @@
 #include "kernels/gdn_chunk/gdn_tiles-inl.h"
 #include "kernels/gdn_solve/gdn_solve_args.h"
 #include "tgk/group-inl.h"
+#include "tgk/prefetch.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tgk {
@@ -66,7 +67,7 @@ struct GdnSolveKernel {
 
     // The next group's rows, a share per block of rows of every pack.
     Dim3 next;
-    const bool ahead = gdn::NextGroup(g, next);
+    const bool ahead = NextGroup(g, next);
     g.for_each_lane([&](auto lane) HWY_ATTR {
       using L = decltype(lane);
       constexpr uint32_t kPacks = kLanes / L::kWidth;
@@ -83,9 +84,9 @@ struct GdnSolveKernel {
   HWY_INLINE void Prefetch(const Dim3& id, uint32_t part, uint32_t parts) const {
     const uint32_t t0 = id.y * kBT, rows = std::min(kBT, a.T - t0);
     const size_t base = ((size_t{id.z} * a.T + t0) * a.H + id.x) * kBT;
-    const gdn::RowRun runs[] = {gdn::Rows(a.a_strict + base, size_t{a.H} * kBT, rows, kBT),
-                                gdn::Rows(a.a_inv + base, size_t{a.H} * kBT, rows, kBT, true)};
-    gdn::Prefetch(runs, part, parts);
+    const RowRun runs[] = {RowRunOf(a.a_strict + base, size_t{a.H} * kBT, rows, kBT),
+                           RowRunOf(a.a_inv + base, size_t{a.H} * kBT, rows, kBT, true)};
+    PrefetchRows(runs, part, parts);
   }
 
   // Rows i0 .. i0 + N − 1 of the lane's columns: their chains run side by side over the rows

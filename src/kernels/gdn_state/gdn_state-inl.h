@@ -31,6 +31,7 @@
 #include "kernels/gdn_chunk/gdn_tiles-inl.h"
 #include "kernels/gdn_state/gdn_state_args.h"
 #include "tgk/group-inl.h"
+#include "tgk/prefetch.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tgk {
@@ -136,14 +137,14 @@ struct GdnStateKernel {
     const size_t row0 = (size_t{b} * a.T + t1) * a.H + hv;
     const uint32_t chunks = (a.T + kBT - 1) / kBT;
     const bf16* snapshot = a.h + ((size_t{b} * chunks + t1 / kBT) * a.H + hv) * a.V * a.K;
-    const gdn::RowRun runs[] = {
-        gdn::Rows(a.w + row0 * a.K, size_t{a.H} * a.K, rows, a.K),
-        gdn::Rows(Keys(b, t1, hv), size_t{a.Hg} * a.K, rows, a.K),
-        gdn::Rows(a.g + row0, a.H, rows, 1),
-        gdn::Rows(a.u + row0 * a.V + x0, size_t{a.H} * a.V, rows, width),
-        gdn::Rows(a.v_new + row0 * a.V + x0, size_t{a.H} * a.V, rows, width, true),
-        gdn::Rows(snapshot + size_t{x0} * a.K, a.K, width, a.K, true)};
-    gdn::Prefetch(runs, part, parts);
+    const RowRun runs[] = {
+        RowRunOf(a.w + row0 * a.K, size_t{a.H} * a.K, rows, a.K),
+        RowRunOf(Keys(b, t1, hv), size_t{a.Hg} * a.K, rows, a.K),
+        RowRunOf(a.g + row0, a.H, rows, 1),
+        RowRunOf(a.u + row0 * a.V + x0, size_t{a.H} * a.V, rows, width),
+        RowRunOf(a.v_new + row0 * a.V + x0, size_t{a.H} * a.V, rows, width, true),
+        RowRunOf(snapshot + size_t{x0} * a.K, a.K, width, a.K, true)};
+    PrefetchRows(runs, part, parts);
   }
 
   // (b) and (c) for rows i0 .. i0 + R − 1 of the chunk and the pack's vectors q0 .. q0 + NV − 1:

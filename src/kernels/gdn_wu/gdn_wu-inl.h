@@ -29,6 +29,7 @@
 #include "kernels/gdn_chunk/gdn_tiles-inl.h"
 #include "kernels/gdn_wu/gdn_wu_args.h"
 #include "tgk/group-inl.h"
+#include "tgk/prefetch.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tgk {
@@ -57,7 +58,7 @@ struct GdnWuKernel {
     auto flags = g.template arena<float>(3);
     // The next group's rows, a share per register block of this one's tiles.
     Dim3 next;
-    const bool ahead = gdn::NextGroup(g, next);
+    const bool ahead = NextGroup(g, next);
     const uint32_t blocks =
         ((a.V + kBT - 1) / kBT + (a.K + kBT - 1) / kBT) * ((rows + kBlock - 1) / kBlock);
     uint32_t block = 0;
@@ -147,14 +148,14 @@ struct GdnWuKernel {
     const uint32_t t0 = id.y * kBT, rows = std::min(kBT, a.T - t0);
     const size_t row0 = (size_t{id.z} * a.T + t0) * a.H + id.x;
     const bf16* keys = a.k + ((size_t{id.z} * a.T + t0) * a.Hg + id.x / (a.H / a.Hg)) * a.K;
-    const gdn::RowRun runs[] = {gdn::Rows(a.a_inv + row0 * kBT, size_t{a.H} * kBT, rows, kBT),
-                                gdn::Rows(a.v + row0 * a.V, size_t{a.H} * a.V, rows, a.V),
-                                gdn::Rows(keys, size_t{a.Hg} * a.K, rows, a.K),
-                                gdn::Rows(a.beta + row0, a.H, rows, 1),
-                                gdn::Rows(a.g + row0, a.H, rows, 1),
-                                gdn::Rows(a.u + row0 * a.V, size_t{a.H} * a.V, rows, a.V, true),
-                                gdn::Rows(a.w + row0 * a.K, size_t{a.H} * a.K, rows, a.K, true)};
-    gdn::Prefetch(runs, part, parts);
+    const RowRun runs[] = {RowRunOf(a.a_inv + row0 * kBT, size_t{a.H} * kBT, rows, kBT),
+                           RowRunOf(a.v + row0 * a.V, size_t{a.H} * a.V, rows, a.V),
+                           RowRunOf(keys, size_t{a.Hg} * a.K, rows, a.K),
+                           RowRunOf(a.beta + row0, a.H, rows, 1),
+                           RowRunOf(a.g + row0, a.H, rows, 1),
+                           RowRunOf(a.u + row0 * a.V, size_t{a.H} * a.V, rows, a.V, true),
+                           RowRunOf(a.w + row0 * a.K, size_t{a.H} * a.K, rows, a.K, true)};
+    PrefetchRows(runs, part, parts);
   }
 
   // out[i][x] = bf16(Σ_m f32(Ai[i][m] · stage[m][x])) for the tile's rows and columns, the

@@ -20,6 +20,10 @@
 //     rows l / 64 + 4r). Accumulators live in arena 4 as [row r][lane], each lane's own.
 //   - Sub-tiles whose every cell is masked (above the diagonal, or past T) are not computed:
 //     they are stored as +0 as the mask demands.
+//   - A group asks for the next group's rows while it works (tgk/prefetch.h): its k rows of
+//     each tile while staging that tile, its A rows while storing. A chunk's rows of k and of A
+//     lie Hg·K·2 and H·64·4 bytes apart, a page or more each, which the hardware prefetchers
+//     do not follow (on an Intel Xeon kkt took twice as long without the hints).
 
 #if defined(TGK_KERNELS_KKT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_KERNELS_KKT_INL_H_
@@ -33,6 +37,7 @@
 
 #include "kernels/kkt/kkt_args.h"
 #include "tgk/group-inl.h"
+#include "tgk/prefetch.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace tgk {
@@ -51,13 +56,12 @@ struct KktKernel {
     // tgk's grid is (H, ceil(T/64), B), heads fastest, so that consecutive groups on a thread
     // share the cache lines of g, β and A rows; the Metal grid is (ceil(T/64), H, B).
     const Dim3 id = g.group_id();
-    const uint32_t h = id.x;
-    const uint32_t t0 = id.y * kBT;
-    const uint32_t valid = std::min(kBT, a.T - t0);  // rows of this chunk inside T
-    const uint32_t key_head = h / (a.H / a.Hg);
+    Dim3 next;
+    const bool ahead = NextGroup(g, next);
+    const uint32_t valid = Rows(id);
     const size_t k_row_stride = size_t{a.Hg} * a.K;
-    const bf16* k_chunk = a.k + ((size_t{id.z} * a.T + t0) * a.Hg + key_head) * a.K;
-    const size_t gate_base = (size_t{id.z} * a.T + t0) * a.H + h;
+    const bf16* k_chunk = KeyChunk(id);
+    const size_t gate_base = GateBase(id);
 
     auto kb = g.template arena<float>(kKktArenaKb);
     auto kt = g.template arena<float>(kKktArenaKt);
@@ -84,7 +88,10 @@ struct KktKernel {
       // and transposing in one phase, a pack reading half a line of each of 16 rows that lie
       // Hg·K·2 bytes apart, was 8% slower on Zen 4 and 9-13% on an Intel Xeon.)
       const bf16* tile_keys = k_chunk + size_t{tile} * kBK;
+      const RowRun next_keys[] = {
+          RowRunOf(KeyChunk(next) + size_t{tile} * kBK, k_row_stride, ahead ? Rows(next) : 0, kBK)};
       g.for_each_lane([&](auto lane) HWY_ATTR {
+        PrefetchRows(next_keys, lane.first() / lane.count(), kLanes / lane.count());
         for (uint32_t r = 0; r < kRowsPerLane; ++r) {
           const uint32_t cell = lane.first() + kLanes * r;
           const uint32_t row = cell / kBK, col = cell % kBK;
@@ -148,7 +155,10 @@ struct KktKernel {
 
     // Phase: gate, strict-lower mask, store the rows inside T.
     float* a_chunk = a.A + gate_base * kBT;
+    const RowRun next_rows[] = {
+        RowRunOf(a.A + GateBase(next) * kBT, size_t{a.H} * kBT, ahead ? Rows(next) : 0, kBT, true)};
     g.for_each_lane([&](auto lane) HWY_ATTR {
+      PrefetchRows(next_rows, lane.first() / lane.count(), kLanes / lane.count());
       const uint32_t j0 = lane.first() % kBT;
       const uint32_t row0 = kRowsPerLane * (lane.first() / kBT);
       const auto j = lane.id() - lane.splat(lane.first() - j0);  // id % 64
@@ -165,6 +175,18 @@ struct KktKernel {
         lane.store(a_chunk + size_t{i} * a.H * kBT + j0, v);
       }
     });
+  }
+
+ private:
+  // Group id's rows of A (its chunk's rows inside T), its first k element and its first g, β
+  // and A row element (row-major [B, T, H]).
+  HWY_INLINE uint32_t Rows(const Dim3& id) const { return std::min(kBT, a.T - id.y * kBT); }
+  HWY_INLINE const bf16* KeyChunk(const Dim3& id) const {
+    const uint32_t key_head = id.x / (a.H / a.Hg);
+    return a.k + ((size_t{id.z} * a.T + size_t{id.y} * kBT) * a.Hg + key_head) * a.K;
+  }
+  HWY_INLINE size_t GateBase(const Dim3& id) const {
+    return (size_t{id.z} * a.T + size_t{id.y} * kBT) * a.H + id.x;
   }
 };
 
