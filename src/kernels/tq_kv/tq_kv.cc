@@ -235,10 +235,9 @@ void RecordEncode(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_
   }
 }
 
-// The sequence encoders' src rule: (src_tok_offset + n_tokens)·nkv·D f32 elements.
+// The sequence encoders' src count rule: (src_tok_offset + n_tokens)·nkv·D elements.
 template <class SeqParams>
 void CheckSeqSrc(std::string_view prefix, const SeqParams& p, ConstView src, uint64_t need) {
-  CheckBuffer(prefix, "src", src, DType::kF32);
   if (src.count() < need) {
     Fail(prefix, "src has ", src.count(), " elements but need ", need,
          " (src_tok_offset=", p.src_tok_offset, " + n_tokens=", p.n_tokens,
@@ -375,6 +374,7 @@ void HadamardQuantizeKvSeq(Queue& queue, const HadamardQuantizeKvSeqParams& p, C
   constexpr std::string_view kPrefix = kEncodeSeqPrefix;
   const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
   if (p.n_tokens == 0 || nkv == 0 || d == 0) return;
+  CheckBuffer(kPrefix, "src", src, DType::kF32);
   const TqEncodeElements need = HadamardQuantizeKvSeqRequiredElements(p);
   CheckSeqSrc(kPrefix, p, src, need.src);
   if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be a power of two, got ", d);
@@ -416,6 +416,7 @@ void HadamardQuantizeKvHbSeq(Queue& queue, const HadamardQuantizeKvHbSeqParams& 
   constexpr std::string_view kPrefix = kEncodeHbSeqPrefix;
   const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
   if (p.n_tokens == 0 || nkv == 0 || d == 0) return;
+  CheckBuffer(kPrefix, "src", src, DType::kF32);
   const TqEncodeElements need = HadamardQuantizeKvHbSeqRequiredElements(p);
   CheckSeqSrc(kPrefix, p, src, need.src);
   CheckCodebookBits(kPrefix, p.codebook_bits);
