@@ -277,6 +277,23 @@ std::vector<Api> Apis() {
                              HadamardQuantizeKvHb(q, with, src, packed, norms);
                            }));
   }
+  {
+    const HadamardQuantizeKvHbSeqParams p{.num_kv_heads = 2,
+                                          .head_dim = 256,
+                                          .cache_capacity = 3,
+                                          .write_pos_start = 2,
+                                          .n_tokens = 4,
+                                          .src_tok_offset = 2,
+                                          .is_sliding = true,
+                                          .codebook_bits = 8};
+    apis.push_back(encoder("HadamardQuantizeKvHbSeq", "hadamard_quantize_kv_hb_seq",
+                           HadamardQuantizeKvHbSeqRequiredElements(p), {3072, 1536, 6},
+                           [p](Queue& q, ConstView src, View packed, View norms, float sf) {
+                             HadamardQuantizeKvHbSeqParams with = p;
+                             with.scale_factor_d512 = sf;
+                             HadamardQuantizeKvHbSeq(q, with, src, packed, norms);
+                           }));
+  }
   const auto decoder = [&](std::string label, std::string prefix, TqDequantizeElements e,
                            std::vector<uint64_t> counts, std::string float_message, auto record) {
     const std::string P = prefix + ": ";
@@ -508,6 +525,12 @@ TEST(ApiRules, SizeHelpersRejectOverflow) {
             .num_kv_heads = kMax, .head_dim = 1u << 31, .n_tokens = kMax, .src_tok_offset = kMax});
       },
       "hadamard_quantize_kv_seq: the size of src overflows 64 bits");
+  test::ExpectInvalidArgument(
+      [] {
+        HadamardQuantizeKvHbSeqRequiredElements(HadamardQuantizeKvHbSeqParams{
+            .num_kv_heads = kMax, .head_dim = 512, .cache_capacity = kMax, .n_tokens = 1});
+      },
+      "hadamard_quantize_kv_hb_seq: the size of packed overflows 64 bits");
 #endif
 }
 

@@ -510,6 +510,14 @@ Cache NewCache(std::string_view fn, Dims& d, std::optional<uint32_t> cache_capac
   return Cache{CopyOf<uint8_t>(fn, packed), CopyOf<float>(fn, norms)};
 }
 
+// The sequence encoders' n_tokens defaults to src's tokens after src_tok_offset.
+void CheckSrcTokOffset(std::string_view fn, uint32_t src_tok_offset, uint32_t tokens) {
+  if (src_tok_offset > tokens) {
+    Fail(fn, "src_tok_offset (" + std::to_string(src_tok_offset) + ") exceeds src's " +
+                 std::to_string(tokens) + " tokens");
+  }
+}
+
 std::pair<nb::object, nb::object> HadamardQuantize(nb::handle src_in,
                                                    std::optional<uint32_t> cache_capacity,
                                                    uint32_t write_pos, bool is_sliding,
@@ -543,10 +551,7 @@ std::pair<nb::object, nb::object> HadamardQuantizeSeq(
   Dims d(fn);
   d.Bind("src", src, {"tokens", "num_kv_heads", "head_dim"});
   const uint32_t tokens = d["tokens"];
-  if (src_tok_offset > tokens) {
-    Fail(fn, "src_tok_offset (" + std::to_string(src_tok_offset) + ") exceeds src's " +
-                 std::to_string(tokens) + " tokens");
-  }
+  CheckSrcTokOffset(fn, src_tok_offset, tokens);
   const Cache cache = NewCache(fn, d, cache_capacity, packed_in, norms_in, /*nibbles=*/true);
   const HadamardQuantizeKvSeqParams p{.num_kv_heads = d["num_kv_heads"],
                                       .head_dim = d["head_dim"],
@@ -582,6 +587,33 @@ std::pair<nb::object, nb::object> HadamardQuantizeHb(nb::handle src_in, uint32_t
                                      .codebook_bits = codebook_bits};
   Run(threads, target, [&](Queue& queue) {
     HadamardQuantizeKvHb(queue, p, src.view(), cache.packed.view(), cache.norms.view());
+  });
+  return {cache.packed.array, cache.norms.array};
+}
+
+std::pair<nb::object, nb::object> HadamardQuantizeHbSeq(
+    nb::handle src_in, uint32_t codebook_bits, std::optional<uint32_t> cache_capacity,
+    uint32_t write_pos_start, std::optional<uint32_t> n_tokens, uint32_t src_tok_offset,
+    bool is_sliding, float scale_factor_d512, nb::handle packed_in, nb::handle norms_in,
+    int threads, const std::optional<std::string>& target) {
+  constexpr std::string_view fn = "hadamard_quantize_kv_hb_seq";
+  const Input src = Import(fn, "src", src_in, std::nullopt, kF32);
+  Dims d(fn);
+  d.Bind("src", src, {"tokens", "num_kv_heads", "head_dim"});
+  const uint32_t tokens = d["tokens"];
+  CheckSrcTokOffset(fn, src_tok_offset, tokens);
+  const Cache cache = NewCache(fn, d, cache_capacity, packed_in, norms_in, /*nibbles=*/false);
+  const HadamardQuantizeKvHbSeqParams p{.num_kv_heads = d["num_kv_heads"],
+                                        .head_dim = d["head_dim"],
+                                        .cache_capacity = d["cache_capacity"],
+                                        .write_pos_start = write_pos_start,
+                                        .n_tokens = n_tokens.value_or(tokens - src_tok_offset),
+                                        .src_tok_offset = src_tok_offset,
+                                        .is_sliding = is_sliding,
+                                        .scale_factor_d512 = scale_factor_d512,
+                                        .codebook_bits = codebook_bits};
+  Run(threads, target, [&](Queue& queue) {
+    HadamardQuantizeKvHbSeq(queue, p, src.view(), cache.packed.view(), cache.norms.view());
   });
   return {cache.packed.array, cache.norms.array};
 }
@@ -781,6 +813,11 @@ NB_MODULE(_tgk, m) {
         "codebook_bits"_a = 8, "cache_capacity"_a = nb::none(), "write_pos"_a = 0,
         "is_sliding"_a = false, "scale_factor_d512"_a = 1.0f, "packed"_a = nb::none(),
         "norms"_a = nb::none(), "threads"_a = 0, "target"_a = nb::none());
+  m.def("hadamard_quantize_kv_hb_seq", &HadamardQuantizeHbSeq, "src"_a.none(), nb::kw_only(),
+        "codebook_bits"_a = 8, "cache_capacity"_a = nb::none(), "write_pos_start"_a = 0,
+        "n_tokens"_a = nb::none(), "src_tok_offset"_a = 0, "is_sliding"_a = false,
+        "scale_factor_d512"_a = 1.0f, "packed"_a = nb::none(), "norms"_a = nb::none(),
+        "threads"_a = 0, "target"_a = nb::none());
   m.def("tq_dequantize_kv", &TqDequantize, "packed"_a.none(), "norms"_a.none(), nb::kw_only(),
         "read_pos"_a, "scale_factor_d512"_a = 1.0f, "threads"_a = 0, "target"_a = nb::none());
   m.def("tq_dequantize_hb_kv", &TqDequantizeHb, "packed"_a.none(), "norms"_a.none(), nb::kw_only(),

@@ -99,6 +99,9 @@ def _calls():
             src256, codebook_bits=5, cache_capacity=2, write_pos=1, **o),
         "hadamard_quantize_kv_hb_8": lambda **o: tgk.hadamard_quantize_kv_hb(
             src512, codebook_bits=8, cache_capacity=2, write_pos=0, **o),
+        "hadamard_quantize_kv_hb_seq": lambda **o: tgk.hadamard_quantize_kv_hb_seq(
+            seq, codebook_bits=6, cache_capacity=3, write_pos_start=2, src_tok_offset=1,
+            is_sliding=True, **o),
         "tq_dequantize_kv": lambda **o: tgk.tq_dequantize_kv(packed4, norms4, read_pos=3, **o),
         "tq_dequantize_hb_kv": lambda **o: tgk.tq_dequantize_hb_kv(
             packed8, norms8, read_pos=1, **o),

@@ -69,6 +69,9 @@ OWN = [
     ("src_tok_offset", lambda: tgk.hadamard_quantize_kv_seq(SRC[None], cache_capacity=2,
                                                             src_tok_offset=2),
      "tgk.hadamard_quantize_kv_seq: src_tok_offset (2) exceeds src's 1 tokens"),
+    ("hb src_tok_offset", lambda: tgk.hadamard_quantize_kv_hb_seq(SRC[None], cache_capacity=2,
+                                                                  src_tok_offset=3),
+     "tgk.hadamard_quantize_kv_hb_seq: src_tok_offset (3) exceeds src's 1 tokens"),
 ]
 
 
@@ -121,6 +124,9 @@ LIBRARY = [
      "seq_len (3) must be <= kv_seq_len (2)"),
     ("codebook_bits", lambda: tgk.hadamard_quantize_kv_hb(SRC, codebook_bits=7, cache_capacity=2),
      "codebook_bits must be 5, 6, or 8, got 7"),
+    ("hb seq write_pos", lambda: tgk.hadamard_quantize_kv_hb_seq(SRC[None], cache_capacity=2,
+                                                                 write_pos_start=2),
+     "hadamard_quantize_kv_hb_seq: global cache write_pos(2) >= cache_capacity(2) at seq idx 0"),
     ("write_pos", lambda: tgk.hadamard_quantize_kv(SRC, cache_capacity=2, write_pos=2),
      "hadamard_quantize_kv: global cache write_pos(2) >= cache_capacity(2)"),
     ("start_pos + n_tokens", lambda: tgk.tq_dequantize_hb_kv_seq(PACKED, NORMS, start_pos=1,

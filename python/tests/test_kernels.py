@@ -169,6 +169,32 @@ def test_encoders_update_a_given_cache_and_leave_it_untouched():
     assert bits(packed) == bits(before[0]) and bits(norms) == bits(before[1])
 
 
+@pytest.mark.parametrize("codebook_bits", [5, 6, 8])
+@pytest.mark.parametrize("head_dim", [256, 512])
+def test_the_higher_bit_sequence_encoder_equals_per_token_calls(codebook_bits, head_dim):
+    # Token src_tok_offset + i into row (write_pos_start + i) mod cap of a sliding cache that
+    # gets more tokens than rows, over a given cache.
+    rng = np.random.default_rng(11)
+    seq = rng.standard_normal((8, 3, head_dim)).astype(np.float32)
+    cache = tgk.hadamard_quantize_kv_hb(seq[0], codebook_bits=codebook_bits, cache_capacity=4)
+    packed, norms = tgk.hadamard_quantize_kv_hb_seq(
+        seq, codebook_bits=codebook_bits, write_pos_start=3, n_tokens=6, src_tok_offset=2,
+        is_sliding=True, scale_factor_d512=2.0, packed=cache[0], norms=cache[1])
+    want = cache
+    for i in range(6):
+        want = tgk.hadamard_quantize_kv_hb(
+            seq[2 + i], codebook_bits=codebook_bits, write_pos=3 + i, is_sliding=True,
+            scale_factor_d512=2.0, packed=want[0], norms=want[1])
+    assert packed.shape == (3, 4, head_dim) and norms.shape == (3, 4, head_dim // 256)
+    assert bits(packed) == bits(want[0]) and bits(norms) == bits(want[1])
+    # n_tokens defaults to the tokens after src_tok_offset.
+    rest = tgk.hadamard_quantize_kv_hb_seq(seq, codebook_bits=codebook_bits, cache_capacity=6,
+                                           src_tok_offset=2)
+    want = tgk.hadamard_quantize_kv_hb_seq(seq[2:], codebook_bits=codebook_bits,
+                                           cache_capacity=6, n_tokens=6)
+    assert bits(rest[0]) == bits(want[0]) and bits(rest[1]) == bits(want[1])
+
+
 def test_the_sequence_dequantiser_equals_the_per_position_one():
     src = np.random.default_rng(9).standard_normal((2, 256)).astype(np.float32)
     packed, norms = tgk.hadamard_quantize_kv_hb(src, codebook_bits=6, cache_capacity=3,

@@ -126,6 +126,18 @@ def hadamard_quantize_kv_hb(src: Array, *, codebook_bits: int = 8,
     """The 5/6/8-bit encoder (head_dim 256 or 512): packed u8 [num_kv_heads, cache_capacity,
     head_dim], one index per byte; otherwise as hadamard_quantize_kv."""
 
+def hadamard_quantize_kv_hb_seq(src: Array, *, codebook_bits: int = 8,
+                                cache_capacity: Optional[int] = None, write_pos_start: int = 0,
+                                n_tokens: Optional[int] = None, src_tok_offset: int = 0,
+                                is_sliding: bool = False, scale_factor_d512: float = 1.0,
+                                packed: Optional[Array] = None, norms: Optional[Array] = None,
+                                threads: int = 0, target: Optional[str] = None
+                                ) -> Tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
+    """tgk's 5/6/8-bit encoder over tokens (mlx-native has none): src f32 [tokens,
+    num_kv_heads, head_dim], token src_tok_offset + i into position write_pos_start + i, bit
+    for bit one hadamard_quantize_kv_hb call per token; returns the cache as
+    hadamard_quantize_kv_hb does."""
+
 def tq_dequantize_kv(packed: Array, norms: Array, *, read_pos: int,
                      scale_factor_d512: float = 1.0, threads: int = 0,
                      target: Optional[str] = None) -> npt.NDArray[np.float32]:

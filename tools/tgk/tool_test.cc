@@ -1055,7 +1055,7 @@ TEST_F(ToolRunTest, KernelErrors) {
       "--kv_capacity 32",
       "flash_attn_vec_peer_port_f16_nwg32: kv_capacity (32) < kv_seq_len (64)");
   ExpectError("run tq-encode --bits 8 --num_kv_heads 1 --head_dim 128 --n_tokens 2",
-              "hadamard_quantize_kv_hb: head_dim 128 not supported (need 256 or 512)");
+              "hadamard_quantize_kv_hb_seq: head_dim 128 not supported (need 256 or 512)");
   ExpectError("run tq-encode --num_kv_heads 1 --n_tokens 4 --cache_capacity 3",
               "hadamard_quantize_kv_seq: global cache write_pos(3) >= cache_capacity(3) at seq "
               "idx 3");
@@ -1099,6 +1099,20 @@ TEST_F(ToolRunTest, KernelErrors) {
               chunks +
                   ": tensor 'h' has shape [1, 3, 2, 40, 48], expected [B, NT, H, V, K]; B = 1 "
                   "from tensor 'q'; NT = 2 from ceil(T / 64); H = 2 from tensor 'v_new'");
+}
+
+// Every codebook encodes the whole sequence with one dispatch of a sequence encoder.
+TEST_F(ToolRunTest, TqEncodeRecordsASequenceEncoder) {
+  for (const char* bits : {"4", "5", "6", "8"}) {
+    SCOPED_TRACE(bits);
+    const ToolRun r = Run(std::string("run tq-encode --num_kv_heads 2 --n_tokens 5 --bits ") +
+                          bits + kTinyOptions);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(Line(r.out, "  kernel"), std::string("  kernel   hadamard_quantize_kv") +
+                                           (bits[0] == '4' ? "" : "_hb") + "_seq, " + bits +
+                                           "-bit codebook")
+        << r.out;
+  }
 }
 
 // Without a dst in the file, the sequence dequantiser decodes to the end of the cache.
@@ -1146,6 +1160,7 @@ TEST_F(ToolRunTest, Bench) {
        "batch=1 n_heads=16 n_kv_heads=8 head_dim=128 seq_len=512 kv_seq_len=512", "GFLOP/s",
        "FMA peak"},
       {"tq-encode --bits 4", "num_kv_heads=8 head_dim=256 n_tokens=32768", "GB/s", "STREAM copy"},
+      {"tq-encode --bits 8", "num_kv_heads=8 head_dim=256 n_tokens=32768", "GB/s", "STREAM copy"},
       {"tq-dequant --bits 8 --seq", "num_kv_heads=8 head_dim=256 n_tokens=32768", "GB/s",
        "STREAM copy"},
   };

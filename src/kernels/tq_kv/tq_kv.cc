@@ -202,6 +202,7 @@ TqDequantizeElements DequantizeElements(std::string_view prefix, uint32_t nkv, u
 constexpr std::string_view kEncodePrefix = "hadamard_quantize_kv";
 constexpr std::string_view kEncodeSeqPrefix = "hadamard_quantize_kv_seq";
 constexpr std::string_view kEncodeHbPrefix = "hadamard_quantize_kv_hb";
+constexpr std::string_view kEncodeHbSeqPrefix = "hadamard_quantize_kv_hb_seq";
 constexpr std::string_view kDequantizePrefix = "tq_dequantize_kv";
 constexpr std::string_view kDequantizeHbPrefix = "dispatch_tq_dequantize_hb_kv";
 constexpr std::string_view kDequantizeHbSeqPrefix = "dispatch_tq_dequantize_hb_kv_seq";
@@ -231,6 +232,50 @@ void RecordEncode(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_
   } else {
     queue.dispatch(TqEncodeFallbackKernelEntry(), grid, TqFallbackGroupSize(d),
                    TqFallbackArenaSizes(d), args);
+  }
+}
+
+// The sequence encoders' src count rule: (src_tok_offset + n_tokens)·nkv·D elements.
+template <class SeqParams>
+void CheckSeqSrc(std::string_view prefix, const SeqParams& p, ConstView src, uint64_t need) {
+  if (src.count() < need) {
+    Fail(prefix, "src has ", src.count(), " elements but need ", need,
+         " (src_tok_offset=", p.src_tok_offset, " + n_tokens=", p.n_tokens,
+         " * num_kv_heads=", p.num_kv_heads, " * head_dim=", p.head_dim, ")");
+  }
+}
+
+// A global cache must hold every position write_pos_start + i (64-bit sums).
+template <class SeqParams>
+void CheckSeqWritePos(std::string_view prefix, const SeqParams& p) {
+  const uint32_t cap = p.cache_capacity;
+  if (!p.is_sliding && uint64_t{p.write_pos_start} + p.n_tokens > cap) {
+    // The first token whose position is past the cache.
+    const uint64_t first_bad = p.write_pos_start >= cap ? 0 : cap - p.write_pos_start;
+    Fail(prefix, "global cache write_pos(", p.write_pos_start + first_bad, ") >= cache_capacity(",
+         cap, ") at seq idx ", first_bad);
+  }
+}
+
+// The tokens a sequence encoder skips: a sliding cache keeps the last cap tokens, the earlier
+// ones would be overwritten in order.
+uint32_t SkippedTokens(bool is_sliding, uint32_t n_tokens, uint32_t cap) {
+  return is_sliding && n_tokens > cap ? n_tokens - cap : 0;
+}
+
+template <class SeqParams>
+void RecordEncodeSeq(Queue& queue, uint32_t bits, const SeqParams& p, ConstView src, View packed,
+                     View norms) {
+  const uint32_t nkv = p.num_kv_heads, d = p.head_dim;
+  const uint32_t skipped = SkippedTokens(p.is_sliding, p.n_tokens, p.cache_capacity);
+  const float* first_token = src.as<float>() + (uint64_t{p.src_tok_offset} + skipped) * nkv * d;
+  RecordEncode(queue, bits, nkv, d, p.cache_capacity, uint64_t{p.write_pos_start} + skipped,
+               p.n_tokens - skipped, p.is_sliding, p.scale_factor_d512, first_token, packed, norms);
+}
+
+void CheckCodebookBits(std::string_view prefix, uint32_t bits) {
+  if (bits != 5 && bits != 6 && bits != 8) {
+    Fail(prefix, "codebook_bits must be 5, 6, or 8, got ", bits);
   }
 }
 
@@ -274,6 +319,10 @@ TqEncodeElements HadamardQuantizeKvSeqRequiredElements(const HadamardQuantizeKvS
 }
 TqEncodeElements HadamardQuantizeKvHbRequiredElements(const HadamardQuantizeKvHbParams& p) {
   return EncodeElements(kEncodeHbPrefix, 1, p.num_kv_heads, p.head_dim, p.cache_capacity, false);
+}
+TqEncodeElements HadamardQuantizeKvHbSeqRequiredElements(const HadamardQuantizeKvHbSeqParams& p) {
+  return EncodeElements(kEncodeHbSeqPrefix, uint64_t{p.src_tok_offset} + p.n_tokens, p.num_kv_heads,
+                        p.head_dim, p.cache_capacity, false);
 }
 TqDequantizeElements TqDequantizeKvRequiredElements(const TqDequantizeKvParams& p) {
   return DequantizeElements(kDequantizePrefix, p.num_kv_heads, p.head_dim, p.cache_capacity, 1,
@@ -327,41 +376,25 @@ void HadamardQuantizeKvSeq(Queue& queue, const HadamardQuantizeKvSeqParams& p, C
   if (p.n_tokens == 0 || nkv == 0 || d == 0) return;
   CheckBuffer(kPrefix, "src", src, DType::kF32);
   const TqEncodeElements need = HadamardQuantizeKvSeqRequiredElements(p);
-  if (src.count() < need.src) {
-    Fail(kPrefix, "src has ", src.count(), " elements but need ", need.src,
-         " (src_tok_offset=", p.src_tok_offset, " + n_tokens=", p.n_tokens, " * num_kv_heads=", nkv,
-         " * head_dim=", d, ")");
-  }
+  CheckSeqSrc(kPrefix, p, src, need.src);
   if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be a power of two, got ", d);
   if (d > 4096) Fail(kPrefix, "head_dim ", d, " exceeds Metal 32 KB threadgroup limit");
   if (d % 2 != 0) Fail(kPrefix, "head_dim must be even for nibble packing, got ", d);
   if (d != 256 && d != 512) CheckLanes(kPrefix, d, "the fallback encoder");
-  if (!p.is_sliding && uint64_t{p.write_pos_start} + p.n_tokens > cap) {
-    // The first token whose position is past the cache.
-    const uint64_t first_bad = p.write_pos_start >= cap ? 0 : cap - p.write_pos_start;
-    Fail(kPrefix, "global cache write_pos(", p.write_pos_start + first_bad, ") >= cache_capacity(",
-         cap, ") at seq idx ", first_bad);
-  }
+  CheckSeqWritePos(kPrefix, p);
   CheckSlidingCapacity(kPrefix, p.is_sliding, cap);
   detail::CheckFinite(kPrefix, "scale_factor_d512", p.scale_factor_d512);
   CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/true);
   CheckNorms(kPrefix, norms, need.norms, nkv, cap, d);
   CheckEncodeBuffers(kPrefix, need, src, packed, norms);
-  // A sliding cache keeps the last cap tokens: earlier ones would be overwritten in order.
-  const uint32_t skipped = p.is_sliding && p.n_tokens > cap ? p.n_tokens - cap : 0;
-  const float* first_token = src.as<float>() + (uint64_t{p.src_tok_offset} + skipped) * nkv * d;
-  RecordEncode(queue, 4, nkv, d, cap, uint64_t{p.write_pos_start} + skipped, p.n_tokens - skipped,
-               p.is_sliding, p.scale_factor_d512, first_token, packed, norms);
+  RecordEncodeSeq(queue, 4, p, src, packed, norms);
 }
 
 void HadamardQuantizeKvHb(Queue& queue, const HadamardQuantizeKvHbParams& p, ConstView src,
                           View packed, View norms) {
   const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
   if (nkv == 0 || d == 0) return;
-  if (p.codebook_bits != 5 && p.codebook_bits != 6 && p.codebook_bits != 8) {
-    Fail("dispatch_hadamard_quantize_kv_hb", "codebook_bits must be 5, 6, or 8, got ",
-         p.codebook_bits);
-  }
+  CheckCodebookBits("dispatch_hadamard_quantize_kv_hb", p.codebook_bits);
   constexpr std::string_view kPrefix = kEncodeHbPrefix;
   if (d != 256 && d != 512) Fail(kPrefix, "head_dim ", d, " not supported (need 256 or 512)");
   if (!p.is_sliding && p.write_pos >= cap) {
@@ -376,6 +409,25 @@ void HadamardQuantizeKvHb(Queue& queue, const HadamardQuantizeKvHbParams& p, Con
   CheckEncodeBuffers(kPrefix, need, src, packed, norms);
   RecordEncode(queue, p.codebook_bits, nkv, d, cap, p.write_pos, 1, p.is_sliding,
                p.scale_factor_d512, src.as<float>(), packed, norms);
+}
+
+void HadamardQuantizeKvHbSeq(Queue& queue, const HadamardQuantizeKvHbSeqParams& p, ConstView src,
+                             View packed, View norms) {
+  constexpr std::string_view kPrefix = kEncodeHbSeqPrefix;
+  const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
+  if (p.n_tokens == 0 || nkv == 0 || d == 0) return;
+  CheckBuffer(kPrefix, "src", src, DType::kF32);
+  const TqEncodeElements need = HadamardQuantizeKvHbSeqRequiredElements(p);
+  CheckSeqSrc(kPrefix, p, src, need.src);
+  CheckCodebookBits(kPrefix, p.codebook_bits);
+  if (d != 256 && d != 512) Fail(kPrefix, "head_dim ", d, " not supported (need 256 or 512)");
+  CheckSeqWritePos(kPrefix, p);
+  CheckSlidingCapacity(kPrefix, p.is_sliding, cap);
+  detail::CheckFinite(kPrefix, "scale_factor_d512", p.scale_factor_d512);
+  CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/false);
+  CheckNorms(kPrefix, norms, need.norms, nkv, cap, d);
+  CheckEncodeBuffers(kPrefix, need, src, packed, norms);
+  RecordEncodeSeq(queue, p.codebook_bits, p, src, packed, norms);
 }
 
 // ---- dequantisers ------------------------------------------------------------------------
@@ -403,9 +455,7 @@ void TqDequantizeHbKv(Queue& queue, const TqDequantizeHbKvParams& p, ConstView p
   constexpr std::string_view kPrefix = kDequantizeHbPrefix;
   const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
   if (nkv == 0 || d == 0) return;
-  if (p.codebook_bits != 5 && p.codebook_bits != 6 && p.codebook_bits != 8) {
-    Fail(kPrefix, "codebook_bits must be 5, 6, or 8, got ", p.codebook_bits);
-  }
+  CheckCodebookBits(kPrefix, p.codebook_bits);
   CheckBuffer(kPrefix, "dst", dst, DType::kF32);
   const TqDequantizeElements need = TqDequantizeHbKvRequiredElements(p);
   if (dst.count() < need.dst) Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need.dst);
@@ -424,9 +474,7 @@ void TqDequantizeHbKvSeq(Queue& queue, const TqDequantizeHbKvSeqParams& p, Const
   const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
   if (nkv == 0 || d == 0 || p.n_tokens == 0) return;
   if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be power of two, got ", d);
-  if (p.codebook_bits != 5 && p.codebook_bits != 6 && p.codebook_bits != 8) {
-    Fail(kPrefix, "codebook_bits must be 5, 6, or 8, got ", p.codebook_bits);
-  }
+  CheckCodebookBits(kPrefix, p.codebook_bits);
   CheckBuffer(kPrefix, "dst", dst, DType::kF32);
   const TqDequantizeElements need = TqDequantizeHbKvSeqRequiredElements(p);
   if (dst.count() < need.dst) {
@@ -499,12 +547,15 @@ uint64_t HadamardQuantizeKvBytes(const HadamardQuantizeKvParams& p) {
   return EncodeBytes(p.num_kv_heads, p.head_dim, true);
 }
 uint64_t HadamardQuantizeKvSeqBytes(const HadamardQuantizeKvSeqParams& p) {
-  const uint32_t tokens =
-      p.is_sliding && p.n_tokens > p.cache_capacity ? p.cache_capacity : p.n_tokens;
+  const uint32_t tokens = p.n_tokens - SkippedTokens(p.is_sliding, p.n_tokens, p.cache_capacity);
   return EncodeBytes(uint64_t{p.num_kv_heads} * tokens, p.head_dim, true);
 }
 uint64_t HadamardQuantizeKvHbBytes(const HadamardQuantizeKvHbParams& p) {
   return EncodeBytes(p.num_kv_heads, p.head_dim, false);
+}
+uint64_t HadamardQuantizeKvHbSeqBytes(const HadamardQuantizeKvHbSeqParams& p) {
+  const uint32_t tokens = p.n_tokens - SkippedTokens(p.is_sliding, p.n_tokens, p.cache_capacity);
+  return EncodeBytes(uint64_t{p.num_kv_heads} * tokens, p.head_dim, false);
 }
 uint64_t TqDequantizeKvBytes(const TqDequantizeKvParams& p) {
   return DequantizeBytes(p.num_kv_heads, p.head_dim, true);

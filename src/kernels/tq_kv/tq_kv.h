@@ -55,6 +55,8 @@
 //     than its capacity, only the last cap tokens are encoded: the earlier ones would land in
 //     rows that later tokens overwrite (the port's sequential dispatches leave the same
 //     result).
+//   - tgk adds HadamardQuantizeKvHbSeq, the same sequence form for the 5/6/8-bit encoder (the
+//     port has none; a caller loops over hadamard_quantize_kv_hb).
 //   - The dequantisers' grid is (n_tokens, nkv) groups (Metal: (nkv, n_tokens)): the runtime
 //     hands each thread runs of consecutive groups, which then are consecutive tokens of one
 //     head, one read and one write stream per thread instead of nkv of each. At 8 heads × 32768
@@ -185,6 +187,39 @@ void HadamardQuantizeKvHb(Queue& queue, const HadamardQuantizeKvHbParams& params
                           View packed, View norms);
 TqEncodeElements HadamardQuantizeKvHbRequiredElements(const HadamardQuantizeKvHbParams& params);
 
+// tgk's sequence form of the 5/6/8-bit encoder (mlx-native has none: its callers dispatch
+// hadamard_quantize_kv_hb once per token): n_tokens tokens of src f32 [src_tok_offset +
+// n_tokens, nkv, D], token src_tok_offset + i into position write_pos_start + i (computed in
+// 64 bits), bit for bit n_tokens HadamardQuantizeKvHb calls in order, recorded as one dispatch.
+// A sliding cache given more than cap tokens encodes only the last cap, as the 4-bit sequence
+// encoder does.
+struct HadamardQuantizeKvHbSeqParams {
+  uint32_t num_kv_heads = 0;
+  uint32_t head_dim = 0;
+  uint32_t cache_capacity = 0;
+  uint32_t write_pos_start = 0;
+  uint32_t n_tokens = 0;
+  uint32_t src_tok_offset = 0;
+  bool is_sliding = false;
+  float scale_factor_d512 = 1.0f;
+  uint32_t codebook_bits = 8;  // 5, 6 or 8
+};
+
+// Returns without recording when n_tokens, num_kv_heads or head_dim is 0. Errors (tgk's, in the
+// order of HadamardQuantizeKvSeq's), prefix "hadamard_quantize_kv_hb_seq":
+//   "hadamard_quantize_kv_hb_seq: src has {} elements but need {} (src_tok_offset={} +
+//    n_tokens={} * num_kv_heads={} * head_dim={})"
+//   "hadamard_quantize_kv_hb_seq: codebook_bits must be 5, 6, or 8, got {b}"
+//   "hadamard_quantize_kv_hb_seq: head_dim {D} not supported (need 256 or 512)"
+//   "hadamard_quantize_kv_hb_seq: global cache write_pos({}) >= cache_capacity({}) at seq idx
+//    {i}" (the first token that breaks it)
+//   the sliding-capacity, scale_factor_d512, packed (nkv·cap·D bytes; "head_dim={}" in the
+//   parenthesis) and norms rules, as above with this prefix.
+void HadamardQuantizeKvHbSeq(Queue& queue, const HadamardQuantizeKvHbSeqParams& params,
+                             ConstView src, View packed, View norms);
+TqEncodeElements HadamardQuantizeKvHbSeqRequiredElements(
+    const HadamardQuantizeKvHbSeqParams& params);
+
 // ---- dequantisers ---------------------------------------------------------------------------
 
 // tq_dequantize_kv: the 4-bit row read_pos (used as given, not wrapped) of every head into
@@ -286,6 +321,7 @@ float TqRotationScale(uint32_t head_dim);
 uint64_t HadamardQuantizeKvBytes(const HadamardQuantizeKvParams& params);
 uint64_t HadamardQuantizeKvSeqBytes(const HadamardQuantizeKvSeqParams& params);
 uint64_t HadamardQuantizeKvHbBytes(const HadamardQuantizeKvHbParams& params);
+uint64_t HadamardQuantizeKvHbSeqBytes(const HadamardQuantizeKvHbSeqParams& params);
 uint64_t TqDequantizeKvBytes(const TqDequantizeKvParams& params);
 uint64_t TqDequantizeHbKvBytes(const TqDequantizeHbKvParams& params);
 uint64_t TqDequantizeHbKvSeqBytes(const TqDequantizeHbKvSeqParams& params);

@@ -4,8 +4,8 @@
 //   - tq_dequantize_hb_kv_seq, 8-bit, 8 KV heads × 32768 tokens × D = 256 (the speed goal:
 //     >= 70 % of copy with 2 threads), and 5-bit at the same shape;
 //   - tq_dequantize_kv (4-bit) at a decode step, 8 heads × D = 256, one position;
-//   - the encoders: the 4-bit sequence encoder on 4096 tokens × 8 heads × D = 256, the 8-bit
-//     encoder on 4096 heads × D = 256 (one token), the 4-bit fallback at D = 128;
+//   - the encoders: the 4-bit and 8-bit sequence encoders on 4096 tokens × 8 heads × D = 256,
+//     the 8-bit encoder on 4096 heads × D = 256 (one token), the 4-bit fallback at D = 128;
 //   - the inverse rotation of 32768 rows × D = 256.
 #include <benchmark/benchmark.h>
 
@@ -110,6 +110,25 @@ void BM_HadamardQuantizeKvSeqPrefill(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_HadamardQuantizeKvSeqPrefill)->Apply(tgk::perf::ThreadArgs);
+
+void BM_HadamardQuantizeKvHbSeq8BitPrefill(benchmark::State& state) {
+  constexpr uint32_t kHeads = 8, kDim = 256, kTokens = 4096;
+  static const std::vector<float> src = Normals(size_t{kTokens} * kHeads * kDim);
+  static std::vector<uint8_t> packed(size_t{kHeads} * kTokens * kDim);
+  static std::vector<float> norms(size_t{kHeads} * kTokens);
+  const tgk::HadamardQuantizeKvHbSeqParams params{.num_kv_heads = kHeads,
+                                                  .head_dim = kDim,
+                                                  .cache_capacity = kTokens,
+                                                  .write_pos_start = 0,
+                                                  .n_tokens = kTokens,
+                                                  .codebook_bits = 8};
+  Run(state, tgk::HadamardQuantizeKvHbSeqBytes(params), [&](tgk::Queue& queue) {
+    tgk::HadamardQuantizeKvHbSeq(queue, params, tgk::ConstView::Of<float>(src.data(), src.size()),
+                                 tgk::View::Of<uint8_t>(packed.data(), packed.size()),
+                                 tgk::View::Of<float>(norms.data(), norms.size()));
+  });
+}
+BENCHMARK(BM_HadamardQuantizeKvHbSeq8BitPrefill)->Apply(tgk::perf::ThreadArgs);
 
 void BM_HadamardQuantizeKvHb8Bit(benchmark::State& state) {
   constexpr uint32_t kHeads = 4096, kDim = 256;

@@ -179,6 +179,119 @@ TEST_P(TqKvParity, SequenceEncoderMatchesTheReferenceAndPerTokenDispatches) {
   }
 }
 
+// tgk's 5/6/8-bit sequence encoder is n_tokens HadamardQuantizeKvHb calls in order: every bits
+// and D, src_tok_offset != 0, global caches and sliding ones given more tokens than rows, whose
+// positions wrap.
+TEST_P(TqKvParity, HigherBitSequenceEncoderMatchesTheReferenceAndPerTokenDispatches) {
+  Rng rng(9);
+  for (const uint32_t bits : {5u, 6u, 8u}) {
+    for (const uint32_t d : {256u, 512u}) {
+      for (const bool sliding : {false, true}) {
+        const uint32_t nkv = rng.Pick<uint32_t>({1, 2, 3, 4, 8}), cap = 2 + rng.Below(5);
+        const uint32_t n_tokens =
+            sliding ? cap + 1 + rng.Below(cap + 2) : 1 + rng.Below(cap);  // > cap when sliding
+        const uint32_t start = sliding ? rng.Below(2 * cap) : rng.Below(cap - n_tokens + 1);
+        const uint32_t offset = 1 + rng.Below(3);
+        const float sf = rng.Pick<float>({1.0f, 16.0f, 22.627f});
+        const std::vector<float> src = TestVector(rng, size_t{offset + n_tokens} * nkv * d);
+        const std::string what = "D=" + std::to_string(d) + " bits=" + std::to_string(bits) +
+                                 " nkv=" + std::to_string(nkv) + " cap=" + std::to_string(cap) +
+                                 " start=" + std::to_string(start) +
+                                 " n_tokens=" + std::to_string(n_tokens) +
+                                 " offset=" + std::to_string(offset) + (sliding ? " sliding" : "");
+        SCOPED_TRACE(what);
+        const HadamardQuantizeKvHbSeqParams params{.num_kv_heads = nkv,
+                                                   .head_dim = d,
+                                                   .cache_capacity = cap,
+                                                   .write_pos_start = start,
+                                                   .n_tokens = n_tokens,
+                                                   .src_tok_offset = offset,
+                                                   .is_sliding = sliding,
+                                                   .scale_factor_d512 = sf,
+                                                   .codebook_bits = bits};
+        CacheBuffers cache = MakeCache(nkv, cap, d, bits);
+        RunOn(GetParam(), cache.outputs(), [&](Queue& q) {
+          HadamardQuantizeKvHbSeq(q, params, In(src), Out(cache.packed), Out(cache.norms));
+        });
+        std::vector<uint64_t> rows;
+        for (uint32_t i = 0; i < n_tokens; ++i) {
+          rows.push_back(sliding ? (start + i) % cap : start + i);
+        }
+        ExpectSameCache(
+            cache,
+            ExpectedCache(std::vector<float>(src.begin() + size_t{offset} * nkv * d, src.end()),
+                          nkv, cap, d, bits, sf, rows),
+            what);
+        CacheBuffers want = MakeCache(nkv, cap, d, bits);
+        test::Poison(want.packed);
+        test::Poison(want.norms);
+        Queue q(GetParam().options());
+        for (uint32_t i = 0; i < n_tokens; ++i) {
+          const std::vector<float> token(src.begin() + size_t{offset + i} * nkv * d,
+                                         src.begin() + size_t{offset + i + 1} * nkv * d);
+          HadamardQuantizeKvHb(q,
+                               {.num_kv_heads = nkv,
+                                .head_dim = d,
+                                .cache_capacity = cap,
+                                .write_pos = start + i,
+                                .is_sliding = sliding,
+                                .scale_factor_d512 = sf,
+                                .codebook_bits = bits},
+                               In(token), Out(want.packed), Out(want.norms));
+          q.commit_and_wait();
+        }
+        ExpectSameCache(cache, want, what);
+        if (!IsFirst(GetParam())) continue;
+        Queue checked(QueueOptions{.threads = 1, .target = Target::Scalar(), .check_races = true});
+        HadamardQuantizeKvHbSeq(checked, params, In(src), Out(cache.packed), Out(cache.norms));
+        EXPECT_NO_THROW(checked.commit_and_wait());
+      }
+    }
+  }
+}
+
+// One token of the sequence form is the per-token encoder bit for bit, at any row of a global
+// or (wrapping) sliding cache.
+TEST_P(TqKvParity, HigherBitSequenceEncoderOfOneTokenIsThePerTokenEncoder) {
+  Rng rng(10);
+  for (const uint32_t bits : {5u, 6u, 8u}) {
+    for (const uint32_t d : {256u, 512u}) {
+      const uint32_t nkv = rng.Pick<uint32_t>({1, 2, 6}), cap = 1 + rng.Below(5);
+      const bool sliding = rng.Below(2) == 1;
+      const uint32_t pos = sliding ? rng.Below(3 * cap) : rng.Below(cap);
+      const float sf = rng.Pick<float>({1.0f, 16.0f});
+      const std::vector<float> src = TestVector(rng, size_t{nkv} * d);
+      SCOPED_TRACE("D=" + std::to_string(d) + " bits=" + std::to_string(bits) +
+                   " pos=" + std::to_string(pos) + (sliding ? " sliding" : ""));
+      CacheBuffers seq = MakeCache(nkv, cap, d, bits), one = MakeCache(nkv, cap, d, bits);
+      RunOn(GetParam(), seq.outputs(), [&](Queue& q) {
+        HadamardQuantizeKvHbSeq(q,
+                                {.num_kv_heads = nkv,
+                                 .head_dim = d,
+                                 .cache_capacity = cap,
+                                 .write_pos_start = pos,
+                                 .n_tokens = 1,
+                                 .is_sliding = sliding,
+                                 .scale_factor_d512 = sf,
+                                 .codebook_bits = bits},
+                                In(src), Out(seq.packed), Out(seq.norms));
+      });
+      RunOn(GetParam(), one.outputs(), [&](Queue& q) {
+        HadamardQuantizeKvHb(q,
+                             {.num_kv_heads = nkv,
+                              .head_dim = d,
+                              .cache_capacity = cap,
+                              .write_pos = pos,
+                              .is_sliding = sliding,
+                              .scale_factor_d512 = sf,
+                              .codebook_bits = bits},
+                             In(src), Out(one.packed), Out(one.norms));
+      });
+      ExpectSameCache(seq, one, "n_tokens=1");
+    }
+  }
+}
+
 // A NaN compares false against every boundary, and its norm is NaN. The fast encoder scales by
 // inv = 0 and keeps the NaN (index 0); the fallback replaces u by 0 when !(n > 1e-10) (index 7).
 TEST_P(TqKvParity, NaNInput) {

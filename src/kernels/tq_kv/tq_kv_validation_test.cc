@@ -216,6 +216,122 @@ TEST(TqKvValidation, HadamardQuantizeKvHb) {
                           View()));
 }
 
+// Each rule broken together with a later one: the message is the earlier rule's (the order of
+// HadamardQuantizeKvSeq, with the higher-bit encoder's codebook_bits and head_dim rules).
+TEST(TqKvValidation, HadamardQuantizeKvHbSeq) {
+  std::vector<float> src(1536);
+  CacheBuffers cache = MakeCache(2, 4, 256, 8);
+  const auto outputs = cache.outputs();
+  const HadamardQuantizeKvHbSeqParams ok{.num_kv_heads = 2,
+                                         .head_dim = 256,
+                                         .cache_capacity = 4,
+                                         .write_pos_start = 1,
+                                         .n_tokens = 2,
+                                         .src_tok_offset = 1,
+                                         .codebook_bits = 5};
+  const auto with = [&](auto change) {
+    HadamardQuantizeKvHbSeqParams p = ok;
+    change(p);
+    return p;
+  };
+  const auto run = [&](HadamardQuantizeKvHbSeqParams p, ConstView s, View packed, View norms) {
+    return [=](Queue& q) { HadamardQuantizeKvHbSeq(q, p, s, packed, norms); };
+  };
+  const View packed = Out(cache.packed), norms = Out(cache.norms);
+  const auto bad_bits = with([](auto& p) { p.codebook_bits = 4; });
+  const std::string P = "hadamard_quantize_kv_hb_seq: ";
+  ExpectInvalid(P + "src has 1535 elements but need 1536 (src_tok_offset=1 + n_tokens=2 * "
+                    "num_kv_heads=2 * head_dim=256)",
+                outputs, run(bad_bits, ConstView::Of<float>(src.data(), 1535), packed, norms));
+  ExpectInvalid(P + "src must be f32 (got bf16)", outputs,
+                run(bad_bits, ConstView(src.data(), 1536, DType::kBF16), packed, norms));
+  ExpectInvalid(P + "src has 1536 elements but a null data pointer", outputs,
+                run(bad_bits, ConstView(nullptr, 1536, DType::kF32), packed, norms));
+  for (const uint32_t bits : {0u, 4u, 7u, 16u}) {
+    ExpectInvalid(P + "codebook_bits must be 5, 6, or 8, got " + std::to_string(bits), outputs,
+                  run(with([bits](auto& p) {
+                        p.codebook_bits = bits;
+                        p.head_dim = 128;
+                      }),
+                      In(src), packed, norms));
+  }
+  for (const uint32_t d : {128u, 1024u}) {
+    ExpectInvalid(P + "head_dim " + std::to_string(d) + " not supported (need 256 or 512)", outputs,
+                  run(with([d](auto& p) {
+                        p.head_dim = d;
+                        p.num_kv_heads = 1;
+                        p.n_tokens = 1;
+                        p.src_tok_offset = 0;
+                        p.write_pos_start = 9;
+                      }),
+                      ConstView::Of<float>(src.data(), d), packed, norms));
+  }
+  ExpectInvalid(P + "global cache write_pos(4) >= cache_capacity(4) at seq idx 1", outputs,
+                run(with([](auto& p) {
+                      p.write_pos_start = 3;
+                      p.scale_factor_d512 = std::numeric_limits<float>::quiet_NaN();
+                    }),
+                    In(src), packed, norms));
+  ExpectInvalid(P + "global cache write_pos(6) >= cache_capacity(4) at seq idx 0", outputs,
+                run(with([](auto& p) { p.write_pos_start = 6; }), In(src), packed, norms));
+  ExpectInvalid(
+      P + "global cache write_pos(4294967295) >= cache_capacity(4) at seq idx 0", outputs,
+      run(with([](auto& p) { p.write_pos_start = 0xFFFFFFFFu; }), In(src), packed, norms));
+  ExpectInvalid(P + "a sliding cache needs cache_capacity > 0 (the row is write_pos mod "
+                    "cache_capacity)",
+                outputs,
+                run(with([](auto& p) {
+                      p.is_sliding = true;
+                      p.cache_capacity = 0;
+                      p.scale_factor_d512 = std::numeric_limits<float>::infinity();
+                    }),
+                    In(src), packed, norms));
+  ExpectInvalid(
+      P + "scale_factor_d512 must be finite, got nan", outputs,
+      run(with([](auto& p) { p.scale_factor_d512 = std::numeric_limits<float>::quiet_NaN(); }),
+          In(src), View::Of<uint8_t>(cache.packed.data(), 10), norms));
+  ExpectInvalid(P + "packed must be u8 (got f32)", outputs,
+                run(ok, In(src), View(cache.packed.data(), 512, DType::kF32), norms));
+  ExpectInvalid(P + "packed buffer has 2047 bytes but need 2048 (num_kv_heads=2 * "
+                    "cache_capacity=4 * head_dim=256)",
+                outputs,
+                run(ok, In(src), View::Of<uint8_t>(cache.packed.data(), 2047),
+                    View::Of<float>(cache.norms.data(), 7)));
+  ExpectInvalid(P + "norms must be f32 (got u32)", outputs,
+                run(ok, In(src), packed, View(cache.norms.data(), 8, DType::kU32)));
+  ExpectInvalid(P + "norms buffer has 7 elements but need 8 (num_kv_heads=2 * cache_capacity=4 * "
+                    "norms_per_pos=1)",
+                outputs, run(ok, In(src), packed, View::Of<float>(cache.norms.data(), 7)));
+  std::vector<float> src512(2048);
+  std::vector<uint8_t> packed512(4096);
+  ExpectInvalid(P + "norms buffer has 8 elements but need 16 (num_kv_heads=2 * cache_capacity=4 "
+                    "* norms_per_pos=2)",
+                outputs,
+                run(with([](auto& p) {
+                      p.head_dim = 512;
+                      p.src_tok_offset = 0;
+                    }),
+                    In(src512), Out(packed512), norms));
+  // Then the exact sizes and the overlaps, in the README's order.
+  std::vector<float> big_src(1537), big_norms(9);
+  ExpectInvalid(P + "src has 1537 elements, needs exactly 1536", outputs,
+                run(ok, In(big_src), packed, Out(big_norms)));
+  ExpectInvalid(P + "norms has 9 elements, needs exactly 8", outputs,
+                run(ok, In(src), packed, Out(big_norms)));
+  ExpectInvalid(P + "norms overlaps src (an output may not share memory with another buffer "
+                    "argument)",
+                outputs, run(ok, In(src), packed, View::Of<float>(src.data() + 1528, 8)));
+  // Zero sizes: nothing recorded, whatever the buffers and the other parameters.
+  for (const auto zero :
+       {with([](auto& p) { p.n_tokens = 0; }), with([](auto& p) { p.num_kv_heads = 0; }),
+        with([](auto& p) { p.head_dim = 0; })}) {
+    HadamardQuantizeKvHbSeqParams p = zero;
+    p.codebook_bits = 3;
+    p.write_pos_start = 100;
+    ExpectNoOp(outputs, run(p, ConstView(), View(), View()));
+  }
+}
+
 TEST(TqKvValidation, Dequantizers) {
   CacheBuffers nibbles = MakeCache(2, 4, 512, 4), bytes = MakeCache(2, 4, 256, 8);
   std::vector<float> dst(2048);
@@ -408,6 +524,16 @@ TEST(TqKvBytes, CountsEveryBuffer) {
   EXPECT_EQ(TqInverseRotateBytes({.rows = 3, .head_dim = 256}), 3u * 256 * 8);
   EXPECT_EQ(TqDequantizeHbKvBytes({.num_kv_heads = 0, .head_dim = 256}), 0u);
   EXPECT_EQ(HadamardQuantizeKvHbBytes({.num_kv_heads = 2, .head_dim = 0}), 0u);
+  EXPECT_EQ(HadamardQuantizeKvHbSeqBytes({.num_kv_heads = 2,
+                                          .head_dim = 512,
+                                          .cache_capacity = 4,
+                                          .n_tokens = 9,
+                                          .src_tok_offset = 5,
+                                          .is_sliding = true}),
+            2u * 4 * (2048 + 512 + 8));
+  EXPECT_EQ(HadamardQuantizeKvHbSeqBytes(
+                {.num_kv_heads = 3, .head_dim = 256, .cache_capacity = 9, .n_tokens = 5}),
+            3u * 5 * (1024 + 256 + 4));
 }
 
 }  // namespace
