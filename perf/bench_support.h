@@ -66,7 +66,9 @@ void TimeAgainstCeiling(benchmark::State& state, Queue& queue, Roof roof, double
   struct Names {
     const char *rate, *ceiling, *fraction;
   };
-  const Names names = roof == Roof::kFma    ? Names{"GFLOPs", "fma_peak_GFLOPs", "fraction_of_peak"}
+  const Names names = roof == Roof::kFma ? Names{"GFLOPs", "fma_peak_GFLOPs", "fraction_of_peak"}
+                      : roof == Roof::kMulAdd
+                          ? Names{"GFLOPs", "mul_add_peak_GFLOPs", "fraction_of_peak"}
                       : roof == Roof::kRead ? Names{"GBs", "stream_read_GBs", "read_fraction"}
                                             : Names{"GBs", "copy_GBs", "fraction_of_copy"};
   state.counters[names.rate] = work_per_call * double(state.iterations()) / seconds * 1e-9;

@@ -17,9 +17,10 @@ namespace tgk::perf {
 // The ceiling that bounds a kernel, which also gives the unit of its work: flops for kFma,
 // bytes moved for kRead (mostly reads) and kCopy (reads and writes alike).
 enum class Roof {
-  kFma,   // 2 flops per lane per fused multiply-add, all threads together
-  kRead,  // sum of a 512 MiB f32 array (bytes read per second)
-  kCopy,  // copy between two 256 MiB arrays (bytes read + bytes written per second)
+  kFma,     // 2 flops per lane per fused multiply-add, all threads together
+  kMulAdd,  // 2 flops per lane per multiply and add rounded apart (for kernels that must not fuse)
+  kRead,    // sum of a 512 MiB f32 array (bytes read per second)
+  kCopy,    // copy between two 256 MiB arrays (bytes read + bytes written per second)
 };
 
 // Times single runs of the ceilings with `threads` threads. Each thread touches the same
@@ -49,7 +50,7 @@ class CeilingProbe {
 // at 8 threads right after the probe, 2.1 ms without it), which would judge the kernel
 // against a handicap. Its probes run together, before the kernel's warm-up, and the kernel's
 // runs are judged against their median.
-inline bool PairedPerRun(Roof roof) { return roof != Roof::kFma; }
+inline bool PairedPerRun(Roof roof) { return roof == Roof::kRead || roof == Roof::kCopy; }
 
 // The process's probe for `threads` threads, created on first use, so that the 768 MiB of
 // arrays are allocated and first-touched once however many kernels are measured.
@@ -61,6 +62,7 @@ double Median(std::vector<double> values);
 struct Ceilings {  // in the roofs' units per second
   int threads;
   double fma_gflops;
+  double mul_add_gflops;
   double read_gbs;
   double copy_gbs;
 };

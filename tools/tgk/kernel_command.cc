@@ -398,7 +398,9 @@ std::string FormatSeconds(double seconds) {
   return Printf("%.1f us", seconds * 1e6);
 }
 
-std::string RateUnit(perf::Roof roof) { return roof == perf::Roof::kFma ? "GFLOP/s" : "GB/s"; }
+std::string RateUnit(perf::Roof roof) {
+  return roof == perf::Roof::kFma || roof == perf::Roof::kMulAdd ? "GFLOP/s" : "GB/s";
+}
 
 std::string FormatRate(double giga_per_second, perf::Roof roof) {
   return Printf("%.1f ", giga_per_second) + RateUnit(roof);

@@ -114,6 +114,8 @@ std::string RoofName(perf::Roof roof) {
   switch (roof) {
     case perf::Roof::kFma:
       return "FMA peak";
+    case perf::Roof::kMulAdd:
+      return "mul+add peak";
     case perf::Roof::kRead:
       return "STREAM read";
     case perf::Roof::kCopy:
@@ -246,7 +248,7 @@ int Bench(const std::vector<std::unique_ptr<KernelCommand>>& kernels, RunOptions
   if (!json) {
     std::printf(
         "tgk bench: %s, %s, median of %s after %d warmup, each run paired with a run of its "
-        "ceiling just before it (FMA peak: measured just before the warm-up)\n\n",
+        "ceiling just before it (FMA and mul+add peaks: measured just before the warm-up)\n\n",
         target.name().c_str(), Threads(threads).c_str(), Count(options.repeat, "run").c_str(),
         options.warmup);
     std::fflush(stdout);

@@ -858,7 +858,8 @@ TEST_F(ToolRunTest, KernelsMatchTheOracleOnEveryTarget) {
   }
 }
 
-// Each kind of ceiling, measured just before each timed run (the FMA peak: before the warm-up):
+// Each kind of ceiling, measured just before each timed run (the compute peaks: before the
+// warm-up):
 // its median and the median of the ratios are printed, positive and finite (their values are
 // the machine's).
 TEST_F(ToolRunTest, RunReportsTheCeiling) {
@@ -869,6 +870,8 @@ TEST_F(ToolRunTest, RunReportsTheCeiling) {
   };
   const Case cases[] = {
       {std::string(kTiny) + " --ceiling", "GFLOP/s FMA peak",
+       "measured just before the warm-up); %lf of it (median of the 2 ratios)"},
+      {std::string(kTinyRuns[0].args) + " --repeat 2 --ceiling", "GFLOP/s mul+add peak",
        "measured just before the warm-up); %lf of it (median of the 2 ratios)"},
       {std::string(kTinyRuns[2].args) + " --threads 2 --repeat 2 --ceiling", "GB/s STREAM read",
        "each measured just before a run); %lf of it (median of the 2 paired ratios)"},
@@ -1155,10 +1158,10 @@ TEST_F(ToolRunTest, Bench) {
        "num_heads=16 num_kv_heads=8 head_dim=256 kv_seq_len=32768 NWG=32", "GB/s", "STREAM read"},
       {"sdpa --dtype f32",
        "batch=1 n_heads=16 n_kv_heads=8 head_dim=128 seq_len=512 kv_seq_len=512", "GFLOP/s",
-       "FMA peak"},
+       "mul+add peak"},
       {"sdpa --dtype bf16",
        "batch=1 n_heads=16 n_kv_heads=8 head_dim=128 seq_len=512 kv_seq_len=512", "GFLOP/s",
-       "FMA peak"},
+       "mul+add peak"},
       {"tq-encode --bits 4", "num_kv_heads=8 head_dim=256 n_tokens=32768", "GB/s", "STREAM copy"},
       {"tq-encode --bits 8", "num_kv_heads=8 head_dim=256 n_tokens=32768", "GB/s", "STREAM copy"},
       {"tq-dequant --bits 8 --seq", "num_kv_heads=8 head_dim=256 n_tokens=32768", "GB/s",

@@ -41,7 +41,7 @@ void RunSdpa(benchmark::State& state, tgk::Target target) {
     return tgk::ConstView::Of<T>(x.data(), x.size());
   };
   tgk::perf::TimeAgainstCeiling(
-      state, queue, tgk::perf::Roof::kFma, tgk::SdpaFlops(kShape), [&](tgk::Queue& q) {
+      state, queue, tgk::perf::Roof::kMulAdd, tgk::SdpaFlops(kShape), [&](tgk::Queue& q) {
         tgk::Sdpa(q, kShape, view(problem.q), view(problem.k), view(problem.v),
                   tgk::View::Of<T>(problem.out.data(), problem.out.size()));
       });

@@ -102,7 +102,7 @@ class SdpaCommand final : public KernelCommand {
     if (scale_->count() == 0) p.scale = DefaultScale(p.head_dim);
     result.shape = ShapeText(p);
     result.work = SdpaFlops(p);
-    result.roof = perf::Roof::kFma;
+    result.roof = perf::Roof::kMulAdd;
     result.notes.emplace_back("kernel", dtype == DType::kBF16 ? "sdpa_bf16" : "sdpa");
     result.params = {{"kv_seq_len", std::to_string(p.kv_seq_len)}, {"scale", FloatText(p.scale)}};
 
