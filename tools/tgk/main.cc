@@ -301,6 +301,12 @@ int Bench(const std::vector<std::unique_ptr<KernelCommand>>& kernels, RunOptions
   return mismatches.empty() ? 0 : kMismatch;
 }
 
+// The ceiling's rate at `r`'s thread count over its rate at `first`'s, per thread: how the
+// machine itself scales (clocks fall as more cores run AVX-512 code, bandwidth is shared).
+double CeilingEfficiency(const RunResult& first, const RunResult& r) {
+  return r.paired->ceiling / first.paired->ceiling * first.threads / r.threads;
+}
+
 struct ScalingOptions {
   std::vector<int> threads;  // empty: 1 .. the machine's hardware threads
   std::string plot;
@@ -330,6 +336,8 @@ int Scaling(KernelCommand& kernel, RunOptions options, const ScalingOptions& sca
       Json object = ResultJson(r);
       object["speedup"] = speedup;
       object["efficiency"] = points.back().efficiency;
+      object["ceiling_efficiency"] =
+          r.paired ? Json(CeilingEfficiency(results.front(), r)) : Json(nullptr);
       std::printf("%s\n", object.dump().c_str());
       std::fflush(stdout);
     }
@@ -338,13 +346,29 @@ int Scaling(KernelCommand& kernel, RunOptions options, const ScalingOptions& sca
   if (!json) {
     std::printf("%s: %s\n  shape    %s\n  target   %s\n\n", kernel.name().c_str(),
                 kernel.description().c_str(), first.shape.c_str(), first.target.c_str());
-    std::printf("%7s  %12s  %16s  %7s  %10s\n", "threads", "time", "rate", "speedup", "efficiency");
+    std::printf("%7s  %12s  %16s  %7s  %10s", "threads", "time", "rate", "speedup", "efficiency");
+    if (first.paired) {
+      std::printf("  %24s  %10s  %18s", "ceiling", "of ceiling", "ceiling's own eff.");
+    }
+    std::printf("\n");
     for (size_t i = 0; i < results.size(); ++i) {
       const RunResult& r = results[i];
-      std::printf("%7d  %12s  %16s  %7.2f  %10.2f\n", counts[i],
+      std::printf("%7d  %12s  %16s  %7.2f  %10.2f", counts[i],
                   FormatSeconds(r.timing.median_s).c_str(),
                   FormatRate(points[i].rate, r.roof).c_str(),
                   first.timing.median_s / r.timing.median_s, points[i].efficiency);
+      if (r.paired) {
+        const std::string ceiling = FormatRate(r.paired->ceiling, r.roof) + " " + RoofName(r.roof);
+        std::printf("  %24s  %10s  %18.2f", ceiling.c_str(),
+                    FormatFraction(r.paired->fraction).c_str(), CeilingEfficiency(first, r));
+      }
+      std::printf("\n");
+    }
+    if (first.paired) {
+      std::printf(
+          "\n  (the ceiling's own efficiency is its rate's speedup over the thread ratio: where it "
+          "is below 1,\n   the machine itself slows down per core with more threads busy, e.g. "
+          "lower clocks)\n");
     }
   }
   if (!scaling.plot.empty()) {

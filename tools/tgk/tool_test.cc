@@ -1682,6 +1682,23 @@ TEST_F(ParityTest, ScalingTableJsonAndPlot) {
   EXPECT_EQ(lines[1].at("threads"), 2);
   EXPECT_EQ(lines[0].at("speedup"), 1.0);
   EXPECT_EQ(lines[1].at("efficiency").get<double>(), lines[1].at("speedup").get<double>() / 2);
+  EXPECT_TRUE(lines[1].at("ceiling_efficiency").is_null());
+
+  // With --ceiling: the ceiling at each count, the fraction of it, and how the ceiling itself
+  // scales (its rate's speedup over the thread ratio).
+  r = Run("scaling" + kernel + " --threads 1,2 --ceiling");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("efficiency                   ceiling  of ceiling  ceiling's own eff."),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("GFLOP/s FMA peak"), std::string::npos) << r.out;
+  r = Run("scaling" + kernel + " --threads 1,2 --ceiling --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<nlohmann::json> paired = JsonLines(r.out);
+  ASSERT_EQ(paired.size(), 2u) << r.out;
+  EXPECT_EQ(paired[0].at("ceiling_efficiency").get<double>(), 1.0);
+  EXPECT_EQ(paired[1].at("ceiling_efficiency").get<double>(),
+            paired[1].at("ceiling").get<double>() / paired[0].at("ceiling").get<double>() / 2);
 
   const std::string png = Path("scaling.png");
   r = Run("scaling" + kernel + " --threads 1,2 --plot '" + png + "'");
