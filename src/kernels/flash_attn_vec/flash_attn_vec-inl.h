@@ -144,8 +144,8 @@ HWY_INLINE void ForOwnedDims(const Lane& lane, uint32_t dim, const F& f) {
   }
 }
 
-// Rows to prefetch into L2 while other rows are computed on: a hint only (no fault, no value,
-// no effect on any result).
+// Rows to prefetch into every cache level (Reuse::kNext) while other rows are computed on: a
+// hint only (no fault, no value, no effect on any result).
 struct AheadRows {
   const f16* rows = nullptr;
   uint32_t count = 0;
@@ -161,7 +161,7 @@ struct AheadRows {
     if (row >= count || start % kLine != 0) return;
     const f16* p = rows + size_t{row} * kDim + start;
     for (uint32_t j = 0; j < kDim; j += 128) {
-      for (uint32_t i = 0; i < 4 * Lane::kWidth; i += kLine) PrefetchRead(p + j + i);
+      for (uint32_t i = 0; i < 4 * Lane::kWidth; i += kLine) PrefetchRead<Reuse::kNext>(p + j + i);
     }
   }
 };
@@ -177,8 +177,8 @@ struct AheadRows {
 // Memory: step 1, reading a block's K rows, prefetches the V rows of the group's next block, and
 // step 4, reading the V rows, the K rows of the block after that (the group's own blocks: with
 // NWG = 32 the next block of the cache may be another group's): both streams then flow a block
-// ahead through the compute in between (into L2; L1 holds the rows in use). Every lane (pack)
-// prefetches the parts of the rows it reads.
+// ahead through the compute in between. Every lane (pack) prefetches the parts of the rows it
+// reads.
 template <uint32_t kNwg>
 struct VecKernel {
   FlashAttnVecArgs a;
