@@ -353,6 +353,19 @@ constexpr ByteBlockOrder MakeByteBlockOrder() {
 }
 inline constexpr ByteBlockOrder kByteBlockOrder = MakeByteBlockOrder();
 
+// The four byte planes (in kByteBlockOrder) of 64 u32 values, byte then word interleaves within
+// 128-bit blocks: value[v] holds values 16v .. 16v + 15.
+HWY_INLINE void InterleavePlanes(const __m512i (&byte)[4], __m512i (&value)[4]) {
+  const __m512i low01 = _mm512_unpacklo_epi8(byte[0], byte[1]);
+  const __m512i high01 = _mm512_unpackhi_epi8(byte[0], byte[1]);
+  const __m512i low23 = _mm512_unpacklo_epi8(byte[2], byte[3]);
+  const __m512i high23 = _mm512_unpackhi_epi8(byte[2], byte[3]);
+  value[0] = _mm512_unpacklo_epi16(low01, low23);
+  value[1] = _mm512_unpackhi_epi16(low01, low23);
+  value[2] = _mm512_unpacklo_epi16(high01, high23);
+  value[3] = _mm512_unpackhi_epi16(high01, high23);
+}
+
 // 64 codes at a time (the f32 permute path of LaneTable does 16 with four two-table permutes and
 // a blend tree; this is some 2.3x faster on Zen 4). With k = 127 − q for q < 128, else q − 128,
 // one two-table byte permute per plane gives the four bytes of each magnitude entry[128 + k], a
@@ -380,13 +393,8 @@ class BytePlanes {
     }
     byte[3] = _mm512_mask_blend_epi8(negative, byte[3],
                                      _mm512_xor_si512(byte[3], _mm512_set1_epi8(char(0x80))));
-    const __m512i low01 = _mm512_unpacklo_epi8(byte[0], byte[1]);
-    const __m512i high01 = _mm512_unpackhi_epi8(byte[0], byte[1]);
-    const __m512i low23 = _mm512_unpacklo_epi8(byte[2], byte[3]);
-    const __m512i high23 = _mm512_unpackhi_epi8(byte[2], byte[3]);
-    const __m512i value[4] = {
-        _mm512_unpacklo_epi16(low01, low23), _mm512_unpackhi_epi16(low01, low23),
-        _mm512_unpacklo_epi16(high01, high23), _mm512_unpackhi_epi16(high01, high23)};
+    __m512i value[4];
+    InterleavePlanes(byte, value);
     for (uint32_t v = 0; v < 4; ++v) {
       _mm512_storeu_ps(out + 16 * v, _mm512_mul_ps(_mm512_castsi512_ps(value[v]), scale));
     }
@@ -425,6 +433,123 @@ HWY_INLINE void DecodeTableRow(const SimdGroup&, const ByteTable256& table, cons
   }
 #endif
 }
+
+// ---- BucketIndex over a BinnedBucketTable -------------------------------------------------
+
+// The scalar definition is the search over table.search; so are the packs of targets without
+// VBMI, where the byte permutes below are missing.
+template <uint32_t kLevels, uint32_t kBins, size_t kN>
+HWY_INLINE void BucketIndex(const ScalarLane& lane, const BinnedBucketTable<kLevels, kBins>& table,
+                            const float (&z)[kN], uint32_t (&index)[kN]) {
+  BucketIndex(lane, table.search, z, index);
+}
+template <class L, uint32_t kLevels, uint32_t kBins, size_t kN>
+HWY_INLINE void BucketIndex(const L& lane, const BinnedBucketTable<kLevels, kBins>& table,
+                            const typename L::VF (&z)[kN], typename L::VU (&index)[kN]) {
+  BucketIndex(lane, table.search, z, index);
+}
+
+#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
+namespace table_detail {
+
+// Where the bins' low and high bytes lie among the 128 bytes of two vectors of u16 bins, each
+// packed from two vectors of u32 ones (value 16v + 4L + j at byte 64·(v / 2) + 16L + 8·(v % 2)
+// + 2j), taken in kByteBlockOrder.
+struct alignas(64) BinByteOrder {
+  uint8_t low[64];
+  uint8_t high[64];
+};
+constexpr BinByteOrder MakeBinByteOrder() {
+  BinByteOrder order{};
+  for (uint32_t at = 0; at < 64; ++at) {
+    const uint32_t value = kByteBlockOrder.index[at];
+    const uint32_t v = value / 16, block = value % 16 / 4, j = value % 4;
+    order.low[at] = uint8_t(64 * (v / 2) + 16 * block + 8 * (v % 2) + 2 * j);
+    order.high[at] = uint8_t(order.low[at] + 1);
+  }
+  return order;
+}
+inline constexpr BinByteOrder kBinByteOrder = MakeBinByteOrder();
+
+// Entry `bin` of a byte table of kBins entries for 64 bins: the bins' bits 0..6 index one or a
+// pair of registers, bits 7 and 8 pick among the pairs.
+template <uint32_t kBins>
+HWY_INLINE __m512i LookupBins(const uint8_t* table, __m512i low, __mmask64 bit7, __mmask64 bit8) {
+  if constexpr (kBins == 64) {
+    return _mm512_permutexvar_epi8(low, _mm512_load_si512(table));
+  } else {
+    __m512i part[kBins / 128];
+    for (uint32_t p = 0; p < kBins / 128; ++p) {
+      part[p] = _mm512_permutex2var_epi8(_mm512_load_si512(table + 128 * p), low,
+                                         _mm512_load_si512(table + 128 * p + 64));
+    }
+    if constexpr (kBins == 128) {
+      return part[0];
+    } else if constexpr (kBins == 256) {
+      return _mm512_mask_blend_epi8(bit7, part[0], part[1]);
+    } else {
+      return _mm512_mask_blend_epi8(bit8, _mm512_mask_blend_epi8(bit7, part[0], part[1]),
+                                    _mm512_mask_blend_epi8(bit7, part[2], part[3]));
+    }
+  }
+}
+
+// 64 values: their bins in f32 (vminps returns its second operand, t, when t is NaN; the
+// conversion gives 0x80000000 for NaN and t < −2^31, and the unsigned saturation of the u16 pack
+// makes every negative bin 0), packed to bytes in kByteBlockOrder; byte permutes of base and of
+// the probe's planes; the probes' bytes interleaved to f32 in the values' order, and the index
+// base + (z > probe).
+template <uint32_t kLevels, uint32_t kBins>
+HWY_INLINE void BinnedBucket64(const BinnedBucketTable<kLevels, kBins>& table, const __m512 (&z)[4],
+                               __m512i (&index)[4]) {
+  const __m512 lo = _mm512_set1_ps(table.lo), inv_width = _mm512_set1_ps(table.inv_width);
+  const __m512 top = _mm512_set1_ps(float(kBins - 1));
+  __m512i bin[4];
+  for (uint32_t v = 0; v < 4; ++v) {
+    bin[v] =
+        _mm512_cvttps_epi32(_mm512_min_ps(top, _mm512_mul_ps(_mm512_sub_ps(z[v], lo), inv_width)));
+  }
+  const __m512i bins01 = _mm512_packus_epi32(bin[0], bin[1]);
+  const __m512i bins23 = _mm512_packus_epi32(bin[2], bin[3]);
+  const __m512i low =
+      _mm512_permutex2var_epi8(bins01, _mm512_load_si512(kBinByteOrder.low), bins23);
+  __mmask64 bit7 = 0, bit8 = 0;
+  if constexpr (kBins >= 256) bit7 = _mm512_movepi8_mask(low);
+  if constexpr (kBins == 512) {
+    const __m512i high =
+        _mm512_permutex2var_epi8(bins01, _mm512_load_si512(kBinByteOrder.high), bins23);
+    bit8 = _mm512_test_epi8_mask(high, _mm512_set1_epi8(1));
+  }
+  __m512i byte[4], probe[4];
+  for (uint32_t b = 0; b < 4; ++b) byte[b] = LookupBins<kBins>(table.plane[b], low, bit7, bit8);
+  InterleavePlanes(byte, probe);
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i base_byte[4] = {LookupBins<kBins>(table.base, low, bit7, bit8), zero, zero, zero};
+  __m512i base[4];
+  InterleavePlanes(base_byte, base);
+  for (uint32_t v = 0; v < 4; ++v) {
+    const __mmask16 greater = _mm512_cmp_ps_mask(z[v], _mm512_castsi512_ps(probe[v]), _CMP_GT_OQ);
+    index[v] = _mm512_mask_sub_epi32(base[v], greater, base[v], _mm512_set1_epi32(-1));
+  }
+}
+
+}  // namespace table_detail
+
+// AVX3_DL: the direct lookup, 64 values at a time (the last group padded with zeros).
+template <bool kFull, uint32_t kLevels, uint32_t kBins, size_t kN>
+HWY_INLINE void BucketIndex(const LanePack<hn::ScalableTag<float>, kFull>&,
+                            const BinnedBucketTable<kLevels, kBins>& table,
+                            const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
+                            typename LanePack<hn::ScalableTag<float>, kFull>::VU (&index)[kN]) {
+  for (size_t k = 0; k < kN; k += 4) {
+    __m512 part[4];
+    __m512i out[4];
+    for (size_t v = 0; v < 4; ++v) part[v] = k + v < kN ? z[k + v].raw : _mm512_setzero_ps();
+    table_detail::BinnedBucket64(table, part, out);
+    for (size_t v = 0; v < 4 && k + v < kN; ++v) index[k + v].raw = out[v];
+  }
+}
+#endif
 
 }  // namespace HWY_NAMESPACE
 }  // namespace tgk

@@ -210,10 +210,12 @@ static_assert(IsNonDecreasing(kTqBoundaries4) && IsNonDecreasing(kTqBoundaries5)
 inline constexpr BucketTable<16> kTqBuckets4 = MakeBucketTable<16>(kTqBoundaries4);
 inline constexpr BucketTable<32> kTqBuckets5 = MakeBucketTable<32>(kTqBoundaries5);
 inline constexpr BucketTable<64> kTqBuckets6 = MakeBucketTable<64>(kTqBoundaries6);
-inline constexpr BucketTable<256> kTqBuckets8 = MakeBucketTable<256>(kTqBoundaries8);
+// T_8's boundaries lie at least 0.027 apart over a span of 9.75: 512 bins separate them.
+inline constexpr BinnedBucketTable<256, 512> kTqBuckets8 =
+    MakeBinnedBucketTable<256, 512>(kTqBoundaries8);
 
 template <uint32_t kBits>
-constexpr const BucketTable<(1u << kBits)>& TqBucketsFor() {
+constexpr const auto& TqBucketsFor() {
   static_assert(kBits == 4 || kBits == 5 || kBits == 6 || kBits == 8);
   if constexpr (kBits == 4) {
     return kTqBuckets4;
