@@ -471,21 +471,22 @@ constexpr BinByteOrder MakeBinByteOrder() {
 }
 inline constexpr BinByteOrder kBinByteOrder = MakeBinByteOrder();
 
-// Entry `bin` of a byte table of kBins entries for 64 bins: the bins' bits 0..6 index one or a
-// pair of registers, bits 7 and 8 pick among the pairs.
-template <uint32_t kBins>
-HWY_INLINE __m512i LookupBins(const uint8_t* table, __m512i low, __mmask64 bit7, __mmask64 bit8) {
-  if constexpr (kBins == 64) {
-    return _mm512_permutexvar_epi8(low, _mm512_load_si512(table));
+// Entry `index` of a byte table of kEntries entries for 64 indices: their bits 0..6 index one
+// or a pair of registers, bits 7 and 8 (masks) pick among the pairs.
+template <uint32_t kEntries>
+HWY_INLINE __m512i LookupBytes(const uint8_t* table, __m512i index, __mmask64 bit7,
+                               __mmask64 bit8) {
+  if constexpr (kEntries == 64) {
+    return _mm512_permutexvar_epi8(index, _mm512_load_si512(table));
   } else {
-    __m512i part[kBins / 128];
-    for (uint32_t p = 0; p < kBins / 128; ++p) {
-      part[p] = _mm512_permutex2var_epi8(_mm512_load_si512(table + 128 * p), low,
+    __m512i part[kEntries / 128];
+    for (uint32_t p = 0; p < kEntries / 128; ++p) {
+      part[p] = _mm512_permutex2var_epi8(_mm512_load_si512(table + 128 * p), index,
                                          _mm512_load_si512(table + 128 * p + 64));
     }
-    if constexpr (kBins == 128) {
+    if constexpr (kEntries == 128) {
       return part[0];
-    } else if constexpr (kBins == 256) {
+    } else if constexpr (kEntries == 256) {
       return _mm512_mask_blend_epi8(bit7, part[0], part[1]);
     } else {
       return _mm512_mask_blend_epi8(bit8, _mm512_mask_blend_epi8(bit7, part[0], part[1]),
@@ -496,9 +497,9 @@ HWY_INLINE __m512i LookupBins(const uint8_t* table, __m512i low, __mmask64 bit7,
 
 // 64 values: their bins in f32 (vminps returns its second operand, t, when t is NaN; the
 // conversion gives 0x80000000 for NaN and t < −2^31, and the unsigned saturation of the u16 pack
-// makes every negative bin 0), packed to bytes in kByteBlockOrder; byte permutes of base and of
-// the probe's planes; the probes' bytes interleaved to f32 in the values' order, and the index
-// base + (z > probe).
+// makes every negative bin 0), packed to bytes in kByteBlockOrder; byte permutes of base, then
+// by base of the boundaries' planes; the boundaries' bytes interleaved to f32 in the values'
+// order, and the index base + (z > boundary[base]).
 template <uint32_t kLevels, uint32_t kBins>
 HWY_INLINE void BinnedBucket64(const BinnedBucketTable<kLevels, kBins>& table, const __m512 (&z)[4],
                                __m512i (&index)[4]) {
@@ -513,20 +514,24 @@ HWY_INLINE void BinnedBucket64(const BinnedBucketTable<kLevels, kBins>& table, c
   const __m512i bins23 = _mm512_packus_epi32(bin[2], bin[3]);
   const __m512i low =
       _mm512_permutex2var_epi8(bins01, _mm512_load_si512(kBinByteOrder.low), bins23);
-  __mmask64 bit7 = 0, bit8 = 0;
-  if constexpr (kBins >= 256) bit7 = _mm512_movepi8_mask(low);
+  __mmask64 bin7 = 0, bin8 = 0;
+  if constexpr (kBins >= 256) bin7 = _mm512_movepi8_mask(low);
   if constexpr (kBins == 512) {
     const __m512i high =
         _mm512_permutex2var_epi8(bins01, _mm512_load_si512(kBinByteOrder.high), bins23);
-    bit8 = _mm512_test_epi8_mask(high, _mm512_set1_epi8(1));
+    bin8 = _mm512_test_epi8_mask(high, _mm512_set1_epi8(1));
   }
+  const __m512i base_byte = LookupBytes<kBins>(table.base, low, bin7, bin8);
+  const __mmask64 base7 = kLevels == 256 ? _mm512_movepi8_mask(base_byte) : 0;
+  constexpr uint32_t kProbes = BinnedBucketTable<kLevels, kBins>::kProbes;
   __m512i byte[4], probe[4];
-  for (uint32_t b = 0; b < 4; ++b) byte[b] = LookupBins<kBins>(table.plane[b], low, bit7, bit8);
+  for (uint32_t b = 0; b < 4; ++b) {
+    byte[b] = LookupBytes<kProbes>(table.plane[b], base_byte, base7, 0);
+  }
   InterleavePlanes(byte, probe);
   const __m512i zero = _mm512_setzero_si512();
-  const __m512i base_byte[4] = {LookupBins<kBins>(table.base, low, bit7, bit8), zero, zero, zero};
   __m512i base[4];
-  InterleavePlanes(base_byte, base);
+  InterleavePlanes({base_byte, zero, zero, zero}, base);
   for (uint32_t v = 0; v < 4; ++v) {
     const __mmask16 greater = _mm512_cmp_ps_mask(z[v], _mm512_castsi512_ps(probe[v]), _CMP_GT_OQ);
     index[v] = _mm512_mask_sub_epi32(base[v], greater, base[v], _mm512_set1_epi32(-1));

@@ -91,22 +91,24 @@ constexpr BucketTable<kLevels> MakeBucketTable(const float (&boundaries)[kLevels
 
 // A BucketTable with a direct lookup of the bucket, for the byte permutes of AVX3_DL. The bin of
 // z, BinOf, is a non-decreasing function of z computed in f32 (NaN: bin 0). Construction
-// requires every bin to hold at most one boundary; then for every z
-//   #{i : z > boundary[i]} = base[c] + (z > probe[c]),  c = BinOf(z),
-// base[c] the count of boundaries in lower bins (all below z), probe[c] the boundary in bin c or
-// +inf (the boundaries in higher bins are all >= z). A NaN gets base[0] = 0 and a false
-// comparison: bucket 0, as the search gives. plane[b][c] is byte b (little-endian) of
-// probe[c]'s bits. kBins is 64, 128, 256 or 512: one permute of a register, one two-table
-// permute, or two or four of them and a blend tree.
+// requires every bin to hold at most one boundary; then for every z, with c = BinOf(z) and
+// boundary[kLevels − 1] = +inf,
+//   #{i : z > boundary[i]} = base[c] + (z > boundary[base[c]]),
+// base[c] the count of boundaries in the bins below c (all below z): boundary[base[c]] is the
+// one in bin c if there is one, else one in a higher bin, above z. A NaN gets base[0] = 0 and a
+// false comparison: bucket 0, as the search gives. plane[b][j] is byte b (little-endian) of
+// boundary[j]'s bits, for j < kProbes (entries from kLevels − 1 on: +inf). kBins is 64, 128,
+// 256 or 512: one permute of a register, one two-table permute, or two or four of them and a
+// blend tree.
 template <uint32_t kLevels, uint32_t kBins>
 struct alignas(64) BinnedBucketTable {
   static_assert(kBins == 64 || kBins == 128 || kBins == 256 || kBins == 512);
-  static_assert(kLevels <= 256, "base[c] < kLevels must fit a byte");
+  static constexpr uint32_t kProbes = kLevels < 64 ? 64 : kLevels;  // a whole register or more
   BucketTable<kLevels> search;
   float lo;
   float inv_width;
   alignas(64) uint8_t base[kBins];
-  uint8_t plane[4][kBins];
+  uint8_t plane[4][kProbes];
 };
 
 // The bin as the AVX3_DL lookup computes it: t = (z − lo)·inv_width rounded at each step, then
@@ -125,25 +127,26 @@ constexpr uint32_t BinOf(float z, float lo, float inv_width) {
 template <uint32_t kLevels, uint32_t kBins>
 constexpr BinnedBucketTable<kLevels, kBins> MakeBinnedBucketTable(
     const float (&boundaries)[kLevels - 1]) {
-  BinnedBucketTable<kLevels, kBins> table{};
+  using Table = BinnedBucketTable<kLevels, kBins>;
+  Table table{};
   table.search = MakeBucketTable<kLevels>(boundaries);
   table.lo = boundaries[0];
   table.inv_width = float(kBins) / (boundaries[kLevels - 2] - boundaries[0]);
   uint32_t count[kBins] = {};
-  float probe[kBins];
-  for (float& p : probe) p = std::numeric_limits<float>::infinity();
   for (uint32_t i = 0; i + 1 < kLevels; ++i) {
-    const uint32_t c = BinOf<kBins>(boundaries[i], table.lo, table.inv_width);
-    if (count[c]++ > 0)
+    if (count[BinOf<kBins>(boundaries[i], table.lo, table.inv_width)]++ > 0) {
       throw std::invalid_argument("MakeBinnedBucketTable: two boundaries in a bin");
-    probe[c] = boundaries[i];
+    }
   }
   uint32_t below = 0;
   for (uint32_t c = 0; c < kBins; ++c) {
     table.base[c] = uint8_t(below);
     below += count[c];
-    const uint32_t bits = std::bit_cast<uint32_t>(probe[c]);
-    for (uint32_t b = 0; b < 4; ++b) table.plane[b][c] = uint8_t(bits >> (8 * b));
+  }
+  for (uint32_t j = 0; j < Table::kProbes; ++j) {
+    const uint32_t bits = std::bit_cast<uint32_t>(
+        j + 1 < kLevels ? boundaries[j] : std::numeric_limits<float>::infinity());
+    for (uint32_t b = 0; b < 4; ++b) table.plane[b][j] = uint8_t(bits >> (8 * b));
   }
   return table;
 }

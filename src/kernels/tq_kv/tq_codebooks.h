@@ -208,9 +208,12 @@ inline constexpr ByteTable256 kTqTable8 = MakeByteTable256(kTqCodebook8);
 static_assert(IsNonDecreasing(kTqBoundaries4) && IsNonDecreasing(kTqBoundaries5) &&
               IsNonDecreasing(kTqBoundaries6) && IsNonDecreasing(kTqBoundaries8));
 inline constexpr BucketTable<16> kTqBuckets4 = MakeBucketTable<16>(kTqBoundaries4);
-inline constexpr BucketTable<32> kTqBuckets5 = MakeBucketTable<32>(kTqBoundaries5);
-inline constexpr BucketTable<64> kTqBuckets6 = MakeBucketTable<64>(kTqBoundaries6);
-// T_8's boundaries lie at least 0.027 apart over a span of 9.75: 512 bins separate them.
+// In bins (BinnedBucketTable), as few as separate the boundaries: the span of T_5 is 46 times
+// its least gap, of T_6 111 times, of T_8 360 times.
+inline constexpr BinnedBucketTable<32, 64> kTqBuckets5 =
+    MakeBinnedBucketTable<32, 64>(kTqBoundaries5);
+inline constexpr BinnedBucketTable<64, 128> kTqBuckets6 =
+    MakeBinnedBucketTable<64, 128>(kTqBoundaries6);
 inline constexpr BinnedBucketTable<256, 512> kTqBuckets8 =
     MakeBinnedBucketTable<256, 512>(kTqBoundaries8);
 
