@@ -7,6 +7,7 @@
 //   LanesAt                             addressing past the group
 //   BucketIndex (16, 32, 64, 256 levels) the bucket of a value among sorted boundaries, also
 //     over a BinnedBucketTable (the tq_kv tables T_5, T_6, T_8 in 64, 128 or 256, 512 bins)
+//   StoreBucketIndices                  the same buckets as interleaved bytes, 4, 8, 16 a lane
 // Tables hold NaN payloads, signed zeros (where the table allows them) and subnormals, which a
 // lookup through arithmetic instead of data movement would change. Group sizes include partial
 // last packs.
@@ -37,7 +38,9 @@ enum class TableOp : uint32_t {
   kBucket32,
   kBucket64,
   kBucket256,
-  kBinned5In64,  // in f32 [groups·3·lanes], BinnedBucketTable -> out u32 [groups·3·lanes]
+  // in f32 [groups·3·lanes], BinnedBucketTable -> out u32 [groups·3·lanes]; with per_lane
+  // (StoreBucketIndices) in f32 [groups·per_lane·lanes] -> out u8 [groups·per_lane·lanes]
+  kBinned5In64,
   kBinned6In128,
   kBinned6In256,
   kBinned8In512,
@@ -52,6 +55,7 @@ struct TableOpArgs {
   float scale;
   void* out;
   const void* bucket_table;  // BucketTable<levels> or BinnedBucketTable of the bucket ops
+  uint32_t per_lane;         // binned ops: 0 (BucketIndex) or StoreBucketIndices' 4, 8, 16
 };
 
 }  // namespace tgk
@@ -75,9 +79,32 @@ struct TableOpKernel {
     });
   }
 
+  // kN values a lane, lane l's at in[kN·l + i], from kN·n·group_id on: their bytes at the same
+  // places of out.
+  template <class Table, size_t kN, class Group>
+  HWY_INLINE void StoreIndices(Group& g) const {
+    const auto& table = *static_cast<const Table*>(a.bucket_table);
+    const size_t at = kN * g.size() * g.group_id().x;
+    const float* in = static_cast<const float*>(a.in) + at;
+    uint8_t* out = static_cast<uint8_t*>(a.out) + at;
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      typename decltype(lane)::VF z[kN];
+      lane.load_deinterleaved(in + kN * lane.first(), z);
+      StoreBucketIndices(lane, table, z, out + kN * lane.first());
+    });
+  }
+
   // Three values a lane: in[l], in[n + l] and in[2n + l], from 3n·group_id on.
   template <class Table, class Group>
   HWY_INLINE void Bucket(Group& g) const {
+    switch (a.per_lane) {
+      case 4:
+        return StoreIndices<Table, 4>(g);
+      case 8:
+        return StoreIndices<Table, 8>(g);
+      case 16:
+        return StoreIndices<Table, 16>(g);
+    }
     const auto& table = *static_cast<const Table*>(a.bucket_table);
     const uint32_t n = g.size();
     const float* in = static_cast<const float*>(a.in) + size_t{3} * n * g.group_id().x;
@@ -448,6 +475,18 @@ void ExpectBinnedBucketIndex(TableOpsTest& test, TableOp op, const float (&bound
   args.bucket_table = &table;
   EXPECT_TRUE(BitsEqual(want, test.Run<uint32_t>(args, kGroup, in.size(), 0, kGroups)))
       << kLevels << " levels in " << kBins << " bins";
+  const std::vector<uint8_t> want_bytes(want.begin(), want.end());
+  for (const uint32_t per_lane : {4u, 8u, 16u}) {
+    for (const uint32_t group : {1024u, 37u}) {
+      args.per_lane = per_lane;
+      const uint32_t groups = uint32_t(in.size() / (per_lane * group));
+      const size_t n = size_t{groups} * per_lane * group;
+      EXPECT_TRUE(BitsEqual(std::vector<uint8_t>(want_bytes.begin(), want_bytes.begin() + n),
+                            test.Run<uint8_t>(args, group, n, 0, groups)))
+          << "StoreBucketIndices, " << kLevels << " levels in " << kBins << " bins, " << per_lane
+          << " a lane, group size " << group;
+    }
+  }
 }
 
 TEST_P(TableOpsTest, BinnedBucketIndexCountsTheBoundariesBelow) {

@@ -497,12 +497,12 @@ HWY_INLINE __m512i LookupBytes(const uint8_t* table, __m512i index, __mmask64 bi
 
 // 64 values: their bins in f32 (vminps returns its second operand, t, when t is NaN; the
 // conversion gives 0x80000000 for NaN and t < −2^31, and the unsigned saturation of the u16 pack
-// makes every negative bin 0), packed to bytes in kByteBlockOrder; byte permutes of base, then
-// by base of the boundaries' planes; the boundaries' bytes interleaved to f32 in the values'
-// order, and the index base + (z > boundary[base]).
+// makes every negative bin 0), packed to bytes in kByteBlockOrder; a byte permute of base, then
+// by base of the boundaries' planes, whose bytes interleave to f32 in the values' order. The
+// index is base + greater: base in kByteBlockOrder, greater[v] the comparisons of z[v].
 template <uint32_t kLevels, uint32_t kBins>
-HWY_INLINE void BinnedBucket64(const BinnedBucketTable<kLevels, kBins>& table, const __m512 (&z)[4],
-                               __m512i (&index)[4]) {
+HWY_INLINE __m512i BinnedBucket64(const BinnedBucketTable<kLevels, kBins>& table,
+                                  const __m512 (&z)[4], __mmask16 (&greater)[4]) {
   const __m512 lo = _mm512_set1_ps(table.lo), inv_width = _mm512_set1_ps(table.inv_width);
   const __m512 top = _mm512_set1_ps(float(kBins - 1));
   __m512i bin[4];
@@ -521,22 +521,49 @@ HWY_INLINE void BinnedBucket64(const BinnedBucketTable<kLevels, kBins>& table, c
         _mm512_permutex2var_epi8(bins01, _mm512_load_si512(kBinByteOrder.high), bins23);
     bin8 = _mm512_test_epi8_mask(high, _mm512_set1_epi8(1));
   }
-  const __m512i base_byte = LookupBytes<kBins>(table.base, low, bin7, bin8);
-  const __mmask64 base7 = kLevels == 256 ? _mm512_movepi8_mask(base_byte) : 0;
+  const __m512i base = LookupBytes<kBins>(table.base, low, bin7, bin8);
+  const __mmask64 base7 = kLevels == 256 ? _mm512_movepi8_mask(base) : 0;
   constexpr uint32_t kProbes = BinnedBucketTable<kLevels, kBins>::kProbes;
   __m512i byte[4], probe[4];
-  for (uint32_t b = 0; b < 4; ++b) {
-    byte[b] = LookupBytes<kProbes>(table.plane[b], base_byte, base7, 0);
-  }
+  for (uint32_t b = 0; b < 4; ++b) byte[b] = LookupBytes<kProbes>(table.plane[b], base, base7, 0);
   InterleavePlanes(byte, probe);
-  const __m512i zero = _mm512_setzero_si512();
-  __m512i base[4];
-  InterleavePlanes({base_byte, zero, zero, zero}, base);
   for (uint32_t v = 0; v < 4; ++v) {
-    const __mmask16 greater = _mm512_cmp_ps_mask(z[v], _mm512_castsi512_ps(probe[v]), _CMP_GT_OQ);
-    index[v] = _mm512_mask_sub_epi32(base[v], greater, base[v], _mm512_set1_epi32(-1));
+    greater[v] = _mm512_cmp_ps_mask(z[v], _mm512_castsi512_ps(probe[v]), _CMP_GT_OQ);
   }
+  return base;
 }
+
+// The inverse of kByteBlockOrder: natural[n] is where value n lies.
+struct alignas(64) ByteNaturalOrder {
+  uint8_t index[64];
+};
+constexpr ByteNaturalOrder MakeByteNaturalOrder() {
+  ByteNaturalOrder order{};
+  for (uint32_t at = 0; at < 64; ++at) order.index[kByteBlockOrder.index[at]] = uint8_t(at);
+  return order;
+}
+inline constexpr ByteNaturalOrder kByteNaturalOrder = MakeByteNaturalOrder();
+
+// Where byte t of output vector m of StoreBucketIndices for kN values a lane comes from: output
+// byte o = 64m + t is value i = o % kN of lane o / kN, the value 16·(i % 4) + lane of the
+// natural-order bytes of group i / 4; pair[m] picks groups 2, 3 (kN = 16) over 0, 1.
+template <size_t kN>
+struct alignas(64) InterleavedByteOrder {
+  uint8_t index[kN / 4][64];
+  uint64_t upper_pair;
+};
+template <size_t kN>
+constexpr InterleavedByteOrder<kN> MakeInterleavedByteOrder() {
+  InterleavedByteOrder<kN> order{};
+  for (uint32_t o = 0; o < 16 * kN; ++o) {
+    const uint32_t lane = o / kN, i = o % kN, group = i / 4;
+    order.index[o / 64][o % 64] = uint8_t(64 * (group % 2) + 16 * (i % 4) + lane);
+    if (group >= 2) order.upper_pair |= uint64_t{1} << (o % 64);
+  }
+  return order;
+}
+template <size_t kN>
+inline constexpr InterleavedByteOrder<kN> kInterleavedByteOrder = MakeInterleavedByteOrder<kN>();
 
 }  // namespace table_detail
 
@@ -546,13 +573,72 @@ HWY_INLINE void BucketIndex(const LanePack<hn::ScalableTag<float>, kFull>&,
                             const BinnedBucketTable<kLevels, kBins>& table,
                             const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
                             typename LanePack<hn::ScalableTag<float>, kFull>::VU (&index)[kN]) {
+  const __m512i zero = _mm512_setzero_si512();
   for (size_t k = 0; k < kN; k += 4) {
     __m512 part[4];
-    __m512i out[4];
     for (size_t v = 0; v < 4; ++v) part[v] = k + v < kN ? z[k + v].raw : _mm512_setzero_ps();
-    table_detail::BinnedBucket64(table, part, out);
-    for (size_t v = 0; v < 4 && k + v < kN; ++v) index[k + v].raw = out[v];
+    __mmask16 greater[4];
+    const __m512i base_byte = table_detail::BinnedBucket64(table, part, greater);
+    __m512i base[4];
+    table_detail::InterleavePlanes({base_byte, zero, zero, zero}, base);
+    for (size_t v = 0; v < 4 && k + v < kN; ++v) {
+      index[k + v].raw = _mm512_mask_sub_epi32(base[v], greater[v], base[v], _mm512_set1_epi32(-1));
+    }
   }
+}
+#endif
+
+// ---- StoreBucketIndices -------------------------------------------------------------------
+
+// The scalar definition, also that of every pack but AVX3_DL's over a BinnedBucketTable:
+// BucketIndex, then store_interleaved of the indices as bytes.
+template <class L, class Table, size_t kN>
+HWY_INLINE void StoreBucketIndices(const L& lane, const Table& table, const typename L::VF (&z)[kN],
+                                   uint8_t* p) {
+  typename L::VU index[kN];
+  BucketIndex(lane, table, z, index);
+  lane.store_interleaved(p, index);
+}
+
+#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
+// AVX3_DL: 64 indices at a time in bytes, base permuted to the values' order and incremented
+// where greater, then byte permutes to the interleaved order: no u32 indices.
+template <bool kFull, uint32_t kLevels, uint32_t kBins, size_t kN>
+HWY_INLINE void StoreBucketIndices(
+    const LanePack<hn::ScalableTag<float>, kFull>& lane,
+    const BinnedBucketTable<kLevels, kBins>& table,
+    const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN], uint8_t* p) {
+  static_assert(kN == 4 || kN == 8 || kN == 16, "kN values a lane: 4, 8 or 16");
+  constexpr size_t kGroups = kN / 4;
+  __m512i natural[kGroups];
+  for (size_t g = 0; g < kGroups; ++g) {
+    const __m512 part[4] = {z[4 * g].raw, z[4 * g + 1].raw, z[4 * g + 2].raw, z[4 * g + 3].raw};
+    __mmask16 greater[4];
+    const __m512i base =
+        _mm512_permutexvar_epi8(_mm512_load_si512(table_detail::kByteNaturalOrder.index),
+                                table_detail::BinnedBucket64(table, part, greater));
+    const __mmask64 above = _kunpackd_mask64(_kunpackw_mask32(greater[3], greater[2]),
+                                             _kunpackw_mask32(greater[1], greater[0]));
+    natural[g] = _mm512_mask_sub_epi8(base, above, base, _mm512_set1_epi8(-1));
+  }
+  const auto& order = table_detail::kInterleavedByteOrder<kN>;
+  HWY_ALIGN uint8_t buffer[kFull ? 1 : 16 * kN];
+  uint8_t* out = kFull || lane.count() == 16 ? p : buffer;
+  for (size_t m = 0; m < kGroups; ++m) {
+    const __m512i index = _mm512_load_si512(order.index[m]);
+    __m512i bytes;
+    if constexpr (kGroups == 1) {
+      bytes = _mm512_permutexvar_epi8(index, natural[0]);
+    } else {
+      bytes = _mm512_permutex2var_epi8(natural[0], index, natural[1]);
+      if constexpr (kGroups == 4) {
+        bytes = _mm512_mask_blend_epi8(order.upper_pair, bytes,
+                                       _mm512_permutex2var_epi8(natural[2], index, natural[3]));
+      }
+    }
+    _mm512_storeu_si512(out + 64 * m, bytes);
+  }
+  if (out != p) std::memcpy(p, buffer, kN * lane.count());
 }
 #endif
 
