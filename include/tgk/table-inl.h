@@ -23,6 +23,12 @@
 //                                    finds it (a NaN compares false everywhere: bucket 0). Packs
 //                                    walk the search tree a level at a time for all kN values,
 //                                    with register permutes on AVX3, lookups and gathers elsewhere.
+//                                    Over a BinnedBucketTable (tgk/table.h) the same search, but
+//                                    AVX3_DL looks the bucket up directly: the value's bin, base
+//                                    and one comparison, VBMI byte permutes for 64 values.
+//   StoreBucketIndices(lane, table, z, p)  BucketIndex, then lane.store_interleaved(p, index):
+//                                    lane k writes the bucket of z[i] to byte p[kN·k + i]. On
+//                                    AVX3_DL over a BinnedBucketTable the indices stay bytes.
 //
 // Per-target header: include it inside a foreach_target pass.
 
@@ -617,8 +623,8 @@ HWY_INLINE void StoreBucketIndices(
     const __m512i base =
         _mm512_permutexvar_epi8(_mm512_load_si512(table_detail::kByteNaturalOrder.index),
                                 table_detail::BinnedBucket64(table, part, greater));
-    const __mmask64 above = _kunpackd_mask64(_kunpackw_mask32(greater[3], greater[2]),
-                                             _kunpackw_mask32(greater[1], greater[0]));
+    const __mmask64 above = _mm512_kunpackd(_mm512_kunpackw(greater[3], greater[2]),
+                                            _mm512_kunpackw(greater[1], greater[0]));
     natural[g] = _mm512_mask_sub_epi8(base, above, base, _mm512_set1_epi8(-1));
   }
   const auto& order = table_detail::kInterleavedByteOrder<kN>;
