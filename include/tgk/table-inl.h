@@ -518,8 +518,10 @@ HWY_INLINE __m512i BinnedBucket64(const BinnedBucketTable<kLevels, kBins>& table
   }
   const __m512i bins01 = _mm512_packus_epi32(bin[0], bin[1]);
   const __m512i bins23 = _mm512_packus_epi32(bin[2], bin[3]);
+  // Below 256 bins the byte pack's lanes come in kByteBlockOrder; 512 bins take their bytes.
   const __m512i low =
-      _mm512_permutex2var_epi8(bins01, _mm512_load_si512(kBinByteOrder.low), bins23);
+      kBins <= 256 ? _mm512_packus_epi16(bins01, bins23)
+                   : _mm512_permutex2var_epi8(bins01, _mm512_load_si512(kBinByteOrder.low), bins23);
   __mmask64 bin7 = 0, bin8 = 0;
   if constexpr (kBins >= 256) bin7 = _mm512_movepi8_mask(low);
   if constexpr (kBins == 512) {
