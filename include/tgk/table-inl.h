@@ -554,7 +554,7 @@ inline constexpr ByteNaturalOrder kByteNaturalOrder = MakeByteNaturalOrder();
 
 // Where byte t of output vector m of StoreBucketIndices for kN values a lane comes from: output
 // byte o = 64m + t is value i = o % kN of lane o / kN, the value 16·(i % 4) + lane of the
-// natural-order bytes of group i / 4; pair[m] picks groups 2, 3 (kN = 16) over 0, 1.
+// natural-order bytes of group i / 4; upper_pair picks groups 2, 3 (kN = 16) over 0, 1.
 template <size_t kN>
 struct alignas(64) InterleavedByteOrder {
   uint8_t index[kN / 4][64];
@@ -616,7 +616,8 @@ HWY_INLINE void StoreBucketIndices(
     const LanePack<hn::ScalableTag<float>, kFull>& lane,
     const BinnedBucketTable<kLevels, kBins>& table,
     const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN], uint8_t* p) {
-  static_assert(kN == 4 || kN == 8 || kN == 16, "kN values a lane: 4, 8 or 16");
+  constexpr uint32_t kWidth = LanePack<hn::ScalableTag<float>, kFull>::kWidth;
+  static_assert(kWidth == 16 && (kN == 4 || kN == 8 || kN == 16), "kN values a lane: 4, 8 or 16");
   constexpr size_t kGroups = kN / 4;
   __m512i natural[kGroups];
   for (size_t g = 0; g < kGroups; ++g) {
@@ -630,8 +631,8 @@ HWY_INLINE void StoreBucketIndices(
     natural[g] = _mm512_mask_sub_epi8(base, above, base, _mm512_set1_epi8(-1));
   }
   const auto& order = table_detail::kInterleavedByteOrder<kN>;
-  HWY_ALIGN uint8_t buffer[kFull ? 1 : 16 * kN];
-  uint8_t* out = kFull || lane.count() == 16 ? p : buffer;
+  HWY_ALIGN uint8_t buffer[kFull ? 1 : kWidth * kN];
+  uint8_t* out = kFull || lane.count() == kWidth ? p : buffer;
   for (size_t m = 0; m < kGroups; ++m) {
     const __m512i index = _mm512_load_si512(order.index[m]);
     __m512i bytes;

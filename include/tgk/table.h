@@ -102,6 +102,7 @@ constexpr BucketTable<kLevels> MakeBucketTable(const float (&boundaries)[kLevels
 // blend tree.
 template <uint32_t kLevels, uint32_t kBins>
 struct alignas(64) BinnedBucketTable {
+  static_assert(kLevels >= 4, "bins spread the span between the lowest and highest boundary");
   static_assert(kBins == 64 || kBins == 128 || kBins == 256 || kBins == 512);
   static constexpr uint32_t kProbes = kLevels < 64 ? 64 : kLevels;  // a whole register or more
   BucketTable<kLevels> search;
