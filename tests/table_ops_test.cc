@@ -5,7 +5,9 @@
 //   DecodeTableRow                      table.entry[codes[i]] · scale
 //   LoadXorPartner, GatherArena         arena reads at id ^ m, at any index
 //   LanesAt                             addressing past the group
-//   BucketIndex (16, 32, 64, 256 levels) the bucket of a value among sorted boundaries
+//   BucketIndex (16, 32, 64, 256 levels) the bucket of a value among sorted boundaries, also
+//     over a BinnedBucketTable (the tq_kv tables T_5, T_6, T_8 in 64, 128 or 256, 512 bins)
+//   StoreBucketIndices                  the same buckets as interleaved bytes, 4, 8, 16 a lane
 // Tables hold NaN payloads, signed zeros (where the table allows them) and subnormals, which a
 // lookup through arithmetic instead of data movement would change. Group sizes include partial
 // last packs.
@@ -15,6 +17,7 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include "kernels/tq_kv/tq_codebooks.h"
 #include "tgk/table-inl.h"
 
 #ifndef TGK_TESTS_TABLE_OPS_TEST_ARGS_
@@ -35,6 +38,12 @@ enum class TableOp : uint32_t {
   kBucket32,
   kBucket64,
   kBucket256,
+  // in f32 [groups·3·lanes], BinnedBucketTable -> out u32 [groups·3·lanes]; with per_lane
+  // (StoreBucketIndices) in f32 [groups·per_lane·lanes] -> out u8 [groups·per_lane·lanes]
+  kBinned5In64,
+  kBinned6In128,
+  kBinned6In256,
+  kBinned8In512,
 };
 
 struct TableOpArgs {
@@ -45,7 +54,8 @@ struct TableOpArgs {
   size_t n;
   float scale;
   void* out;
-  const void* bucket_table;  // BucketTable<levels> of the kBucket ops
+  const void* bucket_table;  // BucketTable<levels> or BinnedBucketTable of the bucket ops
+  uint32_t per_lane;         // binned ops: 0 (BucketIndex) or StoreBucketIndices' 4, 8, 16
 };
 
 }  // namespace tgk
@@ -69,13 +79,36 @@ struct TableOpKernel {
     });
   }
 
-  // Three values a lane: in[l], in[n + l] and in[2n + l].
-  template <uint32_t kLevels, class Group>
+  // kN values a lane, lane l's at in[kN·l + i], from kN·n·group_id on: their bytes at the same
+  // places of out.
+  template <class Table, size_t kN, class Group>
+  HWY_INLINE void StoreIndices(Group& g) const {
+    const auto& table = *static_cast<const Table*>(a.bucket_table);
+    const size_t at = kN * g.size() * g.group_id().x;
+    const float* in = static_cast<const float*>(a.in) + at;
+    uint8_t* out = static_cast<uint8_t*>(a.out) + at;
+    g.for_each_lane([&](auto lane) HWY_ATTR {
+      typename decltype(lane)::VF z[kN];
+      lane.load_deinterleaved(in + kN * lane.first(), z);
+      StoreBucketIndices(lane, table, z, out + kN * lane.first());
+    });
+  }
+
+  // Three values a lane: in[l], in[n + l] and in[2n + l], from 3n·group_id on.
+  template <class Table, class Group>
   HWY_INLINE void Bucket(Group& g) const {
-    const auto& table = *static_cast<const BucketTable<kLevels>*>(a.bucket_table);
-    const float* in = static_cast<const float*>(a.in);
-    uint32_t* out = static_cast<uint32_t*>(a.out);
+    switch (a.per_lane) {
+      case 4:
+        return StoreIndices<Table, 4>(g);
+      case 8:
+        return StoreIndices<Table, 8>(g);
+      case 16:
+        return StoreIndices<Table, 16>(g);
+    }
+    const auto& table = *static_cast<const Table*>(a.bucket_table);
     const uint32_t n = g.size();
+    const float* in = static_cast<const float*>(a.in) + size_t{3} * n * g.group_id().x;
+    uint32_t* out = static_cast<uint32_t*>(a.out) + size_t{3} * n * g.group_id().x;
     g.for_each_lane([&](auto lane) HWY_ATTR {
       typename decltype(lane)::VF z[3];
       typename decltype(lane)::VU index[3];
@@ -146,13 +179,21 @@ struct TableOpKernel {
         return;
       }
       case TableOp::kBucket16:
-        return Bucket<16>(g);
+        return Bucket<BucketTable<16>>(g);
       case TableOp::kBucket32:
-        return Bucket<32>(g);
+        return Bucket<BucketTable<32>>(g);
       case TableOp::kBucket64:
-        return Bucket<64>(g);
+        return Bucket<BucketTable<64>>(g);
       case TableOp::kBucket256:
-        return Bucket<256>(g);
+        return Bucket<BucketTable<256>>(g);
+      case TableOp::kBinned5In64:
+        return Bucket<BinnedBucketTable<32, 64>>(g);
+      case TableOp::kBinned6In128:
+        return Bucket<BinnedBucketTable<64, 128>>(g);
+      case TableOp::kBinned6In256:
+        return Bucket<BinnedBucketTable<64, 256>>(g);
+      case TableOp::kBinned8In512:
+        return Bucket<BinnedBucketTable<256, 512>>(g);
     }
   }
 };
@@ -213,14 +254,15 @@ std::vector<float> OddTable(uint32_t seed) {
 class TableOpsTest : public ::testing::TestWithParam<Target> {
  public:
   template <class T>
-  std::vector<T> Run(TableOpArgs args, uint32_t group_size, size_t out_size, size_t arena = 0) {
+  std::vector<T> Run(TableOpArgs args, uint32_t group_size, size_t out_size, size_t arena = 0,
+                     uint32_t groups = 1) {
     std::vector<T> out(out_size);
     for (T& x : out) std::memcpy(&x, &kPoison, sizeof(T));
     args.out = out.data();
     Queue queue(QueueOptions{.threads = 1, .target = GetParam()});
     ArenaSizes arenas{};
     if (arena > 0) arenas = ArenaSizes{arena};
-    queue.dispatch(TableOpKernelEntry(), Dim3{1}, group_size, arenas, args);
+    queue.dispatch(TableOpKernelEntry(), Dim3{groups}, group_size, arenas, args);
     queue.commit_and_wait();
     return out;
   }
@@ -365,6 +407,105 @@ TEST_P(TableOpsTest, BucketIndexCountsTheBoundariesBelow) {
   ExpectBucketIndex<32>(*this, TableOp::kBucket32, 15);
   ExpectBucketIndex<64>(*this, TableOp::kBucket64, 16);
   ExpectBucketIndex<256>(*this, TableOp::kBucket256, 17);
+}
+
+// The tq_kv tables in bins: every boundary and its neighbours up to 2 ulps, the floats on both
+// sides of every bin's lower edge (where BinOf changes), zeros, infinities, NaNs, subnormals and
+// large magnitudes, then random floats: uniform over the boundaries' span and beyond it, and
+// random bit patterns. On every target the index is the count of boundaries below the value
+// (lower_bound over the sorted boundaries: the first not below it).
+template <uint32_t kLevels, uint32_t kBins>
+void ExpectBinnedBucketIndex(TableOpsTest& test, TableOp op, const float (&boundaries)[kLevels - 1],
+                             uint32_t seed) {
+  constexpr uint32_t kCount = kLevels - 1, kGroup = 1024, kPerGroup = 3 * kGroup, kGroups = 700;
+  const BinnedBucketTable<kLevels, kBins> table = MakeBinnedBucketTable<kLevels, kBins>(boundaries);
+  test::Random rng(seed);
+  std::vector<float> in;
+  const auto near = [&](float x) {
+    float below = x, above = x;
+    in.push_back(x);
+    for (int ulp = 0; ulp < 2; ++ulp) {
+      below = std::nextafter(below, -INFINITY);
+      above = std::nextafter(above, INFINITY);
+      in.insert(in.end(), {below, above});
+    }
+  };
+  for (const float b : boundaries) near(b);
+  for (uint32_t c = 1; c < kBins; ++c) {
+    // The least float of bin c or above: BinOf is non-decreasing in the ordered bits.
+    int64_t low = -int64_t{0x7F800000}, high = 0x7F800000;  // ordered bits of −inf, +inf
+    const auto value = [](int64_t ordered) {
+      return FloatFromBits(ordered < 0 ? uint32_t(-ordered) | 0x80000000u : uint32_t(ordered));
+    };
+    while (low < high) {
+      const int64_t mid = low + (high - low) / 2;
+      if (BinOf<kBins>(value(mid), table.lo, table.inv_width) >= c) {
+        high = mid;
+      } else {
+        low = mid + 1;
+      }
+    }
+    near(value(low));
+  }
+  for (const uint32_t bits :
+       {0x7FC00000u, 0xFFC00001u, 0x7F800001u, 0xFFBFFFFFu, 0x7F800000u, 0xFF800000u,
+        0x00000000u, 0x80000000u, 0x00000001u, 0x80000001u, 0x007FFFFFu, 0x807FFFFFu,
+        0x00800000u, 0x7F7FFFFFu, 0xFF7FFFFFu, 0x4F000000u, 0xCF000000u, 0x4F800000u,
+        0xCF800000u, 0x5F800000u, 0xDF800000u}) {
+    in.push_back(FloatFromBits(bits));
+  }
+  const float span = boundaries[kCount - 1] - boundaries[0];
+  while (in.size() < size_t{kPerGroup} * kGroups) {
+    switch (rng.Below(4)) {
+      case 0:
+        in.push_back(FloatFromBits(uint32_t(rng.Bits())));
+        break;
+      case 1:
+        in.push_back(rng.Uniform(boundaries[0] - span, boundaries[kCount - 1] + span));
+        break;
+      default:
+        in.push_back(rng.Uniform(boundaries[0], boundaries[kCount - 1]));
+    }
+  }
+  std::vector<uint32_t> want(in.size());
+  for (size_t l = 0; l < in.size(); ++l) {
+    want[l] = uint32_t(std::lower_bound(boundaries, boundaries + kCount, in[l]) - boundaries);
+  }
+  TableOpArgs args{op, in.data()};
+  args.bucket_table = &table;
+  EXPECT_TRUE(BitsEqual(want, test.Run<uint32_t>(args, kGroup, in.size(), 0, kGroups)))
+      << kLevels << " levels in " << kBins << " bins";
+  const std::vector<uint8_t> want_bytes(want.begin(), want.end());
+  for (const uint32_t per_lane : {4u, 8u, 16u}) {
+    for (const uint32_t group : {1024u, 37u}) {
+      args.per_lane = per_lane;
+      const uint32_t groups = uint32_t(in.size() / (per_lane * group));
+      const size_t n = size_t{groups} * per_lane * group;
+      EXPECT_TRUE(BitsEqual(std::vector<uint8_t>(want_bytes.begin(), want_bytes.begin() + n),
+                            test.Run<uint8_t>(args, group, n, 0, groups)))
+          << "StoreBucketIndices, " << kLevels << " levels in " << kBins << " bins, " << per_lane
+          << " a lane, group size " << group;
+    }
+  }
+}
+
+TEST_P(TableOpsTest, BinnedBucketIndexCountsTheBoundariesBelow) {
+  ExpectBinnedBucketIndex<32, 64>(*this, TableOp::kBinned5In64, kTqBoundaries5, 18);
+  ExpectBinnedBucketIndex<64, 128>(*this, TableOp::kBinned6In128, kTqBoundaries6, 19);
+  ExpectBinnedBucketIndex<64, 256>(*this, TableOp::kBinned6In256, kTqBoundaries6, 20);
+  ExpectBinnedBucketIndex<256, 512>(*this, TableOp::kBinned8In512, kTqBoundaries8, 21);
+}
+
+// Two boundaries in a bin (equal ones, or closer than the bins are wide) have no binned table.
+TEST(BinnedBucketTableTest, RefusesTwoBoundariesInABin) {
+  const float equal[3] = {-1.0f, 0.5f, 0.5f};
+  EXPECT_THROW((MakeBinnedBucketTable<4, 64>(equal)), std::invalid_argument);
+  float close[15];
+  for (uint32_t i = 0; i < 15; ++i) close[i] = float(i);
+  close[7] = std::nextafter(close[8], 0.0f);
+  EXPECT_THROW((MakeBinnedBucketTable<16, 64>(close)), std::invalid_argument);
+  close[7] = 7.0f;
+  EXPECT_NO_THROW((MakeBinnedBucketTable<16, 64>(close)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, TableOpsTest, ::testing::ValuesIn(AvailableTargets()),

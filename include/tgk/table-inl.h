@@ -23,6 +23,12 @@
 //                                    finds it (a NaN compares false everywhere: bucket 0). Packs
 //                                    walk the search tree a level at a time for all kN values,
 //                                    with register permutes on AVX3, lookups and gathers elsewhere.
+//                                    Over a BinnedBucketTable (tgk/table.h) the same search, but
+//                                    AVX3_DL looks the bucket up directly: the value's bin, base
+//                                    and one comparison, VBMI byte permutes for 64 values.
+//   StoreBucketIndices(lane, table, z, p)  BucketIndex, then lane.store_interleaved(p, index):
+//                                    lane k writes the bucket of z[i] to byte p[kN·k + i]. On
+//                                    AVX3_DL over a BinnedBucketTable the indices stay bytes.
 //
 // Per-target header: include it inside a foreach_target pass.
 
@@ -353,6 +359,19 @@ constexpr ByteBlockOrder MakeByteBlockOrder() {
 }
 inline constexpr ByteBlockOrder kByteBlockOrder = MakeByteBlockOrder();
 
+// The four byte planes (in kByteBlockOrder) of 64 u32 values, byte then word interleaves within
+// 128-bit blocks: value[v] holds values 16v .. 16v + 15.
+HWY_INLINE void InterleavePlanes(const __m512i (&byte)[4], __m512i (&value)[4]) {
+  const __m512i low01 = _mm512_unpacklo_epi8(byte[0], byte[1]);
+  const __m512i high01 = _mm512_unpackhi_epi8(byte[0], byte[1]);
+  const __m512i low23 = _mm512_unpacklo_epi8(byte[2], byte[3]);
+  const __m512i high23 = _mm512_unpackhi_epi8(byte[2], byte[3]);
+  value[0] = _mm512_unpacklo_epi16(low01, low23);
+  value[1] = _mm512_unpackhi_epi16(low01, low23);
+  value[2] = _mm512_unpacklo_epi16(high01, high23);
+  value[3] = _mm512_unpackhi_epi16(high01, high23);
+}
+
 // 64 codes at a time (the f32 permute path of LaneTable does 16 with four two-table permutes and
 // a blend tree; this is some 2.3x faster on Zen 4). With k = 127 − q for q < 128, else q − 128,
 // one two-table byte permute per plane gives the four bytes of each magnitude entry[128 + k], a
@@ -380,13 +399,8 @@ class BytePlanes {
     }
     byte[3] = _mm512_mask_blend_epi8(negative, byte[3],
                                      _mm512_xor_si512(byte[3], _mm512_set1_epi8(char(0x80))));
-    const __m512i low01 = _mm512_unpacklo_epi8(byte[0], byte[1]);
-    const __m512i high01 = _mm512_unpackhi_epi8(byte[0], byte[1]);
-    const __m512i low23 = _mm512_unpacklo_epi8(byte[2], byte[3]);
-    const __m512i high23 = _mm512_unpackhi_epi8(byte[2], byte[3]);
-    const __m512i value[4] = {
-        _mm512_unpacklo_epi16(low01, low23), _mm512_unpackhi_epi16(low01, low23),
-        _mm512_unpacklo_epi16(high01, high23), _mm512_unpackhi_epi16(high01, high23)};
+    __m512i value[4];
+    InterleavePlanes(byte, value);
     for (uint32_t v = 0; v < 4; ++v) {
       _mm512_storeu_ps(out + 16 * v, _mm512_mul_ps(_mm512_castsi512_ps(value[v]), scale));
     }
@@ -425,6 +439,217 @@ HWY_INLINE void DecodeTableRow(const SimdGroup&, const ByteTable256& table, cons
   }
 #endif
 }
+
+// ---- BucketIndex over a BinnedBucketTable -------------------------------------------------
+
+// The scalar definition is the search over table.search; so are the packs of targets without
+// VBMI, where the byte permutes below are missing.
+template <uint32_t kLevels, uint32_t kBins, size_t kN>
+HWY_INLINE void BucketIndex(const ScalarLane& lane, const BinnedBucketTable<kLevels, kBins>& table,
+                            const float (&z)[kN], uint32_t (&index)[kN]) {
+  BucketIndex(lane, table.search, z, index);
+}
+template <class L, uint32_t kLevels, uint32_t kBins, size_t kN>
+HWY_INLINE void BucketIndex(const L& lane, const BinnedBucketTable<kLevels, kBins>& table,
+                            const typename L::VF (&z)[kN], typename L::VU (&index)[kN]) {
+  BucketIndex(lane, table.search, z, index);
+}
+
+#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
+namespace table_detail {
+
+// Where the bins' low and high bytes lie among the 128 bytes of two vectors of u16 bins, each
+// packed from two vectors of u32 ones (value 16v + 4L + j at byte 64·(v / 2) + 16L + 8·(v % 2)
+// + 2j), taken in kByteBlockOrder.
+struct alignas(64) BinByteOrder {
+  uint8_t low[64];
+  uint8_t high[64];
+};
+constexpr BinByteOrder MakeBinByteOrder() {
+  BinByteOrder order{};
+  for (uint32_t at = 0; at < 64; ++at) {
+    const uint32_t value = kByteBlockOrder.index[at];
+    const uint32_t v = value / 16, block = value % 16 / 4, j = value % 4;
+    order.low[at] = uint8_t(64 * (v / 2) + 16 * block + 8 * (v % 2) + 2 * j);
+    order.high[at] = uint8_t(order.low[at] + 1);
+  }
+  return order;
+}
+inline constexpr BinByteOrder kBinByteOrder = MakeBinByteOrder();
+
+// Entry `index` of a byte table of kEntries entries for 64 indices: their bits 0..6 index one
+// or a pair of registers, bits 7 and 8 (masks) pick among the pairs.
+template <uint32_t kEntries>
+HWY_INLINE __m512i LookupBytes(const uint8_t* table, __m512i index, __mmask64 bit7,
+                               __mmask64 bit8) {
+  if constexpr (kEntries == 64) {
+    return _mm512_permutexvar_epi8(index, _mm512_load_si512(table));
+  } else {
+    __m512i part[kEntries / 128];
+    for (uint32_t p = 0; p < kEntries / 128; ++p) {
+      part[p] = _mm512_permutex2var_epi8(_mm512_load_si512(table + 128 * p), index,
+                                         _mm512_load_si512(table + 128 * p + 64));
+    }
+    if constexpr (kEntries == 128) {
+      return part[0];
+    } else if constexpr (kEntries == 256) {
+      return _mm512_mask_blend_epi8(bit7, part[0], part[1]);
+    } else {
+      return _mm512_mask_blend_epi8(bit8, _mm512_mask_blend_epi8(bit7, part[0], part[1]),
+                                    _mm512_mask_blend_epi8(bit7, part[2], part[3]));
+    }
+  }
+}
+
+// 64 values: their bins in f32 (vminps returns its second operand, t, when t is NaN; the
+// conversion gives 0x80000000 for NaN and t < −2^31, and the unsigned saturation of the u16 pack
+// makes every negative bin 0), packed to bytes in kByteBlockOrder; a byte permute of base, then
+// by base of the boundaries' planes, whose bytes interleave to f32 in the values' order. The
+// index is base + greater: base in kByteBlockOrder, greater[v] the comparisons of z[v].
+template <uint32_t kLevels, uint32_t kBins>
+HWY_INLINE __m512i BinnedBucket64(const BinnedBucketTable<kLevels, kBins>& table,
+                                  const __m512 (&z)[4], __mmask16 (&greater)[4]) {
+  const __m512 lo = _mm512_set1_ps(table.lo), inv_width = _mm512_set1_ps(table.inv_width);
+  const __m512 top = _mm512_set1_ps(float(kBins - 1));
+  __m512i bin[4];
+  for (uint32_t v = 0; v < 4; ++v) {
+    bin[v] =
+        _mm512_cvttps_epi32(_mm512_min_ps(top, _mm512_mul_ps(_mm512_sub_ps(z[v], lo), inv_width)));
+  }
+  const __m512i bins01 = _mm512_packus_epi32(bin[0], bin[1]);
+  const __m512i bins23 = _mm512_packus_epi32(bin[2], bin[3]);
+  // Below 256 bins the byte pack's lanes come in kByteBlockOrder; 512 bins take their bytes.
+  const __m512i low =
+      kBins <= 256 ? _mm512_packus_epi16(bins01, bins23)
+                   : _mm512_permutex2var_epi8(bins01, _mm512_load_si512(kBinByteOrder.low), bins23);
+  __mmask64 bin7 = 0, bin8 = 0;
+  if constexpr (kBins >= 256) bin7 = _mm512_movepi8_mask(low);
+  if constexpr (kBins == 512) {
+    const __m512i high =
+        _mm512_permutex2var_epi8(bins01, _mm512_load_si512(kBinByteOrder.high), bins23);
+    bin8 = _mm512_test_epi8_mask(high, _mm512_set1_epi8(1));
+  }
+  const __m512i base = LookupBytes<kBins>(table.base, low, bin7, bin8);
+  const __mmask64 base7 = kLevels == 256 ? _mm512_movepi8_mask(base) : 0;
+  constexpr uint32_t kProbes = BinnedBucketTable<kLevels, kBins>::kProbes;
+  __m512i byte[4], probe[4];
+  for (uint32_t b = 0; b < 4; ++b) byte[b] = LookupBytes<kProbes>(table.plane[b], base, base7, 0);
+  InterleavePlanes(byte, probe);
+  for (uint32_t v = 0; v < 4; ++v) {
+    greater[v] = _mm512_cmp_ps_mask(z[v], _mm512_castsi512_ps(probe[v]), _CMP_GT_OQ);
+  }
+  return base;
+}
+
+// The inverse of kByteBlockOrder: natural[n] is where value n lies.
+struct alignas(64) ByteNaturalOrder {
+  uint8_t index[64];
+};
+constexpr ByteNaturalOrder MakeByteNaturalOrder() {
+  ByteNaturalOrder order{};
+  for (uint32_t at = 0; at < 64; ++at) order.index[kByteBlockOrder.index[at]] = uint8_t(at);
+  return order;
+}
+inline constexpr ByteNaturalOrder kByteNaturalOrder = MakeByteNaturalOrder();
+
+// Where byte t of output vector m of StoreBucketIndices for kN values a lane comes from: output
+// byte o = 64m + t is value i = o % kN of lane o / kN, the value 16·(i % 4) + lane of the
+// natural-order bytes of group i / 4; upper_pair picks groups 2, 3 (kN = 16) over 0, 1.
+template <size_t kN>
+struct alignas(64) InterleavedByteOrder {
+  uint8_t index[kN / 4][64];
+  uint64_t upper_pair;
+};
+template <size_t kN>
+constexpr InterleavedByteOrder<kN> MakeInterleavedByteOrder() {
+  InterleavedByteOrder<kN> order{};
+  for (uint32_t o = 0; o < 16 * kN; ++o) {
+    const uint32_t lane = o / kN, i = o % kN, group = i / 4;
+    order.index[o / 64][o % 64] = uint8_t(64 * (group % 2) + 16 * (i % 4) + lane);
+    if (group >= 2) order.upper_pair |= uint64_t{1} << (o % 64);
+  }
+  return order;
+}
+template <size_t kN>
+inline constexpr InterleavedByteOrder<kN> kInterleavedByteOrder = MakeInterleavedByteOrder<kN>();
+
+}  // namespace table_detail
+
+// AVX3_DL: the direct lookup, 64 values at a time (the last group padded with zeros).
+template <bool kFull, uint32_t kLevels, uint32_t kBins, size_t kN>
+HWY_INLINE void BucketIndex(const LanePack<hn::ScalableTag<float>, kFull>&,
+                            const BinnedBucketTable<kLevels, kBins>& table,
+                            const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
+                            typename LanePack<hn::ScalableTag<float>, kFull>::VU (&index)[kN]) {
+  const __m512i zero = _mm512_setzero_si512();
+  for (size_t k = 0; k < kN; k += 4) {
+    __m512 part[4];
+    for (size_t v = 0; v < 4; ++v) part[v] = k + v < kN ? z[k + v].raw : _mm512_setzero_ps();
+    __mmask16 greater[4];
+    const __m512i base_byte = table_detail::BinnedBucket64(table, part, greater);
+    __m512i base[4];
+    table_detail::InterleavePlanes({base_byte, zero, zero, zero}, base);
+    for (size_t v = 0; v < 4 && k + v < kN; ++v) {
+      index[k + v].raw = _mm512_mask_sub_epi32(base[v], greater[v], base[v], _mm512_set1_epi32(-1));
+    }
+  }
+}
+#endif
+
+// ---- StoreBucketIndices -------------------------------------------------------------------
+
+// The scalar definition, also that of every pack but AVX3_DL's over a BinnedBucketTable:
+// BucketIndex, then store_interleaved of the indices as bytes.
+template <class L, class Table, size_t kN>
+HWY_INLINE void StoreBucketIndices(const L& lane, const Table& table, const typename L::VF (&z)[kN],
+                                   uint8_t* p) {
+  typename L::VU index[kN];
+  BucketIndex(lane, table, z, index);
+  lane.store_interleaved(p, index);
+}
+
+#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
+// AVX3_DL: 64 indices at a time in bytes, base permuted to the values' order and incremented
+// where greater, then byte permutes to the interleaved order: no u32 indices.
+template <bool kFull, uint32_t kLevels, uint32_t kBins, size_t kN>
+HWY_INLINE void StoreBucketIndices(
+    const LanePack<hn::ScalableTag<float>, kFull>& lane,
+    const BinnedBucketTable<kLevels, kBins>& table,
+    const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN], uint8_t* p) {
+  constexpr uint32_t kWidth = LanePack<hn::ScalableTag<float>, kFull>::kWidth;
+  static_assert(kWidth == 16 && (kN == 4 || kN == 8 || kN == 16), "kN values a lane: 4, 8 or 16");
+  constexpr size_t kGroups = kN / 4;
+  __m512i natural[kGroups];
+  for (size_t g = 0; g < kGroups; ++g) {
+    const __m512 part[4] = {z[4 * g].raw, z[4 * g + 1].raw, z[4 * g + 2].raw, z[4 * g + 3].raw};
+    __mmask16 greater[4];
+    const __m512i base =
+        _mm512_permutexvar_epi8(_mm512_load_si512(table_detail::kByteNaturalOrder.index),
+                                table_detail::BinnedBucket64(table, part, greater));
+    const __mmask64 above = _mm512_kunpackd(_mm512_kunpackw(greater[3], greater[2]),
+                                            _mm512_kunpackw(greater[1], greater[0]));
+    natural[g] = _mm512_mask_sub_epi8(base, above, base, _mm512_set1_epi8(-1));
+  }
+  const auto& order = table_detail::kInterleavedByteOrder<kN>;
+  HWY_ALIGN uint8_t buffer[kFull ? 1 : kWidth * kN];
+  uint8_t* out = kFull || lane.count() == kWidth ? p : buffer;
+  for (size_t m = 0; m < kGroups; ++m) {
+    const __m512i index = _mm512_load_si512(order.index[m]);
+    __m512i bytes;
+    if constexpr (kGroups == 1) {
+      bytes = _mm512_permutexvar_epi8(index, natural[0]);
+    } else {
+      bytes = _mm512_permutex2var_epi8(natural[0], index, natural[1]);
+      if constexpr (kGroups == 4) {
+        bytes = _mm512_mask_blend_epi8(order.upper_pair, bytes,
+                                       _mm512_permutex2var_epi8(natural[2], index, natural[3]));
+      }
+    }
+    _mm512_storeu_si512(out + 64 * m, bytes);
+  }
+  if (out != p) std::memcpy(p, buffer, kN * lane.count());
+}
+#endif
 
 }  // namespace HWY_NAMESPACE
 }  // namespace tgk

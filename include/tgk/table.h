@@ -1,6 +1,7 @@
 // Tables in the forms the table operations of table-inl.h read: a 256-entry f32 table with byte
 // planes of its upper half for the VBMI byte permutes of AVX3_DL (DecodeTableRow), and sorted
-// decision boundaries with their search tree (BucketIndex).
+// decision boundaries with their search tree (BucketIndex), optionally with a direct bin lookup
+// (BinnedBucketTable).
 #ifndef TGK_TABLE_H_
 #define TGK_TABLE_H_
 
@@ -8,6 +9,8 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <stdexcept>
 
 namespace tgk {
 
@@ -82,6 +85,69 @@ constexpr BucketTable<kLevels> MakeBucketTable(const float (&boundaries)[kLevels
     for (uint32_t i = 0; i < kLevels; i += kLevels >> s) {
       table.by_index[s - 1][i] = boundaries[i + (kLevels >> (s + 1)) - 1];
     }
+  }
+  return table;
+}
+
+// A BucketTable with a direct lookup of the bucket, for the byte permutes of AVX3_DL. The bin of
+// z, BinOf, is a non-decreasing function of z computed in f32 (NaN: bin 0). Construction
+// requires every bin to hold at most one boundary; then for every z, with c = BinOf(z) and
+// boundary[kLevels − 1] = +inf,
+//   #{i : z > boundary[i]} = base[c] + (z > boundary[base[c]]),
+// base[c] the count of boundaries in the bins below c (all below z): boundary[base[c]] is the
+// one in bin c if there is one, else one in a higher bin, above z. A NaN gets base[0] = 0 and a
+// false comparison: bucket 0, as the search gives. plane[b][j] is byte b (little-endian) of
+// boundary[j]'s bits, for j < kProbes (entries from kLevels − 1 on: +inf). kBins is 64, 128,
+// 256 or 512: one permute of a register, one two-table permute, or two or four of them and a
+// blend tree.
+template <uint32_t kLevels, uint32_t kBins>
+struct alignas(64) BinnedBucketTable {
+  static_assert(kLevels >= 4, "bins spread the span between the lowest and highest boundary");
+  static_assert(kBins == 64 || kBins == 128 || kBins == 256 || kBins == 512);
+  static constexpr uint32_t kProbes = kLevels < 64 ? 64 : kLevels;  // a whole register or more
+  BucketTable<kLevels> search;
+  float lo;
+  float inv_width;
+  alignas(64) uint8_t base[kBins];
+  uint8_t plane[4][kProbes];
+};
+
+// The bin as the AVX3_DL lookup computes it: t = (z − lo)·inv_width rounded at each step, then
+// min(kBins − 1, t) with a NaN t kept, truncated toward zero, and every t below 1 (negative,
+// −inf, NaN: the conversion's 0x80000000 then saturation) is bin 0.
+template <uint32_t kBins>
+constexpr uint32_t BinOf(float z, float lo, float inv_width) {
+  const float t = (z - lo) * inv_width;
+  if (t >= float(kBins - 1)) return kBins - 1;
+  return t >= 1.0f ? uint32_t(t) : 0;
+}
+
+// lo is the lowest boundary and inv_width spreads the boundaries over the kBins bins. Throws
+// (which fails a constant initialisation at compile time) when a bin would hold two boundaries:
+// equal boundaries, or any two closer than about (highest − lowest) / kBins.
+template <uint32_t kLevels, uint32_t kBins>
+constexpr BinnedBucketTable<kLevels, kBins> MakeBinnedBucketTable(
+    const float (&boundaries)[kLevels - 1]) {
+  using Table = BinnedBucketTable<kLevels, kBins>;
+  Table table{};
+  table.search = MakeBucketTable<kLevels>(boundaries);
+  table.lo = boundaries[0];
+  table.inv_width = float(kBins) / (boundaries[kLevels - 2] - boundaries[0]);
+  uint32_t count[kBins] = {};
+  for (uint32_t i = 0; i + 1 < kLevels; ++i) {
+    if (count[BinOf<kBins>(boundaries[i], table.lo, table.inv_width)]++ > 0) {
+      throw std::invalid_argument("MakeBinnedBucketTable: two boundaries in a bin");
+    }
+  }
+  uint32_t below = 0;
+  for (uint32_t c = 0; c < kBins; ++c) {
+    table.base[c] = uint8_t(below);
+    below += count[c];
+  }
+  for (uint32_t j = 0; j < Table::kProbes; ++j) {
+    const uint32_t bits = std::bit_cast<uint32_t>(
+        j + 1 < kLevels ? boundaries[j] : std::numeric_limits<float>::infinity());
+    for (uint32_t b = 0; b < 4; ++b) table.plane[b][j] = uint8_t(bits >> (8 * b));
   }
   return table;
 }

@@ -171,15 +171,14 @@ struct TqEncodeFastKernel {
       const uint32_t s = head_of(lane), l = lane_in_head(lane);
       const auto c = lane.splat(scale[s][l / kBlockLanes]);
       typename decltype(lane)::VF z[kE];
-      typename decltype(lane)::VU q[kE];
       for (uint32_t i = 0; i < kE; ++i) z[i] = lane.load(y, i) * c;
-      BucketIndex(lane, buckets, z, q);
       if constexpr (kNibbles) {
-        typename decltype(lane)::VU bytes[kE / 2];
+        typename decltype(lane)::VU q[kE], bytes[kE / 2];
+        BucketIndex(lane, buckets, z, q);
         for (uint32_t i = 0; i < kE / 2; ++i) bytes[i] = q[2 * i] | Shl<4>(q[2 * i + 1]);
         lane.store_interleaved(a.packed + rows[s] * (kD / 2) + size_t{l} * (kE / 2), bytes);
       } else {
-        lane.store_interleaved(a.packed + rows[s] * kD + size_t{l} * kE, q);
+        StoreBucketIndices(lane, buckets, z, a.packed + rows[s] * kD + size_t{l} * kE);
       }
     });
   }
