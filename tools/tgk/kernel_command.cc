@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <numbers>
 #include <set>
 
 #include "tgk/error.h"
@@ -274,12 +273,6 @@ void Measure(const RunOptions& options, const std::optional<TensorFile>& file, J
   }
   CompareWithReferences(options, file ? &*file : nullptr, job.inputs, job.outputs, result);
   WriteOutputFile(options, job.inputs, job.outputs, result);
-}
-
-float Random::Normal() {
-  const double u1 = double((engine_() >> 11) + 1) * 0x1p-53;  // (0, 1]: log(u1) is finite
-  const double u2 = double(engine_() >> 11) * 0x1p-53;
-  return float(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2));
 }
 
 std::string FileName(const RunOptions& options, const std::string& name) {

@@ -10,13 +10,13 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "ceilings.h"
 #include "safetensors.h"
+#include "testing/random.h"
 #include "tgk/compare.h"
 #include "tgk/queue.h"
 
@@ -159,21 +159,8 @@ void Measure(const RunOptions& options, const std::optional<TensorFile>& file, J
 std::optional<TensorFile> OpenInput(const KernelCommand& command, const RunOptions& options,
                                     RunResult& result);
 
-// Random numbers that depend only on the seed (no std:: distributions, whose algorithms
-// differ between standard libraries).
-class Random {
- public:
-  explicit Random(uint64_t seed) : engine_(seed) {}
-  // Uniform on [0, 1): 24 random bits, so exact in f32.
-  float Uniform() { return float(engine_() >> 40) * 0x1p-24f; }
-  // Standard normal (Box-Muller, in f64).
-  float Normal();
-  // 64 random bits, for bytes: 8 at a time.
-  uint64_t Bits() { return engine_(); }
-
- private:
-  std::mt19937_64 engine_;
-};
+// Random inputs come from the generator tests and benchmarks share (tests/testing/random.h).
+using test::Random;
 
 // The shape of an input file, read into the spec's symbols: the first tensor that names a
 // symbol sets it, and every later one must agree (tgk::Error, kind kIo, naming the file, the
