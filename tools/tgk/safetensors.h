@@ -34,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "testing/aligned.h"
 #include "tgk/dtype.h"
 #include "tgk/view.h"
 
@@ -46,21 +47,8 @@ inline constexpr size_t kMaxRank = 64;
 inline constexpr uint64_t kParseMemoryFactor = 6;
 inline constexpr uint64_t kParseMemorySlack = 256 * 1024;
 
-// Allocates on 64-byte cache lines, as a server allocates its buffers: std::vector's default
-// 16-byte alignment would put a kernel's 64-byte stores across two lines, and the tool would time
-// that instead of the kernel.
-template <class T>
-struct CacheLineAllocator {
-  using value_type = T;
-  static constexpr std::align_val_t kAlignment{64};
-  CacheLineAllocator() = default;
-  template <class U>
-  CacheLineAllocator(const CacheLineAllocator<U>&) {}
-  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
-  void deallocate(T* p, size_t) { ::operator delete(p, kAlignment); }
-  friend bool operator==(const CacheLineAllocator&, const CacheLineAllocator&) { return true; }
-};
-using AlignedBytes = std::vector<std::byte, CacheLineAllocator<std::byte>>;
+// Tensor data on cache lines, as a server allocates its buffers (tests/testing/aligned.h).
+using AlignedBytes = test::AlignedVector<std::byte>;
 
 // An owning, row-major tensor. The safetensors dtype names are tgk::DebugName's ("BF16").
 struct Tensor {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/aligned.h"
 #include "testing/random.h"
 #include "tgk/kernels/flash_attn_vec.h"
 
@@ -18,8 +19,8 @@ namespace {
 
 struct Problem {
   tgk::FlashAttnVecParams params;
-  std::vector<float> q, out, tmp;
-  std::vector<tgk::f16> k, v;
+  tgk::test::AlignedVector<float> q, out, tmp;
+  tgk::test::AlignedVector<tgk::f16> k, v;
 
   Problem() {
     params.num_heads = 16;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/aligned.h"
 #include "tgk/convert.h"
 #include "tgk/kernels/gdn_chunk.h"
 #include "tgk/kernels/gdn_cumsum.h"
@@ -28,9 +29,9 @@ using tgk::View;
 
 struct Problem {
   tgk::GdnChunkShape s{1, 4096, 16, 32, 128, 128};
-  std::vector<bf16> q, k, v, o, q_n, k_n;
-  std::vector<float> g, beta, h0, final_state;
-  std::vector<uint8_t> scratch;
+  tgk::test::AlignedVector<bf16> q, k, v, o, q_n, k_n;
+  tgk::test::AlignedVector<float> g, beta, h0, final_state;
+  tgk::test::AlignedVector<uint8_t> scratch;
   tgk::GdnChunkScratchLayout l = tgk::GdnChunkScratch(s);
 
   Problem() {
@@ -39,7 +40,7 @@ struct Problem {
     std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
     const size_t keys = size_t{s.B} * s.T * s.Hg * s.K, rows = size_t{s.B} * s.T * s.H;
     const auto unit = [&] {
-      std::vector<bf16> x(keys);
+      tgk::test::AlignedVector<bf16> x(keys);
       for (auto& e : x) e = tgk::BF16FromF32(normal(rng) / std::sqrt(float(s.K)));
       return x;
     };

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/aligned.h"
 #include "testing/random.h"
 #include "tgk/kernels/gdn_cumsum.h"
 
@@ -13,11 +14,11 @@ namespace {
 
 struct Problem {
   tgk::GdnCumsumShape shape{1, 4096, 32};
-  std::vector<float> g, g_cumsum;
+  tgk::test::AlignedVector<float> g, g_cumsum;
 
   Problem() {
-    g = tgk::test::Random(1).Vector<float>(size_t{shape.B} * shape.T * shape.H,
-                                           tgk::test::Uniform(-0.05f, -0.005f));
+    g = tgk::test::Aligned(tgk::test::Random(1).Vector<float>(size_t{shape.B} * shape.T * shape.H,
+                                                              tgk::test::Uniform(-0.05f, -0.005f)));
     g_cumsum.resize(g.size());
   }
 };

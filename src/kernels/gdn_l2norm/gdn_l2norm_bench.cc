@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/aligned.h"
 #include "testing/random.h"
 #include "tgk/kernels/gdn_l2norm.h"
 
@@ -13,11 +14,11 @@ namespace {
 
 struct Problem {
   tgk::GdnL2NormShape shape{4096 * 16, 128};
-  std::vector<tgk::bf16> x, y;
+  tgk::test::AlignedVector<tgk::bf16> x, y;
 
   Problem() {
-    x = tgk::test::Random(1).Vector<tgk::bf16>(shape.rows * shape.dim,
-                                               tgk::test::Normal(0.0f, 0.1f));
+    x = tgk::test::Aligned(tgk::test::Random(1).Vector<tgk::bf16>(shape.rows * shape.dim,
+                                                                  tgk::test::Normal(0.0f, 0.1f)));
     y.resize(x.size());
   }
 };

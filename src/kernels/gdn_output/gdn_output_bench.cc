@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/aligned.h"
 #include "tgk/convert.h"
 #include "tgk/kernels/gdn_output.h"
 
@@ -14,14 +15,14 @@ namespace {
 
 struct Problem {
   tgk::GdnOutputShape shape{1, 4096, 16, 32, 128, 128};
-  std::vector<tgk::bf16> q, k, v_new, h, o;
-  std::vector<float> g;
+  tgk::test::AlignedVector<tgk::bf16> q, k, v_new, h, o;
+  tgk::test::AlignedVector<float> g;
 
   Problem() {
     std::mt19937_64 rng(1);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     const auto bf16s = [&](size_t n, float scale) {
-      std::vector<tgk::bf16> x(n);
+      tgk::test::AlignedVector<tgk::bf16> x(n);
       for (auto& e : x) e = tgk::BF16FromF32(normal(rng) * scale);
       return x;
     };

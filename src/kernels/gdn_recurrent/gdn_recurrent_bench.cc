@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/aligned.h"
 #include "testing/random.h"
 #include "tgk/kernels/gdn_recurrent.h"
 
@@ -15,19 +16,19 @@ namespace {
 
 struct Problem {
   tgk::GdnRecurrentShape shape{64, 1, 16, 32, 128, 128};
-  std::vector<float> q, k, v, g, beta, state_in, y, state_out;
+  tgk::test::AlignedVector<float> q, k, v, g, beta, state_in, y, state_out;
 
   Problem() {
     tgk::test::Random random(1);
     const tgk::GdnRecurrentShape& s = shape;
     const size_t qk = size_t{s.Sn} * s.T * s.Hk * s.Dk, vo = size_t{s.Sn} * s.T * s.Hv * s.Dv;
     const size_t gates = size_t{s.Sn} * s.T * s.Hv, states = size_t{s.Sn} * s.Hv * s.Dv * s.Dk;
-    q = random.Vector<float>(qk, tgk::test::Normal(0.0f, 0.0884f));
-    k = random.Vector<float>(qk, tgk::test::Normal(0.0f, 0.0884f));
-    v = random.Vector<float>(vo, tgk::test::Normal());
-    g = random.Vector<float>(gates, tgk::test::Uniform(0.05f, 0.5f));
-    beta = random.Vector<float>(gates, tgk::test::Uniform(0.0f, 1.0f));
-    state_in = random.Vector<float>(states, tgk::test::Normal(0.0f, 0.5f));
+    q = tgk::test::Aligned(random.Vector<float>(qk, tgk::test::Normal(0.0f, 0.0884f)));
+    k = tgk::test::Aligned(random.Vector<float>(qk, tgk::test::Normal(0.0f, 0.0884f)));
+    v = tgk::test::Aligned(random.Vector<float>(vo, tgk::test::Normal()));
+    g = tgk::test::Aligned(random.Vector<float>(gates, tgk::test::Uniform(0.05f, 0.5f)));
+    beta = tgk::test::Aligned(random.Vector<float>(gates, tgk::test::Uniform(0.0f, 1.0f)));
+    state_in = tgk::test::Aligned(random.Vector<float>(states, tgk::test::Normal(0.0f, 0.5f)));
     y.resize(vo);
     state_out.resize(states);
   }
@@ -36,7 +37,7 @@ struct Problem {
 void Run(benchmark::State& state, tgk::Target target, tgk::GdnRecurrentKernel kernel) {
   static Problem p;
   tgk::Queue queue(tgk::QueueOptions{.threads = int(state.range(0)), .target = target});
-  const auto c = [](const std::vector<float>& x) {
+  const auto c = [](const tgk::test::AlignedVector<float>& x) {
     return tgk::ConstView::Of<float>(x.data(), x.size());
   };
   tgk::perf::TimeAgainstCeiling(state, queue, tgk::perf::Roof::kCopy,

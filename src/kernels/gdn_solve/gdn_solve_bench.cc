@@ -6,13 +6,14 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/aligned.h"
 #include "tgk/kernels/gdn_solve.h"
 
 namespace {
 
 struct Problem {
   tgk::GdnSolveShape shape{1, 4096, 32};
-  std::vector<float> a, x;
+  tgk::test::AlignedVector<float> a, x;
 
   Problem() {
     std::mt19937_64 rng(1);

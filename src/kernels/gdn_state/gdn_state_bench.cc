@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/aligned.h"
 #include "tgk/convert.h"
 #include "tgk/kernels/gdn_state.h"
 
@@ -15,14 +16,14 @@ namespace {
 
 struct Problem {
   tgk::GdnStateShape shape{1, 4096, 16, 32, 128, 128};
-  std::vector<tgk::bf16> k, w, u, h, v_new;
-  std::vector<float> g, h0, final_state;
+  tgk::test::AlignedVector<tgk::bf16> k, w, u, h, v_new;
+  tgk::test::AlignedVector<float> g, h0, final_state;
 
   Problem() {
     std::mt19937_64 rng(1);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     const auto bf16s = [&](size_t n, float scale) {
-      std::vector<tgk::bf16> x(n);
+      tgk::test::AlignedVector<tgk::bf16> x(n);
       for (auto& e : x) e = tgk::BF16FromF32(normal(rng) * scale);
       return x;
     };

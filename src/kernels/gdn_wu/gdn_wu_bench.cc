@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/aligned.h"
 #include "tgk/convert.h"
 #include "tgk/kernels/gdn_wu.h"
 
@@ -14,8 +15,8 @@ namespace {
 
 struct Problem {
   tgk::GdnWuShape shape{1, 4096, 16, 32, 128, 128};
-  std::vector<tgk::bf16> k, v, w, u;
-  std::vector<float> beta, g, a_inv;
+  tgk::test::AlignedVector<tgk::bf16> k, v, w, u;
+  tgk::test::AlignedVector<float> beta, g, a_inv;
 
   Problem() {
     std::mt19937_64 rng(1);

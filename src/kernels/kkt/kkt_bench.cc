@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/aligned.h"
 #include "testing/random.h"
 #include "tgk/kernels/kkt.h"
 
@@ -12,15 +13,15 @@ namespace {
 
 struct Problem {
   tgk::KktShape shape{1, 4096, 16, 16, 128};
-  std::vector<tgk::bf16> k;
-  std::vector<float> beta, g, a;
+  tgk::test::AlignedVector<tgk::bf16> k;
+  tgk::test::AlignedVector<float> beta, g, a;
 
   Problem() {
     tgk::test::Random random(1);
-    k = random.Vector<tgk::bf16>(size_t{shape.B} * shape.T * shape.Hg * shape.K,
-                                 tgk::test::Normal(0.0f, 0.1f));
-    beta =
-        random.Vector<float>(size_t{shape.B} * shape.T * shape.H, tgk::test::Uniform(0.1f, 1.0f));
+    k = tgk::test::Aligned(random.Vector<tgk::bf16>(size_t{shape.B} * shape.T * shape.Hg * shape.K,
+                                                    tgk::test::Normal(0.0f, 0.1f)));
+    beta = tgk::test::Aligned(
+        random.Vector<float>(size_t{shape.B} * shape.T * shape.H, tgk::test::Uniform(0.1f, 1.0f)));
     g.resize(beta.size());
     for (size_t i = 0; i < g.size(); ++i) g[i] = -0.05f * float(i / shape.H % tgk::kKktChunk);
     a.resize(size_t{shape.B} * shape.T * shape.H * tgk::kKktChunk);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/aligned.h"
 #include "testing/random.h"
 #include "tgk/kernels/sdpa.h"
 
@@ -16,12 +17,12 @@ constexpr tgk::SdpaParams kShape{1, 16, 8, 128, 512, 512, 0.08838834764831845f, 
 
 template <class T>
 struct Problem {
-  std::vector<T> q, k, v, out;
+  tgk::test::AlignedVector<T> q, k, v, out;
 
   Problem() {
     tgk::test::Random random(1);
-    const auto fill = [&](std::vector<T>& x, size_t n) {
-      x = random.Vector<T>(n, tgk::test::Normal());
+    const auto fill = [&](tgk::test::AlignedVector<T>& x, size_t n) {
+      x = tgk::test::Aligned(random.Vector<T>(n, tgk::test::Normal()));
     };
     const size_t q_count = size_t{kShape.batch} * kShape.n_heads * kShape.seq_len * kShape.head_dim;
     const size_t kv_count =
@@ -37,7 +38,7 @@ template <class T>
 void RunSdpa(benchmark::State& state, tgk::Target target) {
   static Problem<T> problem;
   tgk::Queue queue(tgk::QueueOptions{.threads = int(state.range(0)), .target = target});
-  const auto view = [](const std::vector<T>& x) {
+  const auto view = [](const tgk::test::AlignedVector<T>& x) {
     return tgk::ConstView::Of<T>(x.data(), x.size());
   };
   tgk::perf::TimeAgainstCeiling(

@@ -14,16 +14,19 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "testing/aligned.h"
 #include "testing/random.h"
 #include "tgk/kernels/tq_kv.h"
 
 namespace {
 
-std::vector<float> Normals(size_t n) {
-  return tgk::test::Random(1).Vector<float>(n, tgk::test::Normal());
+tgk::test::AlignedVector<float> Normals(size_t n) {
+  return tgk::test::Aligned(tgk::test::Random(1).Vector<float>(n, tgk::test::Normal()));
 }
 
-std::vector<uint8_t> RandomBytes(size_t n) { return tgk::test::Random(2).Bytes(n); }
+tgk::test::AlignedVector<uint8_t> RandomBytes(size_t n) {
+  return tgk::test::Aligned(tgk::test::Random(2).Bytes(n));
+}
 
 // `record` against the copy ceiling, for `bytes` per call.
 void Run(benchmark::State& state, uint64_t bytes, const std::function<void(tgk::Queue&)>& record) {
@@ -35,9 +38,10 @@ void Run(benchmark::State& state, uint64_t bytes, const std::function<void(tgk::
 
 struct SeqCache {
   static constexpr uint32_t kHeads = 8, kTokens = 32768, kDim = 256;
-  std::vector<uint8_t> packed = RandomBytes(size_t{kHeads} * kTokens * kDim);
-  std::vector<float> norms = Normals(size_t{kHeads} * kTokens);
-  std::vector<float> dst = std::vector<float>(size_t{kHeads} * kTokens * kDim);
+  tgk::test::AlignedVector<uint8_t> packed = RandomBytes(size_t{kHeads} * kTokens * kDim);
+  tgk::test::AlignedVector<float> norms = Normals(size_t{kHeads} * kTokens);
+  tgk::test::AlignedVector<float> dst =
+      tgk::test::AlignedVector<float>(size_t{kHeads} * kTokens * kDim);
 };
 
 void DequantizeSeq(benchmark::State& state, uint32_t bits, uint32_t n_tokens) {
@@ -78,9 +82,10 @@ BENCHMARK(BM_TqDequantizeHbKvSeq5BitInCache)->Apply(tgk::perf::ThreadArgs);
 
 void BM_TqDequantizeKvDecodeStep(benchmark::State& state) {
   constexpr uint32_t kHeads = 8, kDim = 256, kCap = 4096;
-  static const std::vector<uint8_t> packed = RandomBytes(size_t{kHeads} * kCap * kDim / 2);
-  static const std::vector<float> norms = Normals(size_t{kHeads} * kCap);
-  static std::vector<float> dst(size_t{kHeads} * kDim);
+  static const tgk::test::AlignedVector<uint8_t> packed =
+      RandomBytes(size_t{kHeads} * kCap * kDim / 2);
+  static const tgk::test::AlignedVector<float> norms = Normals(size_t{kHeads} * kCap);
+  static tgk::test::AlignedVector<float> dst(size_t{kHeads} * kDim);
   const tgk::TqDequantizeKvParams params{
       .num_kv_heads = kHeads, .head_dim = kDim, .cache_capacity = kCap, .read_pos = 1234};
   Run(state, tgk::TqDequantizeKvBytes(params), [&](tgk::Queue& queue) {
@@ -95,9 +100,9 @@ BENCHMARK(BM_TqDequantizeKvDecodeStep)->Apply(tgk::perf::ThreadArgs);
 
 void BM_HadamardQuantizeKvSeqPrefill(benchmark::State& state) {
   constexpr uint32_t kHeads = 8, kDim = 256, kTokens = 4096;
-  static const std::vector<float> src = Normals(size_t{kTokens} * kHeads * kDim);
-  static std::vector<uint8_t> packed(size_t{kHeads} * kTokens * kDim / 2);
-  static std::vector<float> norms(size_t{kHeads} * kTokens);
+  static const tgk::test::AlignedVector<float> src = Normals(size_t{kTokens} * kHeads * kDim);
+  static tgk::test::AlignedVector<uint8_t> packed(size_t{kHeads} * kTokens * kDim / 2);
+  static tgk::test::AlignedVector<float> norms(size_t{kHeads} * kTokens);
   const tgk::HadamardQuantizeKvSeqParams params{.num_kv_heads = kHeads,
                                                 .head_dim = kDim,
                                                 .cache_capacity = kTokens,
@@ -113,9 +118,9 @@ BENCHMARK(BM_HadamardQuantizeKvSeqPrefill)->Apply(tgk::perf::ThreadArgs);
 
 void BM_HadamardQuantizeKvHbSeq8BitPrefill(benchmark::State& state) {
   constexpr uint32_t kHeads = 8, kDim = 256, kTokens = 4096;
-  static const std::vector<float> src = Normals(size_t{kTokens} * kHeads * kDim);
-  static std::vector<uint8_t> packed(size_t{kHeads} * kTokens * kDim);
-  static std::vector<float> norms(size_t{kHeads} * kTokens);
+  static const tgk::test::AlignedVector<float> src = Normals(size_t{kTokens} * kHeads * kDim);
+  static tgk::test::AlignedVector<uint8_t> packed(size_t{kHeads} * kTokens * kDim);
+  static tgk::test::AlignedVector<float> norms(size_t{kHeads} * kTokens);
   const tgk::HadamardQuantizeKvHbSeqParams params{.num_kv_heads = kHeads,
                                                   .head_dim = kDim,
                                                   .cache_capacity = kTokens,
@@ -132,9 +137,9 @@ BENCHMARK(BM_HadamardQuantizeKvHbSeq8BitPrefill)->Apply(tgk::perf::ThreadArgs);
 
 void BM_HadamardQuantizeKvHb8Bit(benchmark::State& state) {
   constexpr uint32_t kHeads = 4096, kDim = 256;
-  static const std::vector<float> src = Normals(size_t{kHeads} * kDim);
-  static std::vector<uint8_t> packed(size_t{kHeads} * kDim);
-  static std::vector<float> norms(kHeads);
+  static const tgk::test::AlignedVector<float> src = Normals(size_t{kHeads} * kDim);
+  static tgk::test::AlignedVector<uint8_t> packed(size_t{kHeads} * kDim);
+  static tgk::test::AlignedVector<float> norms(kHeads);
   const tgk::HadamardQuantizeKvHbParams params{
       .num_kv_heads = kHeads, .head_dim = kDim, .cache_capacity = 1, .codebook_bits = 8};
   Run(state, tgk::HadamardQuantizeKvHbBytes(params), [&](tgk::Queue& queue) {
@@ -147,9 +152,9 @@ BENCHMARK(BM_HadamardQuantizeKvHb8Bit)->Apply(tgk::perf::ThreadArgs);
 
 void BM_HadamardQuantizeKvFallbackD128(benchmark::State& state) {
   constexpr uint32_t kHeads = 4096, kDim = 128;
-  static const std::vector<float> src = Normals(size_t{kHeads} * kDim);
-  static std::vector<uint8_t> packed(size_t{kHeads} * kDim / 2);
-  static std::vector<float> norms(kHeads);
+  static const tgk::test::AlignedVector<float> src = Normals(size_t{kHeads} * kDim);
+  static tgk::test::AlignedVector<uint8_t> packed(size_t{kHeads} * kDim / 2);
+  static tgk::test::AlignedVector<float> norms(kHeads);
   const tgk::HadamardQuantizeKvParams params{
       .num_kv_heads = kHeads, .head_dim = kDim, .cache_capacity = 1};
   Run(state, tgk::HadamardQuantizeKvBytes(params), [&](tgk::Queue& queue) {
@@ -164,8 +169,8 @@ BENCHMARK(BM_HadamardQuantizeKvFallbackD128)->Apply(tgk::perf::ThreadArgs);
 
 void BM_TqInverseRotateD256(benchmark::State& state) {
   constexpr uint32_t kRows = 32768, kDim = 256;
-  static const std::vector<float> in = Normals(size_t{kRows} * kDim);
-  static std::vector<float> out(size_t{kRows} * kDim);
+  static const tgk::test::AlignedVector<float> in = Normals(size_t{kRows} * kDim);
+  static tgk::test::AlignedVector<float> out(size_t{kRows} * kDim);
   const tgk::TqInverseRotateParams params{.rows = kRows, .head_dim = kDim};
   Run(state, tgk::TqInverseRotateBytes(params), [&](tgk::Queue& queue) {
     tgk::TqInverseRotate(queue, params, tgk::ConstView::Of<float>(in.data(), in.size()),
