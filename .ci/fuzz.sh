@@ -10,7 +10,7 @@ seconds=${FUZZ_SECONDS:-60}
 out=build/fuzz
 mkdir -p "$out/corpus"
 clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-  -Iinclude -Itools/tgk fuzz/tensor_file_fuzzer.cc tools/tgk/safetensors.cc tools/tgk/npy.cc \
+  -Iinclude -Itools/tgk -Itests fuzz/tensor_file_fuzzer.cc tools/tgk/safetensors.cc tools/tgk/npy.cc \
   src/runtime/error.cc -o "$out/tensor_file_fuzzer"
 # New inputs go to the scratch corpus (first directory), never into the checked-in seeds.
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
