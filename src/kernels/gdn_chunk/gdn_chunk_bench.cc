@@ -6,12 +6,11 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "bench_support.h"
 #include "testing/aligned.h"
-#include "tgk/convert.h"
+#include "testing/random.h"
 #include "tgk/kernels/gdn_chunk.h"
 #include "tgk/kernels/gdn_cumsum.h"
 #include "tgk/kernels/gdn_l2norm.h"
@@ -35,25 +34,16 @@ struct Problem {
   tgk::GdnChunkScratchLayout l = tgk::GdnChunkScratch(s);
 
   Problem() {
-    std::mt19937_64 rng(1);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+    tgk::test::Random random(1);
     const size_t keys = size_t{s.B} * s.T * s.Hg * s.K, rows = size_t{s.B} * s.T * s.H;
-    const auto unit = [&] {
-      tgk::test::AlignedVector<bf16> x(keys);
-      for (auto& e : x) e = tgk::BF16FromF32(normal(rng) / std::sqrt(float(s.K)));
-      return x;
-    };
-    q = unit();
-    k = unit();
+    const auto unit = tgk::test::Normal(0.0f, 1.0f / std::sqrt(float(s.K)));
+    q = tgk::test::Aligned(random.Vector<bf16>(keys, unit));
+    k = tgk::test::Aligned(random.Vector<bf16>(keys, unit));
     q_n.resize(keys);
     k_n.resize(keys);
-    v.resize(rows * s.V);
-    for (auto& e : v) e = tgk::BF16FromF32(normal(rng) * 0.5f);
-    g.resize(rows);
-    for (auto& e : g) e = -0.1f * uniform(rng);
-    beta.resize(rows);
-    for (auto& e : beta) e = 0.1f + 0.9f * uniform(rng);
+    v = tgk::test::Aligned(random.Vector<bf16>(rows * s.V, tgk::test::Normal(0.0f, 0.5f)));
+    g = tgk::test::Aligned(random.Vector<float>(rows, tgk::test::Uniform(-0.1f, 0.0f)));
+    beta = tgk::test::Aligned(random.Vector<float>(rows, tgk::test::Uniform(0.1f, 1.0f)));
     h0.assign(size_t{s.B} * s.H * s.V * s.K, 0.0f);
     final_state.resize(h0.size());
     o.resize(rows * s.V);

@@ -2,11 +2,11 @@
 // 0.53 GFLOP nominal a call), for threads 1..nproc, on the best target and the scalar oracle.
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <vector>
 
 #include "bench_support.h"
 #include "testing/aligned.h"
+#include "testing/random.h"
 #include "tgk/kernels/gdn_solve.h"
 
 namespace {
@@ -16,11 +16,10 @@ struct Problem {
   tgk::test::AlignedVector<float> a, x;
 
   Problem() {
-    std::mt19937_64 rng(1);
-    std::normal_distribution<float> normal(0.0f, 0.125f);
+    tgk::test::Random random(1);
     a.assign(size_t{shape.B} * shape.T * shape.H * 64, 0.0f);
     for (size_t row = 0; row < size_t{shape.T} * shape.H; ++row) {
-      for (size_t j = 0; j < row / shape.H % 64; ++j) a[row * 64 + j] = normal(rng);
+      for (size_t j = 0; j < row / shape.H % 64; ++j) a[row * 64 + j] = 0.125f * random.Normal();
     }
     x.resize(a.size());
   }

@@ -4,12 +4,11 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "bench_support.h"
 #include "testing/aligned.h"
-#include "tgk/convert.h"
+#include "testing/random.h"
 #include "tgk/kernels/gdn_state.h"
 
 namespace {
@@ -20,12 +19,9 @@ struct Problem {
   tgk::test::AlignedVector<float> g, h0, final_state;
 
   Problem() {
-    std::mt19937_64 rng(1);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
+    tgk::test::Random random(1);
     const auto bf16s = [&](size_t n, float scale) {
-      tgk::test::AlignedVector<tgk::bf16> x(n);
-      for (auto& e : x) e = tgk::BF16FromF32(normal(rng) * scale);
-      return x;
+      return tgk::test::Aligned(random.Vector<tgk::bf16>(n, tgk::test::Normal(0.0f, scale)));
     };
     const size_t rows = size_t{shape.B} * shape.T * shape.H;
     const size_t state = size_t{shape.B} * shape.H * shape.V * shape.K;

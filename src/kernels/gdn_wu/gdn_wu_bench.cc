@@ -3,12 +3,11 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
 #include "bench_support.h"
 #include "testing/aligned.h"
-#include "tgk/convert.h"
+#include "testing/random.h"
 #include "tgk/kernels/gdn_wu.h"
 
 namespace {
@@ -19,20 +18,19 @@ struct Problem {
   tgk::test::AlignedVector<float> beta, g, a_inv;
 
   Problem() {
-    std::mt19937_64 rng(1);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
+    tgk::test::Random random(1);
     const size_t rows = size_t{shape.B} * shape.T * shape.H;
-    k.resize(size_t{shape.B} * shape.T * shape.Hg * shape.K);
-    for (auto& x : k) x = tgk::BF16FromF32(normal(rng) / std::sqrt(128.0f));
-    v.resize(rows * shape.V);
-    for (auto& x : v) x = tgk::BF16FromF32(normal(rng) * 0.5f);
+    k = tgk::test::Aligned(
+        random.Vector<tgk::bf16>(size_t{shape.B} * shape.T * shape.Hg * shape.K,
+                                 tgk::test::Normal(0.0f, 1.0f / std::sqrt(128.0f))));
+    v = tgk::test::Aligned(random.Vector<tgk::bf16>(rows * shape.V, tgk::test::Normal(0.0f, 0.5f)));
     beta.assign(rows, 0.5f);
     g.resize(rows);
     for (size_t i = 0; i < rows; ++i) g[i] = -0.05f * float(i / shape.H % 64);
     a_inv.assign(rows * 64, 0.0f);
     for (size_t row = 0; row < rows; ++row) {
       const size_t i = row / shape.H % 64;
-      for (size_t j = 0; j < i; ++j) a_inv[row * 64 + j] = normal(rng) * 0.1f;
+      for (size_t j = 0; j < i; ++j) a_inv[row * 64 + j] = 0.1f * random.Normal();
       a_inv[row * 64 + i] = 1.0f;
     }
     w.resize(rows * shape.K);
