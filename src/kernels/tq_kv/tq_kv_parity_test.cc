@@ -18,7 +18,6 @@
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
-#include "tgk/target.h"
 #include "tgk/view.h"
 
 namespace tgk {
@@ -27,11 +26,6 @@ namespace {
 using namespace tq_test;
 
 class TqKvParity : public ::testing::TestWithParam<test::Config> {};
-
-// The race checker's run (scalar, checked) is the same for every configuration: the first runs it.
-bool IsFirst(const test::Config& config) {
-  return config.target.is_scalar() && config.threads == 1;
-}
 
 TEST_P(TqKvParity, FastAndHigherBitEncodersMatchTheReference) {
   Rng rng(1);
@@ -79,11 +73,7 @@ TEST_P(TqKvParity, FastAndHigherBitEncodersMatchTheReference) {
     RunOn(GetParam(), cache.outputs(), encode);
     const uint64_t row = sliding ? write_pos % cap : write_pos;
     ExpectSameCache(cache, ExpectedCache(src, nkv, cap, d, bits, sf, {row}), what);
-    // The group discipline of the arena exchange: the checked scalar mode sees no race.
-    if (!IsFirst(GetParam())) continue;
-    Queue checked(QueueOptions{.threads = 1, .target = Target::Scalar(), .check_races = true});
-    encode(checked);
-    EXPECT_NO_THROW(checked.commit_and_wait());
+    ExpectNoRace(GetParam(), encode);
   }
 }
 
@@ -105,18 +95,15 @@ TEST_P(TqKvParity, FallbackEncoderMatchesTheReference) {
                                             .cache_capacity = cap,
                                             .write_pos = write_pos,
                                             .is_sliding = sliding};
-      RunOn(GetParam(), cache.outputs(), [&](Queue& q) {
+      const auto encode = [&](Queue& q) {
         HadamardQuantizeKv(q, params, In(src), Out(cache.packed), Out(cache.norms));
-      });
+      };
+      RunOn(GetParam(), cache.outputs(), encode);
       const uint64_t row = sliding ? write_pos % cap : write_pos;
       // D = 1024 has npp = 4 norm slots per row but the fallback writes one, at h·cap + p.
       CacheBuffers want = ExpectedCache(src, nkv, cap, d, 4, 1.0f, {row});
       ExpectSameCache(cache, want, what);
-      // The group discipline: the checked scalar mode sees no missing barrier.
-      if (!IsFirst(GetParam())) continue;
-      Queue checked(QueueOptions{.threads = 1, .target = Target::Scalar(), .check_races = true});
-      HadamardQuantizeKv(checked, params, In(src), Out(cache.packed), Out(cache.norms));
-      EXPECT_NO_THROW(checked.commit_and_wait());
+      ExpectNoRace(GetParam(), encode);
     }
   }
 }
@@ -210,9 +197,10 @@ TEST_P(TqKvParity, HigherBitSequenceEncoderMatchesTheReferenceAndPerTokenDispatc
                                                    .scale_factor_d512 = sf,
                                                    .codebook_bits = bits};
         CacheBuffers cache = MakeCache(nkv, cap, d, bits);
-        RunOn(GetParam(), cache.outputs(), [&](Queue& q) {
+        const auto encode = [&](Queue& q) {
           HadamardQuantizeKvHbSeq(q, params, In(src), Out(cache.packed), Out(cache.norms));
-        });
+        };
+        RunOn(GetParam(), cache.outputs(), encode);
         std::vector<uint64_t> rows;
         for (uint32_t i = 0; i < n_tokens; ++i) {
           rows.push_back(sliding ? (start + i) % cap : start + i);
@@ -241,10 +229,7 @@ TEST_P(TqKvParity, HigherBitSequenceEncoderMatchesTheReferenceAndPerTokenDispatc
           q.commit_and_wait();
         }
         ExpectSameCache(cache, want, what);
-        if (!IsFirst(GetParam())) continue;
-        Queue checked(QueueOptions{.threads = 1, .target = Target::Scalar(), .check_races = true});
-        HadamardQuantizeKvHbSeq(checked, params, In(src), Out(cache.packed), Out(cache.norms));
-        EXPECT_NO_THROW(checked.commit_and_wait());
+        ExpectNoRace(GetParam(), encode);
       }
     }
   }
@@ -471,10 +456,11 @@ TEST_P(TqKvParity, InverseRotationMatchesTheReference) {
       want.insert(want.end(), row.begin(), row.end());
     }
     std::vector<float> out(size_t{rows} * d + 4);
-    const View rows_of_out = View::Of<float>(out.data(), size_t{rows} * d);
-    RunOn(GetParam(), {Bytes(out)}, [&](Queue& q) {
-      TqInverseRotate(q, {.rows = rows, .head_dim = d}, In(in), rows_of_out);
-    });
+    const auto rotate = [&](Queue& q) {
+      TqInverseRotate(q, {.rows = rows, .head_dim = d}, In(in),
+                      View::Of<float>(out.data(), size_t{rows} * d));
+    };
+    RunOn(GetParam(), {Bytes(out)}, rotate);
     ExpectSameFloats(out, want);
     ASSERT_EQ(BitsOf(out.back()), BitsOf(test::PoisonValue<float>()));
     // In place.
@@ -483,10 +469,7 @@ TEST_P(TqKvParity, InverseRotationMatchesTheReference) {
     TqInverseRotate(q, {.rows = rows, .head_dim = d}, In(inout), Out(inout));
     q.commit_and_wait();
     ExpectSameFloats(inout, want);
-    if (!IsFirst(GetParam())) continue;
-    Queue checked(QueueOptions{.threads = 1, .target = Target::Scalar(), .check_races = true});
-    TqInverseRotate(checked, {.rows = rows, .head_dim = d}, In(in), rows_of_out);
-    EXPECT_NO_THROW(checked.commit_and_wait());
+    ExpectNoRace(GetParam(), rotate);
   }
 }
 

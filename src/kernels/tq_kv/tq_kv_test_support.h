@@ -1,5 +1,6 @@
 // What the tq_kv tests share: test data, the poisoned output buffers, the cache and row
-// expectations built from the reference (tq_kv_reference.cc), and the validation harness.
+// expectations built from the reference (tq_kv_reference.cc), the race checker's run and the
+// validation harness.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -20,6 +21,7 @@
 #include "testing/poison.h"
 #include "testing/random.h"
 #include "tgk/queue.h"
+#include "tgk/target.h"
 #include "tgk/view.h"
 
 namespace tgk::tq_test {
@@ -79,6 +81,16 @@ inline void RunOn(const test::Config& config, const std::vector<Output>& outputs
   Queue queue(config.options());
   record(queue);
   queue.commit_and_wait();
+}
+
+// Records `record` on the race checker's queue (scalar, checked) and expects its commit to
+// find no race, such as a missing barrier around the groups' arena exchange. That run is the
+// same for every configuration, so only the first (scalar, one thread) does it.
+inline void ExpectNoRace(const test::Config& config, const std::function<void(Queue&)>& record) {
+  if (!config.target.is_scalar() || config.threads != 1) return;
+  Queue checked(QueueOptions{.threads = 1, .target = Target::Scalar(), .check_races = true});
+  record(checked);
+  EXPECT_NO_THROW(checked.commit_and_wait());
 }
 
 // A vector whose size varies: mostly N(0,1), sometimes tiny (the n <= 1e-10 branch), huge or
