@@ -510,12 +510,34 @@ Cache NewCache(std::string_view fn, Dims& d, std::optional<uint32_t> cache_capac
   return Cache{CopyOf<uint8_t>(fn, packed), CopyOf<float>(fn, norms)};
 }
 
-// The sequence encoders' n_tokens defaults to src's tokens after src_tok_offset.
-void CheckSrcTokOffset(std::string_view fn, uint32_t src_tok_offset, uint32_t tokens) {
+// A sequence encoder's source, src f32 [tokens, num_kv_heads, head_dim], the cache it writes
+// (NewCache) and the kernel's dimensions; n_tokens defaults to src's tokens after
+// src_tok_offset.
+struct SequenceSource {
+  Input src;
+  Cache cache;
+  uint32_t num_kv_heads, head_dim, cache_capacity, n_tokens;
+};
+
+SequenceSource ImportSequence(std::string_view fn, nb::handle src_in,
+                              std::optional<uint32_t> cache_capacity,
+                              std::optional<uint32_t> n_tokens, uint32_t src_tok_offset,
+                              nb::handle packed_in, nb::handle norms_in, bool nibbles) {
+  Input src = Import(fn, "src", src_in, std::nullopt, kF32);
+  Dims d(fn);
+  d.Bind("src", src, {"tokens", "num_kv_heads", "head_dim"});
+  const uint32_t tokens = d["tokens"];
   if (src_tok_offset > tokens) {
     Fail(fn, "src_tok_offset (" + std::to_string(src_tok_offset) + ") exceeds src's " +
                  std::to_string(tokens) + " tokens");
   }
+  Cache cache = NewCache(fn, d, cache_capacity, packed_in, norms_in, nibbles);
+  return SequenceSource{.src = std::move(src),
+                        .cache = std::move(cache),
+                        .num_kv_heads = d["num_kv_heads"],
+                        .head_dim = d["head_dim"],
+                        .cache_capacity = d["cache_capacity"],
+                        .n_tokens = n_tokens.value_or(tokens - src_tok_offset)};
 }
 
 std::pair<nb::object, nb::object> HadamardQuantize(nb::handle src_in,
@@ -546,25 +568,21 @@ std::pair<nb::object, nb::object> HadamardQuantizeSeq(
     std::optional<uint32_t> n_tokens, uint32_t src_tok_offset, bool is_sliding,
     float scale_factor_d512, nb::handle packed_in, nb::handle norms_in, int threads,
     const std::optional<std::string>& target) {
-  constexpr std::string_view fn = "hadamard_quantize_kv_seq";
-  const Input src = Import(fn, "src", src_in, std::nullopt, kF32);
-  Dims d(fn);
-  d.Bind("src", src, {"tokens", "num_kv_heads", "head_dim"});
-  const uint32_t tokens = d["tokens"];
-  CheckSrcTokOffset(fn, src_tok_offset, tokens);
-  const Cache cache = NewCache(fn, d, cache_capacity, packed_in, norms_in, /*nibbles=*/true);
-  const HadamardQuantizeKvSeqParams p{.num_kv_heads = d["num_kv_heads"],
-                                      .head_dim = d["head_dim"],
-                                      .cache_capacity = d["cache_capacity"],
+  const SequenceSource s =
+      ImportSequence("hadamard_quantize_kv_seq", src_in, cache_capacity, n_tokens, src_tok_offset,
+                     packed_in, norms_in, /*nibbles=*/true);
+  const HadamardQuantizeKvSeqParams p{.num_kv_heads = s.num_kv_heads,
+                                      .head_dim = s.head_dim,
+                                      .cache_capacity = s.cache_capacity,
                                       .write_pos_start = write_pos_start,
-                                      .n_tokens = n_tokens.value_or(tokens - src_tok_offset),
+                                      .n_tokens = s.n_tokens,
                                       .src_tok_offset = src_tok_offset,
                                       .is_sliding = is_sliding,
                                       .scale_factor_d512 = scale_factor_d512};
   Run(threads, target, [&](Queue& queue) {
-    HadamardQuantizeKvSeq(queue, p, src.view(), cache.packed.view(), cache.norms.view());
+    HadamardQuantizeKvSeq(queue, p, s.src.view(), s.cache.packed.view(), s.cache.norms.view());
   });
-  return {cache.packed.array, cache.norms.array};
+  return {s.cache.packed.array, s.cache.norms.array};
 }
 
 std::pair<nb::object, nb::object> HadamardQuantizeHb(nb::handle src_in, uint32_t codebook_bits,
@@ -596,26 +614,22 @@ std::pair<nb::object, nb::object> HadamardQuantizeHbSeq(
     uint32_t write_pos_start, std::optional<uint32_t> n_tokens, uint32_t src_tok_offset,
     bool is_sliding, float scale_factor_d512, nb::handle packed_in, nb::handle norms_in,
     int threads, const std::optional<std::string>& target) {
-  constexpr std::string_view fn = "hadamard_quantize_kv_hb_seq";
-  const Input src = Import(fn, "src", src_in, std::nullopt, kF32);
-  Dims d(fn);
-  d.Bind("src", src, {"tokens", "num_kv_heads", "head_dim"});
-  const uint32_t tokens = d["tokens"];
-  CheckSrcTokOffset(fn, src_tok_offset, tokens);
-  const Cache cache = NewCache(fn, d, cache_capacity, packed_in, norms_in, /*nibbles=*/false);
-  const HadamardQuantizeKvHbSeqParams p{.num_kv_heads = d["num_kv_heads"],
-                                        .head_dim = d["head_dim"],
-                                        .cache_capacity = d["cache_capacity"],
+  const SequenceSource s =
+      ImportSequence("hadamard_quantize_kv_hb_seq", src_in, cache_capacity, n_tokens,
+                     src_tok_offset, packed_in, norms_in, /*nibbles=*/false);
+  const HadamardQuantizeKvHbSeqParams p{.num_kv_heads = s.num_kv_heads,
+                                        .head_dim = s.head_dim,
+                                        .cache_capacity = s.cache_capacity,
                                         .write_pos_start = write_pos_start,
-                                        .n_tokens = n_tokens.value_or(tokens - src_tok_offset),
+                                        .n_tokens = s.n_tokens,
                                         .src_tok_offset = src_tok_offset,
                                         .is_sliding = is_sliding,
                                         .scale_factor_d512 = scale_factor_d512,
                                         .codebook_bits = codebook_bits};
   Run(threads, target, [&](Queue& queue) {
-    HadamardQuantizeKvHbSeq(queue, p, src.view(), cache.packed.view(), cache.norms.view());
+    HadamardQuantizeKvHbSeq(queue, p, s.src.view(), s.cache.packed.view(), s.cache.norms.view());
   });
-  return {cache.packed.array, cache.norms.array};
+  return {s.cache.packed.array, s.cache.norms.array};
 }
 
 // ---- TurboQuant dequantisers -------------------------------------------------------------------
