@@ -10,7 +10,6 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
-#include <optional>
 
 #include "kernel_command.h"
 #include "tgk/kernels/gdn_recurrent.h"
@@ -37,44 +36,9 @@ std::string ShapeText(const Params& p) {
   return text + (p.decode ? " decode" : "");
 }
 
-// mlx-native's test distributions: unit-norm q (times Dk^-1/2) and k, v ~ N(0, 1),
-// g ~ U[0.05, 0.5), β ~ U[0, 1), h0 ~ N(0, 0.25); drawn in that order.
-void RandomInputs(Job& job, const GdnRecurrentShape& s, uint64_t seed) {
-  job.inputs = Tensors{{"q", Shaped(DType::kF32, {s.Sn, s.T, s.Hk, s.Dk})},
-                       {"k", Shaped(DType::kF32, {s.Sn, s.T, s.Hk, s.Dk})},
-                       {"v", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
-                       {"g", Shaped(DType::kF32, {s.Sn, s.T, s.Hv})},
-                       {"beta", Shaped(DType::kF32, {s.Sn, s.T, s.Hv})},
-                       {"h0", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
-  job.draw = [s, seed](Tensors& inputs) {
-    Random random(seed);
-    const auto unit_rows = [&](Tensor& x, float row_scale) {
-      float* data = x.as<float>();
-      for (uint64_t r = 0; r < x.count(); r += s.Dk) {
-        double norm = 0.0;
-        for (uint32_t c = 0; c < s.Dk; ++c) {
-          data[r + c] = random.Normal();
-          norm += double(data[r + c]) * data[r + c];
-        }
-        for (uint32_t c = 0; c < s.Dk; ++c)
-          data[r + c] = float(data[r + c] / std::sqrt(norm) * row_scale);
-      }
-    };
-    unit_rows(inputs.at("q"), 1.0f / std::sqrt(float(s.Dk)));
-    unit_rows(inputs.at("k"), 1.0f);
-    Tensor& v = inputs.at("v");
-    for (uint64_t i = 0; i < v.count(); ++i) v.as<float>()[i] = random.Normal();
-    Tensor& g = inputs.at("g");
-    for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = random.Uniform() * 0.45f + 0.05f;
-    Tensor& beta = inputs.at("beta");
-    for (uint64_t i = 0; i < beta.count(); ++i) beta.as<float>()[i] = random.Uniform();
-    Tensor& h0 = inputs.at("h0");
-    for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = random.Normal() * 0.5f;
-  };
-}
-
-class GdnRecurrentCommand final : public KernelCommand {
+class GdnRecurrentCommand final : public ShapedCommand<Params> {
  public:
+  GdnRecurrentCommand() : ShapedCommand(Params{}) {}
   std::string name() const override { return "gdn-recurrent"; }
   std::string description() const override {
     return "gated delta net, recurrent path (q, k f32 [Sn,T,Hk,Dk], v [Sn,T,Hv,Dv], g beta "
@@ -101,39 +65,45 @@ class GdnRecurrentCommand final : public KernelCommand {
                      "The decode kernel's reductions (32 lane sums, halving tree; Dk % 32 == 0)");
   }
 
-  RunResult Run(const RunOptions& options) override {
-    RunResult result;
-    Params p = params_;
-    const std::optional<TensorFile> file = OpenInput(*this, options, result);
-    Job job;
-    if (!file) {
-      RandomInputs(job, p.shape, options.seed);
-    } else {
-      job.inputs = FileInputs(*file, options, p.shape);
-    }
+ private:
+  // mlx-native's test distributions: unit-norm q (times Dk^-1/2) and k, v ~ N(0, 1),
+  // g ~ U[0.05, 0.5), β ~ U[0, 1), h0 ~ N(0, 0.25); drawn in that order.
+  void RandomInputs(Job& job, const Params& p, uint64_t seed) const override {
     const GdnRecurrentShape& s = p.shape;
-    result.shape = ShapeText(p);
-    result.work = GdnRecurrentStateBytes(s);
-    result.roof = perf::Roof::kCopy;
-    result.params = {{"scale", FloatText(p.scale)}, {"decode", p.decode ? "true" : "false"}};
-
-    job.outputs = Tensors{{"o", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
-                          {"final_state", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
-    job.record = [&](Queue& queue, const Views& v) {
-      GatedDeltaRuleRecurrent(queue, s, v.at("q"), v.at("k"), v.at("v"), v.at("g"), v.at("beta"),
-                              p.scale, v.at("h0"), v.at("o"), v.at("final_state"),
-                              p.decode ? GdnRecurrentKernel::kDecode : GdnRecurrentKernel::kSerial);
+    job.inputs = Tensors{{"q", Shaped(DType::kF32, {s.Sn, s.T, s.Hk, s.Dk})},
+                         {"k", Shaped(DType::kF32, {s.Sn, s.T, s.Hk, s.Dk})},
+                         {"v", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
+                         {"g", Shaped(DType::kF32, {s.Sn, s.T, s.Hv})},
+                         {"beta", Shaped(DType::kF32, {s.Sn, s.T, s.Hv})},
+                         {"h0", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
+    job.draw = [s, seed](Tensors& inputs) {
+      Random random(seed);
+      const auto unit_rows = [&](Tensor& x, float row_scale) {
+        float* data = x.as<float>();
+        for (uint64_t r = 0; r < x.count(); r += s.Dk) {
+          double norm = 0.0;
+          for (uint32_t c = 0; c < s.Dk; ++c) {
+            data[r + c] = random.Normal();
+            norm += double(data[r + c]) * data[r + c];
+          }
+          for (uint32_t c = 0; c < s.Dk; ++c)
+            data[r + c] = float(data[r + c] / std::sqrt(norm) * row_scale);
+        }
+      };
+      unit_rows(inputs.at("q"), 1.0f / std::sqrt(float(s.Dk)));
+      unit_rows(inputs.at("k"), 1.0f);
+      Tensor& v = inputs.at("v");
+      for (uint64_t i = 0; i < v.count(); ++i) v.as<float>()[i] = random.Normal();
+      Tensor& g = inputs.at("g");
+      for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = random.Uniform() * 0.45f + 0.05f;
+      Tensor& beta = inputs.at("beta");
+      for (uint64_t i = 0; i < beta.count(); ++i) beta.as<float>()[i] = random.Uniform();
+      Tensor& h0 = inputs.at("h0");
+      for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = random.Normal() * 0.5f;
     };
-    Measure(options, file, job, result);
-    return result;
   }
 
- private:
-  // The file's q, k, v, g, beta and h0; `shape` takes their dims. Outputs in the file must be
-  // shaped like the computed ones, since they will be compared with them.
-  Tensors FileInputs(const TensorFile& file, const RunOptions& options,
-                     GdnRecurrentShape& shape) const {
-    FileShape dims(file, options);
+  Tensors FileInputs(FileShape& dims, Params& p) const override {
     Tensors inputs{{"q", dims.Bind("q", DType::kF32, {"Sn", "T", "Hk", "Dk"})},
                    {"k", dims.Bind("k", DType::kF32, {"Sn", "T", "Hk", "Dk"})},
                    {"v", dims.Bind("v", DType::kF32, {"Sn", "T", "Hv", "Dv"})},
@@ -143,16 +113,31 @@ class GdnRecurrentCommand final : public KernelCommand {
     if (dims.Has("o")) dims.BindShape("o", {"Sn", "T", "Hv", "Dv"});
     if (dims.Has("final_state")) dims.BindShape("final_state", {"Sn", "Hv", "Dv", "Dk"});
     const GdnRecurrentShape& d = params_.shape;
-    shape.Sn = dims.Take("Sn", options_[0], d.Sn);
-    shape.T = dims.Take("T", options_[1], d.T);
-    shape.Hk = dims.Take("Hk", options_[2], d.Hk);
-    shape.Hv = dims.Take("Hv", options_[3], d.Hv);
-    shape.Dk = dims.Take("Dk", options_[4], d.Dk);
-    shape.Dv = dims.Take("Dv", options_[5], d.Dv);
+    GdnRecurrentShape& s = p.shape;
+    s.Sn = dims.Take("Sn", options_[0], d.Sn);
+    s.T = dims.Take("T", options_[1], d.T);
+    s.Hk = dims.Take("Hk", options_[2], d.Hk);
+    s.Hv = dims.Take("Hv", options_[3], d.Hv);
+    s.Dk = dims.Take("Dk", options_[4], d.Dk);
+    s.Dv = dims.Take("Dv", options_[5], d.Dv);
     return inputs;
   }
 
-  Params params_;
+  void Declare(const Params& p, Job& job, RunResult& result) const override {
+    const GdnRecurrentShape& s = p.shape;
+    result.shape = ShapeText(p);
+    result.work = GdnRecurrentStateBytes(s);
+    result.roof = perf::Roof::kCopy;
+    result.params = {{"scale", FloatText(p.scale)}, {"decode", p.decode ? "true" : "false"}};
+    job.outputs = Tensors{{"o", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
+                          {"final_state", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
+    job.record = [p](Queue& queue, const Views& v) {
+      GatedDeltaRuleRecurrent(queue, p.shape, v.at("q"), v.at("k"), v.at("v"), v.at("g"),
+                              v.at("beta"), p.scale, v.at("h0"), v.at("o"), v.at("final_state"),
+                              p.decode ? GdnRecurrentKernel::kDecode : GdnRecurrentKernel::kSerial);
+    };
+  }
+
   std::array<const CLI::Option*, 6> options_{};  // Sn, T, Hk, Hv, Dk, Dv
 };
 
