@@ -28,8 +28,7 @@ class GdnChunkCommand final : public ShapedCommand<GdnChunkShape> {
   }
 
   void AddOptions(CLI::App& command) override {
-    options_ = AddGdnShapeOptions(command, params_, "Key dimension (a multiple of 64, at most 512)",
-                                  "Value dimension (at most 16384)");
+    options_.Add(command, params_);
     scale_option_ = command.add_option("--scale", scale_, "Output scale (default: 1/sqrt(K))");
     command.add_flag("--use_qk_l2norm", use_qk_l2norm_, "L2-normalise q and k first (stage 1)");
   }
@@ -68,14 +67,14 @@ class GdnChunkCommand final : public ShapedCommand<GdnChunkShape> {
                    {"h0", dims.Bind("h0", DType::kF32, {"B", "H", "V", "K"})}};
     if (dims.Has("o")) dims.BindShape("o", {"B", "T", "H", "V"});
     if (dims.Has("final_state")) dims.BindShape("final_state", {"B", "H", "V", "K"});
-    TakeGdnShape(dims, options_, params_, s);
+    options_.Take(dims, params_, s);
     return inputs;
   }
 
   void Declare(const GdnChunkShape& s, Job& job, RunResult& result) const override {
     const float scale = scale_option_->count() > 0 ? scale_ : DefaultScale(s.K);
     const bool l2norm = use_qk_l2norm_;
-    result.shape = GdnShapeText(s);
+    result.shape = options_.Text(s);
     result.work = GdnChunkFlops(s);
     result.roof = perf::Roof::kFma;
     if (scale_option_->count() > 0) result.notes.emplace_back("scale", std::to_string(scale));
@@ -92,7 +91,8 @@ class GdnChunkCommand final : public ShapedCommand<GdnChunkShape> {
 
   float scale_ = 0.0f;
   bool use_qk_l2norm_ = false;
-  GdnShapeOptions options_{};
+  ShapeOptions<GdnChunkShape> options_ = GdnShapeOptions<GdnChunkShape>(
+      "Key dimension (a multiple of 64, at most 512)", "Value dimension (at most 16384)");
   const CLI::Option* scale_option_ = nullptr;
 };
 

@@ -2,18 +2,14 @@
 // chunk-local cumulative sum of the gate. Input g f32 [B, T, H]; output g_cumsum f32
 // [B, T, H]. The work reported is the bytes read and written once, against STREAM copy.
 #include <CLI/CLI.hpp>
-#include <array>
 #include <cmath>
 
 #include "kernel_command.h"
+#include "kernels/gdn_chunk/gdn_commands.h"
 #include "tgk/kernels/gdn_cumsum.h"
 
 namespace tgk::tool {
 namespace {
-
-std::string ShapeText(const GdnCumsumShape& s) {
-  return "B=" + std::to_string(s.B) + " T=" + std::to_string(s.T) + " H=" + std::to_string(s.H);
-}
 
 class GdnCumsumCommand final : public ShapedCommand<GdnCumsumShape> {
  public:
@@ -24,13 +20,7 @@ class GdnCumsumCommand final : public ShapedCommand<GdnCumsumShape> {
            "[B,T,H] -> g_cumsum f32 [B,T,H])";
   }
 
-  void AddOptions(CLI::App& command) override {
-    options_ = {
-        command.add_option("--B", params_.B, "Batch size")->capture_default_str(),
-        command.add_option("--T", params_.T, "Time steps")->capture_default_str(),
-        command.add_option("--H", params_.H, "Value heads")->capture_default_str(),
-    };
-  }
+  void AddOptions(CLI::App& command) override { options_.Add(command, params_); }
 
  private:
   // FLA's logsigmoid gates, g = log σ(u) with u ~ U[0, 1).
@@ -49,14 +39,12 @@ class GdnCumsumCommand final : public ShapedCommand<GdnCumsumShape> {
   Tensors FileInputs(FileShape& dims, GdnCumsumShape& s) const override {
     Tensors inputs{{"g", dims.Bind("g", DType::kF32, {"B", "T", "H"})}};
     if (dims.Has("g_cumsum")) dims.BindShape("g_cumsum", {"B", "T", "H"});
-    s.B = dims.Take("B", options_[0], params_.B);
-    s.T = dims.Take("T", options_[1], params_.T);
-    s.H = dims.Take("H", options_[2], params_.H);
+    options_.Take(dims, params_, s);
     return inputs;
   }
 
   void Declare(const GdnCumsumShape& s, Job& job, RunResult& result) const override {
-    result.shape = ShapeText(s);
+    result.shape = options_.Text(s);
     result.work = GdnCumsumBytes(s);
     result.roof = perf::Roof::kCopy;
     job.outputs = Tensors{{"g_cumsum", Shaped(DType::kF32, {s.B, s.T, s.H})}};
@@ -65,7 +53,7 @@ class GdnCumsumCommand final : public ShapedCommand<GdnCumsumShape> {
     };
   }
 
-  std::array<const CLI::Option*, 3> options_{};  // B, T, H
+  ShapeOptions<GdnCumsumShape> options_ = GdnGateOptions<GdnCumsumShape>();
 };
 
 }  // namespace

@@ -3,9 +3,9 @@
 // same dtype and shape. The work reported is the bytes read and written once, against STREAM
 // copy.
 #include <CLI/CLI.hpp>
-#include <array>
 
 #include "kernel_command.h"
+#include "kernels/gdn_chunk/gdn_commands.h"
 #include "tgk/convert.h"
 #include "tgk/kernels/gdn_l2norm.h"
 
@@ -28,11 +28,7 @@ class GdnL2NormCommand final : public ShapedCommand<L2NormParams> {
            "bf16|f32|f16 -> y, same dtype)";
   }
 
-  void AddOptions(CLI::App& command) override {
-    rows_option_ =
-        command.add_option("--rows", params_.rows, "Rows (B*T*Hg)")->capture_default_str();
-    dim_option_ = command.add_option("--dim", params_.dim, "Row length (K)")->capture_default_str();
-  }
+  void AddOptions(CLI::App& command) override { options_.Add(command, params_); }
 
  private:
   // Rows of N(0, 0.01) values, as a q or k before normalisation.
@@ -50,15 +46,13 @@ class GdnL2NormCommand final : public ShapedCommand<L2NormParams> {
     p.dtype = dims.DTypeOf("x").value_or(DType::kBF16);
     Tensors inputs{{"x", dims.Bind("x", p.dtype, {"rows", "dim"})}};
     if (dims.Has("y")) dims.BindShape("y", {"rows", "dim"});
-    p.rows = dims.Take("rows", rows_option_, params_.rows);
-    p.dim = dims.Take("dim", dim_option_, params_.dim);
+    options_.Take(dims, params_, p);
     return inputs;
   }
 
   void Declare(const L2NormParams& p, Job& job, RunResult& result) const override {
     const GdnL2NormShape s{p.rows, p.dim};
-    result.shape = "rows=" + std::to_string(s.rows) + " dim=" + std::to_string(s.dim) + " " +
-                   std::string(Name(p.dtype));
+    result.shape = options_.Text(p) + " " + std::string(Name(p.dtype));
     result.work = GdnL2NormBytes(s, uint32_t(SizeOf(p.dtype)));
     result.roof = perf::Roof::kCopy;
     job.outputs = Tensors{{"y", Shaped(p.dtype, {s.rows, s.dim})}};
@@ -67,8 +61,8 @@ class GdnL2NormCommand final : public ShapedCommand<L2NormParams> {
     };
   }
 
-  const CLI::Option* rows_option_ = nullptr;
-  const CLI::Option* dim_option_ = nullptr;
+  ShapeOptions<L2NormParams> options_{{{"rows", &L2NormParams::rows, "Rows (B*T*Hg)"},
+                                       {"dim", &L2NormParams::dim, "Row length (K)"}}};
 };
 
 }  // namespace

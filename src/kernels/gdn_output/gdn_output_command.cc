@@ -28,8 +28,7 @@ class GdnOutputCommand final : public ShapedCommand<GdnOutputShape> {
   std::vector<std::string> BenchVariants() const override { return {}; }
 
   void AddOptions(CLI::App& command) override {
-    options_ = AddGdnShapeOptions(command, params_, "Key dimension (at most 16384)",
-                                  "Value dimension (at most 16384)");
+    options_.Add(command, params_);
     scale_option_ = command.add_option("--scale", scale_, "Output scale (default: 1/sqrt(K))");
   }
 
@@ -61,7 +60,7 @@ class GdnOutputCommand final : public ShapedCommand<GdnOutputShape> {
                    {"k", dims.Bind("k", DType::kBF16, {"B", "T", "Hg", "K"})},
                    {"v_new", dims.Bind("v_new", DType::kBF16, {"B", "T", "H", "V"})},
                    {"g_cumsum", dims.Bind("g_cumsum", DType::kF32, {"B", "T", "H"})}};
-    TakeGdnShape(dims, options_, params_, s);
+    options_.Take(dims, params_, s);
     dims.Set("NT", GdnChunks(s.T), "ceil(T / 64)");
     inputs.emplace("h", dims.Bind("h", DType::kBF16, {"B", "NT", "H", "V", "K"}));
     if (dims.Has("o")) dims.BindShape("o", {"B", "T", "H", "V"});
@@ -70,7 +69,7 @@ class GdnOutputCommand final : public ShapedCommand<GdnOutputShape> {
 
   void Declare(const GdnOutputShape& s, Job& job, RunResult& result) const override {
     const float scale = scale_option_->count() > 0 ? scale_ : DefaultScale(s.K);
-    result.shape = GdnShapeText(s);
+    result.shape = options_.Text(s);
     result.work = GdnOutputFlops(s);
     result.roof = perf::Roof::kFma;
     result.params = {{"scale", FloatText(scale)}};
@@ -82,7 +81,8 @@ class GdnOutputCommand final : public ShapedCommand<GdnOutputShape> {
   }
 
   float scale_ = 0.0f;
-  GdnShapeOptions options_{};
+  ShapeOptions<GdnOutputShape> options_ = GdnShapeOptions<GdnOutputShape>(
+      "Key dimension (at most 16384)", "Value dimension (at most 16384)");
   const CLI::Option* scale_option_ = nullptr;
 };
 

@@ -7,11 +7,11 @@
 // decode kernel's reductions; both are stored in the --out file and replayed by --in. The work
 // reported is the state read and written once, against STREAM copy.
 #include <CLI/CLI.hpp>
-#include <array>
 #include <cmath>
 #include <cstdio>
 
 #include "kernel_command.h"
+#include "kernels/gdn_chunk/gdn_commands.h"
 #include "tgk/kernels/gdn_recurrent.h"
 
 namespace tgk::tool {
@@ -22,19 +22,6 @@ struct Params {
   float scale = 1.0f;
   bool decode = false;
 };
-
-std::string ShapeText(const Params& p) {
-  const GdnRecurrentShape& s = p.shape;
-  std::string text = "Sn=" + std::to_string(s.Sn) + " T=" + std::to_string(s.T) +
-                     " Hk=" + std::to_string(s.Hk) + " Hv=" + std::to_string(s.Hv) +
-                     " Dk=" + std::to_string(s.Dk) + " Dv=" + std::to_string(s.Dv);
-  if (p.scale != 1.0f) {
-    char scale[32];
-    std::snprintf(scale, sizeof scale, " scale=%g", p.scale);
-    text += scale;
-  }
-  return text + (p.decode ? " decode" : "");
-}
 
 class GdnRecurrentCommand final : public ShapedCommand<Params> {
  public:
@@ -47,18 +34,7 @@ class GdnRecurrentCommand final : public ShapedCommand<Params> {
   std::vector<std::string> BenchVariants() const override { return {"", "--decode"}; }
 
   void AddOptions(CLI::App& command) override {
-    GdnRecurrentShape& s = params_.shape;
-    options_ = {
-        command.add_option("--Sn", s.Sn, "Sequences")->capture_default_str(),
-        command.add_option("--T", s.T, "Tokens per sequence")->capture_default_str(),
-        command.add_option("--Hk", s.Hk, "Key heads")->capture_default_str(),
-        command
-            .add_option("--Hv", s.Hv,
-                        "Value heads (a multiple of Hk; head h reads key head h % Hk)")
-            ->capture_default_str(),
-        command.add_option("--Dk", s.Dk, "Key dimension (state columns)")->capture_default_str(),
-        command.add_option("--Dv", s.Dv, "Value dimension (state rows)")->capture_default_str(),
-    };
+    options_.Add(command, params_.shape);
     command.add_option("--scale", params_.scale, "Multiplies q in the kernel (1: q pre-scaled)")
         ->capture_default_str();
     command.add_flag("--decode", params_.decode,
@@ -112,20 +88,19 @@ class GdnRecurrentCommand final : public ShapedCommand<Params> {
                    {"h0", dims.Bind("h0", DType::kF32, {"Sn", "Hv", "Dv", "Dk"})}};
     if (dims.Has("o")) dims.BindShape("o", {"Sn", "T", "Hv", "Dv"});
     if (dims.Has("final_state")) dims.BindShape("final_state", {"Sn", "Hv", "Dv", "Dk"});
-    const GdnRecurrentShape& d = params_.shape;
-    GdnRecurrentShape& s = p.shape;
-    s.Sn = dims.Take("Sn", options_[0], d.Sn);
-    s.T = dims.Take("T", options_[1], d.T);
-    s.Hk = dims.Take("Hk", options_[2], d.Hk);
-    s.Hv = dims.Take("Hv", options_[3], d.Hv);
-    s.Dk = dims.Take("Dk", options_[4], d.Dk);
-    s.Dv = dims.Take("Dv", options_[5], d.Dv);
+    options_.Take(dims, params_.shape, p.shape);
     return inputs;
   }
 
   void Declare(const Params& p, Job& job, RunResult& result) const override {
     const GdnRecurrentShape& s = p.shape;
-    result.shape = ShapeText(p);
+    result.shape = options_.Text(s);
+    if (p.scale != 1.0f) {
+      char scale[32];
+      std::snprintf(scale, sizeof scale, " scale=%g", p.scale);
+      result.shape += scale;
+    }
+    if (p.decode) result.shape += " decode";
     result.work = GdnRecurrentStateBytes(s);
     result.roof = perf::Roof::kCopy;
     result.params = {{"scale", FloatText(p.scale)}, {"decode", p.decode ? "true" : "false"}};
@@ -138,7 +113,15 @@ class GdnRecurrentCommand final : public ShapedCommand<Params> {
     };
   }
 
-  std::array<const CLI::Option*, 6> options_{};  // Sn, T, Hk, Hv, Dk, Dv
+  ShapeOptions<GdnRecurrentShape> options_{{
+      {"Sn", &GdnRecurrentShape::Sn, "Sequences"},
+      {"T", &GdnRecurrentShape::T, "Tokens per sequence"},
+      {"Hk", &GdnRecurrentShape::Hk, "Key heads"},
+      {"Hv", &GdnRecurrentShape::Hv,
+       "Value heads (a multiple of Hk; head h reads key head h % Hk)"},
+      {"Dk", &GdnRecurrentShape::Dk, "Key dimension (state columns)"},
+      {"Dv", &GdnRecurrentShape::Dv, "Value dimension (state rows)"},
+  }};
 };
 
 }  // namespace

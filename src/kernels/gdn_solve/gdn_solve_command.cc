@@ -3,7 +3,6 @@
 // [B, T, H, 64]; output A_inv f32 [B, T, H, 64]. Random A_strict is kkt's output in the
 // layer's regime (gdn_commands.h) for keys of K = 128.
 #include <CLI/CLI.hpp>
-#include <array>
 #include <vector>
 
 #include "kernel_command.h"
@@ -12,10 +11,6 @@
 
 namespace tgk::tool {
 namespace {
-
-std::string ShapeText(const GdnSolveShape& s) {
-  return "B=" + std::to_string(s.B) + " T=" + std::to_string(s.T) + " H=" + std::to_string(s.H);
-}
 
 class GdnSolveCommand final : public ShapedCommand<GdnSolveShape> {
  public:
@@ -28,13 +23,7 @@ class GdnSolveCommand final : public ShapedCommand<GdnSolveShape> {
   // gdn-chunk's row times the whole path; perf/ times each stage.
   std::vector<std::string> BenchVariants() const override { return {}; }
 
-  void AddOptions(CLI::App& command) override {
-    options_ = {
-        command.add_option("--B", params_.B, "Batch size")->capture_default_str(),
-        command.add_option("--T", params_.T, "Time steps")->capture_default_str(),
-        command.add_option("--H", params_.H, "Value heads")->capture_default_str(),
-    };
-  }
+  void AddOptions(CLI::App& command) override { options_.Add(command, params_); }
 
  private:
   // Drawn in this order: the gates (summed to G), β, then the blocks.
@@ -54,14 +43,12 @@ class GdnSolveCommand final : public ShapedCommand<GdnSolveShape> {
     dims.Set("BT", kGdnChunk, "the kernel's chunk size");
     Tensors inputs{{"A_strict", dims.Bind("A_strict", DType::kF32, {"B", "T", "H", "BT"})}};
     if (dims.Has("A_inv")) dims.BindShape("A_inv", {"B", "T", "H", "BT"});
-    s.B = dims.Take("B", options_[0], params_.B);
-    s.T = dims.Take("T", options_[1], params_.T);
-    s.H = dims.Take("H", options_[2], params_.H);
+    options_.Take(dims, params_, s);
     return inputs;
   }
 
   void Declare(const GdnSolveShape& s, Job& job, RunResult& result) const override {
-    result.shape = ShapeText(s);
+    result.shape = options_.Text(s);
     result.work = GdnSolveFlops(s);
     result.roof = perf::Roof::kFma;
     job.outputs = Tensors{{"A_inv", Shaped(DType::kF32, {s.B, s.T, s.H, kGdnChunk})}};
@@ -70,7 +57,7 @@ class GdnSolveCommand final : public ShapedCommand<GdnSolveShape> {
     };
   }
 
-  std::array<const CLI::Option*, 3> options_{};  // B, T, H
+  ShapeOptions<GdnSolveShape> options_ = GdnGateOptions<GdnSolveShape>();
 };
 
 }  // namespace

@@ -28,10 +28,7 @@ class GdnStateCommand final : public ShapedCommand<GdnStateShape> {
   // gdn-chunk's row times the whole path; perf/ times each stage.
   std::vector<std::string> BenchVariants() const override { return {}; }
 
-  void AddOptions(CLI::App& command) override {
-    options_ = AddGdnShapeOptions(command, params_, "Key dimension (at most 16384)",
-                                  "Value dimension (at most 16384)");
-  }
+  void AddOptions(CLI::App& command) override { options_.Add(command, params_); }
 
  private:
   // Drawn in this order: k, β, G, v (for u), then h0.
@@ -72,7 +69,7 @@ class GdnStateCommand final : public ShapedCommand<GdnStateShape> {
                    {"u", dims.Bind("u", DType::kBF16, {"B", "T", "H", "V"})},
                    {"g_cumsum", dims.Bind("g_cumsum", DType::kF32, {"B", "T", "H"})},
                    {"h0", dims.Bind("h0", DType::kF32, {"B", "H", "V", "K"})}};
-    TakeGdnShape(dims, options_, params_, s);
+    options_.Take(dims, params_, s);
     dims.Set("NT", GdnChunks(s.T), "ceil(T / 64)");
     if (dims.Has("h")) dims.BindShape("h", {"B", "NT", "H", "V", "K"});
     if (dims.Has("v_new")) dims.BindShape("v_new", {"B", "T", "H", "V"});
@@ -81,7 +78,7 @@ class GdnStateCommand final : public ShapedCommand<GdnStateShape> {
   }
 
   void Declare(const GdnStateShape& s, Job& job, RunResult& result) const override {
-    result.shape = GdnShapeText(s);
+    result.shape = options_.Text(s);
     result.work = GdnStateFlops(s);
     result.roof = perf::Roof::kFma;
     job.outputs = Tensors{{"h", Shaped(DType::kBF16, {s.B, GdnChunks(s.T), s.H, s.V, s.K})},
@@ -93,7 +90,8 @@ class GdnStateCommand final : public ShapedCommand<GdnStateShape> {
     };
   }
 
-  GdnShapeOptions options_{};
+  ShapeOptions<GdnStateShape> options_ = GdnShapeOptions<GdnStateShape>(
+      "Key dimension (at most 16384)", "Value dimension (at most 16384)");
 };
 
 }  // namespace

@@ -25,9 +25,7 @@ class GdnWuCommand final : public ShapedCommand<GdnWuShape> {
   // gdn-chunk's row times the whole path; perf/ times each stage.
   std::vector<std::string> BenchVariants() const override { return {}; }
 
-  void AddOptions(CLI::App& command) override {
-    options_ = AddGdnShapeOptions(command, params_, "Key dimension", "Value dimension");
-  }
+  void AddOptions(CLI::App& command) override { options_.Add(command, params_); }
 
  private:
   // Drawn in this order: k, v, β, G, then A_inv.
@@ -61,12 +59,12 @@ class GdnWuCommand final : public ShapedCommand<GdnWuShape> {
                    {"A_inv", dims.Bind("A_inv", DType::kF32, {"B", "T", "H", "BT"})}};
     if (dims.Has("w")) dims.BindShape("w", {"B", "T", "H", "K"});
     if (dims.Has("u")) dims.BindShape("u", {"B", "T", "H", "V"});
-    TakeGdnShape(dims, options_, params_, s);
+    options_.Take(dims, params_, s);
     return inputs;
   }
 
   void Declare(const GdnWuShape& s, Job& job, RunResult& result) const override {
-    result.shape = GdnShapeText(s);
+    result.shape = options_.Text(s);
     result.work = GdnWuFlops(s);
     result.roof = perf::Roof::kFma;
     job.outputs = Tensors{{"w", Shaped(DType::kBF16, {s.B, s.T, s.H, s.K})},
@@ -77,7 +75,8 @@ class GdnWuCommand final : public ShapedCommand<GdnWuShape> {
     };
   }
 
-  GdnShapeOptions options_{};
+  ShapeOptions<GdnWuShape> options_ =
+      GdnShapeOptions<GdnWuShape>("Key dimension", "Value dimension");
 };
 
 }  // namespace

@@ -2,19 +2,14 @@
 // of Gated DeltaNet. Inputs k bf16 [B, T, Hg, K], beta and g f32 [B, T, H]; output A f32
 // [B, T, H, 64].
 #include <CLI/CLI.hpp>
-#include <array>
 
 #include "kernel_command.h"
+#include "kernels/gdn_chunk/gdn_commands.h"
 #include "tgk/convert.h"
 #include "tgk/kernels/kkt.h"
 
 namespace tgk::tool {
 namespace {
-
-std::string ShapeText(const KktShape& s) {
-  return "B=" + std::to_string(s.B) + " T=" + std::to_string(s.T) + " H=" + std::to_string(s.H) +
-         " Hg=" + std::to_string(s.Hg) + " K=" + std::to_string(s.K);
-}
 
 class KktCommand final : public ShapedCommand<KktShape> {
  public:
@@ -25,17 +20,7 @@ class KktCommand final : public ShapedCommand<KktShape> {
            "beta, g f32 [B,T,H] -> A f32 [B,T,H,64])";
   }
 
-  void AddOptions(CLI::App& command) override {
-    options_ = {
-        command.add_option("--B", params_.B, "Batch size")->capture_default_str(),
-        command.add_option("--T", params_.T, "Time steps")->capture_default_str(),
-        command.add_option("--H", params_.H, "Value heads (a multiple of Hg)")
-            ->capture_default_str(),
-        command.add_option("--Hg", params_.Hg, "Key heads")->capture_default_str(),
-        command.add_option("--K", params_.K, "Key dimension (a multiple of 64, at most 512)")
-            ->capture_default_str(),
-    };
-  }
+  void AddOptions(CLI::App& command) override { options_.Add(command, params_); }
 
  private:
   // The distributions of the upstream fixture (spec section 9), drawn in its order: k, β, then
@@ -73,16 +58,12 @@ class KktCommand final : public ShapedCommand<KktShape> {
                    {"beta", dims.Bind("beta", DType::kF32, {"B", "T", "H"})},
                    {"g", dims.Bind("g", DType::kF32, {"B", "T", "H"})}};
     if (dims.Has("A")) dims.BindShape("A", {"B", "T", "H", "BT"});
-    s.B = dims.Take("B", options_[0], params_.B);
-    s.T = dims.Take("T", options_[1], params_.T);
-    s.H = dims.Take("H", options_[2], params_.H);
-    s.Hg = dims.Take("Hg", options_[3], params_.Hg);
-    s.K = dims.Take("K", options_[4], params_.K);
+    options_.Take(dims, params_, s);
     return inputs;
   }
 
   void Declare(const KktShape& s, Job& job, RunResult& result) const override {
-    result.shape = ShapeText(s);
+    result.shape = options_.Text(s);
     result.work = KktFlops(s);
     result.roof = perf::Roof::kFma;
     job.outputs = Tensors{{"A", Shaped(DType::kF32, {s.B, s.T, s.H, kKktChunk})}};
@@ -91,7 +72,13 @@ class KktCommand final : public ShapedCommand<KktShape> {
     };
   }
 
-  std::array<const CLI::Option*, 5> options_{};  // B, T, H, Hg, K
+  ShapeOptions<KktShape> options_{{
+      {"B", &KktShape::B, "Batch size"},
+      {"T", &KktShape::T, "Time steps"},
+      {"H", &KktShape::H, "Value heads (a multiple of Hg)"},
+      {"Hg", &KktShape::Hg, "Key heads"},
+      {"K", &KktShape::K, "Key dimension (a multiple of 64, at most 512)"},
+  }};
 };
 
 }  // namespace
