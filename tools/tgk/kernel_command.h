@@ -1,7 +1,8 @@
-// How a kernel plugs into `tgk run NAME` and `tgk bench`: implement KernelCommand in its
-// family's folder (src/kernels/FAMILY/FAMILY_command.cc) and name the file and its factory in
-// the family's sources.cmake (TGK_FAMILY_COMMANDS, TGK_FAMILY_COMMAND_FACTORIES). The helpers below
-// (timing against the scalar oracle, random numbers, the shape checks of input files, output files,
+// How a kernel plugs into `tgk run NAME` and `tgk bench`: implement KernelCommand (through
+// ShapedCommand when its Run is the usual one) in its family's folder
+// (src/kernels/FAMILY/FAMILY_command.cc) and name the file and its factory in the family's
+// sources.cmake (TGK_FAMILY_COMMANDS, TGK_FAMILY_COMMAND_FACTORIES). The helpers below (timing
+// against the scalar oracle, random numbers, the shape checks of input files, output files,
 // formatting) are shared by every kernel.
 #pragma once
 
