@@ -1,7 +1,8 @@
-// How a kernel plugs into `tgk run NAME` and `tgk bench`: implement KernelCommand in its
-// family's folder (src/kernels/FAMILY/FAMILY_command.cc) and name the file and its factory in
-// the family's sources.cmake (TGK_FAMILY_COMMANDS, TGK_FAMILY_COMMAND_FACTORIES). The helpers below
-// (timing against the scalar oracle, random numbers, the shape checks of input files, output files,
+// How a kernel plugs into `tgk run NAME` and `tgk bench`: implement KernelCommand (through
+// ShapedCommand when its Run is the usual one) in its family's folder
+// (src/kernels/FAMILY/FAMILY_command.cc) and name the file and its factory in the family's
+// sources.cmake (TGK_FAMILY_COMMANDS, TGK_FAMILY_COMMAND_FACTORIES). The helpers below (timing
+// against the scalar oracle, random numbers, the shape checks of input files, output files,
 // formatting) are shared by every kernel.
 #pragma once
 
@@ -199,6 +200,42 @@ class FileShape {
   const TensorFile& file_;
   const RunOptions& options_;
   std::map<std::string, Value> symbols_;
+};
+
+// A command whose Run is the usual one, over one struct of parameters (the kernel's shape, and
+// any parameter no tensor holds): the subclass binds its options to params_ and says only what
+// differs, its inputs, outputs, report and kernel call.
+template <class Params>
+class ShapedCommand : public KernelCommand {
+ public:
+  RunResult Run(const RunOptions& options) final {
+    RunResult result;
+    Params p = params_;
+    const std::optional<TensorFile> file = OpenInput(*this, options, result);
+    Job job;
+    if (!file) {
+      RandomInputs(job, p, options.seed);
+    } else {
+      FileShape dims(*file, options);
+      job.inputs = FileInputs(dims, p);
+    }
+    Declare(p, job, result);
+    Measure(options, file, job, result);
+    return result;
+  }
+
+ protected:
+  explicit ShapedCommand(const Params& defaults) : params_(defaults) {}
+  // Declares the inputs at `p`, and job.draw drawing them from `seed`.
+  virtual void RandomInputs(Job& job, const Params& p, uint64_t seed) const = 0;
+  // The file's inputs; `p` takes their dims (FileShape::Take). An output the file holds must be
+  // shaped like the kernel's (FileShape::BindShape), since it will be compared with it.
+  virtual Tensors FileInputs(FileShape& dims, Params& p) const = 0;
+  // result's shape text, work, roof, params and notes; job's outputs, scratch and record, which
+  // keeps copies of what it reads of `p`.
+  virtual void Declare(const Params& p, Job& job, RunResult& result) const = 0;
+
+  Params params_;  // the options' values (their defaults under `tgk bench`)
 };
 
 // The tensor name a file holds for the kernel's `name` (options.map).

@@ -9,7 +9,6 @@
 // no tensor holds, are stored in the --out file and replayed by --in.
 #include <CLI/CLI.hpp>
 #include <cmath>
-#include <optional>
 
 #include "kernel_command.h"
 #include "kernels/gdn_chunk/gdn_commands.h"
@@ -19,30 +18,9 @@
 namespace tgk::tool {
 namespace {
 
-void RandomInputs(Job& job, const GdnChunkShape& s, uint64_t seed) {
-  job.inputs = Tensors{{"q", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
-                       {"k", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
-                       {"v", Shaped(DType::kBF16, {s.B, s.T, s.H, s.V})},
-                       {"g", Shaped(DType::kF32, {s.B, s.T, s.H})},
-                       {"beta", Shaped(DType::kF32, {s.B, s.T, s.H})},
-                       {"h0", Shaped(DType::kF32, {s.B, s.H, s.V, s.K})}};
-  job.draw = [seed](Tensors& inputs) {
-    Random random(seed);
-    DrawUnitRows(random, inputs.at("q"));
-    DrawUnitRows(random, inputs.at("k"));
-    Tensor& v = inputs.at("v");
-    for (uint64_t i = 0; i < v.count(); ++i) v.as<bf16>()[i] = BF16FromF32(random.Normal() * 0.5f);
-    Tensor& g = inputs.at("g");
-    for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = -0.1f * random.Uniform();
-    Tensor& beta = inputs.at("beta");
-    DrawBeta(random, beta.as<float>(), beta.count());
-    Tensor& h0 = inputs.at("h0");
-    for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = 0.1f * random.Normal();
-  };
-}
-
-class GdnChunkCommand final : public KernelCommand {
+class GdnChunkCommand final : public ShapedCommand<GdnChunkShape> {
  public:
+  GdnChunkCommand() : ShapedCommand({.B = 1, .T = 4096, .Hg = 16, .H = 32, .K = 128, .V = 128}) {}
   std::string name() const override { return "gdn-chunk"; }
   std::string description() const override {
     return "chunked Gated DeltaNet forward (q, k bf16 [B,T,Hg,K], v bf16 [B,T,H,V], g, beta f32 "
@@ -50,50 +28,37 @@ class GdnChunkCommand final : public KernelCommand {
   }
 
   void AddOptions(CLI::App& command) override {
-    options_ = AddGdnShapeOptions(command, shape_, "Key dimension (a multiple of 64, at most 512)",
-                                  "Value dimension (at most 16384)");
+    options_.Add(command, params_);
     scale_option_ = command.add_option("--scale", scale_, "Output scale (default: 1/sqrt(K))");
     command.add_flag("--use_qk_l2norm", use_qk_l2norm_, "L2-normalise q and k first (stage 1)");
   }
 
-  RunResult Run(const RunOptions& options) override {
-    RunResult result;
-    GdnChunkShape shape = shape_;
-    const std::optional<TensorFile> file = OpenInput(*this, options, result);
-    Job job;
-    if (!file) {
-      RandomInputs(job, shape, options.seed);
-    } else {
-      job.inputs = FileInputs(*file, options, shape);
-    }
-    const float scale = scale_option_->count() > 0 ? scale_ : DefaultScale(shape.K);
-    result.shape = GdnShapeText(shape);
-    result.work = GdnChunkFlops(shape);
-    result.roof = perf::Roof::kFma;
-    if (scale_option_->count() > 0) result.notes.emplace_back("scale", std::to_string(scale));
-    result.params = {{"scale", FloatText(scale)},
-                     {"use_qk_l2norm", use_qk_l2norm_ ? "true" : "false"}};
-
-    job.outputs =
-        Tensors{{"o", Shaped(DType::kBF16, {shape.B, shape.T, shape.H, shape.V})},
-                {"final_state", Shaped(DType::kF32, {shape.B, shape.H, shape.V, shape.K})}};
-    job.scratch =
-        Tensors{{"scratch", Shaped(DType::kU8, {GdnChunkScratch(shape, use_qk_l2norm_).bytes})}};
-    job.record = [&](Queue& queue, const Views& v) {
-      GatedDeltaRuleChunkForward(queue, shape, v.at("q"), v.at("k"), v.at("v"), v.at("g"),
-                                 v.at("beta"), scale, v.at("h0"), v.at("o"), v.at("final_state"),
-                                 v.at("scratch"), use_qk_l2norm_);
+ private:
+  void RandomInputs(Job& job, const GdnChunkShape& s, uint64_t seed) const override {
+    job.inputs = Tensors{{"q", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
+                         {"k", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
+                         {"v", Shaped(DType::kBF16, {s.B, s.T, s.H, s.V})},
+                         {"g", Shaped(DType::kF32, {s.B, s.T, s.H})},
+                         {"beta", Shaped(DType::kF32, {s.B, s.T, s.H})},
+                         {"h0", Shaped(DType::kF32, {s.B, s.H, s.V, s.K})}};
+    job.draw = [seed](Tensors& inputs) {
+      Random random(seed);
+      DrawUnitRows(random, inputs.at("q"));
+      DrawUnitRows(random, inputs.at("k"));
+      Tensor& v = inputs.at("v");
+      for (uint64_t i = 0; i < v.count(); ++i) {
+        v.as<bf16>()[i] = BF16FromF32(random.Normal() * 0.5f);
+      }
+      Tensor& g = inputs.at("g");
+      for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = -0.1f * random.Uniform();
+      Tensor& beta = inputs.at("beta");
+      DrawBeta(random, beta.as<float>(), beta.count());
+      Tensor& h0 = inputs.at("h0");
+      for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = 0.1f * random.Normal();
     };
-    Measure(options, file, job, result);
-    return result;
   }
 
- private:
-  // The file's q, k, v, g, beta and h0; `shape` takes their dims. An o or final_state in the
-  // file must be shaped like the output, since it will be compared with it.
-  Tensors FileInputs(const TensorFile& file, const RunOptions& options,
-                     GdnChunkShape& shape) const {
-    FileShape dims(file, options);
+  Tensors FileInputs(FileShape& dims, GdnChunkShape& s) const override {
     Tensors inputs{{"q", dims.Bind("q", DType::kBF16, {"B", "T", "Hg", "K"})},
                    {"k", dims.Bind("k", DType::kBF16, {"B", "T", "Hg", "K"})},
                    {"v", dims.Bind("v", DType::kBF16, {"B", "T", "H", "V"})},
@@ -102,14 +67,32 @@ class GdnChunkCommand final : public KernelCommand {
                    {"h0", dims.Bind("h0", DType::kF32, {"B", "H", "V", "K"})}};
     if (dims.Has("o")) dims.BindShape("o", {"B", "T", "H", "V"});
     if (dims.Has("final_state")) dims.BindShape("final_state", {"B", "H", "V", "K"});
-    TakeGdnShape(dims, options_, shape_, shape);
+    options_.Take(dims, params_, s);
     return inputs;
   }
 
-  GdnChunkShape shape_{.B = 1, .T = 4096, .Hg = 16, .H = 32, .K = 128, .V = 128};
+  void Declare(const GdnChunkShape& s, Job& job, RunResult& result) const override {
+    const float scale = scale_option_->count() > 0 ? scale_ : DefaultScale(s.K);
+    const bool l2norm = use_qk_l2norm_;
+    result.shape = options_.Text(s);
+    result.work = GdnChunkFlops(s);
+    result.roof = perf::Roof::kFma;
+    if (scale_option_->count() > 0) result.notes.emplace_back("scale", std::to_string(scale));
+    result.params = {{"scale", FloatText(scale)}, {"use_qk_l2norm", l2norm ? "true" : "false"}};
+    job.outputs = Tensors{{"o", Shaped(DType::kBF16, {s.B, s.T, s.H, s.V})},
+                          {"final_state", Shaped(DType::kF32, {s.B, s.H, s.V, s.K})}};
+    job.scratch = Tensors{{"scratch", Shaped(DType::kU8, {GdnChunkScratch(s, l2norm).bytes})}};
+    job.record = [s, scale, l2norm](Queue& queue, const Views& v) {
+      GatedDeltaRuleChunkForward(queue, s, v.at("q"), v.at("k"), v.at("v"), v.at("g"), v.at("beta"),
+                                 scale, v.at("h0"), v.at("o"), v.at("final_state"), v.at("scratch"),
+                                 l2norm);
+    };
+  }
+
   float scale_ = 0.0f;
   bool use_qk_l2norm_ = false;
-  GdnShapeOptions options_{};
+  ShapeOptions<GdnChunkShape> options_ = GdnShapeOptions<GdnChunkShape>(
+      "Key dimension (a multiple of 64, at most 512)", "Value dimension (at most 16384)");
   const CLI::Option* scale_option_ = nullptr;
 };
 

@@ -1,15 +1,16 @@
-// What the tool commands of the chunked gated delta net (`tgk run gdn-chunk`, `gdn-solve`,
-// `gdn-wu`, `gdn-state`, `gdn-output`) share: the options and text of their shape, and their
-// random inputs in the layer's regime, gdn-chunk's (the spec's section 11): unit q and k rows,
-// g ~ −0.1·U[0, 1) (natural log-decay), β ~ U[0.1, 1), v ~ N(0, 0.25), h0 ~ N(0, 0.01); a
-// stage's intermediate inputs are what the stages before it make of those.
+// What the tool commands of the gated delta net share: the options and text of their shape
+// (every gdn-* command and kkt), and the random inputs of the chunked path's (`tgk run
+// gdn-chunk`, `gdn-solve`, `gdn-wu`, `gdn-state`, `gdn-output`) in the layer's regime,
+// gdn-chunk's (the spec's section 11): unit q and k rows, g ~ −0.1·U[0, 1) (natural
+// log-decay), β ~ U[0.1, 1), v ~ N(0, 0.25), h0 ~ N(0, 0.01); a stage's intermediate inputs
+// are what the stages before it make of those.
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <array>
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernel_command.h"
@@ -22,37 +23,62 @@ inline constexpr uint32_t kGdnChunk = 64;  // the chunk size of every stage
 // NT, the chunks of T rows (the last may be partial).
 inline uint64_t GdnChunks(uint32_t T) { return (uint64_t{T} + kGdnChunk - 1) / kGdnChunk; }
 
-// The options of a shape {B, T, Hg, H, K, V} (GdnChunkShape, GdnWuShape, ...), named after the
-// spec's symbols, in that order.
-using GdnShapeOptions = std::array<const CLI::Option*, 6>;
+// A shape's dims as options named after the spec's symbols (--B, --T, ...): the options, the
+// values an input file gives the dims, and their text ("B=1 T=4096 H=32"), each in the order
+// of `dims`.
 template <class Shape>
-GdnShapeOptions AddGdnShapeOptions(CLI::App& command, Shape& s, const char* k_help,
-                                   const char* v_help) {
-  const auto add = [&](const char* name, uint32_t& value, const char* help) {
-    return command.add_option(name, value, help)->capture_default_str();
+class ShapeOptions {
+ public:
+  struct Dim {
+    const char* symbol;
+    uint32_t Shape::*value;
+    const char* help;
   };
-  return {add("--B", s.B, "Batch size"),  add("--T", s.T, "Time steps"),
-          add("--Hg", s.Hg, "Key heads"), add("--H", s.H, "Value heads (a multiple of Hg)"),
-          add("--K", s.K, k_help),        add("--V", s.V, v_help)};
+  explicit ShapeOptions(std::vector<Dim> dims) : dims_(std::move(dims)) {}
+
+  // Binds each dim of `s` to its option, showing its default.
+  void Add(CLI::App& command, Shape& s) {
+    for (const Dim& d : dims_) {
+      options_.push_back(command.add_option(std::string("--") + d.symbol, s.*d.value, d.help)
+                             ->capture_default_str());
+    }
+  }
+  // The dims an input file's tensors have bound; an option given must agree (FileShape::Take).
+  void Take(const FileShape& file, const Shape& defaults, Shape& s) const {
+    for (size_t i = 0; i < dims_.size(); ++i) {
+      s.*dims_[i].value = file.Take(dims_[i].symbol, options_[i], defaults.*dims_[i].value);
+    }
+  }
+  std::string Text(const Shape& s) const {
+    std::string text;
+    for (const Dim& d : dims_) {
+      text += (text.empty() ? "" : " ") + std::string(d.symbol) + "=" + std::to_string(s.*d.value);
+    }
+    return text;
+  }
+
+ private:
+  std::vector<Dim> dims_;
+  std::vector<const CLI::Option*> options_;  // once Add has run
+};
+
+// The dims {B, T, Hg, H, K, V} of a chunk stage's shape (GdnChunkShape, GdnWuShape, ...).
+template <class Shape>
+ShapeOptions<Shape> GdnShapeOptions(const char* k_help, const char* v_help) {
+  return ShapeOptions<Shape>({{"B", &Shape::B, "Batch size"},
+                              {"T", &Shape::T, "Time steps"},
+                              {"Hg", &Shape::Hg, "Key heads"},
+                              {"H", &Shape::H, "Value heads (a multiple of Hg)"},
+                              {"K", &Shape::K, k_help},
+                              {"V", &Shape::V, v_help}});
 }
 
-// "B=1 T=4096 Hg=16 H=32 K=128 V=128".
+// The dims {B, T, H} of the gate's shape (GdnCumsumShape, GdnSolveShape).
 template <class Shape>
-std::string GdnShapeText(const Shape& s) {
-  return "B=" + std::to_string(s.B) + " T=" + std::to_string(s.T) + " Hg=" + std::to_string(s.Hg) +
-         " H=" + std::to_string(s.H) + " K=" + std::to_string(s.K) + " V=" + std::to_string(s.V);
-}
-
-// The shape an input file's tensors have bound; an option given must agree (FileShape::Take).
-template <class Shape>
-void TakeGdnShape(const FileShape& dims, const GdnShapeOptions& options, const Shape& defaults,
-                  Shape& s) {
-  s.B = dims.Take("B", options[0], defaults.B);
-  s.T = dims.Take("T", options[1], defaults.T);
-  s.Hg = dims.Take("Hg", options[2], defaults.Hg);
-  s.H = dims.Take("H", options[3], defaults.H);
-  s.K = dims.Take("K", options[4], defaults.K);
-  s.V = dims.Take("V", options[5], defaults.V);
+ShapeOptions<Shape> GdnGateOptions() {
+  return ShapeOptions<Shape>({{"B", &Shape::B, "Batch size"},
+                              {"T", &Shape::T, "Time steps"},
+                              {"H", &Shape::H, "Value heads"}});
 }
 
 // Every row (the last dim) of bf16 `t`: N(0, 1) values scaled to unit L2 norm.

@@ -5,7 +5,6 @@
 // are in the layer's regime (gdn_commands.h): v_new like v, h like h0.
 #include <CLI/CLI.hpp>
 #include <cmath>
-#include <optional>
 #include <utility>
 #include <vector>
 
@@ -16,29 +15,9 @@
 namespace tgk::tool {
 namespace {
 
-// Drawn in this order: q, k, v_new, h, then G.
-void RandomInputs(Job& job, const GdnOutputShape& s, uint64_t seed) {
-  job.inputs = Tensors{{"q", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
-                       {"k", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
-                       {"v_new", Shaped(DType::kBF16, {s.B, s.T, s.H, s.V})},
-                       {"h", Shaped(DType::kBF16, {s.B, GdnChunks(s.T), s.H, s.V, s.K})},
-                       {"g_cumsum", Shaped(DType::kF32, {s.B, s.T, s.H})}};
-  job.draw = [seed](Tensors& inputs) {
-    Random random(seed);
-    DrawUnitRows(random, inputs.at("q"));
-    DrawUnitRows(random, inputs.at("k"));
-    for (const auto& [name, sigma] : {std::pair{"v_new", 0.5f}, std::pair{"h", 0.1f}}) {
-      Tensor& t = inputs.at(name);
-      for (uint64_t i = 0; i < t.count(); ++i) {
-        t.as<bf16>()[i] = BF16FromF32(random.Normal() * sigma);
-      }
-    }
-    DrawGateCumsum(random, inputs.at("g_cumsum"));
-  };
-}
-
-class GdnOutputCommand final : public KernelCommand {
+class GdnOutputCommand final : public ShapedCommand<GdnOutputShape> {
  public:
+  GdnOutputCommand() : ShapedCommand({.B = 1, .T = 4096, .Hg = 16, .H = 32, .K = 128, .V = 128}) {}
   std::string name() const override { return "gdn-output"; }
   std::string description() const override {
     return "gated_delta_net_chunk_o_bf16: the output of each chunk, Gated DeltaNet stage 7 (q, k "
@@ -49,56 +28,61 @@ class GdnOutputCommand final : public KernelCommand {
   std::vector<std::string> BenchVariants() const override { return {}; }
 
   void AddOptions(CLI::App& command) override {
-    options_ = AddGdnShapeOptions(command, shape_, "Key dimension (at most 16384)",
-                                  "Value dimension (at most 16384)");
+    options_.Add(command, params_);
     scale_option_ = command.add_option("--scale", scale_, "Output scale (default: 1/sqrt(K))");
   }
 
-  RunResult Run(const RunOptions& options) override {
-    RunResult result;
-    GdnOutputShape shape = shape_;
-    const std::optional<TensorFile> file = OpenInput(*this, options, result);
-    Job job;
-    if (!file) {
-      RandomInputs(job, shape, options.seed);
-    } else {
-      job.inputs = FileInputs(*file, options, shape);
-    }
-    const float scale = scale_option_->count() > 0 ? scale_ : DefaultScale(shape.K);
-    result.shape = GdnShapeText(shape);
-    result.work = GdnOutputFlops(shape);
-    result.roof = perf::Roof::kFma;
-    result.params = {{"scale", FloatText(scale)}};
-
-    job.outputs = Tensors{{"o", Shaped(DType::kBF16, {shape.B, shape.T, shape.H, shape.V})}};
-    job.record = [&](Queue& queue, const Views& v) {
-      GatedDeltaNetChunkOutput(queue, shape, v.at("q"), v.at("k"), v.at("v_new"), v.at("h"),
-                               v.at("g_cumsum"), scale, v.at("o"));
+ private:
+  // Drawn in this order: q, k, v_new, h, then G.
+  void RandomInputs(Job& job, const GdnOutputShape& s, uint64_t seed) const override {
+    job.inputs = Tensors{{"q", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
+                         {"k", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
+                         {"v_new", Shaped(DType::kBF16, {s.B, s.T, s.H, s.V})},
+                         {"h", Shaped(DType::kBF16, {s.B, GdnChunks(s.T), s.H, s.V, s.K})},
+                         {"g_cumsum", Shaped(DType::kF32, {s.B, s.T, s.H})}};
+    job.draw = [seed](Tensors& inputs) {
+      Random random(seed);
+      DrawUnitRows(random, inputs.at("q"));
+      DrawUnitRows(random, inputs.at("k"));
+      for (const auto& [name, sigma] : {std::pair{"v_new", 0.5f}, std::pair{"h", 0.1f}}) {
+        Tensor& t = inputs.at(name);
+        for (uint64_t i = 0; i < t.count(); ++i) {
+          t.as<bf16>()[i] = BF16FromF32(random.Normal() * sigma);
+        }
+      }
+      DrawGateCumsum(random, inputs.at("g_cumsum"));
     };
-    Measure(options, file, job, result);
-    return result;
   }
 
- private:
-  // The file's inputs; `shape` takes their dims, and h must hold NT = ceil(T / 64) chunks. An
-  // o in the file must be shaped like the output, since it will be compared with it.
-  Tensors FileInputs(const TensorFile& file, const RunOptions& options,
-                     GdnOutputShape& shape) const {
-    FileShape dims(file, options);
+  // h must hold NT = ceil(T / 64) chunks.
+  Tensors FileInputs(FileShape& dims, GdnOutputShape& s) const override {
     Tensors inputs{{"q", dims.Bind("q", DType::kBF16, {"B", "T", "Hg", "K"})},
                    {"k", dims.Bind("k", DType::kBF16, {"B", "T", "Hg", "K"})},
                    {"v_new", dims.Bind("v_new", DType::kBF16, {"B", "T", "H", "V"})},
                    {"g_cumsum", dims.Bind("g_cumsum", DType::kF32, {"B", "T", "H"})}};
-    TakeGdnShape(dims, options_, shape_, shape);
-    dims.Set("NT", GdnChunks(shape.T), "ceil(T / 64)");
+    options_.Take(dims, params_, s);
+    dims.Set("NT", GdnChunks(s.T), "ceil(T / 64)");
     inputs.emplace("h", dims.Bind("h", DType::kBF16, {"B", "NT", "H", "V", "K"}));
     if (dims.Has("o")) dims.BindShape("o", {"B", "T", "H", "V"});
     return inputs;
   }
 
-  GdnOutputShape shape_{.B = 1, .T = 4096, .Hg = 16, .H = 32, .K = 128, .V = 128};
+  void Declare(const GdnOutputShape& s, Job& job, RunResult& result) const override {
+    const float scale = scale_option_->count() > 0 ? scale_ : DefaultScale(s.K);
+    result.shape = options_.Text(s);
+    result.work = GdnOutputFlops(s);
+    result.roof = perf::Roof::kFma;
+    result.params = {{"scale", FloatText(scale)}};
+    job.outputs = Tensors{{"o", Shaped(DType::kBF16, {s.B, s.T, s.H, s.V})}};
+    job.record = [s, scale](Queue& queue, const Views& v) {
+      GatedDeltaNetChunkOutput(queue, s, v.at("q"), v.at("k"), v.at("v_new"), v.at("h"),
+                               v.at("g_cumsum"), scale, v.at("o"));
+    };
+  }
+
   float scale_ = 0.0f;
-  GdnShapeOptions options_{};
+  ShapeOptions<GdnOutputShape> options_ = GdnShapeOptions<GdnOutputShape>(
+      "Key dimension (at most 16384)", "Value dimension (at most 16384)");
   const CLI::Option* scale_option_ = nullptr;
 };
 

@@ -7,12 +7,11 @@
 // decode kernel's reductions; both are stored in the --out file and replayed by --in. The work
 // reported is the state read and written once, against STREAM copy.
 #include <CLI/CLI.hpp>
-#include <array>
 #include <cmath>
 #include <cstdio>
-#include <optional>
 
 #include "kernel_command.h"
+#include "kernels/gdn_chunk/gdn_commands.h"
 #include "tgk/kernels/gdn_recurrent.h"
 
 namespace tgk::tool {
@@ -24,57 +23,9 @@ struct Params {
   bool decode = false;
 };
 
-std::string ShapeText(const Params& p) {
-  const GdnRecurrentShape& s = p.shape;
-  std::string text = "Sn=" + std::to_string(s.Sn) + " T=" + std::to_string(s.T) +
-                     " Hk=" + std::to_string(s.Hk) + " Hv=" + std::to_string(s.Hv) +
-                     " Dk=" + std::to_string(s.Dk) + " Dv=" + std::to_string(s.Dv);
-  if (p.scale != 1.0f) {
-    char scale[32];
-    std::snprintf(scale, sizeof scale, " scale=%g", p.scale);
-    text += scale;
-  }
-  return text + (p.decode ? " decode" : "");
-}
-
-// mlx-native's test distributions: unit-norm q (times Dk^-1/2) and k, v ~ N(0, 1),
-// g ~ U[0.05, 0.5), β ~ U[0, 1), h0 ~ N(0, 0.25); drawn in that order.
-void RandomInputs(Job& job, const GdnRecurrentShape& s, uint64_t seed) {
-  job.inputs = Tensors{{"q", Shaped(DType::kF32, {s.Sn, s.T, s.Hk, s.Dk})},
-                       {"k", Shaped(DType::kF32, {s.Sn, s.T, s.Hk, s.Dk})},
-                       {"v", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
-                       {"g", Shaped(DType::kF32, {s.Sn, s.T, s.Hv})},
-                       {"beta", Shaped(DType::kF32, {s.Sn, s.T, s.Hv})},
-                       {"h0", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
-  job.draw = [s, seed](Tensors& inputs) {
-    Random random(seed);
-    const auto unit_rows = [&](Tensor& x, float row_scale) {
-      float* data = x.as<float>();
-      for (uint64_t r = 0; r < x.count(); r += s.Dk) {
-        double norm = 0.0;
-        for (uint32_t c = 0; c < s.Dk; ++c) {
-          data[r + c] = random.Normal();
-          norm += double(data[r + c]) * data[r + c];
-        }
-        for (uint32_t c = 0; c < s.Dk; ++c)
-          data[r + c] = float(data[r + c] / std::sqrt(norm) * row_scale);
-      }
-    };
-    unit_rows(inputs.at("q"), 1.0f / std::sqrt(float(s.Dk)));
-    unit_rows(inputs.at("k"), 1.0f);
-    Tensor& v = inputs.at("v");
-    for (uint64_t i = 0; i < v.count(); ++i) v.as<float>()[i] = random.Normal();
-    Tensor& g = inputs.at("g");
-    for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = random.Uniform() * 0.45f + 0.05f;
-    Tensor& beta = inputs.at("beta");
-    for (uint64_t i = 0; i < beta.count(); ++i) beta.as<float>()[i] = random.Uniform();
-    Tensor& h0 = inputs.at("h0");
-    for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = random.Normal() * 0.5f;
-  };
-}
-
-class GdnRecurrentCommand final : public KernelCommand {
+class GdnRecurrentCommand final : public ShapedCommand<Params> {
  public:
+  GdnRecurrentCommand() : ShapedCommand(Params{}) {}
   std::string name() const override { return "gdn-recurrent"; }
   std::string description() const override {
     return "gated delta net, recurrent path (q, k f32 [Sn,T,Hk,Dk], v [Sn,T,Hv,Dv], g beta "
@@ -83,57 +34,52 @@ class GdnRecurrentCommand final : public KernelCommand {
   std::vector<std::string> BenchVariants() const override { return {"", "--decode"}; }
 
   void AddOptions(CLI::App& command) override {
-    GdnRecurrentShape& s = params_.shape;
-    options_ = {
-        command.add_option("--Sn", s.Sn, "Sequences")->capture_default_str(),
-        command.add_option("--T", s.T, "Tokens per sequence")->capture_default_str(),
-        command.add_option("--Hk", s.Hk, "Key heads")->capture_default_str(),
-        command
-            .add_option("--Hv", s.Hv,
-                        "Value heads (a multiple of Hk; head h reads key head h % Hk)")
-            ->capture_default_str(),
-        command.add_option("--Dk", s.Dk, "Key dimension (state columns)")->capture_default_str(),
-        command.add_option("--Dv", s.Dv, "Value dimension (state rows)")->capture_default_str(),
-    };
+    options_.Add(command, params_.shape);
     command.add_option("--scale", params_.scale, "Multiplies q in the kernel (1: q pre-scaled)")
         ->capture_default_str();
     command.add_flag("--decode", params_.decode,
                      "The decode kernel's reductions (32 lane sums, halving tree; Dk % 32 == 0)");
   }
 
-  RunResult Run(const RunOptions& options) override {
-    RunResult result;
-    Params p = params_;
-    const std::optional<TensorFile> file = OpenInput(*this, options, result);
-    Job job;
-    if (!file) {
-      RandomInputs(job, p.shape, options.seed);
-    } else {
-      job.inputs = FileInputs(*file, options, p.shape);
-    }
+ private:
+  // mlx-native's test distributions: unit-norm q (times Dk^-1/2) and k, v ~ N(0, 1),
+  // g ~ U[0.05, 0.5), β ~ U[0, 1), h0 ~ N(0, 0.25); drawn in that order.
+  void RandomInputs(Job& job, const Params& p, uint64_t seed) const override {
     const GdnRecurrentShape& s = p.shape;
-    result.shape = ShapeText(p);
-    result.work = GdnRecurrentStateBytes(s);
-    result.roof = perf::Roof::kCopy;
-    result.params = {{"scale", FloatText(p.scale)}, {"decode", p.decode ? "true" : "false"}};
-
-    job.outputs = Tensors{{"o", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
-                          {"final_state", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
-    job.record = [&](Queue& queue, const Views& v) {
-      GatedDeltaRuleRecurrent(queue, s, v.at("q"), v.at("k"), v.at("v"), v.at("g"), v.at("beta"),
-                              p.scale, v.at("h0"), v.at("o"), v.at("final_state"),
-                              p.decode ? GdnRecurrentKernel::kDecode : GdnRecurrentKernel::kSerial);
+    job.inputs = Tensors{{"q", Shaped(DType::kF32, {s.Sn, s.T, s.Hk, s.Dk})},
+                         {"k", Shaped(DType::kF32, {s.Sn, s.T, s.Hk, s.Dk})},
+                         {"v", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
+                         {"g", Shaped(DType::kF32, {s.Sn, s.T, s.Hv})},
+                         {"beta", Shaped(DType::kF32, {s.Sn, s.T, s.Hv})},
+                         {"h0", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
+    job.draw = [s, seed](Tensors& inputs) {
+      Random random(seed);
+      const auto unit_rows = [&](Tensor& x, float row_scale) {
+        float* data = x.as<float>();
+        for (uint64_t r = 0; r < x.count(); r += s.Dk) {
+          double norm = 0.0;
+          for (uint32_t c = 0; c < s.Dk; ++c) {
+            data[r + c] = random.Normal();
+            norm += double(data[r + c]) * data[r + c];
+          }
+          for (uint32_t c = 0; c < s.Dk; ++c)
+            data[r + c] = float(data[r + c] / std::sqrt(norm) * row_scale);
+        }
+      };
+      unit_rows(inputs.at("q"), 1.0f / std::sqrt(float(s.Dk)));
+      unit_rows(inputs.at("k"), 1.0f);
+      Tensor& v = inputs.at("v");
+      for (uint64_t i = 0; i < v.count(); ++i) v.as<float>()[i] = random.Normal();
+      Tensor& g = inputs.at("g");
+      for (uint64_t i = 0; i < g.count(); ++i) g.as<float>()[i] = random.Uniform() * 0.45f + 0.05f;
+      Tensor& beta = inputs.at("beta");
+      for (uint64_t i = 0; i < beta.count(); ++i) beta.as<float>()[i] = random.Uniform();
+      Tensor& h0 = inputs.at("h0");
+      for (uint64_t i = 0; i < h0.count(); ++i) h0.as<float>()[i] = random.Normal() * 0.5f;
     };
-    Measure(options, file, job, result);
-    return result;
   }
 
- private:
-  // The file's q, k, v, g, beta and h0; `shape` takes their dims. Outputs in the file must be
-  // shaped like the computed ones, since they will be compared with them.
-  Tensors FileInputs(const TensorFile& file, const RunOptions& options,
-                     GdnRecurrentShape& shape) const {
-    FileShape dims(file, options);
+  Tensors FileInputs(FileShape& dims, Params& p) const override {
     Tensors inputs{{"q", dims.Bind("q", DType::kF32, {"Sn", "T", "Hk", "Dk"})},
                    {"k", dims.Bind("k", DType::kF32, {"Sn", "T", "Hk", "Dk"})},
                    {"v", dims.Bind("v", DType::kF32, {"Sn", "T", "Hv", "Dv"})},
@@ -142,18 +88,40 @@ class GdnRecurrentCommand final : public KernelCommand {
                    {"h0", dims.Bind("h0", DType::kF32, {"Sn", "Hv", "Dv", "Dk"})}};
     if (dims.Has("o")) dims.BindShape("o", {"Sn", "T", "Hv", "Dv"});
     if (dims.Has("final_state")) dims.BindShape("final_state", {"Sn", "Hv", "Dv", "Dk"});
-    const GdnRecurrentShape& d = params_.shape;
-    shape.Sn = dims.Take("Sn", options_[0], d.Sn);
-    shape.T = dims.Take("T", options_[1], d.T);
-    shape.Hk = dims.Take("Hk", options_[2], d.Hk);
-    shape.Hv = dims.Take("Hv", options_[3], d.Hv);
-    shape.Dk = dims.Take("Dk", options_[4], d.Dk);
-    shape.Dv = dims.Take("Dv", options_[5], d.Dv);
+    options_.Take(dims, params_.shape, p.shape);
     return inputs;
   }
 
-  Params params_;
-  std::array<const CLI::Option*, 6> options_{};  // Sn, T, Hk, Hv, Dk, Dv
+  void Declare(const Params& p, Job& job, RunResult& result) const override {
+    const GdnRecurrentShape& s = p.shape;
+    result.shape = options_.Text(s);
+    if (p.scale != 1.0f) {
+      char scale[32];
+      std::snprintf(scale, sizeof scale, " scale=%g", p.scale);
+      result.shape += scale;
+    }
+    if (p.decode) result.shape += " decode";
+    result.work = GdnRecurrentStateBytes(s);
+    result.roof = perf::Roof::kCopy;
+    result.params = {{"scale", FloatText(p.scale)}, {"decode", p.decode ? "true" : "false"}};
+    job.outputs = Tensors{{"o", Shaped(DType::kF32, {s.Sn, s.T, s.Hv, s.Dv})},
+                          {"final_state", Shaped(DType::kF32, {s.Sn, s.Hv, s.Dv, s.Dk})}};
+    job.record = [p](Queue& queue, const Views& v) {
+      GatedDeltaRuleRecurrent(queue, p.shape, v.at("q"), v.at("k"), v.at("v"), v.at("g"),
+                              v.at("beta"), p.scale, v.at("h0"), v.at("o"), v.at("final_state"),
+                              p.decode ? GdnRecurrentKernel::kDecode : GdnRecurrentKernel::kSerial);
+    };
+  }
+
+  ShapeOptions<GdnRecurrentShape> options_{{
+      {"Sn", &GdnRecurrentShape::Sn, "Sequences"},
+      {"T", &GdnRecurrentShape::T, "Tokens per sequence"},
+      {"Hk", &GdnRecurrentShape::Hk, "Key heads"},
+      {"Hv", &GdnRecurrentShape::Hv,
+       "Value heads (a multiple of Hk; head h reads key head h % Hk)"},
+      {"Dk", &GdnRecurrentShape::Dk, "Key dimension (state columns)"},
+      {"Dv", &GdnRecurrentShape::Dv, "Value dimension (state rows)"},
+  }};
 };
 
 }  // namespace

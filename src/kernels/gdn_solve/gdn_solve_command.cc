@@ -3,8 +3,6 @@
 // [B, T, H, 64]; output A_inv f32 [B, T, H, 64]. Random A_strict is kkt's output in the
 // layer's regime (gdn_commands.h) for keys of K = 128.
 #include <CLI/CLI.hpp>
-#include <array>
-#include <optional>
 #include <vector>
 
 #include "kernel_command.h"
@@ -14,25 +12,9 @@
 namespace tgk::tool {
 namespace {
 
-std::string ShapeText(const GdnSolveShape& s) {
-  return "B=" + std::to_string(s.B) + " T=" + std::to_string(s.T) + " H=" + std::to_string(s.H);
-}
-
-// Drawn in this order: the gates (summed to G), β, then the blocks.
-void RandomInputs(Job& job, const GdnSolveShape& s, uint64_t seed) {
-  job.inputs = Tensors{{"A_strict", Shaped(DType::kF32, {s.B, s.T, s.H, kGdnChunk})}};
-  job.draw = [s, seed](Tensors& inputs) {
-    Random random(seed);
-    Tensor g_cumsum = Tensor::Zeros(DType::kF32, {s.B, s.T, s.H});
-    DrawGateCumsum(random, g_cumsum);
-    std::vector<float> beta(g_cumsum.count());
-    DrawBeta(random, beta.data(), beta.size());
-    DrawChunkBlocks(random, g_cumsum, beta.data(), 128, false, inputs.at("A_strict"));
-  };
-}
-
-class GdnSolveCommand final : public KernelCommand {
+class GdnSolveCommand final : public ShapedCommand<GdnSolveShape> {
  public:
+  GdnSolveCommand() : ShapedCommand({.B = 1, .T = 4096, .H = 32}) {}
   std::string name() const override { return "gdn-solve"; }
   std::string description() const override {
     return "chunk_tri_solve_invert_f32: (I + A)^-1 of each 64x64 chunk block, Gated DeltaNet "
@@ -41,45 +23,41 @@ class GdnSolveCommand final : public KernelCommand {
   // gdn-chunk's row times the whole path; perf/ times each stage.
   std::vector<std::string> BenchVariants() const override { return {}; }
 
-  void AddOptions(CLI::App& command) override {
-    options_ = {
-        command.add_option("--B", shape_.B, "Batch size")->capture_default_str(),
-        command.add_option("--T", shape_.T, "Time steps")->capture_default_str(),
-        command.add_option("--H", shape_.H, "Value heads")->capture_default_str(),
-    };
-  }
-
-  RunResult Run(const RunOptions& options) override {
-    RunResult result;
-    GdnSolveShape shape = shape_;
-    const std::optional<TensorFile> file = OpenInput(*this, options, result);
-    Job job;
-    if (!file) {
-      RandomInputs(job, shape, options.seed);
-    } else {
-      FileShape dims(*file, options);
-      dims.Set("BT", kGdnChunk, "the kernel's chunk size");
-      job.inputs = Tensors{{"A_strict", dims.Bind("A_strict", DType::kF32, {"B", "T", "H", "BT"})}};
-      if (dims.Has("A_inv")) dims.BindShape("A_inv", {"B", "T", "H", "BT"});
-      shape.B = dims.Take("B", options_[0], shape_.B);
-      shape.T = dims.Take("T", options_[1], shape_.T);
-      shape.H = dims.Take("H", options_[2], shape_.H);
-    }
-    result.shape = ShapeText(shape);
-    result.work = GdnSolveFlops(shape);
-    result.roof = perf::Roof::kFma;
-
-    job.outputs = Tensors{{"A_inv", Shaped(DType::kF32, {shape.B, shape.T, shape.H, kGdnChunk})}};
-    job.record = [&](Queue& queue, const Views& v) {
-      GatedDeltaNetSolve(queue, shape, v.at("A_strict"), v.at("A_inv"));
-    };
-    Measure(options, file, job, result);
-    return result;
-  }
+  void AddOptions(CLI::App& command) override { options_.Add(command, params_); }
 
  private:
-  GdnSolveShape shape_{.B = 1, .T = 4096, .H = 32};
-  std::array<const CLI::Option*, 3> options_{};  // B, T, H
+  // Drawn in this order: the gates (summed to G), β, then the blocks.
+  void RandomInputs(Job& job, const GdnSolveShape& s, uint64_t seed) const override {
+    job.inputs = Tensors{{"A_strict", Shaped(DType::kF32, {s.B, s.T, s.H, kGdnChunk})}};
+    job.draw = [s, seed](Tensors& inputs) {
+      Random random(seed);
+      Tensor g_cumsum = Tensor::Zeros(DType::kF32, {s.B, s.T, s.H});
+      DrawGateCumsum(random, g_cumsum);
+      std::vector<float> beta(g_cumsum.count());
+      DrawBeta(random, beta.data(), beta.size());
+      DrawChunkBlocks(random, g_cumsum, beta.data(), 128, false, inputs.at("A_strict"));
+    };
+  }
+
+  Tensors FileInputs(FileShape& dims, GdnSolveShape& s) const override {
+    dims.Set("BT", kGdnChunk, "the kernel's chunk size");
+    Tensors inputs{{"A_strict", dims.Bind("A_strict", DType::kF32, {"B", "T", "H", "BT"})}};
+    if (dims.Has("A_inv")) dims.BindShape("A_inv", {"B", "T", "H", "BT"});
+    options_.Take(dims, params_, s);
+    return inputs;
+  }
+
+  void Declare(const GdnSolveShape& s, Job& job, RunResult& result) const override {
+    result.shape = options_.Text(s);
+    result.work = GdnSolveFlops(s);
+    result.roof = perf::Roof::kFma;
+    job.outputs = Tensors{{"A_inv", Shaped(DType::kF32, {s.B, s.T, s.H, kGdnChunk})}};
+    job.record = [s](Queue& queue, const Views& v) {
+      GatedDeltaNetSolve(queue, s, v.at("A_strict"), v.at("A_inv"));
+    };
+  }
+
+  ShapeOptions<GdnSolveShape> options_ = GdnGateOptions<GdnSolveShape>();
 };
 
 }  // namespace

@@ -4,7 +4,6 @@
 // Random inputs are in the layer's regime (gdn_commands.h), A_inv the first-order inverse
 // of kkt's blocks for these β and G.
 #include <CLI/CLI.hpp>
-#include <optional>
 #include <vector>
 
 #include "kernel_command.h"
@@ -14,27 +13,9 @@
 namespace tgk::tool {
 namespace {
 
-// Drawn in this order: k, v, β, G, then A_inv.
-void RandomInputs(Job& job, const GdnWuShape& s, uint64_t seed) {
-  job.inputs = Tensors{{"k", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
-                       {"v", Shaped(DType::kBF16, {s.B, s.T, s.H, s.V})},
-                       {"beta", Shaped(DType::kF32, {s.B, s.T, s.H})},
-                       {"g_cumsum", Shaped(DType::kF32, {s.B, s.T, s.H})},
-                       {"A_inv", Shaped(DType::kF32, {s.B, s.T, s.H, kGdnChunk})}};
-  job.draw = [s, seed](Tensors& inputs) {
-    Random random(seed);
-    DrawUnitRows(random, inputs.at("k"));
-    Tensor& v = inputs.at("v");
-    for (uint64_t i = 0; i < v.count(); ++i) v.as<bf16>()[i] = BF16FromF32(random.Normal() * 0.5f);
-    Tensor& beta = inputs.at("beta");
-    DrawBeta(random, beta.as<float>(), beta.count());
-    DrawGateCumsum(random, inputs.at("g_cumsum"));
-    DrawChunkBlocks(random, inputs.at("g_cumsum"), beta.as<float>(), s.K, true, inputs.at("A_inv"));
-  };
-}
-
-class GdnWuCommand final : public KernelCommand {
+class GdnWuCommand final : public ShapedCommand<GdnWuShape> {
  public:
+  GdnWuCommand() : ShapedCommand({.B = 1, .T = 4096, .Hg = 16, .H = 32, .K = 128, .V = 128}) {}
   std::string name() const override { return "gdn-wu"; }
   std::string description() const override {
     return "gated_delta_net_recompute_wu_bf16: w and u of each chunk, Gated DeltaNet stage 5 (k "
@@ -44,39 +25,32 @@ class GdnWuCommand final : public KernelCommand {
   // gdn-chunk's row times the whole path; perf/ times each stage.
   std::vector<std::string> BenchVariants() const override { return {}; }
 
-  void AddOptions(CLI::App& command) override {
-    options_ = AddGdnShapeOptions(command, shape_, "Key dimension", "Value dimension");
-  }
-
-  RunResult Run(const RunOptions& options) override {
-    RunResult result;
-    GdnWuShape shape = shape_;
-    const std::optional<TensorFile> file = OpenInput(*this, options, result);
-    Job job;
-    if (!file) {
-      RandomInputs(job, shape, options.seed);
-    } else {
-      job.inputs = FileInputs(*file, options, shape);
-    }
-    result.shape = GdnShapeText(shape);
-    result.work = GdnWuFlops(shape);
-    result.roof = perf::Roof::kFma;
-
-    job.outputs = Tensors{{"w", Shaped(DType::kBF16, {shape.B, shape.T, shape.H, shape.K})},
-                          {"u", Shaped(DType::kBF16, {shape.B, shape.T, shape.H, shape.V})}};
-    job.record = [&](Queue& queue, const Views& v) {
-      GatedDeltaNetRecomputeWu(queue, shape, v.at("k"), v.at("v"), v.at("beta"), v.at("g_cumsum"),
-                               v.at("A_inv"), v.at("w"), v.at("u"));
-    };
-    Measure(options, file, job, result);
-    return result;
-  }
+  void AddOptions(CLI::App& command) override { options_.Add(command, params_); }
 
  private:
-  // The file's inputs; `shape` takes their dims. A w or u in the file must be shaped like the
-  // output, since it will be compared with it.
-  Tensors FileInputs(const TensorFile& file, const RunOptions& options, GdnWuShape& shape) const {
-    FileShape dims(file, options);
+  // Drawn in this order: k, v, β, G, then A_inv.
+  void RandomInputs(Job& job, const GdnWuShape& s, uint64_t seed) const override {
+    job.inputs = Tensors{{"k", Shaped(DType::kBF16, {s.B, s.T, s.Hg, s.K})},
+                         {"v", Shaped(DType::kBF16, {s.B, s.T, s.H, s.V})},
+                         {"beta", Shaped(DType::kF32, {s.B, s.T, s.H})},
+                         {"g_cumsum", Shaped(DType::kF32, {s.B, s.T, s.H})},
+                         {"A_inv", Shaped(DType::kF32, {s.B, s.T, s.H, kGdnChunk})}};
+    job.draw = [s, seed](Tensors& inputs) {
+      Random random(seed);
+      DrawUnitRows(random, inputs.at("k"));
+      Tensor& v = inputs.at("v");
+      for (uint64_t i = 0; i < v.count(); ++i) {
+        v.as<bf16>()[i] = BF16FromF32(random.Normal() * 0.5f);
+      }
+      Tensor& beta = inputs.at("beta");
+      DrawBeta(random, beta.as<float>(), beta.count());
+      DrawGateCumsum(random, inputs.at("g_cumsum"));
+      DrawChunkBlocks(random, inputs.at("g_cumsum"), beta.as<float>(), s.K, true,
+                      inputs.at("A_inv"));
+    };
+  }
+
+  Tensors FileInputs(FileShape& dims, GdnWuShape& s) const override {
     dims.Set("BT", kGdnChunk, "the kernel's chunk size");
     Tensors inputs{{"k", dims.Bind("k", DType::kBF16, {"B", "T", "Hg", "K"})},
                    {"v", dims.Bind("v", DType::kBF16, {"B", "T", "H", "V"})},
@@ -85,12 +59,24 @@ class GdnWuCommand final : public KernelCommand {
                    {"A_inv", dims.Bind("A_inv", DType::kF32, {"B", "T", "H", "BT"})}};
     if (dims.Has("w")) dims.BindShape("w", {"B", "T", "H", "K"});
     if (dims.Has("u")) dims.BindShape("u", {"B", "T", "H", "V"});
-    TakeGdnShape(dims, options_, shape_, shape);
+    options_.Take(dims, params_, s);
     return inputs;
   }
 
-  GdnWuShape shape_{.B = 1, .T = 4096, .Hg = 16, .H = 32, .K = 128, .V = 128};
-  GdnShapeOptions options_{};
+  void Declare(const GdnWuShape& s, Job& job, RunResult& result) const override {
+    result.shape = options_.Text(s);
+    result.work = GdnWuFlops(s);
+    result.roof = perf::Roof::kFma;
+    job.outputs = Tensors{{"w", Shaped(DType::kBF16, {s.B, s.T, s.H, s.K})},
+                          {"u", Shaped(DType::kBF16, {s.B, s.T, s.H, s.V})}};
+    job.record = [s](Queue& queue, const Views& v) {
+      GatedDeltaNetRecomputeWu(queue, s, v.at("k"), v.at("v"), v.at("beta"), v.at("g_cumsum"),
+                               v.at("A_inv"), v.at("w"), v.at("u"));
+    };
+  }
+
+  ShapeOptions<GdnWuShape> options_ =
+      GdnShapeOptions<GdnWuShape>("Key dimension", "Value dimension");
 };
 
 }  // namespace
