@@ -4,8 +4,6 @@
 // the model's operations.
 #pragma once
 
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 
@@ -14,30 +12,13 @@
 namespace tgk {
 
 // How soon the line is used again once it arrives: kOnce (L2 and beyond: streamed data read
-// ahead of its group), kSoon (all cache levels but the first: the next block's rows), kNext
-// (the next block's rows, up to 16 KiB, read while a block of that size is in use: into L1 too
-// where L1 has room for both, kL1HoldsNextBlock, else as kSoon).
-enum class Reuse { kOnce = 1, kSoon = 2, kNext = 3 };
-
-// Whether the first-level data cache holds 48 KiB or more (Intel since Ice Lake; AMD Zen 4 has
-// 32 KiB), read once. flash_attn_vec's blocks streamed 30-40% faster prefetched into L1 than
-// into L2 on the lent Xeon (48 KiB: an Intel core holds few L1 misses in flight), and 15%
-// slower on Zen 4, whose L1 the next block would fill.
-// Initialised when the program or library loads, so that a hint reads a plain bool.
-inline const bool kL1HoldsNextBlock = sysconf(_SC_LEVEL1_DCACHE_SIZE) >= 48 * 1024;
+// ahead of its group), kSoon (all cache levels but the first: the next block's rows).
+enum class Reuse { kOnce = 1, kSoon = 2 };
 
 namespace detail {
 template <int kWrite, Reuse kReuse>
 inline void Prefetch(const void* p) {
-  if constexpr (kReuse == Reuse::kNext) {
-    if (kL1HoldsNextBlock) {
-      __builtin_prefetch(p, kWrite, 3);
-    } else {
-      __builtin_prefetch(p, kWrite, 2);
-    }
-  } else {
-    __builtin_prefetch(p, kWrite, int(kReuse));
-  }
+  __builtin_prefetch(p, kWrite, int(kReuse));
 }
 }  // namespace detail
 

@@ -144,8 +144,10 @@ HWY_INLINE void ForOwnedDims(const Lane& lane, uint32_t dim, const F& f) {
   }
 }
 
-// Rows to prefetch into every cache level (Reuse::kNext) while other rows are computed on: a
-// hint only (no fault, no value, no effect on any result).
+// Rows to prefetch into L2 (Reuse::kSoon) while other rows are computed on: a hint only (no
+// fault, no value, no effect on any result). Not into L1: the same hints into L1 streamed 12-18%
+// slower on Zen 4, and on the lent Xeon slower in 10 of 12 comparisons (3 sets of alternating
+// runs, 2 and 16 threads, NWG 1 and 32; medians 3-21% slower; perf/RESULTS.md).
 struct AheadRows {
   const f16* rows = nullptr;
   uint32_t count = 0;
@@ -161,7 +163,7 @@ struct AheadRows {
     if (row >= count || start % kLine != 0) return;
     const f16* p = rows + size_t{row} * kDim + start;
     for (uint32_t j = 0; j < kDim; j += 128) {
-      for (uint32_t i = 0; i < 4 * Lane::kWidth; i += kLine) PrefetchRead<Reuse::kNext>(p + j + i);
+      for (uint32_t i = 0; i < 4 * Lane::kWidth; i += kLine) PrefetchRead<Reuse::kSoon>(p + j + i);
     }
   }
 };
