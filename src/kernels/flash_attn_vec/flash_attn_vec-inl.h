@@ -152,19 +152,21 @@ struct AheadRows {
   const f16* rows = nullptr;
   uint32_t count = 0;
 
-  // The lines of `row` that the lane (pack) itself reads, dims 128j + 4·first() + [0, 4·kWidth):
-  // the hints then come at the pace each pack consumes rows, not in one burst from the first
-  // pack. Each line once: a narrow pack whose dims start inside a line leaves it to the pack
-  // whose dims start it.
+  // Called by every pack for each row c of the block it works on: the run's lines go out in
+  // address order, spread evenly over those (pack, c) calls. The packs run one after the other,
+  // each over all the block's rows reading only its own dims; had each asked for the lines it
+  // reads, the memory would see every row's lines in two or more passes. In address order the Xeon
+  // streamed 5-15% faster (2 and 16 threads), NWG 1 at 16 threads within 3% of 52a8609's time.
   template <uint32_t kDim, class Lane>
-  HWY_INLINE void Prefetch(const Lane& lane, uint32_t row) const {
+  HWY_INLINE void Prefetch(const Lane& lane, uint32_t c) const {
+    static_assert(Lane::kWidth <= kFlashAttnVecGroupSize);
     constexpr uint32_t kLine = 64 / sizeof(f16);
-    const uint32_t start = 4 * lane.first();
-    if (row >= count || start % kLine != 0) return;
-    const f16* p = rows + size_t{row} * kDim + start;
-    for (uint32_t j = 0; j < kDim; j += 128) {
-      for (uint32_t i = 0; i < 4 * Lane::kWidth; i += kLine) PrefetchRead<Reuse::kSoon>(p + j + i);
-    }
+    constexpr uint32_t kCalls = kBlock * (kFlashAttnVecGroupSize / Lane::kWidth);
+    const uint32_t call = lane.first() / Lane::kWidth * kBlock + c;
+    const uint64_t lines = uint64_t{count} * (kDim / kLine);
+    const uint32_t first = uint32_t(lines * call / kCalls);
+    const uint32_t last = uint32_t(lines * (call + 1) / kCalls);
+    for (uint32_t i = first; i < last; ++i) PrefetchRead<Reuse::kSoon>(rows + size_t{i} * kLine);
   }
 };
 
@@ -179,8 +181,7 @@ struct AheadRows {
 // Memory: step 1, reading a block's K rows, prefetches the V rows of the group's next block, and
 // step 4, reading the V rows, the K rows of the block after that (the group's own blocks: with
 // NWG = 32 the next block of the cache may be another group's): both streams then flow a block
-// ahead through the compute in between. Every lane (pack) prefetches the parts of the rows it
-// reads.
+// ahead through the compute in between, the rows' lines in address order (AheadRows).
 template <uint32_t kNwg>
 struct VecKernel {
   FlashAttnVecArgs a;
