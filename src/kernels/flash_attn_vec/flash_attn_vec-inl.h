@@ -156,7 +156,7 @@ struct AheadRows {
   // address order, spread evenly over those (pack, c) calls. The packs run one after the other,
   // each over all the block's rows reading only its own dims; had each asked for the lines it
   // reads, the memory would see every row's lines in two or more passes. In address order the Xeon
-  // streamed 5-15% faster (2 and 16 threads), NWG 1 at 16 threads within 3% of 52a8609's time.
+  // streamed up to 14% faster at 2 and 16 threads (perf/RESULTS.md).
   template <uint32_t kDim, class Lane>
   HWY_INLINE void Prefetch(const Lane& lane, uint32_t c) const {
     static_assert(Lane::kWidth <= kFlashAttnVecGroupSize);
