@@ -116,10 +116,10 @@ HWY_AFTER_NAMESPACE();
 
 #include <algorithm>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "testing/random.h"
 #include "tgk/dtype.h"
 #include "tgk/error.h"
 #include "tgk/kernels/kkt.h"
@@ -344,12 +344,12 @@ TEST(RaceCheck, UncheckedScalarQueueIsQuiet) {
 
 TEST(RaceCheck, KktKernelIsRaceFree) {
   const KktShape shape{.B = 1, .T = 100, .Hg = 1, .H = 2, .K = 128};
-  std::mt19937 rng(5);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<bf16> k(size_t{shape.B} * shape.T * shape.Hg * shape.K);
-  for (bf16& v : k) v = BF16FromF32(normal(rng));
-  std::vector<float> beta(size_t{shape.B} * shape.T * shape.H), g(beta.size());
-  for (float& v : beta) v = std::uniform_real_distribution<float>(0.0f, 1.0f)(rng);
+  test::Random random(5);
+  const std::vector<bf16> k =
+      random.Vector<bf16>(size_t{shape.B} * shape.T * shape.Hg * shape.K, test::Normal());
+  const std::vector<float> beta =
+      random.Vector<float>(size_t{shape.B} * shape.T * shape.H, test::Uniform(0.0f, 1.0f));
+  std::vector<float> g(beta.size());
   for (size_t i = 0; i < g.size(); ++i) g[i] = -0.05f * float(i / shape.H % 64);
   const size_t a_count = size_t{shape.B} * shape.T * shape.H * shape.BT;
 

@@ -13,7 +13,6 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
-#include <optional>
 
 #include "kernel_command.h"
 #include "tgk/convert.h"
@@ -41,30 +40,18 @@ std::string ShapeText(const FlashAttnVecParams& p, int nwg) {
   return text + " NWG=" + std::to_string(nwg);
 }
 
-void RandomInputs(Job& job, const FlashAttnVecParams& p, uint64_t seed) {
-  const std::vector<uint64_t> kv_shape{p.num_kv_heads, p.kv_capacity, p.head_dim};
-  job.inputs = Tensors{{"Q", Shaped(DType::kF32, {p.num_heads, p.head_dim})},
-                       {"K", Shaped(DType::kF16, kv_shape)},
-                       {"V", Shaped(DType::kF16, kv_shape)}};
-  job.draw = [seed](Tensors& inputs) {
-    Random random(seed);
-    Tensor& q = inputs.at("Q");
-    float* q_data = q.as<float>();
-    for (uint64_t i = 0; i < q.count(); ++i) q_data[i] = 2 * random.Uniform() - 1;
-    for (const char* name : {"K", "V"}) {
-      Tensor& t = inputs.at(name);
-      f16* data = t.as<f16>();
-      uint64_t bits = 0;
-      for (uint64_t i = 0; i < t.count(); ++i, bits >>= 16) {
-        if (i % 4 == 0) bits = random.Bits();
-        data[i] = F16FromF32(float(int16_t(uint16_t(bits))) * 0x1p-15f);
-      }
-    }
-  };
-}
-
-class FlashAttnVecCommand final : public KernelCommand {
+class FlashAttnVecCommand final : public ShapedCommand<FlashAttnVecParams> {
  public:
+  FlashAttnVecCommand()
+      : ShapedCommand({.num_heads = 16,
+                       .num_kv_heads = 8,
+                       .head_dim = 256,
+                       .kv_seq_len = 32768,
+                       .kv_capacity = 0,
+                       .scale = 0.0f,
+                       .mask_type = 1,
+                       .sliding_window = 0,
+                       .ring_start = 0}) {}
   std::string name() const override { return "flash-attn-vec"; }
   std::string description() const override {
     return "flash_attn_vec_peer_port_f16: single-query attention over an f16 KV cache (Q f32 "
@@ -94,51 +81,40 @@ class FlashAttnVecCommand final : public KernelCommand {
         ->check(CLI::IsMember({1, 32}));
   }
 
-  RunResult Run(const RunOptions& options) override {
-    RunResult result;
-    FlashAttnVecParams p = params_;
-    const std::optional<TensorFile> file = OpenInput(*this, options, result);
-    Job job;
-    if (!file) {
-      if (p.kv_capacity == 0) p.kv_capacity = p.kv_seq_len;
-      RandomInputs(job, p, options.seed);
-    } else {
-      job.inputs = FileInputs(*file, options, p);
-    }
+ private:
+  // `p` with the options' defaults that depend on other parameters: kv_capacity 0 is kv_seq_len
+  // (a file's K always gives one), no --scale is 1/sqrt(head_dim).
+  FlashAttnVecParams Resolved(FlashAttnVecParams p) const {
+    if (p.kv_capacity == 0) p.kv_capacity = p.kv_seq_len;
     if (scale_->count() == 0) p.scale = DefaultScale(p.head_dim);
-    result.shape = ShapeText(p, nwg_);
-    result.work = double(FlashAttnVecBytes(p));
-    result.roof = perf::Roof::kRead;
-    result.params = {{"nwg", std::to_string(nwg_)},
-                     {"kv_seq_len", std::to_string(p.kv_seq_len)},
-                     {"scale", FloatText(p.scale)},
-                     {"mask_type", std::to_string(p.mask_type)},
-                     {"sliding_window", std::to_string(p.sliding_window)},
-                     {"ring_start", std::to_string(p.ring_start)}};
-
-    job.outputs = Tensors{{"out", Shaped(DType::kF32, {p.num_heads, p.head_dim})}};
-    if (nwg_ == 32) {
-      job.scratch.emplace(
-          "tmp", Shaped(DType::kF32,
-                        {FlashAttnVecNwg32TmpBytes(p.num_heads, p.head_dim) / sizeof(float)}));
-    }
-    job.record = [&](Queue& queue, const Views& v) {
-      if (nwg_ == 1) {
-        FlashAttnVecF16(queue, p, v.at("Q"), v.at("K"), v.at("V"), v.at("out"));
-      } else {
-        FlashAttnVecF16Nwg32(queue, p, v.at("Q"), v.at("K"), v.at("V"), v.at("tmp"), v.at("out"));
-      }
-    };
-    Measure(options, file, job, result);
-    return result;
+    return p;
   }
 
- private:
-  // The file's Q, K and V; `p` takes their dims. An out in the file must be shaped like the
-  // output, since it will be compared with it.
-  Tensors FileInputs(const TensorFile& file, const RunOptions& options,
-                     FlashAttnVecParams& p) const {
-    FileShape dims(file, options);
+  void RandomInputs(Job& job, const FlashAttnVecParams& params, uint64_t seed) const override {
+    const FlashAttnVecParams p = Resolved(params);
+    const std::vector<uint64_t> kv_shape{p.num_kv_heads, p.kv_capacity, p.head_dim};
+    job.inputs = Tensors{{"Q", Shaped(DType::kF32, {p.num_heads, p.head_dim})},
+                         {"K", Shaped(DType::kF16, kv_shape)},
+                         {"V", Shaped(DType::kF16, kv_shape)}};
+    job.draw = [seed](Tensors& inputs) {
+      Random random(seed);
+      Tensor& q = inputs.at("Q");
+      float* q_data = q.as<float>();
+      for (uint64_t i = 0; i < q.count(); ++i) q_data[i] = 2 * random.Uniform() - 1;
+      for (const char* name : {"K", "V"}) {
+        Tensor& t = inputs.at(name);
+        f16* data = t.as<f16>();
+        uint64_t bits = 0;
+        for (uint64_t i = 0; i < t.count(); ++i, bits >>= 16) {
+          if (i % 4 == 0) bits = random.Bits();
+          data[i] = F16FromF32(float(int16_t(uint16_t(bits))) * 0x1p-15f);
+        }
+      }
+    };
+  }
+
+  // The file's Q, K and V; `p` takes their dims.
+  Tensors FileInputs(FileShape& dims, FlashAttnVecParams& p) const override {
     const std::vector<std::string> kv_dims{"num_kv_heads", "kv_capacity", "head_dim"};
     Tensors inputs{{"Q", dims.Bind("Q", DType::kF32, {"num_heads", "head_dim"})},
                    {"K", dims.Bind("K", DType::kF16, kv_dims)},
@@ -152,15 +128,33 @@ class FlashAttnVecCommand final : public KernelCommand {
     return inputs;
   }
 
-  FlashAttnVecParams params_{.num_heads = 16,
-                             .num_kv_heads = 8,
-                             .head_dim = 256,
-                             .kv_seq_len = 32768,
-                             .kv_capacity = 0,
-                             .scale = 0.0f,
-                             .mask_type = 1,
-                             .sliding_window = 0,
-                             .ring_start = 0};
+  // The NWG = 32 partials buffer is scratch.
+  void Declare(const FlashAttnVecParams& params, Job& job, RunResult& result) const override {
+    const FlashAttnVecParams p = Resolved(params);
+    result.shape = ShapeText(p, nwg_);
+    result.work = double(FlashAttnVecBytes(p));
+    result.roof = perf::Roof::kRead;
+    result.params = {{"nwg", std::to_string(nwg_)},
+                     {"kv_seq_len", std::to_string(p.kv_seq_len)},
+                     {"scale", FloatText(p.scale)},
+                     {"mask_type", std::to_string(p.mask_type)},
+                     {"sliding_window", std::to_string(p.sliding_window)},
+                     {"ring_start", std::to_string(p.ring_start)}};
+    job.outputs = Tensors{{"out", Shaped(DType::kF32, {p.num_heads, p.head_dim})}};
+    if (nwg_ == 32) {
+      job.scratch.emplace(
+          "tmp", Shaped(DType::kF32,
+                        {FlashAttnVecNwg32TmpBytes(p.num_heads, p.head_dim) / sizeof(float)}));
+    }
+    job.record = [p, nwg = nwg_](Queue& queue, const Views& v) {
+      if (nwg == 1) {
+        FlashAttnVecF16(queue, p, v.at("Q"), v.at("K"), v.at("V"), v.at("out"));
+      } else {
+        FlashAttnVecF16Nwg32(queue, p, v.at("Q"), v.at("K"), v.at("V"), v.at("tmp"), v.at("out"));
+      }
+    };
+  }
+
   int nwg_ = 1;
   std::array<const CLI::Option*, 4> options_{};  // num_heads, num_kv_heads, head_dim, kv_capacity
   const CLI::Option* kv_seq_len_ = nullptr;

@@ -10,7 +10,6 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
-#include <optional>
 
 #include "kernel_command.h"
 #include "tgk/convert.h"
@@ -35,29 +34,17 @@ std::string ShapeText(const SdpaParams& p) {
   return text;
 }
 
-// Q, K and V of N(0, 1) values, drawn in that order.
-void RandomInputs(Job& job, const SdpaParams& p, DType dtype, uint64_t seed) {
-  const std::vector<uint64_t> kv_shape{p.batch, p.n_kv_heads, p.kv_capacity, p.head_dim};
-  job.inputs = Tensors{{"Q", Shaped(dtype, {p.batch, p.n_heads, p.seq_len, p.head_dim})},
-                       {"K", Shaped(dtype, kv_shape)},
-                       {"V", Shaped(dtype, kv_shape)}};
-  job.draw = [seed](Tensors& inputs) {
-    Random random(seed);
-    for (const char* name : {"Q", "K", "V"}) {
-      Tensor& t = inputs.at(name);
-      if (t.dtype == DType::kBF16) {
-        bf16* data = t.as<bf16>();
-        for (uint64_t i = 0; i < t.count(); ++i) data[i] = BF16FromF32(random.Normal());
-      } else {
-        float* data = t.as<float>();
-        for (uint64_t i = 0; i < t.count(); ++i) data[i] = random.Normal();
-      }
-    }
-  };
-}
-
-class SdpaCommand final : public KernelCommand {
+class SdpaCommand final : public ShapedCommand<SdpaParams> {
  public:
+  SdpaCommand()
+      : ShapedCommand({.batch = 1,
+                       .n_heads = 16,
+                       .n_kv_heads = 8,
+                       .head_dim = 128,
+                       .seq_len = 512,
+                       .kv_seq_len = 512,
+                       .scale = 0.0f,
+                       .kv_capacity = 0}) {}
   std::string name() const override { return "sdpa"; }
   std::string description() const override {
     return "sdpa / sdpa_bf16: causal grouped-query attention (Q [batch,n_heads,seq_len,head_dim], "
@@ -87,39 +74,43 @@ class SdpaCommand final : public KernelCommand {
                  ->check(CLI::IsMember({"f32", "bf16"}));
   }
 
-  RunResult Run(const RunOptions& options) override {
-    RunResult result;
-    SdpaParams p = params_;
-    DType dtype = dtype_name_ == "bf16" ? DType::kBF16 : DType::kF32;
-    const std::optional<TensorFile> file = OpenInput(*this, options, result);
-    Job job;
-    if (!file) {
-      if (p.kv_capacity == 0) p.kv_capacity = p.kv_seq_len;
-      RandomInputs(job, p, dtype, options.seed);
-    } else {
-      job.inputs = FileInputs(*file, options, p, dtype);
-    }
+ private:
+  // `p` with the options' defaults that depend on other parameters: kv_capacity 0 is kv_seq_len
+  // (a file's K always gives one), no --scale is 1/sqrt(head_dim).
+  SdpaParams Resolved(SdpaParams p) const {
+    if (p.kv_capacity == 0) p.kv_capacity = p.kv_seq_len;
     if (scale_->count() == 0) p.scale = DefaultScale(p.head_dim);
-    result.shape = ShapeText(p);
-    result.work = SdpaFlops(p);
-    result.roof = perf::Roof::kMulAdd;
-    result.notes.emplace_back("kernel", dtype == DType::kBF16 ? "sdpa_bf16" : "sdpa");
-    result.params = {{"kv_seq_len", std::to_string(p.kv_seq_len)}, {"scale", FloatText(p.scale)}};
-
-    job.outputs = Tensors{{"O", Shaped(dtype, job.inputs.at("Q").shape)}};
-    job.record = [&](Queue& queue, const Views& v) {
-      Sdpa(queue, p, v.at("Q"), v.at("K"), v.at("V"), v.at("O"));
-    };
-    Measure(options, file, job, result);
-    return result;
+    return p;
   }
 
- private:
-  // The file's Q, K and V; `p` takes their dims and `dtype` Q's dtype (an explicit --dtype must
-  // agree). An O in the file must be shaped like the output, since it will be compared with it.
-  Tensors FileInputs(const TensorFile& file, const RunOptions& options, SdpaParams& p,
-                     DType& dtype) const {
-    FileShape dims(file, options);
+  DType OptionDType() const { return dtype_name_ == "bf16" ? DType::kBF16 : DType::kF32; }
+
+  // Q, K and V of N(0, 1) values, drawn in that order.
+  void RandomInputs(Job& job, const SdpaParams& params, uint64_t seed) const override {
+    const SdpaParams p = Resolved(params);
+    const DType dtype = OptionDType();
+    const std::vector<uint64_t> kv_shape{p.batch, p.n_kv_heads, p.kv_capacity, p.head_dim};
+    job.inputs = Tensors{{"Q", Shaped(dtype, {p.batch, p.n_heads, p.seq_len, p.head_dim})},
+                         {"K", Shaped(dtype, kv_shape)},
+                         {"V", Shaped(dtype, kv_shape)}};
+    job.draw = [seed](Tensors& inputs) {
+      Random random(seed);
+      for (const char* name : {"Q", "K", "V"}) {
+        Tensor& t = inputs.at(name);
+        if (t.dtype == DType::kBF16) {
+          bf16* data = t.as<bf16>();
+          for (uint64_t i = 0; i < t.count(); ++i) data[i] = BF16FromF32(random.Normal());
+        } else {
+          float* data = t.as<float>();
+          for (uint64_t i = 0; i < t.count(); ++i) data[i] = random.Normal();
+        }
+      }
+    };
+  }
+
+  // The file's Q, K and V, of Q's dtype (an explicit --dtype must agree); `p` takes their dims.
+  Tensors FileInputs(FileShape& dims, SdpaParams& p) const override {
+    DType dtype = OptionDType();
     if (const auto q = dims.DTypeOf("Q"); q && dtype_->count() == 0) dtype = *q;
     const std::vector<std::string> q_dims{"batch", "n_heads", "seq_len", "head_dim"};
     const std::vector<std::string> kv_dims{"batch", "n_kv_heads", "kv_capacity", "head_dim"};
@@ -137,14 +128,21 @@ class SdpaCommand final : public KernelCommand {
     return inputs;
   }
 
-  SdpaParams params_{.batch = 1,
-                     .n_heads = 16,
-                     .n_kv_heads = 8,
-                     .head_dim = 128,
-                     .seq_len = 512,
-                     .kv_seq_len = 512,
-                     .scale = 0.0f,
-                     .kv_capacity = 0};
+  // The inputs' dtype picks the kernel: sdpa_bf16 for bf16, else sdpa.
+  void Declare(const SdpaParams& params, Job& job, RunResult& result) const override {
+    const SdpaParams p = Resolved(params);
+    const DType dtype = job.inputs.at("Q").dtype;
+    result.shape = ShapeText(p);
+    result.work = SdpaFlops(p);
+    result.roof = perf::Roof::kMulAdd;
+    result.notes.emplace_back("kernel", dtype == DType::kBF16 ? "sdpa_bf16" : "sdpa");
+    result.params = {{"kv_seq_len", std::to_string(p.kv_seq_len)}, {"scale", FloatText(p.scale)}};
+    job.outputs = Tensors{{"O", Shaped(dtype, job.inputs.at("Q").shape)}};
+    job.record = [p](Queue& queue, const Views& v) {
+      Sdpa(queue, p, v.at("Q"), v.at("K"), v.at("V"), v.at("O"));
+    };
+  }
+
   std::string dtype_name_ = "f32";
   // batch, n_heads, n_kv_heads, head_dim, seq_len, kv_capacity
   std::array<const CLI::Option*, 6> options_{};

@@ -123,46 +123,19 @@ TEST_P(TqKvParity, SequenceEncoderMatchesTheReferenceAndPerTokenDispatches) {
                              " cap=" + std::to_string(cap) + " start=" + std::to_string(start) +
                              " n_tokens=" + std::to_string(n_tokens) + (sliding ? " sliding" : "");
     SCOPED_TRACE(what);
+    const HadamardQuantizeKvSeqParams params{.num_kv_heads = nkv,
+                                             .head_dim = d,
+                                             .cache_capacity = cap,
+                                             .write_pos_start = start,
+                                             .n_tokens = n_tokens,
+                                             .src_tok_offset = offset,
+                                             .is_sliding = sliding,
+                                             .scale_factor_d512 = sf};
     CacheBuffers cache = MakeCache(nkv, cap, d, 4);
     RunOn(GetParam(), cache.outputs(), [&](Queue& q) {
-      HadamardQuantizeKvSeq(q,
-                            {.num_kv_heads = nkv,
-                             .head_dim = d,
-                             .cache_capacity = cap,
-                             .write_pos_start = start,
-                             .n_tokens = n_tokens,
-                             .src_tok_offset = offset,
-                             .is_sliding = sliding,
-                             .scale_factor_d512 = sf},
-                            In(src), Out(cache.packed), Out(cache.norms));
+      HadamardQuantizeKvSeq(q, params, In(src), Out(cache.packed), Out(cache.norms));
     });
-    // The reference: the tokens stored in order, a later one overwriting an earlier one's row.
-    std::vector<uint64_t> rows;
-    for (uint32_t i = 0; i < n_tokens; ++i) rows.push_back(sliding ? (start + i) % cap : start + i);
-    ExpectSameCache(
-        cache,
-        ExpectedCache(std::vector<float>(src.begin() + size_t{offset} * nkv * d, src.end()), nkv,
-                      cap, d, 4, sf, rows),
-        what);
-    // The port: one single-token dispatch per token, in order.
-    CacheBuffers want = MakeCache(nkv, cap, d, 4);
-    test::Poison(want.packed);
-    test::Poison(want.norms);
-    Queue q(GetParam().options());
-    for (uint32_t i = 0; i < n_tokens; ++i) {
-      const std::vector<float> token(src.begin() + size_t{offset + i} * nkv * d,
-                                     src.begin() + size_t{offset + i + 1} * nkv * d);
-      HadamardQuantizeKv(q,
-                         {.num_kv_heads = nkv,
-                          .head_dim = d,
-                          .cache_capacity = cap,
-                          .write_pos = start + i,
-                          .is_sliding = sliding,
-                          .scale_factor_d512 = sf},
-                         In(token), Out(want.packed), Out(want.norms));
-      q.commit_and_wait();
-    }
-    ExpectSameCache(cache, want, what);
+    ExpectSequenceCache(GetParam(), params, src, cache, what);
   }
 }
 
@@ -201,34 +174,7 @@ TEST_P(TqKvParity, HigherBitSequenceEncoderMatchesTheReferenceAndPerTokenDispatc
           HadamardQuantizeKvHbSeq(q, params, In(src), Out(cache.packed), Out(cache.norms));
         };
         RunOn(GetParam(), cache.outputs(), encode);
-        std::vector<uint64_t> rows;
-        for (uint32_t i = 0; i < n_tokens; ++i) {
-          rows.push_back(sliding ? (start + i) % cap : start + i);
-        }
-        ExpectSameCache(
-            cache,
-            ExpectedCache(std::vector<float>(src.begin() + size_t{offset} * nkv * d, src.end()),
-                          nkv, cap, d, bits, sf, rows),
-            what);
-        CacheBuffers want = MakeCache(nkv, cap, d, bits);
-        test::Poison(want.packed);
-        test::Poison(want.norms);
-        Queue q(GetParam().options());
-        for (uint32_t i = 0; i < n_tokens; ++i) {
-          const std::vector<float> token(src.begin() + size_t{offset + i} * nkv * d,
-                                         src.begin() + size_t{offset + i + 1} * nkv * d);
-          HadamardQuantizeKvHb(q,
-                               {.num_kv_heads = nkv,
-                                .head_dim = d,
-                                .cache_capacity = cap,
-                                .write_pos = start + i,
-                                .is_sliding = sliding,
-                                .scale_factor_d512 = sf,
-                                .codebook_bits = bits},
-                               In(token), Out(want.packed), Out(want.norms));
-          q.commit_and_wait();
-        }
-        ExpectSameCache(cache, want, what);
+        ExpectSequenceCache(GetParam(), params, src, cache, what);
         ExpectNoRace(GetParam(), encode);
       }
     }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/tq_kv/tq_kv.h"
@@ -134,6 +135,60 @@ inline void ExpectSameCache(const CacheBuffers& got, const CacheBuffers& want,
                             const std::string& what) {
   EXPECT_TRUE(test::BitsEqual(want.packed, got.packed)) << what << ": packed";
   EXPECT_TRUE(test::BitsEqual(want.norms, got.norms)) << what << ": norms";
+}
+
+// Expects `cache`, which the sequence encoder with `params` (HadamardQuantizeKvSeqParams: 4
+// bits, or HadamardQuantizeKvHbSeqParams) wrote from src, to hold both the reference's tokens
+// stored in order, a later one overwriting an earlier one's row, and what the port does
+// instead: one single-token dispatch per token, in order, run with `config`.
+template <class SeqParams>
+void ExpectSequenceCache(const test::Config& config, const SeqParams& params,
+                         const std::vector<float>& src, const CacheBuffers& cache,
+                         const std::string& what) {
+  constexpr bool kHb = std::is_same_v<SeqParams, HadamardQuantizeKvHbSeqParams>;
+  uint32_t bits = 4;
+  if constexpr (kHb) bits = params.codebook_bits;
+  const uint32_t nkv = params.num_kv_heads, d = params.head_dim, cap = params.cache_capacity;
+  const uint32_t start = params.write_pos_start, offset = params.src_tok_offset;
+  std::vector<uint64_t> rows;
+  for (uint32_t i = 0; i < params.n_tokens; ++i) {
+    rows.push_back(params.is_sliding ? (start + i) % cap : start + i);
+  }
+  ExpectSameCache(
+      cache,
+      ExpectedCache(std::vector<float>(src.begin() + size_t{offset} * nkv * d, src.end()), nkv, cap,
+                    d, bits, params.scale_factor_d512, rows),
+      what);
+  CacheBuffers want = MakeCache(nkv, cap, d, bits);
+  test::Poison(want.packed);
+  test::Poison(want.norms);
+  Queue q(config.options());
+  for (uint32_t i = 0; i < params.n_tokens; ++i) {
+    const std::vector<float> token(src.begin() + size_t{offset + i} * nkv * d,
+                                   src.begin() + size_t{offset + i + 1} * nkv * d);
+    if constexpr (kHb) {
+      HadamardQuantizeKvHb(q,
+                           {.num_kv_heads = nkv,
+                            .head_dim = d,
+                            .cache_capacity = cap,
+                            .write_pos = start + i,
+                            .is_sliding = params.is_sliding,
+                            .scale_factor_d512 = params.scale_factor_d512,
+                            .codebook_bits = bits},
+                           In(token), Out(want.packed), Out(want.norms));
+    } else {
+      HadamardQuantizeKv(q,
+                         {.num_kv_heads = nkv,
+                          .head_dim = d,
+                          .cache_capacity = cap,
+                          .write_pos = start + i,
+                          .is_sliding = params.is_sliding,
+                          .scale_factor_d512 = params.scale_factor_d512},
+                         In(token), Out(want.packed), Out(want.norms));
+    }
+    q.commit_and_wait();
+  }
+  ExpectSameCache(cache, want, what);
 }
 
 struct DequantCase {
