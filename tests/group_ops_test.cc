@@ -7,6 +7,7 @@
 //                        exactly, N = 4; and load_deinterleaved4)
 //   store_interleaved    lane k writes v[i] to p[N·k + i] (f32, N = 1..16; bytes, N = 4..16)
 //   RoundF16             F32FromF16(F16FromF32(x))
+//   store_stream         store: the same bits wherever p points, through the caches or past them
 // Group sizes include partial last simdgroups and partial last packs. Inputs mix specials (NaN
 // payloads, ±inf, ±0, subnormals) with values of spread exponents, whose sums change bits under
 // any other combination order.
@@ -32,6 +33,7 @@ enum class GroupOp : uint32_t {
   kInterleaveF32,    // in f32 [N][lanes] -> out [N·lanes]
   kInterleaveU8,     // in u32 [N][lanes] (values below 256) -> out u8 [N·lanes]
   kRoundF16,         // in [lanes] -> out [lanes]
+  kStoreStream,      // in [lanes] -> out [lanes], out at any alignment
 };
 
 inline constexpr uint32_t kSumRowsTotal = 40;  // rows in the lane state
@@ -157,6 +159,11 @@ struct GroupOpKernel {
           lane.store(out + lane.first(), RoundF16(lane.load(in + lane.first())));
         });
         break;
+      case GroupOp::kStoreStream:
+        g.for_each_lane([&](auto lane) HWY_ATTR {
+          lane.store_stream(out + lane.first(), lane.load(in + lane.first()));
+        });
+        break;
     }
   }
 };
@@ -170,6 +177,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -179,6 +187,7 @@ HWY_AFTER_NAMESPACE();
 #include <type_traits>
 #include <vector>
 
+#include "testing/aligned.h"
 #include "tgk/convert.h"
 #include "tgk/detail/collectives.h"
 #include "tgk/dtype.h"
@@ -413,6 +422,27 @@ TEST_P(GroupOpsTest, RoundF16IsNarrowThenWiden) {
   EXPECT_EQ(want[2], 1.0f);
   EXPECT_EQ(want[3], 1.0f + 0x1p-9f);
   ExpectSameBits(want, Run(GroupOp::kRoundF16, 1024, in.data(), in.size()), "RoundF16");
+}
+
+// Full packs at vector-aligned addresses take the path past the caches; the offsets put the
+// same packs at every other alignment, and partial last packs store.
+TEST_P(GroupOpsTest, StoreStreamStoresTheValues) {
+  for (uint32_t offset : {0u, 1u, 3u, 8u, 16u}) {
+    for (uint32_t n : kGroupSizes) {
+      const std::vector<float> in = Values(n, 5000 + n, true);
+      // The elements around the lanes' ones (a cache line before, one after) keep their poison.
+      constexpr uint32_t kLead = 16;
+      test::AlignedVector<float> out(kLead + offset + n + 1, Poison<float>());
+      Queue queue(QueueOptions{.threads = 1, .target = GetParam()});
+      queue.dispatch(GroupOpKernelEntry(), Dim3{1}, n, ArenaSizes{},
+                     GroupOpArgs{GroupOp::kStoreStream, in.data(), out.data() + kLead + offset, 0});
+      queue.commit_and_wait();
+      std::vector<float> want(out.size(), Poison<float>());
+      std::copy(in.begin(), in.end(), want.begin() + kLead + offset);
+      ExpectSameBits(want, std::vector<float>(out.begin(), out.end()),
+                     "offset " + std::to_string(offset) + ", group size " + std::to_string(n));
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, GroupOpsTest, ::testing::ValuesIn(AvailableTargets()),

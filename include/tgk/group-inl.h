@@ -38,7 +38,8 @@
 // consecutive f32 values, or four f16 values, e.g. its N-element chunk of a row, as N varying
 // values: register transposes, even/odd splits on AVX-512; f16 two 16-bit permutes and F16C)
 // and its inverse store_interleaved (f32, and bytes packed four to a word), f16 loads through
-// F16C on x86 (AVX2 and up), transpose (kWidth × kWidth blocks); rows-inl.h adds the
+// F16C on x86 (AVX2 and up), transpose (kWidth × kWidth blocks), store_stream (a store that
+// bypasses the caches where it can, for outputs no group reads again soon); rows-inl.h adds the
 // row/column moves StageColumns, StoreColumns and WidenRow.
 // tests/group_ops_test.cc and convert_test.cc hold each to its scalar definition on every compiled
 // target.
@@ -52,6 +53,7 @@
 #define TGK_GROUP_INL_H_
 #endif
 
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 #include <algorithm>
@@ -177,6 +179,8 @@ class ScalarLane {
   void store(uint8_t* p, uint32_t v) const { *p = uint8_t(v); }
   void store(bf16* p, float v) const { *p = BF16FromF32(v); }
   void store(f16* p, float v) const { *p = F16FromF32(v); }
+  // A store of an output that no group reads again soon (LanePack's may bypass the caches).
+  void store_stream(float* p, float v) const { *p = v; }
   template <class T, class V>
   void store(const ScalarArenaView<T>& view, size_t i, V v) const {
     T value;
@@ -338,6 +342,18 @@ class LanePack {
   template <class T, class V>
   void store(const SimdArenaView<T>& view, size_t i, V v) const {
     store(view.data() + i, v);
+  }
+  // store, for an output that no group reads again soon: a full pack at an address aligned to
+  // its vector bypasses the caches (x86: a non-temporal store); any other pack stores. Rows
+  // that lie 4 KiB apart fall in few cache sets: stored through the caches, each line is first
+  // fetched for ownership and then evicts lines the kernel reads (kkt's A on an Intel Xeon).
+  // RunGroups makes these stores visible before its batch of groups ends.
+  void store_stream(float* p, VF v) const {
+    if ((kFull || count_ == kWidth) &&
+        reinterpret_cast<uintptr_t>(p) % (kWidth * sizeof(float)) == 0) {
+      return hn::Stream(v, DF(), p);
+    }
+    store(p, v);
   }
   template <class T, class V>
   void store_if(MF m, T* p, V v) const {
@@ -865,6 +881,9 @@ HWY_NOINLINE void RunGroups(const Kernel& kernel, const tgk::detail::GroupBatch&
       }
     }
   }
+  // store_stream's non-temporal stores are weakly ordered: the fence orders them before the
+  // stores that tell other threads this batch is done.
+  hwy::FlushStream();
 }
 
 }  // namespace HWY_NAMESPACE

@@ -20,10 +20,13 @@
 //     rows l / 64 + 4r). Accumulators live in arena 4 as [row r][lane], each lane's own.
 //   - Sub-tiles whose every cell is masked (above the diagonal, or past T) are not computed:
 //     they are stored as +0 as the mask demands.
-//   - A group asks for the next group's rows while it works (tgk/prefetch.h): its k rows of
-//     each tile while staging that tile, its A rows while storing. A chunk's rows of k and of A
-//     lie Hg·K·2 and H·64·4 bytes apart, a page or more each, which the hardware prefetchers
-//     do not follow (on an Intel Xeon kkt took twice as long without the hints).
+//   - A group asks for the next group's k rows of each tile while staging that tile
+//     (tgk/prefetch.h): a chunk's rows of k lie Hg·K·2 bytes apart, a page or more at the
+//     default shape, which the hardware prefetchers do not follow.
+//   - A is stored with store_stream, past the caches: its rows lie H·64·4 bytes apart (4 KiB
+//     at H = 16), so a group's 256 lines of A fill 4 of the 64 L1 sets. Stored through the
+//     caches, on an Intel Xeon the whole kernel took 1.3-1.7x the sum of its phases run alone,
+//     against 1.1x with rows 256 bytes apart (perf/RESULTS.md).
 
 #if defined(TGK_KERNELS_KKT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_KERNELS_KKT_INL_H_
@@ -155,10 +158,7 @@ struct KktKernel {
 
     // Phase: gate, strict-lower mask, store the rows inside T.
     float* a_chunk = a.A + gate_base * kBT;
-    const RowRun next_rows[] = {
-        RowRunOf(a.A + GateBase(next) * kBT, size_t{a.H} * kBT, Rows(next), kBT, true)};
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      PrefetchRows(next_rows, lane.first() / lane.count(), kLanes / lane.count());
       const uint32_t j0 = lane.first() % kBT;
       const uint32_t row0 = kRowsPerLane * (lane.first() / kBT);
       const auto j = lane.id() - lane.splat(lane.first() - j0);  // id % 64
@@ -172,7 +172,7 @@ struct KktKernel {
           const auto cell = lane.load(acc, size_t{r} * kLanes + lane.first());
           v = Select(j < lane.splat(i), cell * gate, lane.zero());
         }
-        lane.store(a_chunk + size_t{i} * a.H * kBT + j0, v);
+        lane.store_stream(a_chunk + size_t{i} * a.H * kBT + j0, v);
       }
     });
   }
