@@ -3,6 +3,7 @@
 //   LaneTable (16, 32, 64, 256 entries)  t[q]
 //   LoadNibble                          the nibble of element id in a packed row
 //   DecodeTableRow                      table.entry[codes[i]] · scale
+//   DecodeNibbleRow                     codebook[nibble i of the row] · scale
 //   LoadXorPartner, GatherArena         arena reads at id ^ m, at any index
 //   LanesAt                             addressing past the group
 //   BucketIndex (16, 32, 64, 256 levels) the bucket of a value among sorted boundaries, also
@@ -29,12 +30,13 @@ enum class TableOp : uint32_t {
   kTable32,
   kTable64,
   kTable256,
-  kNibble,     // bytes [(lanes + 1) / 2] -> out u32 [lanes]
-  kDecodeRow,  // codes [n], byte table, scale -> out f32 [n]
-  kPartner,    // in f32 [lanes] -> out f32 [31][lanes]: m = 1..31
-  kGather,     // in u32 [lanes] -> out u32 [lanes]: element lanes − 1 − id
-  kLanesAt,    // -> out u32 [3·lanes]: element j holds the id of the lane writing it
-  kBucket16,   // in f32 [lanes], bucket table -> out u32 [lanes]
+  kNibble,           // bytes [(lanes + 1) / 2] -> out u32 [lanes]
+  kDecodeRow,        // codes [n], byte table, scale -> out f32 [n]
+  kDecodeNibbleRow,  // bytes [(n + 1) / 2], 16-entry table, scale -> out f32 [n]
+  kPartner,          // in f32 [lanes] -> out f32 [31][lanes]: m = 1..31
+  kGather,           // in u32 [lanes] -> out u32 [lanes]: element lanes − 1 − id
+  kLanesAt,          // -> out u32 [3·lanes]: element j holds the id of the lane writing it
+  kBucket16,         // in f32 [lanes], bucket table -> out u32 [lanes]
   kBucket32,
   kBucket64,
   kBucket256,
@@ -140,6 +142,9 @@ struct TableOpKernel {
       case TableOp::kDecodeRow:
         return DecodeTableRow(g, *a.byte_table, static_cast<const uint8_t*>(a.in), a.n, a.scale,
                               static_cast<float*>(a.out));
+      case TableOp::kDecodeNibbleRow:
+        return DecodeNibbleRow(g, a.table, static_cast<const uint8_t*>(a.in), a.n, a.scale,
+                               static_cast<float*>(a.out));
       case TableOp::kPartner: {
         auto arena = g.template arena<float>(0);
         const float* in = static_cast<const float*>(a.in);
@@ -321,6 +326,27 @@ TEST_P(TableOpsTest, DecodeTableRowIsEntryTimesScale) {
       for (size_t i = 0; i < n; ++i) want[i] = odd[codes[i]] * scale;
       EXPECT_TRUE(BitsEqual(
           want, Run<float>({TableOp::kDecodeRow, codes.data(), nullptr, &table, n, scale}, 32, n)))
+          << n << " codes, scale " << scale;
+    }
+  }
+}
+
+TEST_P(TableOpsTest, DecodeNibbleRowIsEntryTimesScale) {
+  test::Random rng(14);
+  std::vector<float> table(16);
+  for (float& x : table) x = Entry(rng);
+  table[5] = -0.0f;
+  for (size_t n : {0, 1, 15, 31, 32, 33, 64, 100, 256, 1000}) {
+    // Exactly the row's bytes, so that a sanitizer sees any read past it.
+    std::vector<uint8_t> codes((n + 1) / 2);
+    for (uint8_t& b : codes) b = uint8_t(rng.Bits());
+    for (float scale : {1.0f, 0.3f, -0x1p-120f}) {
+      std::vector<float> want(n);
+      for (size_t i = 0; i < n; ++i)
+        want[i] = table[(codes[i / 2] >> (4 * (i % 2))) & 0xFu] * scale;
+      EXPECT_TRUE(BitsEqual(want, Run<float>({TableOp::kDecodeNibbleRow, codes.data(), table.data(),
+                                              nullptr, n, scale},
+                                             32, n)))
           << n << " codes, scale " << scale;
     }
   }

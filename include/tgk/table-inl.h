@@ -18,6 +18,10 @@
 //   DecodeTableRow(g, table, codes, n, scale, out)  out[i] = table.entry[codes[i]] · scale for
 //                                    i < n, a group-level row operation on a ByteTable256 (VBMI
 //                                    two-table byte permutes on AVX3_DL, 64 codes at a time).
+//   DecodeNibbleRow(g, codebook, codes, n, scale, out)  out[i] = codebook[q_i] · scale for i < n,
+//                                    q_i the nibble of element i of a packed row (as LoadNibble),
+//                                    a group-level row operation on a 16-entry codebook (AVX3: 32
+//                                    codes from 16 bytes, widened, interleaved by two permutes).
 //   BucketIndex(lane, table, z, index)  index[k] = #{i : z[k] > table.boundary[i]} for kN values
 //                                    and a BucketTable of sorted boundaries, as the binary search
 //                                    finds it (a NaN compares false everywhere: bucket 0). Packs
@@ -438,6 +442,49 @@ HWY_INLINE void DecodeTableRow(const SimdGroup&, const ByteTable256& table, cons
     lanes.store(out + i, lane_table(lanes, lanes.load(codes + i)) * lanes.splat(scale));
   }
 #endif
+}
+
+// ---- DecodeNibbleRow ----------------------------------------------------------------------
+
+// The scalar definition.
+HWY_INLINE void DecodeNibbleRow(const ScalarGroup&, const float* codebook, const uint8_t* codes,
+                                size_t n, float scale, float* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = codebook[(codes[i / 2] >> (4 * (i % 2))) & 0xFu] * scale;
+}
+
+// Lane packs: AVX3 decodes 32 codes at a time (the last n mod 32 one by one); other targets
+// run LoadNibble and LaneTable over full packs.
+HWY_INLINE void DecodeNibbleRow(const SimdGroup&, const float* codebook, const uint8_t* codes,
+                                size_t n, float scale, float* out) {
+  size_t i = 0;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  // Byte k's low nibble is code 2k, its high one code 2k + 1: the two permutes take codes
+  // 0..15 and 16..31 alternately from the low and the high nibbles of the 16 bytes.
+  alignas(64) static constexpr int32_t kFirst[16] = {0, 16, 1, 17, 2, 18, 3, 19,
+                                                     4, 20, 5, 21, 6, 22, 7, 23};
+  alignas(64) static constexpr int32_t kSecond[16] = {8,  24, 9,  25, 10, 26, 11, 27,
+                                                      12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i first = _mm512_load_si512(kFirst), second = _mm512_load_si512(kSecond);
+  const __m512 table = _mm512_loadu_ps(codebook), s = _mm512_set1_ps(scale);
+  for (; i + 32 <= n; i += 32) {
+    const __m512i bytes =
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i / 2)));
+    const __m512i low = _mm512_and_si512(bytes, _mm512_set1_epi32(0xF));
+    const __m512i high = _mm512_srli_epi32(bytes, 4);
+    const __m512i q0 = _mm512_permutex2var_epi32(low, first, high);
+    const __m512i q1 = _mm512_permutex2var_epi32(low, second, high);
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_permutexvar_ps(q0, table), s));
+    _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(_mm512_permutexvar_ps(q1, table), s));
+  }
+#else
+  using Full = SimdGroup::FullLane;
+  const LaneTable<Full, 16> full_table(codebook);
+  for (; i + Full::kWidth <= n; i += Full::kWidth) {
+    const Full lanes(uint32_t(i), Full::kWidth);
+    lanes.store(out + i, full_table(lanes, LoadNibble(lanes, codes)) * lanes.splat(scale));
+  }
+#endif
+  for (; i < n; ++i) out[i] = codebook[(codes[i / 2] >> (4 * (i % 2))) & 0xFu] * scale;
 }
 
 // ---- BucketIndex over a BinnedBucketTable -------------------------------------------------

@@ -16,8 +16,9 @@
 //     the other (Metal updates one half in place with the pair's lower lane; the values are
 //     the same). The fallback encoder's sum of squares is the spec's in-place halving tree.
 //   - Dequantisers: min(D, 1024) lanes, lane t decodes elements t, t + 1024, ... (Metal stops
-//     after the first: tgk writes every element also for D > 1024). The 8-bit one decodes
-//     each block of 256 elements as a row (DecodeTableRow: 64 values at a time on AVX3_DL).
+//     after the first: tgk writes every element also for D > 1024). The 8-bit and the 4-bit
+//     ones decode each block of 256 elements as a row (DecodeTableRow: 64 values at a time on
+//     AVX3_DL; DecodeNibbleRow: 32 on AVX3).
 
 #if defined(TGK_KERNELS_TQ_KV_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_KERNELS_TQ_KV_INL_H_
@@ -254,9 +255,9 @@ struct TqEncodeFallbackKernel {
 // Dequantisers
 // ===========================================================================================
 
-// tq_dequantize_kv (kBits = 4, nibbles) and tq_dequantize_hb_kv_seq (kBits = 5, 6, 8, bytes;
-// tq_dequantize_hb_kv is its n_tokens = 1 case): dst = C_b[m_b(q_j)] · sn_block(j), spec
-// sections 4 and 5.
+// tq_dequantize_kv_seq (kBits = 4, nibbles; tq_dequantize_kv is its n_tokens = 1 case) and
+// tq_dequantize_hb_kv_seq (kBits = 5, 6, 8, bytes; tq_dequantize_hb_kv is its n_tokens = 1 case):
+// dst = C_b[m_b(q_j)] · sn_block(j), spec sections 4 and 5.
 template <uint32_t kBits>
 struct TqDequantizeKernel {
   static constexpr uint32_t kLevels = 1u << kBits;
@@ -288,13 +289,18 @@ struct TqDequantizeKernel {
         DecodeTableRow(g, kTqTable8, codes + j, std::min<uint64_t>(256, d - j), block_scale(j),
                        out + j);
       }
+    } else if constexpr (kBits == 4) {
+      if (d <= 256) return DecodeNibbleRow(g, a.codebook, codes, d, sn_d256, out);
+      for (uint64_t j = 0; j < d; j += 256) {
+        DecodeNibbleRow(g, a.codebook, codes + j / 2, std::min<uint64_t>(256, d - j),
+                        block_scale(j), out + j);
+      }
     } else {
       const LaneTable<typename Group::Lane, kLevels> codebook(a.codebook);
       g.for_each_lane([&](auto lane) HWY_ATTR {
         for (uint64_t j = lane.first(); j < d; j += stride) {
           const auto lanes = LanesAt(lane, j, d - j);
-          auto q = kBits == 4 ? LoadNibble(lanes, codes) : lanes.load(codes + j);
-          if constexpr (kBits == 5 || kBits == 6) q = q & lanes.splat(kLevels - 1);  // m_b
+          const auto q = lanes.load(codes + j) & lanes.splat(kLevels - 1);  // m_b
           lanes.store(out + j, codebook(lanes, q) * lanes.splat(block_scale(j)));
         }
       });

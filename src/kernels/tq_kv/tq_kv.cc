@@ -204,6 +204,7 @@ constexpr std::string_view kEncodeSeqPrefix = "hadamard_quantize_kv_seq";
 constexpr std::string_view kEncodeHbPrefix = "hadamard_quantize_kv_hb";
 constexpr std::string_view kEncodeHbSeqPrefix = "hadamard_quantize_kv_hb_seq";
 constexpr std::string_view kDequantizePrefix = "tq_dequantize_kv";
+constexpr std::string_view kDequantizeSeqPrefix = "tq_dequantize_kv_seq";
 constexpr std::string_view kDequantizeHbPrefix = "dispatch_tq_dequantize_hb_kv";
 constexpr std::string_view kDequantizeHbSeqPrefix = "dispatch_tq_dequantize_hb_kv_seq";
 constexpr std::string_view kRotatePrefix = "tq_inverse_rotate";
@@ -328,6 +329,10 @@ TqDequantizeElements TqDequantizeKvRequiredElements(const TqDequantizeKvParams& 
   return DequantizeElements(kDequantizePrefix, p.num_kv_heads, p.head_dim, p.cache_capacity, 1,
                             true);
 }
+TqDequantizeElements TqDequantizeKvSeqRequiredElements(const TqDequantizeKvSeqParams& p) {
+  return DequantizeElements(kDequantizeSeqPrefix, p.num_kv_heads, p.head_dim, p.cache_capacity,
+                            p.n_tokens, true);
+}
 TqDequantizeElements TqDequantizeHbKvRequiredElements(const TqDequantizeHbKvParams& p) {
   return DequantizeElements(kDequantizeHbPrefix, p.num_kv_heads, p.head_dim, p.cache_capacity, 1,
                             false);
@@ -450,6 +455,31 @@ void TqDequantizeKv(Queue& queue, const TqDequantizeKvParams& p, ConstView packe
   RecordDequantize(queue, 4, nkv, d, cap, p.read_pos, 1, p.scale_factor_d512, packed, norms, dst);
 }
 
+void TqDequantizeKvSeq(Queue& queue, const TqDequantizeKvSeqParams& p, ConstView packed,
+                       ConstView norms, View dst) {
+  constexpr std::string_view kPrefix = kDequantizeSeqPrefix;
+  const uint32_t d = p.head_dim, nkv = p.num_kv_heads, cap = p.cache_capacity;
+  if (nkv == 0 || d == 0 || p.n_tokens == 0) return;
+  if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be a power of two, got ", d);
+  CheckBuffer(kPrefix, "dst", dst, DType::kF32);
+  const TqDequantizeElements need = TqDequantizeKvSeqRequiredElements(p);
+  if (dst.count() < need.dst) {
+    Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need.dst, " (num_kv_heads=", nkv,
+         " × n_tokens=", p.n_tokens, " × head_dim=", d, ")");
+  }
+  if (d % 2 != 0) Fail(kPrefix, "head_dim must be even for nibble packing, got ", d);
+  if (uint64_t{p.start_pos} + p.n_tokens > cap) {
+    Fail(kPrefix, "start_pos(", p.start_pos, ") + n_tokens(", p.n_tokens, ") > cache_capacity(",
+         cap, ")");
+  }
+  CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/true);
+  CheckNorms(kPrefix, norms, need.norms, nkv, cap, d);
+  CheckScaleFactor(kPrefix, d, p.scale_factor_d512);
+  CheckDequantizeBuffers(kPrefix, need, packed, norms, dst);
+  RecordDequantize(queue, 4, nkv, d, cap, p.start_pos, p.n_tokens, p.scale_factor_d512, packed,
+                   norms, dst);
+}
+
 void TqDequantizeHbKv(Queue& queue, const TqDequantizeHbKvParams& p, ConstView packed,
                       ConstView norms, View dst) {
   constexpr std::string_view kPrefix = kDequantizeHbPrefix;
@@ -559,6 +589,9 @@ uint64_t HadamardQuantizeKvHbSeqBytes(const HadamardQuantizeKvHbSeqParams& p) {
 }
 uint64_t TqDequantizeKvBytes(const TqDequantizeKvParams& p) {
   return DequantizeBytes(p.num_kv_heads, p.head_dim, true);
+}
+uint64_t TqDequantizeKvSeqBytes(const TqDequantizeKvSeqParams& p) {
+  return DequantizeBytes(uint64_t{p.num_kv_heads} * p.n_tokens, p.head_dim, true);
 }
 uint64_t TqDequantizeHbKvBytes(const TqDequantizeHbKvParams& p) {
   return DequantizeBytes(p.num_kv_heads, p.head_dim, false);

@@ -245,6 +245,30 @@ void TqDequantizeKv(Queue& queue, const TqDequantizeKvParams& params, ConstView 
                     ConstView norms, View dst);
 TqDequantizeElements TqDequantizeKvRequiredElements(const TqDequantizeKvParams& params);
 
+// tq_dequantize_kv_seq (tgk's: Metal decodes one 4-bit position per dispatch): rows start_pos ..
+// start_pos + n_tokens − 1 of every head of the 4-bit cache into dst f32 [nkv, n_tokens, D]
+// (head-major); slice [h, τ, :] equals TqDequantizeKv at read_pos = start_pos + τ bit for bit.
+struct TqDequantizeKvSeqParams {
+  uint32_t num_kv_heads = 0;
+  uint32_t head_dim = 0;
+  uint32_t cache_capacity = 0;
+  uint32_t start_pos = 0;
+  uint32_t n_tokens = 0;
+  float scale_factor_d512 = 1.0f;
+};
+
+// Returns without recording when num_kv_heads, head_dim or n_tokens is 0. Errors, in order:
+//   "tq_dequantize_kv_seq: head_dim must be a power of two, got {D}"
+//   "tq_dequantize_kv_seq: dst has {} elements, need {} (num_kv_heads={} × n_tokens={} ×
+//    head_dim={})"
+//   "tq_dequantize_kv_seq: head_dim must be even for nibble packing, got 1"
+//   "tq_dequantize_kv_seq: start_pos({}) + n_tokens({}) > cache_capacity({})"
+//   then the packed (nkv·cap·D/2 bytes), norms and scale_factor_d512 rules of TqDequantizeKv
+//   with this prefix.
+void TqDequantizeKvSeq(Queue& queue, const TqDequantizeKvSeqParams& params, ConstView packed,
+                       ConstView norms, View dst);
+TqDequantizeElements TqDequantizeKvSeqRequiredElements(const TqDequantizeKvSeqParams& params);
+
 // tq_dequantize_hb_kv: as TqDequantizeKv for the 5/6/8-bit format (any D >= 1, as the port).
 struct TqDequantizeHbKvParams {
   uint32_t num_kv_heads = 0;
@@ -323,6 +347,7 @@ uint64_t HadamardQuantizeKvSeqBytes(const HadamardQuantizeKvSeqParams& params);
 uint64_t HadamardQuantizeKvHbBytes(const HadamardQuantizeKvHbParams& params);
 uint64_t HadamardQuantizeKvHbSeqBytes(const HadamardQuantizeKvHbSeqParams& params);
 uint64_t TqDequantizeKvBytes(const TqDequantizeKvParams& params);
+uint64_t TqDequantizeKvSeqBytes(const TqDequantizeKvSeqParams& params);
 uint64_t TqDequantizeHbKvBytes(const TqDequantizeHbKvParams& params);
 uint64_t TqDequantizeHbKvSeqBytes(const TqDequantizeHbKvSeqParams& params);
 uint64_t TqInverseRotateBytes(const TqInverseRotateParams& params);

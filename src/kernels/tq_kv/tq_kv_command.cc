@@ -12,12 +12,13 @@
 // encoder's rotation makes the coordinates it quantises near-normal anyway.
 //
 // tq-dequant reads rows start_pos .. start_pos + n_tokens − 1 into dst f32 [num_kv_heads,
-// n_tokens, head_dim] with tq_dequantize_hb_kv_seq (--seq, the default for 5/6/8 bits), or row
-// read_pos into dst f32 [num_kv_heads, head_dim] with tq_dequantize_hb_kv (--no-seq) or, at 4
-// bits, tq_dequantize_kv. Random caches are random indices (every byte a valid one: the upper
-// bits of a 5- or 6-bit index are 0) with positive norms near those of an N(0, 1) vector (√D
-// for the L2 norm of D <= 256, 1 for the per-block RMS of D > 256, ±25 %): any head_dim the
-// dequantisers take works, where an encoded cache would need head_dim 256 or 512 at 5/6/8 bits.
+// n_tokens, head_dim] with tq_dequantize_hb_kv_seq or, at 4 bits, tgk's tq_dequantize_kv_seq
+// (--seq, the default for 5/6/8 bits), or row read_pos into dst f32 [num_kv_heads, head_dim]
+// with tq_dequantize_hb_kv (--no-seq, the default at 4 bits) or, at 4 bits, tq_dequantize_kv.
+// Random caches are random indices (every byte a valid one: the upper bits of a 5- or 6-bit index
+// are 0) with positive norms near those of an N(0, 1) vector (√D for the L2 norm of D <= 256, 1 for
+// the per-block RMS of D > 256, ±25 %): any head_dim the dequantisers take works, where an encoded
+// cache would need head_dim 256 or 512 at 5/6/8 bits.
 //
 // With --in, the file's tensors give the dimensions they hold (src, packed and norms for
 // tq-encode; packed, norms and dst for tq-dequant); the positions, a dequantiser's n_tokens
@@ -205,10 +206,13 @@ class TqDequantCommand final : public KernelCommand {
  public:
   std::string name() const override { return "tq-dequant"; }
   std::string description() const override {
-    return "tq_dequantize_hb_kv_seq / _hb_kv / _kv: decode rows of the TurboQuant KV cache "
+    return "tq_dequantize_hb_kv_seq / _hb_kv / _kv / _kv_seq: decode rows of the TurboQuant KV "
+           "cache "
            "(packed u8, norms f32 -> dst f32, rotated domain)";
   }
-  std::vector<std::string> BenchVariants() const override { return {"--bits 8 --seq"}; }
+  std::vector<std::string> BenchVariants() const override {
+    return {"--bits 8 --seq", "--bits 4 --seq"};
+  }
 
   void AddOptions(CLI::App& command) override {
     const auto add = [&](const char* name, auto& value, const char* help) {
@@ -227,18 +231,13 @@ class TqDequantCommand final : public KernelCommand {
         ->check(CLI::IsMember({4, 5, 6, 8}));
     seq_option_ = command.add_flag(
         "--seq,!--no-seq", seq_,
-        "Rows start_pos.. with tq_dequantize_hb_kv_seq (the default at 5, 6 and 8 bits), "
-        "or (--no-seq, always at 4 bits) row read_pos");
+        "Rows start_pos.. with tq_dequantize_hb_kv_seq or, at 4 bits, tq_dequantize_kv_seq "
+        "(the default at 5, 6 and 8 bits), or (--no-seq, the default at 4 bits) row read_pos");
   }
 
   RunResult Run(const RunOptions& options) override {
-    // 4-bit has no sequence dequantiser: --seq defaults to off there, and may not be asked for.
+    // At 4 bits the port's dequantiser decodes one position: --seq (tgk's) is asked for there.
     const bool seq = seq_option_->count() > 0 ? seq_ : bits_ != 4;
-    if (seq && bits_ == 4) {
-      ThrowInvalidArgument(
-          "tq-dequant: --seq needs 5, 6 or 8 bits (tq_dequantize_hb_kv_seq); "
-          "4-bit rows decode one position at a time (tq_dequantize_kv)");
-    }
     const auto unused = seq ? std::vector{read_pos_option_}
                             : std::vector{start_pos_option_, options_[3]};  // n_tokens
     for (const CLI::Option* option : unused) {
@@ -269,7 +268,20 @@ class TqDequantCommand final : public KernelCommand {
                      {seq ? "start_pos" : "read_pos", std::to_string(seq ? start_pos_ : read_pos_)},
                      {"scale_factor_d512", FloatText(sf_)}};
 
-    if (seq) {
+    if (seq && bits_ == 4) {
+      const TqDequantizeKvSeqParams p{.num_kv_heads = heads,
+                                      .head_dim = head_dim,
+                                      .cache_capacity = capacity,
+                                      .start_pos = start_pos_,
+                                      .n_tokens = n_tokens,
+                                      .scale_factor_d512 = sf_};
+      job.outputs.emplace("dst", Shaped(DType::kF32, {heads, n_tokens, head_dim}));
+      result.work = double(TqDequantizeKvSeqBytes(p));
+      result.notes.emplace_back("kernel", "tq_dequantize_kv_seq" + BitsText(bits_));
+      job.record = [p](Queue& queue, const Views& v) {
+        TqDequantizeKvSeq(queue, p, v.at("packed"), v.at("norms"), v.at("dst"));
+      };
+    } else if (seq) {
       const TqDequantizeHbKvSeqParams p{.num_kv_heads = heads,
                                         .head_dim = head_dim,
                                         .cache_capacity = capacity,

@@ -295,11 +295,11 @@ TEST_P(TqKvParity, ByteDequantizerMatchesTheReference) {
 }
 
 // Spec 5.3: n_tokens = 1 is the per-position kernel bit for bit, and slice [h, τ, :] of a longer
-// sequence is the per-position kernel at start_pos + τ.
+// sequence is the per-position kernel at start_pos + τ; so for tgk's 4-bit sequence form.
 TEST_P(TqKvParity, SequenceDequantizerMatchesTheReferenceAndPerPosition) {
   Rng rng(6);
   for (const uint32_t d : {16u, 128u, 256u, 512u, 2048u}) {
-    for (const uint32_t bits : {5u, 6u, 8u}) {
+    for (const uint32_t bits : {4u, 5u, 6u, 8u}) {
       const DequantCase c = RandomCache(rng, d, bits);
       const uint32_t n_tokens = 1 + rng.Below(c.cap);
       const uint32_t start = rng.Below(c.cap - n_tokens + 1);
@@ -307,6 +307,17 @@ TEST_P(TqKvParity, SequenceDequantizerMatchesTheReferenceAndPerPosition) {
                    " start=" + std::to_string(start) + " n_tokens=" + std::to_string(n_tokens));
       std::vector<float> seq(size_t{c.nkv} * n_tokens * d);
       RunOn(GetParam(), {Bytes(seq)}, [&](Queue& q) {
+        if (bits == 4) {
+          TqDequantizeKvSeq(q,
+                            {.num_kv_heads = c.nkv,
+                             .head_dim = d,
+                             .cache_capacity = c.cap,
+                             .start_pos = start,
+                             .n_tokens = n_tokens,
+                             .scale_factor_d512 = c.sf},
+                            In(c.packed), In(c.norms), Out(seq));
+          return;
+        }
         TqDequantizeHbKvSeq(q,
                             {.num_kv_heads = c.nkv,
                              .head_dim = d,
@@ -321,14 +332,24 @@ TEST_P(TqKvParity, SequenceDequantizerMatchesTheReferenceAndPerPosition) {
       Queue q(GetParam().options());
       for (uint32_t t = 0; t < n_tokens; ++t) {
         std::vector<float> one(size_t{c.nkv} * d);
-        TqDequantizeHbKv(q,
+        if (bits == 4) {
+          TqDequantizeKv(q,
                          {.num_kv_heads = c.nkv,
                           .head_dim = d,
                           .cache_capacity = c.cap,
                           .read_pos = start + t,
-                          .scale_factor_d512 = c.sf,
-                          .codebook_bits = bits},
+                          .scale_factor_d512 = c.sf},
                          In(c.packed), In(c.norms), Out(one));
+        } else {
+          TqDequantizeHbKv(q,
+                           {.num_kv_heads = c.nkv,
+                            .head_dim = d,
+                            .cache_capacity = c.cap,
+                            .read_pos = start + t,
+                            .scale_factor_d512 = c.sf,
+                            .codebook_bits = bits},
+                           In(c.packed), In(c.norms), Out(one));
+        }
         q.commit_and_wait();
         for (uint32_t h = 0; h < c.nkv; ++h) {
           ASSERT_EQ(std::memcmp(one.data() + size_t{h} * d,

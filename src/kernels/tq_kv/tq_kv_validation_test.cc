@@ -372,6 +372,53 @@ TEST(TqKvValidation, Dequantizers) {
     ExpectNoOp(outputs, run(p, ConstView(), View()));
   }
   {
+    // nkv = 2, D = 512, rows 1 .. 1 + n_tokens − 1 of a 4-row cache: dst holds n_tokens = 1.
+    const TqDequantizeKvSeqParams ok{
+        .num_kv_heads = 2, .head_dim = 512, .cache_capacity = 4, .start_pos = 1, .n_tokens = 1};
+    const auto run = [&](TqDequantizeKvSeqParams p, ConstView packed, View out) {
+      return [=, &nibbles](Queue& q) { TqDequantizeKvSeq(q, p, packed, In(nibbles.norms), out); };
+    };
+    const ConstView packed = In(nibbles.packed);
+    auto p = ok;
+    const std::string P = "tq_dequantize_kv_seq: ";
+    p.head_dim = 24;
+    ExpectInvalid(P + "head_dim must be a power of two, got 24", outputs, run(p, packed, Out(dst)));
+    ExpectInvalid(P + "dst has 1023 elements, need 1024 (num_kv_heads=2 × n_tokens=1 × "
+                      "head_dim=512)",
+                  outputs, run(ok, packed, View::Of<float>(dst.data(), 1023)));
+    p = ok;
+    p.head_dim = 1;
+    ExpectInvalid(P + "head_dim must be even for nibble packing, got 1", outputs,
+                  run(p, packed, Out(dst)));
+    p = ok;
+    p.start_pos = 4;
+    ExpectInvalid(P + "start_pos(4) + n_tokens(1) > cache_capacity(4)", outputs,
+                  run(p, packed, Out(dst)));
+    p = ok;
+    p.start_pos = 0xFFFFFFFFu;
+    ExpectInvalid(P + "start_pos(4294967295) + n_tokens(1) > cache_capacity(4)", outputs,
+                  run(p, packed, Out(dst)));
+    p = ok;
+    p.num_kv_heads = 0xFFFFFFFFu;
+    p.n_tokens = 0xFFFFFFFFu;
+    p.head_dim = 1u << 31;
+    ExpectInvalid(P + "the size of dst overflows 64 bits", outputs, run(p, packed, Out(dst)));
+    ExpectInvalid(P + "packed buffer has 2047 bytes but need 2048 (num_kv_heads=2 * "
+                      "cache_capacity=4 * head_dim/2=256)",
+                  outputs, run(ok, ConstView::Of<uint8_t>(nibbles.packed.data(), 2047), Out(dst)));
+    ExpectInvalid(P + "norms has 8 elements but a null data pointer", outputs, [&](Queue& q) {
+      TqDequantizeKvSeq(q, ok, packed, ConstView(nullptr, 8, DType::kF32), Out(dst));
+    });
+    p = ok;
+    p.scale_factor_d512 = -std::numeric_limits<float>::infinity();
+    ExpectInvalid(P + "scale_factor_d512 must be finite and non-zero for head_dim 512 > 256 (the "
+                      "decoder divides the norms by it), got -inf",
+                  outputs, run(p, packed, Out(dst)));
+    p = ok;
+    p.n_tokens = 0;
+    ExpectNoOp(outputs, run(p, ConstView(), View()));
+  }
+  {
     const TqDequantizeHbKvParams ok{
         .num_kv_heads = 2, .head_dim = 256, .cache_capacity = 4, .codebook_bits = 5};
     const auto run = [&](TqDequantizeHbKvParams p, ConstView norms, View out) {
@@ -514,6 +561,8 @@ TEST(TqKvBytes, CountsEveryBuffer) {
                                       .codebook_bits = 8}),
             uint64_t{8} * 32768 * (256 + 4 + 1024));
   EXPECT_EQ(TqDequantizeKvBytes({.num_kv_heads = 2, .head_dim = 512}), 2u * (256 + 8 + 2048));
+  EXPECT_EQ(TqDequantizeKvSeqBytes({.num_kv_heads = 2, .head_dim = 512, .n_tokens = 3}),
+            2u * 3 * (256 + 8 + 2048));
   EXPECT_EQ(HadamardQuantizeKvBytes({.num_kv_heads = 2, .head_dim = 128}), 2u * (512 + 64 + 4));
   EXPECT_EQ(HadamardQuantizeKvSeqBytes({.num_kv_heads = 1,
                                         .head_dim = 256,
