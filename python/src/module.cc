@@ -688,32 +688,69 @@ nb::object TqDequantizeHb(nb::handle packed_in, nb::handle norms_in, uint32_t re
   return dst.array;
 }
 
-nb::object TqDequantizeHbSeq(nb::handle packed_in, nb::handle norms_in, uint32_t start_pos,
-                             std::optional<uint32_t> n_tokens, uint32_t codebook_bits,
-                             float scale_factor_d512, int threads,
-                             const std::optional<std::string>& target) {
-  constexpr std::string_view fn = "tq_dequantize_hb_kv_seq";
+// A sequence dequantiser's cache (ImportCache), its dimensions and its output, a new dst f32
+// [num_kv_heads, n_tokens, head_dim]; n_tokens defaults to the rows from start_pos on.
+struct SequenceCache {
+  Input packed, norms;
+  uint32_t num_kv_heads, head_dim, cache_capacity, n_tokens;
+  Output<float> dst;
+};
+
+SequenceCache ImportSequenceCache(std::string_view fn, nb::handle packed_in, nb::handle norms_in,
+                                  uint32_t start_pos, std::optional<uint32_t> n_tokens,
+                                  bool nibbles) {
   Dims d(fn);
-  const auto cache = ImportCache(fn, d, packed_in, norms_in, /*nibbles=*/false);
-  const Input& packed = cache.first;
-  const Input& norms = cache.second;
+  auto [packed, norms] = ImportCache(fn, d, packed_in, norms_in, nibbles);
   const uint32_t cap = d["cache_capacity"];
   if (!n_tokens && start_pos > cap) {
     Fail(fn, "start_pos (" + std::to_string(start_pos) + ") exceeds cache_capacity (" +
                  std::to_string(cap) + "), and n_tokens defaults to the rows from start_pos on");
   }
-  const TqDequantizeHbKvSeqParams p{.num_kv_heads = d["num_kv_heads"],
-                                    .head_dim = d["head_dim"],
-                                    .cache_capacity = cap,
+  const uint32_t nkv = d["num_kv_heads"], head_dim = d["head_dim"];
+  const uint32_t tokens = n_tokens.value_or(cap - start_pos);
+  return SequenceCache{.packed = std::move(packed),
+                       .norms = std::move(norms),
+                       .num_kv_heads = nkv,
+                       .head_dim = head_dim,
+                       .cache_capacity = cap,
+                       .n_tokens = tokens,
+                       .dst = NewArray<float>(fn, {nkv, tokens, head_dim})};
+}
+
+nb::object TqDequantizeSeq(nb::handle packed_in, nb::handle norms_in, uint32_t start_pos,
+                           std::optional<uint32_t> n_tokens, float scale_factor_d512, int threads,
+                           const std::optional<std::string>& target) {
+  const SequenceCache s = ImportSequenceCache("tq_dequantize_kv_seq", packed_in, norms_in,
+                                              start_pos, n_tokens, /*nibbles=*/true);
+  const TqDequantizeKvSeqParams p{.num_kv_heads = s.num_kv_heads,
+                                  .head_dim = s.head_dim,
+                                  .cache_capacity = s.cache_capacity,
+                                  .start_pos = start_pos,
+                                  .n_tokens = s.n_tokens,
+                                  .scale_factor_d512 = scale_factor_d512};
+  Run(threads, target, [&](Queue& queue) {
+    TqDequantizeKvSeq(queue, p, s.packed.view(), s.norms.view(), s.dst.view());
+  });
+  return s.dst.array;
+}
+
+nb::object TqDequantizeHbSeq(nb::handle packed_in, nb::handle norms_in, uint32_t start_pos,
+                             std::optional<uint32_t> n_tokens, uint32_t codebook_bits,
+                             float scale_factor_d512, int threads,
+                             const std::optional<std::string>& target) {
+  const SequenceCache s = ImportSequenceCache("tq_dequantize_hb_kv_seq", packed_in, norms_in,
+                                              start_pos, n_tokens, /*nibbles=*/false);
+  const TqDequantizeHbKvSeqParams p{.num_kv_heads = s.num_kv_heads,
+                                    .head_dim = s.head_dim,
+                                    .cache_capacity = s.cache_capacity,
                                     .start_pos = start_pos,
-                                    .n_tokens = n_tokens.value_or(cap - start_pos),
+                                    .n_tokens = s.n_tokens,
                                     .scale_factor_d512 = scale_factor_d512,
                                     .codebook_bits = codebook_bits};
-  const Output<float> dst = NewArray<float>(fn, {p.num_kv_heads, p.n_tokens, p.head_dim});
   Run(threads, target, [&](Queue& queue) {
-    TqDequantizeHbKvSeq(queue, p, packed.view(), norms.view(), dst.view());
+    TqDequantizeHbKvSeq(queue, p, s.packed.view(), s.norms.view(), s.dst.view());
   });
-  return dst.array;
+  return s.dst.array;
 }
 
 nb::object TqInverseRotateArray(nb::handle rotated_in, int threads,
@@ -834,6 +871,9 @@ NB_MODULE(_tgk, m) {
         "threads"_a = 0, "target"_a = nb::none());
   m.def("tq_dequantize_kv", &TqDequantize, "packed"_a.none(), "norms"_a.none(), nb::kw_only(),
         "read_pos"_a, "scale_factor_d512"_a = 1.0f, "threads"_a = 0, "target"_a = nb::none());
+  m.def("tq_dequantize_kv_seq", &TqDequantizeSeq, "packed"_a.none(), "norms"_a.none(),
+        nb::kw_only(), "start_pos"_a = 0, "n_tokens"_a = nb::none(), "scale_factor_d512"_a = 1.0f,
+        "threads"_a = 0, "target"_a = nb::none());
   m.def("tq_dequantize_hb_kv", &TqDequantizeHb, "packed"_a.none(), "norms"_a.none(), nb::kw_only(),
         "read_pos"_a, "codebook_bits"_a = 8, "scale_factor_d512"_a = 1.0f, "threads"_a = 0,
         "target"_a = nb::none());

@@ -103,6 +103,8 @@ def _calls():
             seq, codebook_bits=6, cache_capacity=3, write_pos_start=2, src_tok_offset=1,
             is_sliding=True, **o),
         "tq_dequantize_kv": lambda **o: tgk.tq_dequantize_kv(packed4, norms4, read_pos=3, **o),
+        "tq_dequantize_kv_seq": lambda **o: tgk.tq_dequantize_kv_seq(
+            packed4, norms4, start_pos=2, n_tokens=5, **o),
         "tq_dequantize_hb_kv": lambda **o: tgk.tq_dequantize_hb_kv(
             packed8, norms8, read_pos=1, **o),
         "tq_dequantize_hb_kv_seq": lambda **o: tgk.tq_dequantize_hb_kv_seq(

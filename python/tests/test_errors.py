@@ -17,6 +17,7 @@ FQ, FK, FV = flash_inputs(rng)
 SQ, SK, SV = sdpa_inputs(rng, np.float32)
 SRC = rng.standard_normal((2, 256)).astype(np.float32)
 PACKED, NORMS = tgk.hadamard_quantize_kv_hb(SRC, cache_capacity=2)
+PACKED4, NORMS4 = tgk.hadamard_quantize_kv(SRC, cache_capacity=2)
 
 BF16 = "ml_dtypes.bfloat16, or uint16 holding bf16 bits"
 
@@ -66,6 +67,13 @@ OWN = [
     ("start_pos", lambda: tgk.tq_dequantize_hb_kv_seq(PACKED, NORMS, start_pos=3),
      "tgk.tq_dequantize_hb_kv_seq: start_pos (3) exceeds cache_capacity (2), and n_tokens "
      "defaults to the rows from start_pos on"),
+    ("4-bit start_pos", lambda: tgk.tq_dequantize_kv_seq(PACKED4, NORMS4, start_pos=3),
+     "tgk.tq_dequantize_kv_seq: start_pos (3) exceeds cache_capacity (2), and n_tokens "
+     "defaults to the rows from start_pos on"),
+    ("4-bit norms per position",
+     lambda: tgk.tq_dequantize_kv_seq(PACKED4, NORMS4[..., :0]),
+     "tgk.tq_dequantize_kv_seq: norms_per_pos differs: 1 from head_dim (max(1, head_dim/256)), "
+     "0 from norms [num_kv_heads, cache_capacity, norms_per_pos]"),
     ("src_tok_offset", lambda: tgk.hadamard_quantize_kv_seq(SRC[None], cache_capacity=2,
                                                             src_tok_offset=2),
      "tgk.hadamard_quantize_kv_seq: src_tok_offset (2) exceeds src's 1 tokens"),
@@ -132,6 +140,19 @@ LIBRARY = [
     ("start_pos + n_tokens", lambda: tgk.tq_dequantize_hb_kv_seq(PACKED, NORMS, start_pos=1,
                                                                   n_tokens=2),
      "start_pos(1) + n_tokens(2) > cache_capacity(2)"),
+    ("4-bit start_pos + n_tokens", lambda: tgk.tq_dequantize_kv_seq(PACKED4, NORMS4,
+                                                                     start_pos=1, n_tokens=2),
+     "tq_dequantize_kv_seq: start_pos(1) + n_tokens(2) > cache_capacity(2)"),
+    ("4-bit head_dim", lambda: tgk.tq_dequantize_kv_seq(PACKED4[..., :3], NORMS4),
+     "tq_dequantize_kv_seq: head_dim must be a power of two, got 6"),
+    ("4-bit packed dtype", lambda: tgk.tq_dequantize_kv_seq(PACKED4.astype(np.uint32), NORMS4),
+     "tq_dequantize_kv_seq: packed must be u8 (got u32)"),
+    ("4-bit norms dtype", lambda: tgk.tq_dequantize_kv_seq(PACKED4, NORMS4.astype(np.float16)),
+     "tq_dequantize_kv_seq: norms must be f32 (got f16)"),
+    ("4-bit scale_factor_d512",
+     lambda: tgk.tq_dequantize_kv_seq(*tgk.hadamard_quantize_kv(
+         np.ones((1, 512), np.float32), cache_capacity=1), scale_factor_d512=0.0),
+     "tq_dequantize_kv_seq: scale_factor_d512 must be finite and non-zero for head_dim 512"),
     ("read_pos", lambda: tgk.tq_dequantize_hb_kv(PACKED, NORMS, read_pos=2),
      "read_pos(2) >= cache_capacity(2)"),
     ("norms dtype", lambda: tgk.tq_dequantize_hb_kv(PACKED, NORMS.astype(np.float16), read_pos=0),

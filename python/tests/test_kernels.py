@@ -208,6 +208,26 @@ def test_the_sequence_dequantiser_equals_the_per_position_one():
         assert bits(seq[:, t]) == bits(one)
 
 
+@pytest.mark.parametrize("head_dim", [128, 256, 512])
+def test_the_4bit_sequence_dequantiser_equals_the_per_position_one(head_dim):
+    # Rows 1 .. 4 of a 5-row cache; scale_factor_d512 matters at head_dim 512.
+    seq = np.random.default_rng(12).standard_normal((4, 3, head_dim)).astype(np.float32)
+    packed, norms = tgk.hadamard_quantize_kv_seq(seq, cache_capacity=5, write_pos_start=1,
+                                                 scale_factor_d512=1.5)
+    out = tgk.tq_dequantize_kv_seq(packed, norms, start_pos=1, scale_factor_d512=1.5)
+    assert out.shape == (3, 4, head_dim) and out.dtype == np.float32
+    for t in range(4):
+        one = tgk.tq_dequantize_kv(packed, norms, read_pos=1 + t, scale_factor_d512=1.5)
+        assert bits(out[:, t]) == bits(one), t
+    part = tgk.tq_dequantize_kv_seq(packed, norms, start_pos=2, n_tokens=2,
+                                    scale_factor_d512=1.5)
+    assert bits(part) == bits(out[:, 1:3])
+    # By default every row, from row 0; none from start_pos = cache_capacity.
+    whole = tgk.tq_dequantize_kv_seq(packed, norms, scale_factor_d512=1.5)
+    assert whole.shape == (3, 5, head_dim) and bits(whole[:, 1:]) == bits(out)
+    assert tgk.tq_dequantize_kv_seq(packed, norms, start_pos=5).shape == (3, 0, head_dim)
+
+
 def test_tq_inverse_rotate_keeps_the_shape_and_inverts_the_hadamard_transform():
     y = np.random.default_rng(10).standard_normal((2, 3, 64)).astype(np.float32)
     x = tgk.tq_inverse_rotate(y)

@@ -34,6 +34,7 @@ from ._tgk import (
     tq_dequantize_hb_kv,
     tq_dequantize_hb_kv_seq,
     tq_dequantize_kv,
+    tq_dequantize_kv_seq,
     tq_inverse_rotate,
     tq_rotation_scale,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "tq_dequantize_hb_kv",
     "tq_dequantize_hb_kv_seq",
     "tq_dequantize_kv",
+    "tq_dequantize_kv_seq",
     "tq_inverse_rotate",
     "tq_rotation_scale",
 ]

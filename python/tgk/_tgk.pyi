@@ -145,6 +145,15 @@ def tq_dequantize_kv(packed: Array, norms: Array, *, read_pos: int,
     norms f32 [num_kv_heads, cache_capacity, max(1, head_dim/256)]) -> f32 [num_kv_heads,
     head_dim], in the rotated domain (tq_inverse_rotate maps it back)."""
 
+def tq_dequantize_kv_seq(packed: Array, norms: Array, *, start_pos: int = 0,
+                         n_tokens: Optional[int] = None, scale_factor_d512: float = 1.0,
+                         threads: int = 0, target: Optional[str] = None
+                         ) -> npt.NDArray[np.float32]:
+    """tgk's 4-bit sequence dequantiser (mlx-native decodes one 4-bit position per call):
+    rows start_pos .. start_pos + n_tokens - 1 of the 4-bit cache (n_tokens defaults to the
+    rest of the cache) -> f32 [num_kv_heads, n_tokens, head_dim]; slice [:, t] is bit for bit
+    tq_dequantize_kv at read_pos = start_pos + t."""
+
 def tq_dequantize_hb_kv(packed: Array, norms: Array, *, read_pos: int, codebook_bits: int = 8,
                         scale_factor_d512: float = 1.0, threads: int = 0,
                         target: Optional[str] = None) -> npt.NDArray[np.float32]:
