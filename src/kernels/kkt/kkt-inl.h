@@ -25,7 +25,7 @@
 //     default shape, which the hardware prefetchers do not follow.
 //   - A is stored with store_stream, past the caches: its rows lie H·64·4 bytes apart (4 KiB
 //     at H = 16), so a group's 256 lines of A fill 4 of the 64 L1 sets. Stored through the
-//     caches, on an Intel Xeon the whole kernel took 1.3-1.7x the sum of its phases run alone,
+//     caches, on an Intel Xeon the whole kernel took 1.5-1.8x the sum of its phases run alone,
 //     against 1.1x with rows 256 bytes apart (perf/RESULTS.md).
 
 #if defined(TGK_KERNELS_KKT_INL_H_) == defined(HWY_TARGET_TOGGLE)

@@ -207,8 +207,7 @@ class TqDequantCommand final : public KernelCommand {
   std::string name() const override { return "tq-dequant"; }
   std::string description() const override {
     return "tq_dequantize_hb_kv_seq / _hb_kv / _kv / _kv_seq: decode rows of the TurboQuant KV "
-           "cache "
-           "(packed u8, norms f32 -> dst f32, rotated domain)";
+           "cache (packed u8, norms f32 -> dst f32, rotated domain)";
   }
   std::vector<std::string> BenchVariants() const override {
     return {"--bits 8 --seq", "--bits 4 --seq"};
