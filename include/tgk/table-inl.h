@@ -14,7 +14,8 @@
 //                                    even id, high for odd (packs read only the pack's bytes).
 //   LaneTable<Lane, kEntries>        t[q] for a table of 16, 32, 64 or 256 f32 entries (256: an
 //                                    odd table, tgk/table.h). Packs gather; AVX3 and up keep the
-//                                    table in registers and look up with permutes.
+//                                    table in registers and look up with permutes, as AVX2 does
+//                                    for 16 entries.
 //   DecodeTableRow(g, table, codes, n, scale, out)  out[i] = table.entry[codes[i]] · scale for
 //                                    i < n, a group-level row operation on a ByteTable256 (VBMI
 //                                    two-table byte permutes on AVX3_DL, 64 codes at a time).
@@ -189,6 +190,31 @@ class LaneTable<LanePack<hn::ScalableTag<float>, kFull>, kEntries> {
   }
 
   __m512 part_[kParts];
+};
+#elif HWY_TARGET == HWY_AVX2
+// AVX2, 16 entries: two 8-entry permutes and a blend on the index's bit 3 (the other table
+// sizes gather).
+template <bool kFull>
+class LaneTable<LanePack<hn::ScalableTag<float>, kFull>, 16> {
+  using L = LanePack<hn::ScalableTag<float>, kFull>;
+  using DF = hn::ScalableTag<float>;
+  using VF = typename L::VF;
+  using VU = typename L::VU;
+
+ public:
+  explicit LaneTable(const float* table)
+      : low_(hn::LoadU(DF(), table)), high_(hn::LoadU(DF(), table + 8)) {}
+  VF operator()(const L&, VU q) const {
+    const DF d;
+    const typename L::DU du;
+    const auto index = hn::IndicesFromVec(d, hn::And(q, hn::Set(du, 7u)));
+    const auto upper = hn::RebindMask(d, hn::TestBit(q, hn::Set(du, 8u)));
+    return hn::IfThenElse(upper, hn::TableLookupLanes(high_, index),
+                          hn::TableLookupLanes(low_, index));
+  }
+
+ private:
+  VF low_, high_;
 };
 #endif
 
@@ -452,8 +478,8 @@ HWY_INLINE void DecodeNibbleRow(const ScalarGroup&, const float* codebook, const
   for (size_t i = 0; i < n; ++i) out[i] = codebook[(codes[i / 2] >> (4 * (i % 2))) & 0xFu] * scale;
 }
 
-// Lane packs: AVX3 decodes 32 codes at a time (the last n mod 32 one by one); other targets
-// run LoadNibble and LaneTable over full packs.
+// Lane packs: AVX3 decodes 32 codes at a time, packs of 4 or 8 lanes 2·kWidth (their LaneTable
+// lookup); the last codes one by one.
 HWY_INLINE void DecodeNibbleRow(const SimdGroup&, const float* codebook, const uint8_t* codes,
                                 size_t n, float scale, float* out) {
   size_t i = 0;
@@ -476,12 +502,28 @@ HWY_INLINE void DecodeNibbleRow(const SimdGroup&, const float* codebook, const u
     _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_permutexvar_ps(q0, table), s));
     _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(_mm512_permutexvar_ps(q1, table), s));
   }
-#else
+#elif HWY_TARGET != HWY_SCALAR
+  // Packs of 4 or 8 lanes: 2·kWidth codes from kWidth bytes, widened to u32; the low and high
+  // nibbles interleave within 128-bit blocks, and 8 lanes then swap the middle blocks.
   using Full = SimdGroup::FullLane;
-  const LaneTable<Full, 16> full_table(codebook);
-  for (; i + Full::kWidth <= n; i += Full::kWidth) {
-    const Full lanes(uint32_t(i), Full::kWidth);
-    lanes.store(out + i, full_table(lanes, LoadNibble(lanes, codes)) * lanes.splat(scale));
+  constexpr uint32_t kWidth = Full::kWidth;
+  if constexpr (kWidth == 4 || kWidth == 8) {
+    const Full::DU du;
+    const hn::Rebind<uint8_t, Full::DU> d8;
+    const LaneTable<Full, 16> full_table(codebook);
+    for (; i + 2 * kWidth <= n; i += 2 * kWidth) {
+      const auto bytes = hn::PromoteTo(du, hn::LoadU(d8, codes + i / 2));
+      const auto low = hn::And(bytes, hn::Set(du, 0xFu)), high = hn::ShiftRight<4>(bytes);
+      auto first = hn::InterleaveLower(du, low, high), second = hn::InterleaveUpper(du, low, high);
+      if constexpr (kWidth == 8) {
+        const auto lower_blocks = hn::ConcatLowerLower(du, second, first);
+        second = hn::ConcatUpperUpper(du, second, first);
+        first = lower_blocks;
+      }
+      const Full lanes(uint32_t(i), kWidth), next(uint32_t(i + kWidth), kWidth);
+      lanes.store(out + i, full_table(lanes, first) * lanes.splat(scale));
+      next.store(out + i + kWidth, full_table(next, second) * next.splat(scale));
+    }
   }
 #endif
   for (; i < n; ++i) out[i] = codebook[(codes[i / 2] >> (4 * (i % 2))) & 0xFu] * scale;
