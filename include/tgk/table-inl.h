@@ -95,9 +95,14 @@ HWY_INLINE auto LoadXorPartner(const L& lane, const SimdArenaView<T>& view, uint
                               hn::IndicesFromVec(d, hn::Xor(hn::Iota(du, 0), hn::Set(du, within))));
 }
 
+// The 4-bit code of element j of a packed row: the low nibble of byte j/2 for even j, the high
+// one for odd j.
+HWY_INLINE uint32_t NibbleOf(const uint8_t* row, size_t j) {
+  return (row[j / 2] >> (4 * (j % 2))) & 0xFu;
+}
+
 HWY_INLINE uint32_t LoadNibble(const ScalarLane& lane, const uint8_t* row) {
-  const uint32_t j = lane.id();
-  return (row[j / 2] >> (4 * (j & 1))) & 0xFu;
+  return NibbleOf(row, lane.id());
 }
 template <class L>
 HWY_INLINE typename L::VU LoadNibble(const L& lane, const uint8_t* row) {
@@ -475,7 +480,7 @@ HWY_INLINE void DecodeTableRow(const SimdGroup&, const ByteTable256& table, cons
 // The scalar definition.
 HWY_INLINE void DecodeNibbleRow(const ScalarGroup&, const float* codebook, const uint8_t* codes,
                                 size_t n, float scale, float* out) {
-  for (size_t i = 0; i < n; ++i) out[i] = codebook[(codes[i / 2] >> (4 * (i % 2))) & 0xFu] * scale;
+  for (size_t i = 0; i < n; ++i) out[i] = codebook[NibbleOf(codes, i)] * scale;
 }
 
 // Lane packs: AVX3 decodes 32 codes at a time, packs of 4 or 8 lanes 2·kWidth (their LaneTable
@@ -526,7 +531,7 @@ HWY_INLINE void DecodeNibbleRow(const SimdGroup&, const float* codebook, const u
     }
   }
 #endif
-  for (; i < n; ++i) out[i] = codebook[(codes[i / 2] >> (4 * (i % 2))) & 0xFu] * scale;
+  for (; i < n; ++i) out[i] = codebook[NibbleOf(codes, i)] * scale;
 }
 
 // ---- BucketIndex over a BinnedBucketTable -------------------------------------------------

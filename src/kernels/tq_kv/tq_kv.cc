@@ -172,6 +172,22 @@ void CheckReadPos(std::string_view prefix, uint32_t read_pos, uint32_t cap) {
   if (read_pos >= cap) Fail(prefix, "read_pos(", read_pos, ") >= cache_capacity(", cap, ")");
 }
 
+// The sequence dequantisers' dst size and row range (64-bit sum).
+void CheckSequenceDst(std::string_view prefix, View dst, uint64_t need, uint32_t nkv,
+                      uint32_t n_tokens, uint32_t d) {
+  if (dst.count() < need) {
+    Fail(prefix, "dst has ", dst.count(), " elements, need ", need, " (num_kv_heads=", nkv,
+         " × n_tokens=", n_tokens, " × head_dim=", d, ")");
+  }
+}
+void CheckSequenceRows(std::string_view prefix, uint32_t start_pos, uint32_t n_tokens,
+                       uint32_t cap) {
+  if (uint64_t{start_pos} + n_tokens > cap) {
+    Fail(prefix, "start_pos(", start_pos, ") + n_tokens(", n_tokens, ") > cache_capacity(", cap,
+         ")");
+  }
+}
+
 // The dequantisers divide by scale_factor_d512 for D > 256; for D <= 256 it is unused, and
 // still must be finite (a NaN there is a caller's mistake, never a meaning).
 void CheckScaleFactor(std::string_view prefix, uint32_t d, float sf) {
@@ -463,15 +479,9 @@ void TqDequantizeKvSeq(Queue& queue, const TqDequantizeKvSeqParams& p, ConstView
   if (!IsPowerOfTwo(d)) Fail(kPrefix, "head_dim must be a power of two, got ", d);
   CheckBuffer(kPrefix, "dst", dst, DType::kF32);
   const TqDequantizeElements need = TqDequantizeKvSeqRequiredElements(p);
-  if (dst.count() < need.dst) {
-    Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need.dst, " (num_kv_heads=", nkv,
-         " × n_tokens=", p.n_tokens, " × head_dim=", d, ")");
-  }
+  CheckSequenceDst(kPrefix, dst, need.dst, nkv, p.n_tokens, d);
   if (d % 2 != 0) Fail(kPrefix, "head_dim must be even for nibble packing, got ", d);
-  if (uint64_t{p.start_pos} + p.n_tokens > cap) {
-    Fail(kPrefix, "start_pos(", p.start_pos, ") + n_tokens(", p.n_tokens, ") > cache_capacity(",
-         cap, ")");
-  }
+  CheckSequenceRows(kPrefix, p.start_pos, p.n_tokens, cap);
   CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/true);
   CheckNorms(kPrefix, norms, need.norms, nkv, cap, d);
   CheckScaleFactor(kPrefix, d, p.scale_factor_d512);
@@ -507,14 +517,8 @@ void TqDequantizeHbKvSeq(Queue& queue, const TqDequantizeHbKvSeqParams& p, Const
   CheckCodebookBits(kPrefix, p.codebook_bits);
   CheckBuffer(kPrefix, "dst", dst, DType::kF32);
   const TqDequantizeElements need = TqDequantizeHbKvSeqRequiredElements(p);
-  if (dst.count() < need.dst) {
-    Fail(kPrefix, "dst has ", dst.count(), " elements, need ", need.dst, " (num_kv_heads=", nkv,
-         " × n_tokens=", p.n_tokens, " × head_dim=", d, ")");
-  }
-  if (uint64_t{p.start_pos} + p.n_tokens > cap) {
-    Fail(kPrefix, "start_pos(", p.start_pos, ") + n_tokens(", p.n_tokens, ") > cache_capacity(",
-         cap, ")");
-  }
+  CheckSequenceDst(kPrefix, dst, need.dst, nkv, p.n_tokens, d);
+  CheckSequenceRows(kPrefix, p.start_pos, p.n_tokens, cap);
   CheckPacked(kPrefix, packed, need.packed, nkv, cap, d, /*nibbles=*/false);
   CheckNorms(kPrefix, norms, need.norms, nkv, cap, d);
   CheckScaleFactor(kPrefix, d, p.scale_factor_d512);

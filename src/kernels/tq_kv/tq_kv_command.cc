@@ -32,6 +32,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernel_command.h"
@@ -267,6 +268,17 @@ class TqDequantCommand final : public KernelCommand {
                      {seq ? "start_pos" : "read_pos", std::to_string(seq ? start_pos_ : read_pos_)},
                      {"scale_factor_d512", FloatText(sf_)}};
 
+    // The entry point's params, dst shape, byte count and dispatch; the branches differ in
+    // nothing else.
+    const auto use = [&](const auto& p, std::vector<uint64_t> dst_shape, uint64_t bytes,
+                         const char* kernel, auto entry) {
+      job.outputs.emplace("dst", Shaped(DType::kF32, std::move(dst_shape)));
+      result.work = double(bytes);
+      result.notes.emplace_back("kernel", kernel + BitsText(bits_));
+      job.record = [p, entry](Queue& queue, const Views& v) {
+        entry(queue, p, v.at("packed"), v.at("norms"), v.at("dst"));
+      };
+    };
     if (seq && bits_ == 4) {
       const TqDequantizeKvSeqParams p{.num_kv_heads = heads,
                                       .head_dim = head_dim,
@@ -274,12 +286,8 @@ class TqDequantCommand final : public KernelCommand {
                                       .start_pos = start_pos_,
                                       .n_tokens = n_tokens,
                                       .scale_factor_d512 = sf_};
-      job.outputs.emplace("dst", Shaped(DType::kF32, {heads, n_tokens, head_dim}));
-      result.work = double(TqDequantizeKvSeqBytes(p));
-      result.notes.emplace_back("kernel", "tq_dequantize_kv_seq" + BitsText(bits_));
-      job.record = [p](Queue& queue, const Views& v) {
-        TqDequantizeKvSeq(queue, p, v.at("packed"), v.at("norms"), v.at("dst"));
-      };
+      use(p, {heads, n_tokens, head_dim}, TqDequantizeKvSeqBytes(p), "tq_dequantize_kv_seq",
+          &TqDequantizeKvSeq);
     } else if (seq) {
       const TqDequantizeHbKvSeqParams p{.num_kv_heads = heads,
                                         .head_dim = head_dim,
@@ -288,24 +296,15 @@ class TqDequantCommand final : public KernelCommand {
                                         .n_tokens = n_tokens,
                                         .scale_factor_d512 = sf_,
                                         .codebook_bits = bits_};
-      job.outputs.emplace("dst", Shaped(DType::kF32, {heads, n_tokens, head_dim}));
-      result.work = double(TqDequantizeHbKvSeqBytes(p));
-      result.notes.emplace_back("kernel", "tq_dequantize_hb_kv_seq" + BitsText(bits_));
-      job.record = [p](Queue& queue, const Views& v) {
-        TqDequantizeHbKvSeq(queue, p, v.at("packed"), v.at("norms"), v.at("dst"));
-      };
+      use(p, {heads, n_tokens, head_dim}, TqDequantizeHbKvSeqBytes(p), "tq_dequantize_hb_kv_seq",
+          &TqDequantizeHbKvSeq);
     } else if (bits_ == 4) {
       const TqDequantizeKvParams p{.num_kv_heads = heads,
                                    .head_dim = head_dim,
                                    .cache_capacity = capacity,
                                    .read_pos = read_pos_,
                                    .scale_factor_d512 = sf_};
-      job.outputs.emplace("dst", Shaped(DType::kF32, {heads, head_dim}));
-      result.work = double(TqDequantizeKvBytes(p));
-      result.notes.emplace_back("kernel", "tq_dequantize_kv" + BitsText(bits_));
-      job.record = [p](Queue& queue, const Views& v) {
-        TqDequantizeKv(queue, p, v.at("packed"), v.at("norms"), v.at("dst"));
-      };
+      use(p, {heads, head_dim}, TqDequantizeKvBytes(p), "tq_dequantize_kv", &TqDequantizeKv);
     } else {
       const TqDequantizeHbKvParams p{.num_kv_heads = heads,
                                      .head_dim = head_dim,
@@ -313,12 +312,7 @@ class TqDequantCommand final : public KernelCommand {
                                      .read_pos = read_pos_,
                                      .scale_factor_d512 = sf_,
                                      .codebook_bits = bits_};
-      job.outputs.emplace("dst", Shaped(DType::kF32, {heads, head_dim}));
-      result.work = double(TqDequantizeHbKvBytes(p));
-      result.notes.emplace_back("kernel", "tq_dequantize_hb_kv" + BitsText(bits_));
-      job.record = [p](Queue& queue, const Views& v) {
-        TqDequantizeHbKv(queue, p, v.at("packed"), v.at("norms"), v.at("dst"));
-      };
+      use(p, {heads, head_dim}, TqDequantizeHbKvBytes(p), "tq_dequantize_hb_kv", &TqDequantizeHbKv);
     }
     Measure(options, file, job, result);
     return result;
