@@ -7,7 +7,8 @@
 //   LoadXorPartner, GatherArena         arena reads at id ^ m, at any index
 //   LanesAt                             addressing past the group
 //   BucketIndex (16, 32, 64, 256 levels) the bucket of a value among sorted boundaries, also
-//     over a BinnedBucketTable (the tq_kv tables T_5, T_6, T_8 in 64, 128 or 256, 512 bins)
+//     over a BinnedBucketTable (the tq_kv tables T_4, T_5, T_6, T_8 in 32, 64, 128 or 256, 512
+//     bins)
 //   StoreBucketIndices                  the same buckets as interleaved bytes, 4, 8, 16 a lane
 // Tables hold NaN payloads, signed zeros (where the table allows them) and subnormals, which a
 // lookup through arithmetic instead of data movement would change. Group sizes include partial
@@ -42,6 +43,7 @@ enum class TableOp : uint32_t {
   kBucket256,
   // in f32 [groups·3·lanes], BinnedBucketTable -> out u32 [groups·3·lanes]; with per_lane
   // (StoreBucketIndices) in f32 [groups·per_lane·lanes] -> out u8 [groups·per_lane·lanes]
+  kBinned4In32,
   kBinned5In64,
   kBinned6In128,
   kBinned6In256,
@@ -191,6 +193,8 @@ struct TableOpKernel {
         return Bucket<BucketTable<64>>(g);
       case TableOp::kBucket256:
         return Bucket<BucketTable<256>>(g);
+      case TableOp::kBinned4In32:
+        return Bucket<BinnedBucketTable<16, 32>>(g);
       case TableOp::kBinned5In64:
         return Bucket<BinnedBucketTable<32, 64>>(g);
       case TableOp::kBinned6In128:
@@ -516,6 +520,7 @@ void ExpectBinnedBucketIndex(TableOpsTest& test, TableOp op, const float (&bound
 }
 
 TEST_P(TableOpsTest, BinnedBucketIndexCountsTheBoundariesBelow) {
+  ExpectBinnedBucketIndex<16, 32>(*this, TableOp::kBinned4In32, kTqBoundaries4, 22);
   ExpectBinnedBucketIndex<32, 64>(*this, TableOp::kBinned5In64, kTqBoundaries5, 18);
   ExpectBinnedBucketIndex<64, 128>(*this, TableOp::kBinned6In128, kTqBoundaries6, 19);
   ExpectBinnedBucketIndex<64, 256>(*this, TableOp::kBinned6In256, kTqBoundaries6, 20);

@@ -29,8 +29,9 @@
 //                                    walk the search tree a level at a time for all kN values,
 //                                    with register permutes on AVX3, lookups and gathers elsewhere.
 //                                    Over a BinnedBucketTable (tgk/table.h) the same search, but
-//                                    AVX3_DL looks the bucket up directly: the value's bin, base
-//                                    and one comparison, VBMI byte permutes for 64 values.
+//                                    AVX-512 looks the bucket up directly: the value's bin, base
+//                                    and one comparison; 16 values in registers for 32 bins, VBMI
+//                                    byte permutes for 64 values (AVX3_DL, 64 bins or more).
 //   StoreBucketIndices(lane, table, z, p)  BucketIndex, then lane.store_interleaved(p, index):
 //                                    lane k writes the bucket of z[i] to byte p[kN·k + i]. On
 //                                    AVX3_DL over a BinnedBucketTable the indices stay bytes.
@@ -50,6 +51,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "tgk/group-inl.h"
 #include "tgk/table.h"
@@ -537,7 +539,8 @@ HWY_INLINE void DecodeNibbleRow(const SimdGroup&, const float* codebook, const u
 // ---- BucketIndex over a BinnedBucketTable -------------------------------------------------
 
 // The scalar definition is the search over table.search; so are the packs of targets without
-// VBMI, where the byte permutes below are missing.
+// AVX-512, and those without VBMI for tables of 64 bins or more, where the byte permutes below
+// are missing.
 template <uint32_t kLevels, uint32_t kBins, size_t kN>
 HWY_INLINE void BucketIndex(const ScalarLane& lane, const BinnedBucketTable<kLevels, kBins>& table,
                             const float (&z)[kN], uint32_t (&index)[kN]) {
@@ -548,6 +551,36 @@ HWY_INLINE void BucketIndex(const L& lane, const BinnedBucketTable<kLevels, kBin
                             const typename L::VF (&z)[kN], typename L::VU (&index)[kN]) {
   BucketIndex(lane, table.search, z, index);
 }
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+// AVX3, at most 16 levels in 32 bins: 16 values at a time. The bin in f32 (max(t, 0) takes a
+// NaN t to 0, then min and truncation give BinOf), its base by a two-table permute of the bases
+// widened to u32, boundary[base] by a permute of the boundaries padded with +inf, and one
+// comparison: two permutes and a comparison where the search takes three and four.
+template <bool kFull, uint32_t kLevels, size_t kN>
+HWY_INLINE void BucketIndex(const LanePack<hn::ScalableTag<float>, kFull>&,
+                            const BinnedBucketTable<kLevels, 32>& table,
+                            const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
+                            typename LanePack<hn::ScalableTag<float>, kFull>::VU (&index)[kN]) {
+  const __m512 lo = _mm512_set1_ps(table.lo), inv_width = _mm512_set1_ps(table.inv_width);
+  const __m512 top = _mm512_set1_ps(31.0f), zero = _mm512_setzero_ps();
+  const __m512i base_low = _mm512_cvtepu8_epi32(_mm_load_si128(  // table.base is 64-byte aligned
+      reinterpret_cast<const __m128i*>(table.base)));
+  const __m512i base_high =
+      _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(table.base + 16)));
+  const __m512 probes =
+      _mm512_mask_loadu_ps(_mm512_set1_ps(std::numeric_limits<float>::infinity()),
+                           __mmask16((1u << (kLevels - 1)) - 1), table.search.boundary);
+  for (size_t k = 0; k < kN; ++k) {
+    const __m512 t = _mm512_mul_ps(_mm512_sub_ps(z[k].raw, lo), inv_width);
+    const __m512i bin = _mm512_cvttps_epi32(_mm512_min_ps(_mm512_max_ps(t, zero), top));
+    const __m512i base = _mm512_permutex2var_epi32(base_low, bin, base_high);
+    const __mmask16 greater =
+        _mm512_cmp_ps_mask(z[k].raw, _mm512_permutexvar_ps(base, probes), _CMP_GT_OQ);
+    index[k].raw = _mm512_mask_sub_epi32(base, greater, base, _mm512_set1_epi32(-1));
+  }
+}
+#endif
 
 #if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
 namespace table_detail {
@@ -671,10 +704,11 @@ inline constexpr InterleavedByteOrder<kN> kInterleavedByteOrder = MakeInterleave
 
 // AVX3_DL: the direct lookup, 64 values at a time (the last group padded with zeros).
 template <bool kFull, uint32_t kLevels, uint32_t kBins, size_t kN>
-HWY_INLINE void BucketIndex(const LanePack<hn::ScalableTag<float>, kFull>&,
-                            const BinnedBucketTable<kLevels, kBins>& table,
-                            const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
-                            typename LanePack<hn::ScalableTag<float>, kFull>::VU (&index)[kN]) {
+requires(kBins >= 64) HWY_INLINE
+    void BucketIndex(const LanePack<hn::ScalableTag<float>, kFull>&,
+                     const BinnedBucketTable<kLevels, kBins>& table,
+                     const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
+                     typename LanePack<hn::ScalableTag<float>, kFull>::VU (&index)[kN]) {
   const __m512i zero = _mm512_setzero_si512();
   for (size_t k = 0; k < kN; k += 4) {
     __m512 part[4];
@@ -706,10 +740,11 @@ HWY_INLINE void StoreBucketIndices(const L& lane, const Table& table, const type
 // AVX3_DL: 64 indices at a time in bytes, base permuted to the values' order and incremented
 // where greater, then byte permutes to the interleaved order: no u32 indices.
 template <bool kFull, uint32_t kLevels, uint32_t kBins, size_t kN>
-HWY_INLINE void StoreBucketIndices(
-    const LanePack<hn::ScalableTag<float>, kFull>& lane,
-    const BinnedBucketTable<kLevels, kBins>& table,
-    const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN], uint8_t* p) {
+requires(kBins >= 64) HWY_INLINE
+    void StoreBucketIndices(const LanePack<hn::ScalableTag<float>, kFull>& lane,
+                            const BinnedBucketTable<kLevels, kBins>& table,
+                            const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
+                            uint8_t* p) {
   constexpr uint32_t kWidth = LanePack<hn::ScalableTag<float>, kFull>::kWidth;
   static_assert(kWidth == 16 && (kN == 4 || kN == 8 || kN == 16), "kN values a lane: 4, 8 or 16");
   constexpr size_t kGroups = kN / 4;

@@ -89,7 +89,7 @@ constexpr BucketTable<kLevels> MakeBucketTable(const float (&boundaries)[kLevels
   return table;
 }
 
-// A BucketTable with a direct lookup of the bucket, for the byte permutes of AVX3_DL. The bin of
+// A BucketTable with a direct lookup of the bucket, for the permutes of AVX-512. The bin of
 // z, BinOf, is a non-decreasing function of z computed in f32 (NaN: bin 0). Construction
 // requires every bin to hold at most one boundary; then for every z, with c = BinOf(z) and
 // boundary[kLevels − 1] = +inf,
@@ -97,13 +97,15 @@ constexpr BucketTable<kLevels> MakeBucketTable(const float (&boundaries)[kLevels
 // base[c] the count of boundaries in the bins below c (all below z): boundary[base[c]] is the
 // one in bin c if there is one, else one in a higher bin, above z. A NaN gets base[0] = 0 and a
 // false comparison: bucket 0, as the search gives. plane[b][j] is byte b (little-endian) of
-// boundary[j]'s bits, for j < kProbes (entries from kLevels − 1 on: +inf). kBins is 64, 128,
-// 256 or 512: one permute of a register, one two-table permute, or two or four of them and a
-// blend tree.
+// boundary[j]'s bits, for j < kProbes (entries from kLevels − 1 on: +inf). kBins is 32 (at
+// most 16 levels: AVX-512 looks up 16 values at a time in f32 and u32 registers), or 64, 128,
+// 256 or 512 (the bytes of AVX3_DL: one permute of a register, one two-table permute, or two or
+// four of them and a blend tree).
 template <uint32_t kLevels, uint32_t kBins>
 struct alignas(64) BinnedBucketTable {
   static_assert(kLevels >= 4, "bins spread the span between the lowest and highest boundary");
-  static_assert(kBins == 64 || kBins == 128 || kBins == 256 || kBins == 512);
+  static_assert((kBins == 32 && kLevels <= 16) || kBins == 64 || kBins == 128 || kBins == 256 ||
+                kBins == 512);
   static constexpr uint32_t kProbes = kLevels < 64 ? 64 : kLevels;  // a whole register or more
   BucketTable<kLevels> search;
   float lo;

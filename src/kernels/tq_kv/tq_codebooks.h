@@ -207,10 +207,11 @@ inline constexpr ByteTable256 kTqTable8 = MakeByteTable256(kTqCodebook8);
 // only over sorted boundaries.
 static_assert(IsNonDecreasing(kTqBoundaries4) && IsNonDecreasing(kTqBoundaries5) &&
               IsNonDecreasing(kTqBoundaries6) && IsNonDecreasing(kTqBoundaries8));
-inline constexpr BucketTable<16> kTqBuckets4 = MakeBucketTable<16>(kTqBoundaries4);
-// T_5, T_6, T_8 also in bins, for the direct lookup (BinnedBucketTable: the initialisation does
-// not compile if a bin holds two boundaries), as few as separate them: the span of T_5 is 46
-// times its least gap, of T_6 111 times, of T_8 360 times.
+// Also in bins, for the direct lookup (BinnedBucketTable: the initialisation does not compile if
+// a bin holds two boundaries), as few as separate them: the span of T_4 is 19 times its least
+// gap, of T_5 46 times, of T_6 111 times, of T_8 360 times.
+inline constexpr BinnedBucketTable<16, 32> kTqBuckets4 =
+    MakeBinnedBucketTable<16, 32>(kTqBoundaries4);
 inline constexpr BinnedBucketTable<32, 64> kTqBuckets5 =
     MakeBinnedBucketTable<32, 64>(kTqBoundaries5);
 inline constexpr BinnedBucketTable<64, 128> kTqBuckets6 =
