@@ -114,9 +114,10 @@ struct alignas(64) BinnedBucketTable {
   uint8_t plane[4][kProbes];
 };
 
-// The bin as the AVX3_DL lookup computes it: t = (z − lo)·inv_width rounded at each step, then
-// min(kBins − 1, t) with a NaN t kept, truncated toward zero, and every t below 1 (negative,
-// −inf, NaN: the conversion's 0x80000000 then saturation) is bin 0.
+// The bin as the AVX-512 lookups compute it: t = (z − lo)·inv_width rounded at each step, then
+// min(kBins − 1, t) truncated toward zero, and every t below 1 (negative, −inf, NaN) is bin 0:
+// AVX3_DL keeps a NaN t through the min and has the conversion's 0x80000000 saturate to 0, the
+// 32-bin lookup takes max(t, 0) first.
 template <uint32_t kBins>
 constexpr uint32_t BinOf(float z, float lo, float inv_width) {
   const float t = (z - lo) * inv_width;
