@@ -23,6 +23,8 @@
 //                                    q_i the nibble of element i of a packed row (as LoadNibble),
 //                                    a group-level row operation on a 16-entry codebook (AVX3: 32
 //                                    codes from 16 bytes, widened, interleaved by two permutes).
+//                                    Both take a last argument RowStore (tgk/table.h): kStream
+//                                    writes past the caches where it can (as store_stream).
 //   BucketIndex(lane, table, z, index)  index[k] = #{i : z[k] > table.boundary[i]} for kN values
 //                                    and a BucketTable of sorted boundaries, as the binary search
 //                                    finds it (a NaN compares false everywhere: bucket 0). Packs
@@ -370,11 +372,23 @@ HWY_INLINE void BucketIndex(const LanePack<hn::ScalableTag<float>, kFull>&,
 
 // The scalar definition.
 HWY_INLINE void DecodeTableRow(const ScalarGroup&, const ByteTable256& table, const uint8_t* codes,
-                               size_t n, float scale, float* out) {
+                               size_t n, float scale, float* out, RowStore = RowStore::kCached) {
   for (size_t i = 0; i < n; ++i) out[i] = table.entry[codes[i]] * scale;
 }
 
 namespace table_detail {
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+// A row's vectors past the caches only where the row starts vector-aligned (then every vector
+// of it is), as store_stream.
+HWY_INLINE bool StreamsRow(RowStore store, const float* out) {
+  return store == RowStore::kStream && reinterpret_cast<uintptr_t>(out) % 64 == 0;
+}
+HWY_INLINE void StoreRowVector(float* p, __m512 v, bool stream) {
+  if (stream) return _mm512_stream_ps(p, v);
+  _mm512_storeu_ps(p, v);
+}
+#endif
 
 #if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
 // The order in which Decode64 takes its 64 codes: after the interleaves, vector v holds in its
@@ -424,7 +438,7 @@ class BytePlanes {
     }
   }
 
-  HWY_INLINE void Decode64(const uint8_t* codes, __m512 scale, float* out) const {
+  HWY_INLINE void Decode64(const uint8_t* codes, __m512 scale, float* out, bool stream) const {
     const __m512i q = _mm512_permutexvar_epi8(_mm512_load_si512(kByteBlockOrder.index),
                                               _mm512_loadu_si512(codes));
     const __mmask64 negative = _mm512_testn_epi8_mask(q, _mm512_set1_epi8(char(0x80)));
@@ -439,7 +453,7 @@ class BytePlanes {
     __m512i value[4];
     InterleavePlanes(byte, value);
     for (uint32_t v = 0; v < 4; ++v) {
-      _mm512_storeu_ps(out + 16 * v, _mm512_mul_ps(_mm512_castsi512_ps(value[v]), scale));
+      StoreRowVector(out + 16 * v, _mm512_mul_ps(_mm512_castsi512_ps(value[v]), scale), stream);
     }
   }
 
@@ -453,12 +467,14 @@ class BytePlanes {
 // Lane packs: AVX3_DL decodes 64 codes at a time (the last n mod 64 one by one); other targets
 // run LaneTable over packs.
 HWY_INLINE void DecodeTableRow(const SimdGroup&, const ByteTable256& table, const uint8_t* codes,
-                               size_t n, float scale, float* out) {
+                               size_t n, float scale, float* out,
+                               RowStore store = RowStore::kCached) {
 #if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
   const table_detail::BytePlanes planes(table);
   const __m512 s = _mm512_set1_ps(scale);
+  const bool stream = table_detail::StreamsRow(store, out);
   size_t i = 0;
-  for (; i + 64 <= n; i += 64) planes.Decode64(codes + i, s, out + i);
+  for (; i + 64 <= n; i += 64) planes.Decode64(codes + i, s, out + i, stream);
   for (; i < n; ++i) out[i] = table.entry[codes[i]] * scale;
 #else
   using Full = SimdGroup::FullLane;
@@ -467,7 +483,12 @@ HWY_INLINE void DecodeTableRow(const SimdGroup&, const ByteTable256& table, cons
   size_t i = 0;
   for (; i + Full::kWidth <= n; i += Full::kWidth) {
     const Full lanes(uint32_t(i), Full::kWidth);
-    lanes.store(out + i, full_table(lanes, lanes.load(codes + i)) * lanes.splat(scale));
+    const auto value = full_table(lanes, lanes.load(codes + i)) * lanes.splat(scale);
+    if (store == RowStore::kStream) {
+      lanes.store_stream(out + i, value);
+    } else {
+      lanes.store(out + i, value);
+    }
   }
   if (i < n) {
     const Lane lanes(uint32_t(i), uint32_t(n - i));
@@ -481,14 +502,15 @@ HWY_INLINE void DecodeTableRow(const SimdGroup&, const ByteTable256& table, cons
 
 // The scalar definition.
 HWY_INLINE void DecodeNibbleRow(const ScalarGroup&, const float* codebook, const uint8_t* codes,
-                                size_t n, float scale, float* out) {
+                                size_t n, float scale, float* out, RowStore = RowStore::kCached) {
   for (size_t i = 0; i < n; ++i) out[i] = codebook[NibbleOf(codes, i)] * scale;
 }
 
 // Lane packs: AVX3 decodes 32 codes at a time, packs of 4 or 8 lanes 2·kWidth (their LaneTable
 // lookup); the last codes one by one.
 HWY_INLINE void DecodeNibbleRow(const SimdGroup&, const float* codebook, const uint8_t* codes,
-                                size_t n, float scale, float* out) {
+                                size_t n, float scale, float* out,
+                                [[maybe_unused]] RowStore store = RowStore::kCached) {
   size_t i = 0;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
   // Byte k's low nibble is code 2k, its high one code 2k + 1: the two permutes take codes
@@ -499,6 +521,7 @@ HWY_INLINE void DecodeNibbleRow(const SimdGroup&, const float* codebook, const u
                                                       12, 28, 13, 29, 14, 30, 15, 31};
   const __m512i first = _mm512_load_si512(kFirst), second = _mm512_load_si512(kSecond);
   const __m512 table = _mm512_loadu_ps(codebook), s = _mm512_set1_ps(scale);
+  const bool stream = table_detail::StreamsRow(store, out);
   for (; i + 32 <= n; i += 32) {
     const __m512i bytes =
         _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i / 2)));
@@ -506,8 +529,10 @@ HWY_INLINE void DecodeNibbleRow(const SimdGroup&, const float* codebook, const u
     const __m512i high = _mm512_srli_epi32(bytes, 4);
     const __m512i q0 = _mm512_permutex2var_epi32(low, first, high);
     const __m512i q1 = _mm512_permutex2var_epi32(low, second, high);
-    _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_permutexvar_ps(q0, table), s));
-    _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(_mm512_permutexvar_ps(q1, table), s));
+    table_detail::StoreRowVector(out + i, _mm512_mul_ps(_mm512_permutexvar_ps(q0, table), s),
+                                 stream);
+    table_detail::StoreRowVector(out + i + 16, _mm512_mul_ps(_mm512_permutexvar_ps(q1, table), s),
+                                 stream);
   }
 #elif HWY_TARGET != HWY_SCALAR
   // Packs of 4 or 8 lanes: 2·kWidth codes from kWidth bytes, widened to u32; the low and high
@@ -528,8 +553,15 @@ HWY_INLINE void DecodeNibbleRow(const SimdGroup&, const float* codebook, const u
         first = lower_blocks;
       }
       const Full lanes(uint32_t(i), kWidth), next(uint32_t(i + kWidth), kWidth);
-      lanes.store(out + i, full_table(lanes, first) * lanes.splat(scale));
-      next.store(out + i + kWidth, full_table(next, second) * next.splat(scale));
+      const auto low_values = full_table(lanes, first) * lanes.splat(scale);
+      const auto high_values = full_table(next, second) * next.splat(scale);
+      if (store == RowStore::kStream) {
+        lanes.store_stream(out + i, low_values);
+        next.store_stream(out + i + kWidth, high_values);
+      } else {
+        lanes.store(out + i, low_values);
+        next.store(out + i + kWidth, high_values);
+      }
     }
   }
 #endif

@@ -1,7 +1,7 @@
 // Tables in the forms the table operations of table-inl.h read: a 256-entry f32 table with byte
 // planes of its upper half for the VBMI byte permutes of AVX3_DL (DecodeTableRow), and sorted
 // decision boundaries with their search tree (BucketIndex), optionally with a direct bin lookup
-// (BinnedBucketTable).
+// (BinnedBucketTable); and where the row decoders write (RowStore).
 #ifndef TGK_TABLE_H_
 #define TGK_TABLE_H_
 
@@ -13,6 +13,11 @@
 #include <stdexcept>
 
 namespace tgk {
+
+// Where a row operation (DecodeTableRow, DecodeNibbleRow) writes its output: through the caches,
+// or past them where it can, as lane.store_stream does, for an output no group reads again soon
+// (a whole dequantised cache). The values are the same either way.
+enum class RowStore { kCached, kStream };
 
 // The table must be odd: entry[q] == −entry[255 − q] exactly, every entry non-zero, so that the
 // upper 128 entries and a sign determine it (IsOddTable256; the user checks it, e.g. in a

@@ -284,16 +284,16 @@ struct TqDequantizeKernel {
       // Blocks of 256 share their scale. A head of D <= 256 is one call: GCC 12's code for the
       // block loop around it, the same instructions per 64 codes, ran 1.35x slower in cache
       // (AVX3_DL on Zen 4; perf/RESULTS.md).
-      if (d <= 256) return DecodeTableRow(g, kTqTable8, codes, d, sn_d256, out);
+      if (d <= 256) return DecodeTableRow(g, kTqTable8, codes, d, sn_d256, out, a.dst_store);
       for (uint64_t j = 0; j < d; j += 256) {
         DecodeTableRow(g, kTqTable8, codes + j, std::min<uint64_t>(256, d - j), block_scale(j),
-                       out + j);
+                       out + j, a.dst_store);
       }
     } else if constexpr (kBits == 4) {
-      if (d <= 256) return DecodeNibbleRow(g, a.codebook, codes, d, sn_d256, out);
+      if (d <= 256) return DecodeNibbleRow(g, a.codebook, codes, d, sn_d256, out, a.dst_store);
       for (uint64_t j = 0; j < d; j += 256) {
         DecodeNibbleRow(g, a.codebook, codes + j / 2, std::min<uint64_t>(256, d - j),
-                        block_scale(j), out + j);
+                        block_scale(j), out + j, a.dst_store);
       }
     } else {
       const LaneTable<typename Group::Lane, kLevels> codebook(a.codebook);
@@ -301,7 +301,12 @@ struct TqDequantizeKernel {
         for (uint64_t j = lane.first(); j < d; j += stride) {
           const auto lanes = LanesAt(lane, j, d - j);
           const auto q = lanes.load(codes + j) & lanes.splat(kLevels - 1);  // m_b
-          lanes.store(out + j, codebook(lanes, q) * lanes.splat(block_scale(j)));
+          const auto value = codebook(lanes, q) * lanes.splat(block_scale(j));
+          if (a.dst_store == RowStore::kStream) {
+            lanes.store_stream(out + j, value);
+          } else {
+            lanes.store(out + j, value);
+          }
         }
       });
     }

@@ -296,6 +296,11 @@ void CheckCodebookBits(std::string_view prefix, uint32_t bits) {
   }
 }
 
+// A dequantised dst of more than this many bytes is written past the caches (RowStore::kStream):
+// the caches would not keep it for its reader, and each line written through them is first read
+// from memory. Below it (one position, a short run) the reader may find dst in cache.
+constexpr uint64_t kTqStreamDstBytes = uint64_t{32} << 20;
+
 void RecordDequantize(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_t cap,
                       uint32_t start_pos, uint32_t n_tokens, float sf, ConstView packed,
                       ConstView norms, View dst) {
@@ -309,7 +314,10 @@ void RecordDequantize(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uin
                               n_tokens,
                               NormsPerPos(d),
                               TqRotationScale(d),
-                              sf};
+                              sf,
+                              uint64_t{nkv} * n_tokens * d * sizeof(float) > kTqStreamDstBytes
+                                  ? RowStore::kStream
+                                  : RowStore::kCached};
   const detail::KernelEntry& entry = bits == 4   ? TqDequantize4Entry()
                                      : bits == 5 ? TqDequantize5Entry()
                                      : bits == 6 ? TqDequantize6Entry()

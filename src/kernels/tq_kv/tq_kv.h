@@ -248,6 +248,8 @@ TqDequantizeElements TqDequantizeKvRequiredElements(const TqDequantizeKvParams& 
 // tq_dequantize_kv_seq (tgk's: Metal decodes one 4-bit position per dispatch): rows start_pos ..
 // start_pos + n_tokens − 1 of every head of the 4-bit cache into dst f32 [nkv, n_tokens, D]
 // (head-major); slice [h, τ, :] equals TqDequantizeKv at read_pos = start_pos + τ bit for bit.
+// A dst of more than 32 MiB is written past the caches where its rows are 64-byte aligned
+// (non-temporal stores: a reader finds it in memory, not in cache).
 struct TqDequantizeKvSeqParams {
   uint32_t num_kv_heads = 0;
   uint32_t head_dim = 0;
@@ -289,7 +291,8 @@ TqDequantizeElements TqDequantizeHbKvRequiredElements(const TqDequantizeHbKvPara
 
 // tq_dequantize_hb_kv_seq: rows start_pos .. start_pos + n_tokens − 1 of every head into dst
 // f32 [nkv, n_tokens, D] (head-major); slice [h, τ, :] equals TqDequantizeHbKv at
-// read_pos = start_pos + τ bit for bit.
+// read_pos = start_pos + τ bit for bit. A dst of more than 32 MiB is written past the caches as
+// TqDequantizeKvSeq's.
 struct TqDequantizeHbKvSeqParams {
   uint32_t num_kv_heads = 0;
   uint32_t head_dim = 0;

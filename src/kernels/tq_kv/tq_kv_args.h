@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "tgk/geometry.h"
+#include "tgk/table.h"
 
 namespace tgk {
 
@@ -74,6 +75,7 @@ struct TqDequantizeArgs {
   uint32_t norms_per_pos;
   float r_d;  // binary32 nearest 1/√head_dim
   float scale_factor_d512;
+  RowStore dst_store;  // kStream for a dst too large to stay in the caches (tq_kv.cc)
 };
 
 // The inverse rotation: group r maps row r of `in` to row r of `out` (head_dim floats each).

@@ -15,6 +15,7 @@
 #include "kernels/tq_kv/tq_codebooks.h"
 #include "kernels/tq_kv/tq_kv.h"
 #include "kernels/tq_kv/tq_kv_test_support.h"
+#include "testing/aligned.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
@@ -359,6 +360,44 @@ TEST_P(TqKvParity, SequenceDequantizerMatchesTheReferenceAndPerPosition) {
         }
       }
     }
+  }
+}
+
+// A dst of more than 32 MiB, cache-line aligned, is written past the caches (RowStore::kStream,
+// tq_kv.cc) by the sequence dequantisers, with the same values. The caches and their expected
+// rows are made once for every configuration.
+TEST_P(TqKvParity, SequenceDequantizersWriteALargeDstPastTheCaches) {
+  static const std::vector<std::pair<DequantCase, std::vector<float>>> cases = [] {
+    Rng rng(10);
+    std::vector<std::pair<DequantCase, std::vector<float>>> made;
+    for (const uint32_t bits : {4u, 8u}) {
+      DequantCase c{1, 256, 32800, bits, 1.0f, {}, {}};  // dst: 32800 KiB
+      c.packed = rng.Bytes(size_t{c.cap} * (bits == 4 ? c.d / 2 : c.d));
+      c.norms = Normals(rng, c.cap, 2.0f);
+      std::vector<float> want = ExpectedRows(c, 0, c.cap);
+      made.emplace_back(std::move(c), std::move(want));
+    }
+    return made;
+  }();
+  for (const auto& [c, want] : cases) {
+    SCOPED_TRACE("bits=" + std::to_string(c.bits));
+    test::AlignedVector<float> seq(want.size());
+    RunOn(GetParam(), {Bytes(seq)}, [&](Queue& q) {
+      if (c.bits == 4) {
+        TqDequantizeKvSeq(
+            q, {.num_kv_heads = 1, .head_dim = c.d, .cache_capacity = c.cap, .n_tokens = c.cap},
+            In(c.packed), In(c.norms), Out(seq));
+        return;
+      }
+      TqDequantizeHbKvSeq(q,
+                          {.num_kv_heads = 1,
+                           .head_dim = c.d,
+                           .cache_capacity = c.cap,
+                           .n_tokens = c.cap,
+                           .codebook_bits = c.bits},
+                          In(c.packed), In(c.norms), Out(seq));
+    });
+    ExpectSameFloats(seq, want);
   }
 }
 

@@ -34,12 +34,12 @@ inline std::vector<float> Normals(Rng& rng, size_t n, float scale = 1.0f) {
   return rng.Vector<float>(n, test::Normal(0.0f, scale));
 }
 
-template <class T>
-ConstView In(const std::vector<T>& v) {
+template <class T, class A>
+ConstView In(const std::vector<T, A>& v) {
   return ConstView::Of<T>(v.data(), v.size());
 }
-template <class T>
-View Out(std::vector<T>& v) {
+template <class T, class A>
+View Out(std::vector<T, A>& v) {
   return View::Of<T>(v.data(), v.size());
 }
 
@@ -50,9 +50,9 @@ struct Output {
   size_t bytes;
   std::function<void()> poison;
 };
-template <class T>
-Output Bytes(std::vector<T>& v) {
-  return Output{v.data(), v.size() * sizeof(T), [&v] { test::Poison(v); }};
+template <class T, class A>
+Output Bytes(std::vector<T, A>& v) {
+  return Output{v.data(), v.size() * sizeof(T), [&v] { test::Poison(std::span<T>(v)); }};
 }
 
 inline std::vector<uint8_t> Snapshot(const std::vector<Output>& outputs) {
@@ -226,10 +226,9 @@ inline std::vector<float> ExpectedRows(const DequantCase& c, uint32_t start, uin
 }
 
 // The first want.size() elements of got hold want's bits.
-inline void ExpectSameFloats(const std::vector<float>& got, const std::vector<float>& want) {
+inline void ExpectSameFloats(std::span<const float> got, const std::vector<float>& want) {
   ASSERT_GE(got.size(), want.size());
-  EXPECT_TRUE(test::BitsEqual(std::span<const float>(want),
-                              std::span<const float>(got).first(want.size())));
+  EXPECT_TRUE(test::BitsEqual(std::span<const float>(want), got.first(want.size())));
 }
 
 // Expects `call` to throw InvalidArgument with exactly `message`, recording nothing: the
