@@ -379,7 +379,9 @@ TEST_P(TqKvParity, SequenceDequantizersWriteALargeDstPastTheCaches) {
     }
     return made;
   }();
-  for (const auto& [c, want] : cases) {
+  for (const auto& made : cases) {
+    const DequantCase& c = made.first;  // not a structured binding: the lambda below takes it
+    const std::vector<float>& want = made.second;
     SCOPED_TRACE("bits=" + std::to_string(c.bits));
     test::AlignedVector<float> seq(want.size());
     RunOn(GetParam(), {Bytes(seq)}, [&](Queue& q) {
