@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -227,7 +229,10 @@ class Dims {
   std::vector<Entry> entries_;
 };
 
-// A new zero-filled numpy array that a kernel writes, owned by Python once returned.
+// A new zero-filled numpy array that a kernel writes, owned by Python once returned. Its data is
+// cache-line aligned, as the tool's tensors: the sequence dequantisers write a large dst past the
+// caches only in 64-byte aligned rows (RowStore::kStream).
+inline constexpr std::align_val_t kOutputAlignment{64};
 template <class T>
 struct Output {
   T* data = nullptr;
@@ -239,16 +244,18 @@ struct Output {
 
 template <class T>
 Output<T> NewArray(std::string_view function, const std::vector<uint64_t>& shape) {
-  uint64_t count = 1;
+  uint64_t bytes = sizeof(T);
   for (uint64_t dim : shape) {
-    if (__builtin_mul_overflow(count, dim, &count)) {
-      Fail(function, "the output's element count " + ShapeText(shape) + " overflows 64 bits");
+    if (__builtin_mul_overflow(bytes, dim, &bytes)) {
+      Fail(function, "the output's byte count " + ShapeText(shape) + " overflows 64 bits");
     }
   }
+  const uint64_t count = bytes / sizeof(T);
   Output<T> out;
   out.count = count;
-  out.data = new T[count]();
-  nb::capsule owner(out.data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
+  out.data = static_cast<T*>(::operator new[](bytes, kOutputAlignment));
+  std::uninitialized_value_construct_n(out.data, count);
+  nb::capsule owner(out.data, [](void* p) noexcept { ::operator delete[](p, kOutputAlignment); });
   const std::vector<size_t> sizes(shape.begin(), shape.end());
   out.array = nb::cast(nb::ndarray<nb::numpy, T>(out.data, sizes.size(), sizes.data(), owner));
   return out;

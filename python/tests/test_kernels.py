@@ -228,6 +228,22 @@ def test_the_4bit_sequence_dequantiser_equals_the_per_position_one(head_dim):
     assert tgk.tq_dequantize_kv_seq(packed, norms, start_pos=5).shape == (3, 0, head_dim)
 
 
+def test_a_dequantised_sequence_past_32_mib_has_the_oracles_bits():
+    # A dst of more than 32 MiB is written past the caches (non-temporal stores), which needs the
+    # output's cache-line alignment; the bits are the scalar oracle's either way.
+    src = np.random.default_rng(13).standard_normal((32800, 1, 256)).astype(np.float32)
+    packed, norms = tgk.hadamard_quantize_kv_seq(src, cache_capacity=32800)
+    want = bits(tgk.tq_dequantize_kv_seq(packed, norms, target="scalar", threads=1))
+    got = tgk.tq_dequantize_kv_seq(packed, norms)
+    assert got.nbytes > 32 << 20 and got.ctypes.data % 64 == 0
+    assert bits(got) == want
+
+
+def test_every_output_is_cache_line_aligned(call):
+    for a in outputs(call()):
+        assert a.ctypes.data % 64 == 0, a.shape
+
+
 def test_tq_inverse_rotate_keeps_the_shape_and_inverts_the_hadamard_transform():
     y = np.random.default_rng(10).standard_normal((2, 3, 64)).astype(np.float32)
     x = tgk.tq_inverse_rotate(y)
