@@ -736,11 +736,10 @@ inline constexpr InterleavedByteOrder<kN> kInterleavedByteOrder = MakeInterleave
 
 // AVX3_DL: the direct lookup, 64 values at a time (the last group padded with zeros).
 template <bool kFull, uint32_t kLevels, uint32_t kBins, size_t kN>
-requires(kBins >= 64) HWY_INLINE
-    void BucketIndex(const LanePack<hn::ScalableTag<float>, kFull>&,
-                     const BinnedBucketTable<kLevels, kBins>& table,
-                     const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
-                     typename LanePack<hn::ScalableTag<float>, kFull>::VU (&index)[kN]) {
+HWY_INLINE void BucketIndex(
+    const LanePack<hn::ScalableTag<float>, kFull>&, const BinnedBucketTable<kLevels, kBins>& table,
+    const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
+    typename LanePack<hn::ScalableTag<float>, kFull>::VU (&index)[kN]) requires(kBins >= 64) {
   const __m512i zero = _mm512_setzero_si512();
   for (size_t k = 0; k < kN; k += 4) {
     __m512 part[4];
@@ -772,11 +771,11 @@ HWY_INLINE void StoreBucketIndices(const L& lane, const Table& table, const type
 // AVX3_DL: 64 indices at a time in bytes, base permuted to the values' order and incremented
 // where greater, then byte permutes to the interleaved order: no u32 indices.
 template <bool kFull, uint32_t kLevels, uint32_t kBins, size_t kN>
-requires(kBins >= 64) HWY_INLINE
-    void StoreBucketIndices(const LanePack<hn::ScalableTag<float>, kFull>& lane,
-                            const BinnedBucketTable<kLevels, kBins>& table,
-                            const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
-                            uint8_t* p) {
+HWY_INLINE void StoreBucketIndices(
+    const LanePack<hn::ScalableTag<float>, kFull>& lane,
+    const BinnedBucketTable<kLevels, kBins>& table,
+    const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
+    uint8_t* p) requires(kBins >= 64) {
   constexpr uint32_t kWidth = LanePack<hn::ScalableTag<float>, kFull>::kWidth;
   static_assert(kWidth == 16 && (kN == 4 || kN == 8 || kN == 16), "kN values a lane: 4, 8 or 16");
   constexpr size_t kGroups = kN / 4;
