@@ -25,6 +25,8 @@
 //                                    codes from 16 bytes, widened, interleaved by two permutes).
 //                                    Both take a last argument RowStore (tgk/table.h): kStream
 //                                    writes past the caches where it can (as store_stream).
+//   StoreAs(store, lanes, p, v)      lanes.store(p, v), or lanes.store_stream(p, v) for
+//                                    RowStore::kStream: a lane body's share of such a row.
 //   BucketIndex(lane, table, z, index)  index[k] = #{i : z[k] > table.boundary[i]} for kN values
 //                                    and a BucketTable of sorted boundaries, as the binary search
 //                                    finds it (a NaN compares false everywhere: bucket 0). Packs
@@ -368,6 +370,15 @@ HWY_INLINE void BucketIndex(const LanePack<hn::ScalableTag<float>, kFull>&,
 }
 #endif
 
+// ---- StoreAs ------------------------------------------------------------------------------
+
+// One definition for every lane: ScalarLane::store_stream is its plain store.
+template <class L, class V>
+HWY_INLINE void StoreAs(RowStore store, const L& lanes, float* p, V v) {
+  if (store == RowStore::kStream) return lanes.store_stream(p, v);
+  lanes.store(p, v);
+}
+
 // ---- DecodeTableRow -----------------------------------------------------------------------
 
 // The scalar definition.
@@ -483,12 +494,7 @@ HWY_INLINE void DecodeTableRow(const SimdGroup&, const ByteTable256& table, cons
   size_t i = 0;
   for (; i + Full::kWidth <= n; i += Full::kWidth) {
     const Full lanes(uint32_t(i), Full::kWidth);
-    const auto value = full_table(lanes, lanes.load(codes + i)) * lanes.splat(scale);
-    if (store == RowStore::kStream) {
-      lanes.store_stream(out + i, value);
-    } else {
-      lanes.store(out + i, value);
-    }
+    StoreAs(store, lanes, out + i, full_table(lanes, lanes.load(codes + i)) * lanes.splat(scale));
   }
   if (i < n) {
     const Lane lanes(uint32_t(i), uint32_t(n - i));
@@ -553,15 +559,8 @@ HWY_INLINE void DecodeNibbleRow(const SimdGroup&, const float* codebook, const u
         first = lower_blocks;
       }
       const Full lanes(uint32_t(i), kWidth), next(uint32_t(i + kWidth), kWidth);
-      const auto low_values = full_table(lanes, first) * lanes.splat(scale);
-      const auto high_values = full_table(next, second) * next.splat(scale);
-      if (store == RowStore::kStream) {
-        lanes.store_stream(out + i, low_values);
-        next.store_stream(out + i + kWidth, high_values);
-      } else {
-        lanes.store(out + i, low_values);
-        next.store(out + i + kWidth, high_values);
-      }
+      StoreAs(store, lanes, out + i, full_table(lanes, first) * lanes.splat(scale));
+      StoreAs(store, next, out + i + kWidth, full_table(next, second) * next.splat(scale));
     }
   }
 #endif

@@ -301,12 +301,7 @@ struct TqDequantizeKernel {
         for (uint64_t j = lane.first(); j < d; j += stride) {
           const auto lanes = LanesAt(lane, j, d - j);
           const auto q = lanes.load(codes + j) & lanes.splat(kLevels - 1);  // m_b
-          const auto value = codebook(lanes, q) * lanes.splat(block_scale(j));
-          if (a.dst_store == RowStore::kStream) {
-            lanes.store_stream(out + j, value);
-          } else {
-            lanes.store(out + j, value);
-          }
+          StoreAs(a.dst_store, lanes, out + j, codebook(lanes, q) * lanes.splat(block_scale(j)));
         }
       });
     }
