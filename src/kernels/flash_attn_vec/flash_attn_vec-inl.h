@@ -58,9 +58,6 @@ namespace fav {
 
 inline constexpr uint32_t kBlock = kFlashAttnVecBlock;
 inline constexpr uint32_t kMaxHeads = kFlashAttnVecHeadsPerGroup;
-// How many of the group's blocks ahead the V hints run (the K hints one more). One block ahead,
-// a core of the lent Xeon streamed 20% slower than two (perf/RESULTS.md); Zen 4 streams alike.
-inline constexpr uint32_t kAheadBlocks = 2;
 inline constexpr float kMaskedScore = -65504.0f;    // −(max half), the masked f16 value
 inline constexpr float kInitialMax = -FLT_MAX / 2;  // bits 0xFEFFFFFF
 
@@ -181,11 +178,10 @@ struct AheadRows {
 // group][heads][head_dim]; scores, then weights, f32 [heads][32]; q̃ by lane, f32
 // [heads][head_dim/128][4][32] (element e of lane l's 4-dim run in chunk j; a fixed stride of
 // 32 lanes keeps the index arithmetic out of the Q·K loop).
-// Memory: step 1, reading a block's K rows, prefetches the V rows of the group's block
-// kAheadBlocks on, and step 4, reading the V rows, the K rows of the block after that (the
-// group's own blocks: with NWG = 32 the next block of the cache may be another group's): both
-// streams then flow kAheadBlocks blocks ahead through the compute in between, the rows' lines in
-// address order (AheadRows).
+// Memory: step 1, reading a block's K rows, prefetches the V rows of the group's next block, and
+// step 4, reading the V rows, the K rows of the block after that (the group's own blocks: with
+// NWG = 32 the next block of the cache may be another group's): both streams then flow a block
+// ahead through the compute in between, the rows' lines in address order (AheadRows).
 template <uint32_t kNwg>
 struct VecKernel {
   FlashAttnVecArgs a;
@@ -259,10 +255,9 @@ struct VecKernel {
       const uint32_t w = uint32_t(bi % kNwg) - w0;
       float* S_w = S[w];
       float* M_w = M[w];
-      uint64_t v_block = bi;
-      for (uint32_t i = 0; i < tgk::fav::kAheadBlocks; ++i) v_block = next_block(v_block);
-      const AheadRows v_ahead = RowsAt<kDim>(heads.v, v_block * kBlock);
-      const AheadRows k_ahead = RowsAt<kDim>(heads.k, next_block(v_block) * kBlock);
+      const uint64_t next = next_block(bi);
+      const AheadRows v_ahead = RowsAt<kDim>(heads.v, next * kBlock);
+      const AheadRows k_ahead = RowsAt<kDim>(heads.k, next_block(next) * kBlock);
 
       // 1. Q·K partials, then one multi-value sum per head. A position past kv_seq_len is not
       //    read: its partials are +0, so qk = +0.
