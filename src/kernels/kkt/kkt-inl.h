@@ -16,8 +16,12 @@
 //     consecutive j at once; 2 `chunk` f32 [2][64], g then β of the chunk's rows; 3 `kraw` f32
 //     [64][64], the k tile as read, from which kt is transposed (an extra phase). Metal keeps
 //     kb as bf16 and reads k and β/g from device memory.
-//   - Cell ownership: lane l owns column j = l % 64 and rows 16·(l / 64) .. +15 (Metal:
-//     rows l / 64 + 4r). Accumulators live in arena 4 as [row r][lane], each lane's own.
+//   - Cell ownership: lane l owns a register tile of 4 × 4 cells, rows 4·(l / 16) .. +3 and
+//     columns l % 16 + 16·t (t < 4) (Metal: column l % 64, rows l / 64 + 4r). A pack of 16
+//     lanes then reads one kt vector per column block and one kb value per row for 16 FMAs
+//     (at most): on an Intel Ice Lake a probe of the earlier 16 rows × 1 vector (17 loads for
+//     16 FMAs) ran at 0.5 of the FMA peak, a 4 × 4 tile at 0.7 (perf/RESULTS.md).
+//     Accumulators live in arena 4 as [cell r·4 + t][lane], each lane's own.
 //   - Sub-tiles whose every cell is masked (above the diagonal, or past T) are not computed:
 //     they are stored as +0 as the mask demands.
 //   - A group asks for the next group's k rows of each tile while staging that tile
@@ -50,7 +54,13 @@ struct KktKernel {
   static constexpr uint32_t kLanes = kKktGroupSize;
   static constexpr uint32_t kBT = kKktChunk;
   static constexpr uint32_t kBK = kKktTile;
-  static constexpr uint32_t kRowsPerLane = kBT * kBT / kLanes;  // 16
+  static constexpr uint32_t kCellsPerLane = kBT * kBT / kLanes;  // 16
+  // The register tile: kSpan lanes share a block of kTileRows rows, each lane owning column
+  // l % kSpan of each of the kTileColumns blocks of kSpan columns.
+  static constexpr uint32_t kSpan = 16;
+  static constexpr uint32_t kTileRows = kBT * kSpan / kLanes;  // 4
+  static constexpr uint32_t kTileColumns = kBT / kSpan;        // 4
+  static_assert(kTileRows * kTileColumns == kCellsPerLane);
 
   KktArgs a;
 
@@ -95,7 +105,7 @@ struct KktKernel {
           RowRunOf(KeyChunk(next) + size_t{tile} * kBK, k_row_stride, Rows(next), kBK)};
       g.for_each_lane([&](auto lane) HWY_ATTR {
         PrefetchRows(next_keys, lane.first() / lane.count(), kLanes / lane.count());
-        for (uint32_t r = 0; r < kRowsPerLane; ++r) {
+        for (uint32_t r = 0; r < kCellsPerLane; ++r) {
           const uint32_t cell = lane.first() + kLanes * r;
           const uint32_t row = cell / kBK, col = cell % kBK;
           auto key = lane.zero();
@@ -116,8 +126,8 @@ struct KktKernel {
         using L = decltype(lane);
         constexpr uint32_t kWidth = L::kWidth;
         const uint32_t j0 = lane.first() % kBT;
-        const uint32_t c0 = kRowsPerLane * (lane.first() / kBT);
-        for (uint32_t cb = c0; cb < c0 + kRowsPerLane; cb += kWidth) {
+        const uint32_t c0 = kCellsPerLane * (lane.first() / kBT);
+        for (uint32_t cb = c0; cb < c0 + kCellsPerLane; cb += kWidth) {
           typename L::VF block[kWidth];
           for (uint32_t k = 0; k < kWidth; ++k)
             block[k] = lane.load(kraw, size_t{j0 + k} * kBK + cb);
@@ -127,29 +137,27 @@ struct KktKernel {
       });
       g.barrier();
 
-      // Phase: each lane adds this tile's dot products into its cells.
+      // Phase: each lane adds this tile's dot products into its cells, a register tile of its
+      // rows × the column blocks that hold a cell below the diagonal (the others are masked).
       g.for_each_lane([&](auto lane) HWY_ATTR {
         using L = decltype(lane);
-        constexpr uint32_t kPass = L::kWidth >= 16 ? 16 : 8;  // rows per register block
-        const uint32_t j0 = lane.first() % kBT;
-        const uint32_t row0 = kRowsPerLane * (lane.first() / kBT);
-        for (uint32_t pass = 0; pass < kRowsPerLane; pass += kPass) {
-          const uint32_t first_row = row0 + pass;
-          if (first_row >= valid || first_row + kPass - 1 <= j0) continue;  // all masked
-          typename L::VF d[kPass];
-          for (uint32_t r = 0; r < kPass; ++r) d[r] = lane.zero();
-          // size_t indices let the compiler address the kPass rows of kb from one register.
-          const size_t kb_row = size_t{first_row} * kBK;
-          for (size_t c = 0; c < kBK; ++c) {
-            const auto key = lane.load(kt, c * kBT + j0);
-            for (size_t r = 0; r < kPass; ++r) {
-              d[r] = Fma(lane.splat(float(kb[kb_row + r * kBK + c])), key, d[r]);
-            }
-          }
-          for (uint32_t r = 0; r < kPass; ++r) {
-            const size_t cell = size_t{pass + r} * kLanes + lane.first();
-            const auto sum = tile == 0 ? lane.zero() : lane.load(acc, cell);
-            lane.store(acc, cell, sum + d[r]);
+        static_assert(kSpan % L::kWidth == 0, "a pack lies in one row block");
+        const uint32_t row0 = RowBlock(lane), col0 = lane.first() % kSpan;
+        if (row0 >= valid) return;
+        const uint32_t last_row = row0 + kTileRows - 1;
+        const uint32_t blocks = last_row > col0 ? (last_row - col0 + kSpan - 1) / kSpan : 0;
+        // Column blocks per pass: all four in the 32 registers of AVX-512, two in 16.
+        constexpr uint32_t kPass = L::kWidth >= 16 ? kTileColumns : 2;
+        for (uint32_t t0 = 0; t0 < blocks; t0 += kPass) {
+          const uint32_t n = std::min(kPass, blocks - t0);
+          if (n >= 4) {
+            DotTile<4>(lane, kb, kt, acc, row0, t0, tile == 0);
+          } else if (n == 3) {
+            DotTile<3>(lane, kb, kt, acc, row0, t0, tile == 0);
+          } else if (n == 2) {
+            DotTile<2>(lane, kb, kt, acc, row0, t0, tile == 0);
+          } else {
+            DotTile<1>(lane, kb, kt, acc, row0, t0, tile == 0);
           }
         }
       });
@@ -159,25 +167,63 @@ struct KktKernel {
     // Phase: gate, strict-lower mask, store the rows inside T.
     float* a_chunk = a.A + gate_base * kBT;
     g.for_each_lane([&](auto lane) HWY_ATTR {
-      const uint32_t j0 = lane.first() % kBT;
-      const uint32_t row0 = kRowsPerLane * (lane.first() / kBT);
-      const auto j = lane.id() - lane.splat(lane.first() - j0);  // id % 64
-      const auto g_j = lane.load(chunk, j0);
-      for (uint32_t r = 0; r < kRowsPerLane; ++r) {
+      const uint32_t row0 = RowBlock(lane), col0 = lane.first() % kSpan;
+      const auto column = lane.id() - lane.splat(lane.first() - col0);  // id % kSpan
+      for (uint32_t r = 0; r < kTileRows; ++r) {
         const uint32_t i = row0 + r;
         if (i >= valid) break;
-        auto v = lane.zero();
-        if (i > j0) {
-          const auto gate = Exp(lane.splat(float(chunk[i])) - g_j);
-          const auto cell = lane.load(acc, size_t{r} * kLanes + lane.first());
-          v = Select(j < lane.splat(i), cell * gate, lane.zero());
+        const auto g_i = lane.splat(float(chunk[i]));
+        for (uint32_t t = 0; t < kTileColumns; ++t) {
+          const uint32_t j0 = col0 + kSpan * t;
+          auto v = lane.zero();
+          if (i > j0) {
+            const auto gate = Exp(g_i - lane.load(chunk, j0));
+            const auto cell = lane.load(acc, size_t{r * kTileColumns + t} * kLanes + lane.first());
+            v = Select(column + lane.splat(kSpan * t) < lane.splat(i), cell * gate, lane.zero());
+          }
+          lane.store_stream(a_chunk + size_t{i} * a.H * kBT + j0, v);
         }
-        lane.store_stream(a_chunk + size_t{i} * a.H * kBT + j0, v);
       }
     });
   }
 
  private:
+  // The first of the lane's kTileRows rows.
+  template <class L>
+  static HWY_INLINE uint32_t RowBlock(const L& lane) {
+    return kTileRows * (lane.first() / kSpan);
+  }
+
+  // Adds the dot products of the lane's rows row0 .. + kTileRows − 1 with its columns in the
+  // column blocks t0 .. t0 + kN − 1 into its accumulators (+0 + d on the first tile).
+  template <uint32_t kN, class L, class Kb, class Kt, class Acc>
+  static HWY_INLINE void DotTile(const L& lane, const Kb& kb, const Kt& kt, const Acc& acc,
+                                 uint32_t row0, uint32_t t0, bool first_tile) {
+    using VF = typename L::VF;
+    const uint32_t col0 = lane.first() % kSpan + kSpan * t0;
+    VF d[kTileRows][kN];
+    for (uint32_t r = 0; r < kTileRows; ++r) {
+      for (uint32_t t = 0; t < kN; ++t) d[r][t] = lane.zero();
+    }
+    // size_t indices let the compiler address the rows of kb from one register.
+    const size_t kb_row = size_t{row0} * kBK;
+    for (size_t c = 0; c < kBK; ++c) {
+      VF keys[kN];
+      for (uint32_t t = 0; t < kN; ++t) keys[t] = lane.load(kt, c * kBT + col0 + kSpan * t);
+      for (size_t r = 0; r < kTileRows; ++r) {
+        const auto w = lane.splat(float(kb[kb_row + r * kBK + c]));
+        for (uint32_t t = 0; t < kN; ++t) d[r][t] = Fma(w, keys[t], d[r][t]);
+      }
+    }
+    for (uint32_t r = 0; r < kTileRows; ++r) {
+      for (uint32_t t = 0; t < kN; ++t) {
+        const size_t cell = size_t{r * kTileColumns + t0 + t} * kLanes + lane.first();
+        const auto sum = first_tile ? lane.zero() : lane.load(acc, cell);
+        lane.store(acc, cell, sum + d[r][t]);
+      }
+    }
+  }
+
   // Group id's rows of A (its chunk's rows inside T), its first k element and its first g, β
   // and A row element (row-major [B, T, H]).
   HWY_INLINE uint32_t Rows(const Dim3& id) const { return std::min(kBT, a.T - id.y * kBT); }
