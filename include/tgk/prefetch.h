@@ -12,8 +12,9 @@
 namespace tgk {
 
 // How soon the line is used again once it arrives: kOnce (L2 and beyond: streamed data read
-// ahead of its group), kSoon (all cache levels but the first: the next block's rows).
-enum class Reuse { kOnce = 1, kSoon = 2 };
+// ahead of its group), kSoon (all cache levels but the first: the next block's rows), kFirst
+// (every level, the first included: rows that the next group reads in its first phase).
+enum class Reuse { kOnce = 1, kSoon = 2, kFirst = 3 };
 
 namespace detail {
 template <int kWrite, Reuse kReuse>
@@ -80,7 +81,7 @@ inline RowRun RowRunOf(const T* base, size_t stride, uint32_t rows, size_t count
 // Asks for share `part` of `parts` of every run's rows (rows [rows·part/parts,
 // rows·(part + 1)/parts)), for reading or for writing. Spread over the packs or calls of a
 // phase, so that few requests wait at a time.
-template <size_t N>
+template <Reuse kReuse = Reuse::kSoon, size_t N>
 inline void PrefetchRows(const RowRun (&runs)[N], uint32_t part, uint32_t parts) {
   for (const RowRun& run : runs) {
     const uint32_t first = uint32_t(uint64_t{run.rows} * part / parts);
@@ -89,9 +90,9 @@ inline void PrefetchRows(const RowRun (&runs)[N], uint32_t part, uint32_t parts)
       const uintptr_t row = run.base + r * run.stride;
       for (size_t at = 0; at < run.bytes; at += 64) {
         if (run.write) {
-          PrefetchWrite(row + at);
+          PrefetchWrite<kReuse>(row + at);
         } else {
-          PrefetchRead(row + at);
+          PrefetchRead<kReuse>(row + at);
         }
       }
     }

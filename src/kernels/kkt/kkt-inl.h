@@ -26,7 +26,9 @@
 //     they are stored as +0 as the mask demands.
 //   - A group asks for the next group's k rows of each tile while staging that tile
 //     (tgk/prefetch.h): a chunk's rows of k lie Hg·K·2 bytes apart, a page or more at the
-//     default shape, which the hardware prefetchers do not follow.
+//     default shape, which the hardware prefetchers do not follow. Into L1 (Reuse::kFirst):
+//     the next group stages them first thing; on an Ice Lake core the same hints into L2 left
+//     the staging loads waiting, and 2 threads ran 10-23% slower (perf/RESULTS.md).
 //   - A is stored with store_stream, past the caches: its rows lie H·64·4 bytes apart (4 KiB
 //     at H = 16), so a group's 256 lines of A fill 4 of the 64 L1 sets. Stored through the
 //     caches, on an Intel Xeon the whole kernel took 1.5-1.8x the sum of its phases run alone,
@@ -104,7 +106,7 @@ struct KktKernel {
       const RowRun next_keys[] = {
           RowRunOf(KeyChunk(next) + size_t{tile} * kBK, k_row_stride, Rows(next), kBK)};
       g.for_each_lane([&](auto lane) HWY_ATTR {
-        PrefetchRows(next_keys, lane.first() / lane.count(), kLanes / lane.count());
+        PrefetchRows<Reuse::kFirst>(next_keys, lane.first() / lane.count(), kLanes / lane.count());
         for (uint32_t r = 0; r < kCellsPerLane; ++r) {
           const uint32_t cell = lane.first() + kLanes * r;
           const uint32_t row = cell / kBK, col = cell % kBK;
