@@ -28,7 +28,8 @@
 //     (tgk/prefetch.h): a chunk's rows of k lie Hg·K·2 bytes apart, a page or more at the
 //     default shape, which the hardware prefetchers do not follow. Into L1 (Reuse::kFirst):
 //     the next group stages them first thing; on an Ice Lake core the same hints into L2 left
-//     the staging loads waiting, and 2 threads ran 10-23% slower (perf/RESULTS.md).
+//     the staging loads waiting, and 2 threads took 24-30% longer in three of four sets of
+//     alternating runs (medians; the same in the fourth; perf/RESULTS.md).
 //   - A is stored with store_stream, past the caches: its rows lie H·64·4 bytes apart (4 KiB
 //     at H = 16), so a group's 256 lines of A fill 4 of the 64 L1 sets. Stored through the
 //     caches, on an Intel Xeon the whole kernel took 1.5-1.8x the sum of its phases run alone,
