@@ -153,11 +153,17 @@ struct KktKernel {
         constexpr uint32_t kPass = L::kWidth >= 16 ? kTileColumns : 2;
         for (uint32_t t0 = 0; t0 < blocks; t0 += kPass) {
           const uint32_t n = std::min(kPass, blocks - t0);
-          if (n >= 4) {
-            DotTile<4>(lane, kb, kt, acc, row0, t0, tile == 0);
-          } else if (n == 3) {
-            DotTile<3>(lane, kb, kt, acc, row0, t0, tile == 0);
-          } else if (n == 2) {
+          if constexpr (kPass >= 4) {
+            if (n >= 3) {
+              if (n == 4) {
+                DotTile<4>(lane, kb, kt, acc, row0, t0, tile == 0);
+              } else {
+                DotTile<3>(lane, kb, kt, acc, row0, t0, tile == 0);
+              }
+              continue;
+            }
+          }
+          if (n == 2) {
             DotTile<2>(lane, kb, kt, acc, row0, t0, tile == 0);
           } else {
             DotTile<1>(lane, kb, kt, acc, row0, t0, tile == 0);
@@ -172,6 +178,9 @@ struct KktKernel {
     g.for_each_lane([&](auto lane) HWY_ATTR {
       const uint32_t row0 = RowBlock(lane), col0 = lane.first() % kSpan;
       const auto column = lane.id() - lane.splat(lane.first() - col0);  // id % kSpan
+      using VF = typename decltype(lane)::VF;
+      VF g_j[kTileColumns];
+      for (uint32_t t = 0; t < kTileColumns; ++t) g_j[t] = lane.load(chunk, col0 + kSpan * t);
       for (uint32_t r = 0; r < kTileRows; ++r) {
         const uint32_t i = row0 + r;
         if (i >= valid) break;
@@ -180,7 +189,7 @@ struct KktKernel {
           const uint32_t j0 = col0 + kSpan * t;
           auto v = lane.zero();
           if (i > j0) {
-            const auto gate = Exp(g_i - lane.load(chunk, j0));
+            const auto gate = Exp(g_i - g_j[t]);
             const auto cell = lane.load(acc, size_t{r * kTileColumns + t} * kLanes + lane.first());
             v = Select(column + lane.splat(kSpan * t) < lane.splat(i), cell * gate, lane.zero());
           }
