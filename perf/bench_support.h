@@ -25,8 +25,8 @@ inline void ThreadArgs(benchmark::internal::Benchmark* b) {
 // kProbeEvery share a probe, one per kProbeEvery of calls: a probe takes some 20 ms, which
 // before each call of a few microseconds would stretch a benchmark to half an hour, and the
 // machine drifts over seconds, so a probe milliseconds old still sees the same phase.
-// For the FMA roof (see PairedPerRun) five probe runs come first, then untimed calls for
-// kWarmUp, and every iteration is judged against the probes' median.
+// For a compute roof (see PairedPerRun) five probe runs come first, then untimed calls for
+// kWarmUp, and every iteration is judged against the best of the probes (UnpairedCeiling).
 // Reports the call's rate (`work_per_call` flops or bytes over the timed total), the median
 // ceiling of the iterations and the median of their ratios, under the counter names of the
 // roof.
@@ -48,7 +48,7 @@ void TimeAgainstCeiling(benchmark::State& state, Queue& queue, Roof roof, double
   if (!paired) {
     std::vector<double> probes;
     for (int i = 0; i < 5; ++i) probes.push_back(probe.Run(roof));
-    ceiling = Median(probes);
+    ceiling = UnpairedCeiling(probes);
     for (double warm = 0.0; warm < kWarmUp;) warm += call();
   }
   for (auto _ : state) {

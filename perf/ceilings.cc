@@ -201,6 +201,10 @@ CeilingProbe& SharedCeilingProbe(int threads) {
   return *probe;
 }
 
+double UnpairedCeiling(const std::vector<double>& probes) {
+  return probes.empty() ? 0 : *std::max_element(probes.begin(), probes.end());
+}
+
 double Median(std::vector<double> values) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());

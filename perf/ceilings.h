@@ -44,13 +44,19 @@ class CeilingProbe {
 };
 
 // Whether a kernel's timed runs are each paired with a probe run just before them. The memory
-// roofs are: bandwidth drifts by tens of percent within seconds on a shared machine. The FMA
-// roof is not: its peak hardly drifts (±3%), and a core that has just run the probe's
-// AVX-512 FMA loop can run slower for a while afterwards (on the lent Xeon kkt took 2.5-3.2 ms
-// at 8 threads right after the probe, 2.1 ms without it), which would judge the kernel
-// against a handicap. Its probes run together, before the kernel's warm-up, and the kernel's
-// runs are judged against their median.
+// roofs are: bandwidth drifts by tens of percent within seconds on a shared machine. The
+// compute roofs are not: a core that has just run the probe's AVX-512 FMA loop can run slower
+// for a while afterwards (on the lent Xeon kkt took 2.5-3.2 ms at 8 threads right after the
+// probe, 2.1 ms without it), which would judge the kernel against a handicap. Their probes run
+// together, before the kernel's warm-up, and the kernel's runs are judged against the best of
+// them (UnpairedCeiling).
 inline bool PairedPerRun(Roof roof) { return roof == Roof::kRead || roof == Roof::kCopy; }
+
+// The yardstick of a compute roof's probe runs: their best. A probe runs at the core's peak or
+// below it (a busy hyperthread sibling or another tenant of the host), never above, so the best
+// of several is the peak. Their median, on a 2-vCPU Ice Lake VM whose neighbours came and went,
+// read 125-301 GFLOP/s (FMA) across processes and judged kernels against whatever dip it caught.
+double UnpairedCeiling(const std::vector<double>& probes);
 
 // The process's probe for `threads` threads, created on first use, so that the 768 MiB of
 // arrays are allocated and first-touched once however many kernels are measured.

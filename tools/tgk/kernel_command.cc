@@ -249,14 +249,17 @@ void Measure(const RunOptions& options, const std::optional<TensorFile>& file, J
     if (!timed) continue;
     seconds.push_back(elapsed.count());
     if (probe) {
-      const double ceiling = paired ? ceilings.back() : perf::Median(ceilings);
+      const double ceiling = paired ? ceilings.back() : perf::UnpairedCeiling(ceilings);
       fractions.push_back(result.work / elapsed.count() * 1e-9 / ceiling);
     }
   }
   result.timing.median_s = perf::Median(seconds);
   result.timing.best_s = *std::min_element(seconds.begin(), seconds.end());
   result.timing.runs = int(seconds.size());
-  if (probe) result.paired = Paired{ceilings, perf::Median(ceilings), perf::Median(fractions)};
+  if (probe) {
+    const double ceiling = paired ? perf::Median(ceilings) : perf::UnpairedCeiling(ceilings);
+    result.paired = Paired{ceilings, ceiling, perf::Median(fractions)};
+  }
 
   if (options.oracle) {
     Tensors expected = Allocate(job.outputs), oracle_scratch = Allocate(job.scratch);

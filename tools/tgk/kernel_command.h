@@ -56,7 +56,7 @@ struct Timing {
 // against the machine as it was then.
 struct Paired {
   std::vector<double> ceilings;  // the probe runs, GFLOP/s or GB/s
-  double ceiling = 0;            // their median
+  double ceiling = 0;            // their median (a compute roof: their best)
   double fraction = 0;           // the median over the timed runs of run rate / its ceiling
 };
 
@@ -143,8 +143,8 @@ struct Job {
 //    scratch.
 // 4. Runs `job.record` options.warmup + options.repeat times on the chosen target, timing each
 //    run; with options.ceiling, beside a run of the ceiling probe of result.roof before each
-//    timed one (for the FMA roof options.repeat probe runs before the warm-up instead:
-//    perf::PairedPerRun).
+//    timed one (for a compute roof options.repeat probe runs before the warm-up instead, and
+//    their best: perf::PairedPerRun).
 // 5. With options.oracle, runs once on the scalar oracle (same thread count) into zero-filled
 //    outputs and compares bit for bit.
 // 6. Compares each output with its reference: the output's tensor (through --map) in

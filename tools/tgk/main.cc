@@ -201,7 +201,8 @@ int RunOne(KernelCommand& kernel, const RunOptions& options, bool json) {
   if (r.paired) {
     const bool paired = perf::PairedPerRun(r.roof);
     line("ceiling", FormatRate(r.paired->ceiling, r.roof) + " " + RoofName(r.roof) +
-                        " (median of " + std::to_string(r.paired->ceilings.size()) +
+                        (paired ? " (median of " : " (best of ") +
+                        std::to_string(r.paired->ceilings.size()) +
                         (paired ? ", each measured just before a run); "
                                 : ", measured just before the warm-up); ") +
                         FormatFraction(r.paired->fraction) + " of it (median of the " +
@@ -248,7 +249,8 @@ int Bench(const std::vector<std::unique_ptr<KernelCommand>>& kernels, RunOptions
   if (!json) {
     std::printf(
         "tgk bench: %s, %s, median of %s after %d warmup, each run paired with a run of its "
-        "ceiling just before it (FMA and mul+add peaks: measured just before the warm-up)\n\n",
+        "ceiling just before it (FMA and mul+add peaks: the best of runs just before the "
+        "warm-up)\n\n",
         target.name().c_str(), Threads(threads).c_str(), Count(options.repeat, "run").c_str(),
         options.warmup);
     std::fflush(stdout);

@@ -859,9 +859,8 @@ TEST_F(ToolRunTest, KernelsMatchTheOracleOnEveryTarget) {
 }
 
 // Each kind of ceiling, measured just before each timed run (the compute peaks: before the
-// warm-up):
-// its median and the median of the ratios are printed, positive and finite (their values are
-// the machine's).
+// warm-up): its median (the compute peaks: its best) and the median of the ratios are printed,
+// positive and finite (their values are the machine's).
 TEST_F(ToolRunTest, RunReportsTheCeiling) {
   struct Case {
     std::string args;
@@ -870,21 +869,22 @@ TEST_F(ToolRunTest, RunReportsTheCeiling) {
   };
   const Case cases[] = {
       {std::string(kTiny) + " --ceiling", "GFLOP/s FMA peak",
-       "measured just before the warm-up); %lf of it (median of the 2 ratios)"},
+       " (best of 2, measured just before the warm-up); %lf of it (median of the 2 ratios)"},
       {std::string(kTinyRuns[0].args) + " --repeat 2 --ceiling", "GFLOP/s mul+add peak",
-       "measured just before the warm-up); %lf of it (median of the 2 ratios)"},
+       " (best of 2, measured just before the warm-up); %lf of it (median of the 2 ratios)"},
       {std::string(kTinyRuns[2].args) + " --threads 2 --repeat 2 --ceiling", "GB/s STREAM read",
-       "each measured just before a run); %lf of it (median of the 2 paired ratios)"},
+       " (median of 2, each measured just before a run); %lf of it (median of the 2 paired "
+       "ratios)"},
       {std::string(kTinyRuns[7].args) + " --threads 2 --repeat 2 --ceiling", "GB/s STREAM copy",
-       "each measured just before a run); %lf of it (median of the 2 paired ratios)"},
+       " (median of 2, each measured just before a run); %lf of it (median of the 2 paired "
+       "ratios)"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.args);
     const ToolRun r = Run(c.args);
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     const std::string line = Line(r.out, "  ceiling  ");
-    const std::string format =
-        std::string("  ceiling  %lf ") + c.ceiling + " (median of 2, " + c.when + "%n";
+    const std::string format = std::string("  ceiling  %lf ") + c.ceiling + c.when + "%n";
     double ceiling = 0, fraction = 0;
     int end = 0;
     ASSERT_EQ(std::sscanf(line.c_str(), format.c_str(), &ceiling, &fraction, &end), 2) << r.out;
