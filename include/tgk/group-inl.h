@@ -892,9 +892,10 @@ HWY_AFTER_NAMESPACE();
 
 // In a kernel's foreach_target .cc, inside namespace tgk::HWY_NAMESPACE (within
 // HWY_BEFORE_NAMESPACE): defines the scalar and SIMD runners of functor `Kernel`, constructed
-// from its argument struct `Args`.
+// from its argument struct `Args`. The scalar runner is inline: only the static target's is
+// used (TGK_EXPORT_KERNEL), so the other targets' passes emit no code for it.
 #define TGK_DEFINE_KERNEL_RUNNERS(Kernel, Args)                                   \
-  void Kernel##_RunScalar(const ::tgk::detail::GroupBatch& batch) {               \
+  inline void Kernel##_RunScalar(const ::tgk::detail::GroupBatch& batch) {        \
     RunGroups<ScalarGroup>(Kernel{*static_cast<const Args*>(batch.args)}, batch); \
   }                                                                               \
   void Kernel##_RunSimd(const ::tgk::detail::GroupBatch& batch) {                 \
