@@ -13,15 +13,18 @@
 // What differs from the Metal kernel, none of it visible in the output:
 //   - Arenas (tgk sizes them at dispatch): 0 `kb` f32 [64][64], the rounded k·β tile widened
 //     (exactly); 1 `kt` f32 [64][64], the k tile transposed ([c][j]) so that a lane pack reads
-//     consecutive j at once; 2 `chunk` f32 [2][64], g then β of the chunk's rows; 3 `kraw` f32
-//     [64][64], the k tile as read, from which kt is transposed (an extra phase). Metal keeps
-//     kb as bf16 and reads k and β/g from device memory.
+//     consecutive j at once, in a phase of its own that reads k again (from L1: the staging
+//     has just read it); 2 `chunk` f32 [2][64], g then β of the chunk's rows; 3 `acc`, below.
+//     Metal keeps kb as bf16 and reads k and β/g from device memory. (A copy of the k tile as
+//     read, staged beside kb for the transpose, made the arenas 64.5 KiB, against 48.5 KiB now
+//     and an Ice Lake core's 48 KiB of L1: without it 2 threads took 5-8% less time there,
+//     perf/RESULTS.md.)
 //   - Cell ownership: lane l owns a register tile of 4 × 4 cells, rows 4·(l / 16) .. +3 and
 //     columns l % 16 + 16·t (t < 4) (Metal: column l % 64, rows l / 64 + 4r). A pack of 16
 //     lanes then reads one kt vector per column block and one kb value per row for 16 FMAs
 //     (at most): on an Intel Ice Lake a probe of the earlier 16 rows × 1 vector (17 loads for
 //     16 FMAs) ran at 0.5 of the FMA peak, a 4 × 4 tile at 0.7 (perf/RESULTS.md).
-//     Accumulators live in arena 4 as [cell r·4 + t][lane], each lane's own.
+//     Accumulators live in arena 3 as [cell r·4 + t][lane], each lane's own.
 //   - Sub-tiles whose every cell is masked (above the diagonal, or past T) are not computed:
 //     they are stored as +0 as the mask demands.
 //   - A group asks for the next group's k rows of each tile while staging that tile
@@ -82,7 +85,6 @@ struct KktKernel {
     auto kb = g.template arena<float>(kKktArenaKb);
     auto kt = g.template arena<float>(kKktArenaKt);
     auto chunk = g.template arena<float>(kKktArenaChunk);  // [0, 64): g, [64, 128): β
-    auto kraw = g.template arena<float>(kKktArenaKraw);
     // acc[r][l]: lane l's cell in its row r. An arena rather than lane state, which would be
     // zero-filled for every group: the first tile writes +0 + d instead.
     auto acc = g.template arena<float>(kKktArenaAcc);
@@ -99,10 +101,10 @@ struct KktKernel {
     g.barrier();
 
     for (uint32_t tile = 0; tile < a.K / kBK; ++tile) {
-      // Phase: stage the tile: lane l fills cells l + 256·r of kb (rounded k·β) and of kraw
-      // (k as is); a pack covers consecutive columns of one row, read contiguously. (Staging
-      // and transposing in one phase, a pack reading half a line of each of 16 rows that lie
-      // Hg·K·2 bytes apart, was 8% slower on Zen 4 and 9-13% on an Intel Xeon.)
+      // Phase: stage the tile: lane l fills cells l + 256·r of kb (rounded k·β); a pack covers
+      // consecutive columns of one row, read contiguously. (Staging kb from the transposing
+      // reads, a pack reading half a line of each of 16 rows that lie Hg·K·2 bytes apart, was
+      // 8% slower on Zen 4 and 9-13% on an Intel Xeon.)
       const bf16* tile_keys = k_chunk + size_t{tile} * kBK;
       const RowRun next_keys[] = {
           RowRunOf(KeyChunk(next) + size_t{tile} * kBK, k_row_stride, Rows(next), kBK)};
@@ -111,20 +113,19 @@ struct KktKernel {
         for (uint32_t r = 0; r < kCellsPerLane; ++r) {
           const uint32_t cell = lane.first() + kLanes * r;
           const uint32_t row = cell / kBK, col = cell % kBK;
-          auto key = lane.zero();
           auto scaled = lane.zero();
           if (row < valid) {
-            key = lane.load(tile_keys + row * k_row_stride + col);
+            const auto key = lane.load(tile_keys + row * k_row_stride + col);
             scaled = RoundBF16(key * lane.splat(float(chunk[kBT + row])));
           }
-          lane.store(kraw, cell, key);
           lane.store(kb, cell, scaled);
         }
       });
       g.barrier();
 
-      // Phase: transpose kraw into kt. Lane l writes kt[c][j] for j = l % 64 and the 16
-      // columns c = 16·(l / 64) + 0..15; a pack transposes kWidth × kWidth blocks in registers.
+      // Phase: transpose the k tile into kt (+0 past T). Lane l writes kt[c][j] for j = l % 64
+      // and the 16 columns c = 16·(l / 64) + 0..15; a pack transposes kWidth × kWidth blocks of
+      // k, as read, in registers.
       g.for_each_lane([&](auto lane) HWY_ATTR {
         using L = decltype(lane);
         constexpr uint32_t kWidth = L::kWidth;
@@ -132,8 +133,10 @@ struct KktKernel {
         const uint32_t c0 = kCellsPerLane * (lane.first() / kBT);
         for (uint32_t cb = c0; cb < c0 + kCellsPerLane; cb += kWidth) {
           typename L::VF block[kWidth];
-          for (uint32_t k = 0; k < kWidth; ++k)
-            block[k] = lane.load(kraw, size_t{j0 + k} * kBK + cb);
+          for (uint32_t k = 0; k < kWidth; ++k) {
+            block[k] =
+                j0 + k < valid ? lane.load(tile_keys + (j0 + k) * k_row_stride + cb) : lane.zero();
+          }
           lane.transpose(block);
           for (uint32_t k = 0; k < kWidth; ++k) lane.store(kt, size_t{cb + k} * kBT + j0, block[k]);
         }

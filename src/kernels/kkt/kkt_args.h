@@ -19,14 +19,13 @@ enum KktArena : uint32_t {
   kKktArenaKb,     // f32 [64][64]: the rounded k·β tile, widened (exactly)
   kKktArenaKt,     // f32 [64][64]: the k tile transposed, [c][j]
   kKktArenaChunk,  // f32 [2][64]: g, then β, of the chunk's rows
-  kKktArenaKraw,   // f32 [64][64]: the k tile as read
   kKktArenaAcc,    // f32 [64·64 / kKktGroupSize][kKktGroupSize]: each lane's accumulators
 };
 
 // The arenas' sizes; they do not depend on the shape (K is walked in tiles of kKktTile).
 inline ArenaSizes KktArenaSizes() {
   constexpr size_t kTileBytes = size_t{kKktChunk} * kKktTile * sizeof(float);
-  return ArenaSizes{kTileBytes, kTileBytes, 2 * kKktChunk * sizeof(float), kTileBytes,
+  return ArenaSizes{kTileBytes, kTileBytes, 2 * kKktChunk * sizeof(float),
                     size_t{kKktChunk} * kKktChunk * sizeof(float)};
 }
 
