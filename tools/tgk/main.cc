@@ -167,6 +167,7 @@ Json ResultJson(const RunResult& r) {
               {"rate_unit", RateUnit(r.roof)},
               {"roof", RoofName(r.roof)},
               {"ceiling", r.paired ? Json(r.paired->ceiling) : Json(nullptr)},
+              {"ceiling_runs", r.paired ? Json(r.paired->ceilings) : Json(nullptr)},
               {"fraction", r.paired ? Json(r.paired->fraction) : Json(nullptr)},
               {"parity", {{"oracle", oracle}, {"references", references}}},
               {"passed", r.passed()}};

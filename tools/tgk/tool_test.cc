@@ -1584,6 +1584,38 @@ TEST_F(ParityTest, RunJson) {
   EXPECT_TRUE(j.at("passed").get<bool>());
 }
 
+// The ceiling is the best of the probe runs for a compute roof (a probe never runs above the
+// peak), their median for a memory roof (each probe paired with a run).
+TEST_F(ParityTest, RunJsonCeilingOfItsProbeRuns) {
+  struct Case {
+    std::string args;
+    const char* roof;
+    bool best;
+  };
+  const Case cases[] = {
+      {"run kkt --T 100 --H 4 --Hg 2 --K 64 --threads 2 --repeat 3", "FMA peak", true},
+      {std::string(kTinyRuns[0].args) + " --repeat 3", "mul+add peak", true},
+      {std::string(kTinyRuns[7].args) + " --threads 2 --repeat 3", "STREAM copy", false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.args);
+    const ToolRun r = Run(c.args + " --ceiling --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j.at("roof"), c.roof);
+    std::vector<double> runs = j.at("ceiling_runs").get<std::vector<double>>();
+    ASSERT_EQ(runs.size(), 3u) << r.out;
+    std::sort(runs.begin(), runs.end());
+    EXPECT_GT(runs[0], 0) << r.out;
+    EXPECT_EQ(j.at("ceiling").get<double>(), c.best ? runs[2] : runs[1]) << r.out;
+  }
+  // Without --ceiling, none.
+  const nlohmann::json j = nlohmann::json::parse(Run(std::string(kTiny) + " --json").out);
+  EXPECT_TRUE(j.at("ceiling").is_null());
+  EXPECT_TRUE(j.at("ceiling_runs").is_null());
+  EXPECT_TRUE(j.at("fraction").is_null());
+}
+
 // The two cheapest kernels at their default shapes: a few seconds under ASan.
 TEST_F(ParityTest, BenchJsonOfTheNamedKernels) {
   const ToolRun r =
