@@ -238,6 +238,7 @@ void Measure(const RunOptions& options, const std::optional<TensorFile>& file, J
   if (probe && !paired) {
     for (int i = 0; i < options.repeat; ++i) ceilings.push_back(probe->Run(result.roof));
   }
+  const double unpaired_ceiling = perf::UnpairedCeiling(ceilings);  // 0 when paired
   std::vector<double>& seconds = result.timing.seconds;
   for (int i = 0; i < options.warmup + options.repeat; ++i) {
     const bool timed = i >= options.warmup;
@@ -249,7 +250,7 @@ void Measure(const RunOptions& options, const std::optional<TensorFile>& file, J
     if (!timed) continue;
     seconds.push_back(elapsed.count());
     if (probe) {
-      const double ceiling = paired ? ceilings.back() : perf::UnpairedCeiling(ceilings);
+      const double ceiling = paired ? ceilings.back() : unpaired_ceiling;
       fractions.push_back(result.work / elapsed.count() * 1e-9 / ceiling);
     }
   }
@@ -257,7 +258,7 @@ void Measure(const RunOptions& options, const std::optional<TensorFile>& file, J
   result.timing.best_s = *std::min_element(seconds.begin(), seconds.end());
   result.timing.runs = int(seconds.size());
   if (probe) {
-    const double ceiling = paired ? perf::Median(ceilings) : perf::UnpairedCeiling(ceilings);
+    const double ceiling = paired ? perf::Median(ceilings) : unpaired_ceiling;
     result.paired = Paired{ceilings, ceiling, perf::Median(fractions)};
   }
 

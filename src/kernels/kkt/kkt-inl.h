@@ -157,12 +157,12 @@ struct KktKernel {
         for (uint32_t t0 = 0; t0 < blocks; t0 += kPass) {
           const uint32_t n = std::min(kPass, blocks - t0);
           if constexpr (kPass >= 4) {
-            if (n >= 3) {
-              if (n == 4) {
-                DotTile<4>(lane, kb, kt, acc, row0, t0, tile == 0);
-              } else {
-                DotTile<3>(lane, kb, kt, acc, row0, t0, tile == 0);
-              }
+            if (n == 4) {
+              DotTile<4>(lane, kb, kt, acc, row0, t0, tile == 0);
+              continue;
+            }
+            if (n == 3) {
+              DotTile<3>(lane, kb, kt, acc, row0, t0, tile == 0);
               continue;
             }
           }
