@@ -311,14 +311,19 @@ class LanePack {
     return hn::AllTrue(DF(), hn::Or(hn::RebindMask(DF(), m), hn::Not(active())));
   }
 
-  VF load(const float* p) const { return hn::LoadU(DF(), Tail(p)); }
-  VU load(const uint32_t* p) const { return hn::LoadU(DU(), Tail(p)); }
-  VI load(const int32_t* p) const { return hn::LoadU(DI(), Tail(p)); }
+  VF load(const float* p) const { return LoadTail(DF(), p); }
+  VU load(const uint32_t* p) const { return LoadTail(DU(), p); }
+  VI load(const int32_t* p) const { return LoadTail(DI(), p); }
   VU load(const uint8_t* p) const {
-    return hn::PromoteTo(DU(), hn::LoadU(hn::Rebind<uint8_t, DF>(), Tail(p)));
+    return hn::PromoteTo(DU(), LoadTail(hn::Rebind<uint8_t, DF>(), p));
   }
   VF load(const bf16* p) const { return WidenBF16(Load16(p)); }
-  VF load(const f16* p) const { return LoadF16(Tail(p)); }
+  VF load(const f16* p) const {
+    if (kFull || HWY_LIKELY(count_ == kWidth)) return LoadF16(p);
+    HWY_ALIGN f16 buffer[kWidth];
+    CopyActive<1>(p, buffer);
+    return LoadF16(buffer);
+  }
   // Arenas are padded, so a full vector read at any element is in bounds.
   template <class T>
   auto load(const SimdArenaView<T>& view, size_t i) const {
@@ -516,12 +521,16 @@ class LanePack {
   HWY_INLINE void CopyActive(const T* p, T* buffer) const {
     for (uint32_t k = 0; k < kPerLane * kWidth; ++k) buffer[k] = k < kPerLane * count_ ? p[k] : T{};
   }
-  template <class T>
-  const T* Tail(const T* p) const {
-    if (kFull || HWY_LIKELY(count_ == kWidth)) return p;
-    T* buffer = reinterpret_cast<T*>(tail_);
+  // A partial pack loads its active elements from a copy padded with zeros. (The copy is local:
+  // a pack is two integers, which a lane body that is not inlined takes in one register. With
+  // a vector-sized buffer as a member it took 128 bytes on the stack, built with 32-bit stores
+  // and copied with vector loads: a store-forwarding stall on every call.)
+  template <class D, class T>
+  HWY_INLINE hn::Vec<D> LoadTail(D d, const T* p) const {
+    if (kFull || HWY_LIKELY(count_ == kWidth)) return hn::LoadU(d, p);
+    HWY_ALIGN T buffer[kWidth];
     CopyActive<1>(p, buffer);
-    return buffer;
+    return hn::LoadU(d, buffer);
   }
   template <class D, class T>
   void StoreTail(D d, hn::Vec<D> v, T* p) const {
@@ -678,7 +687,7 @@ class LanePack {
   template <class T>
   VU Load16(const T* p) const {
     const hn::Rebind<uint16_t, DF> d16;
-    return hn::PromoteTo(DU(), hn::LoadU(d16, reinterpret_cast<const uint16_t*>(Tail(p))));
+    return hn::PromoteTo(DU(), LoadTail(d16, reinterpret_cast<const uint16_t*>(p)));
   }
   template <class T>
   void Store16(VU bits, T* p) const {
@@ -688,7 +697,6 @@ class LanePack {
 
   uint32_t first_;
   uint32_t count_;
-  HWY_ALIGN mutable uint8_t tail_[kWidth * sizeof(float)];
 };
 
 // ===========================================================================================
@@ -814,6 +822,7 @@ class SimdGroup : public impl::GroupBase {
  public:
   using Lane = LanePack<hn::ScalableTag<float>>;
   using FullLane = LanePack<hn::ScalableTag<float>, true>;
+  static_assert(sizeof(FullLane) == 2 * sizeof(uint32_t), "a pack travels in one register");
   using GroupBase::GroupBase;
 
   template <class T>
