@@ -319,10 +319,7 @@ class LanePack {
   }
   VF load(const bf16* p) const { return WidenBF16(Load16(p)); }
   VF load(const f16* p) const {
-    if (kFull || HWY_LIKELY(count_ == kWidth)) return LoadF16(p);
-    HWY_ALIGN f16 buffer[kWidth];
-    CopyActive<1>(p, buffer);
-    return LoadF16(buffer);
+    return LoadActive(p, [](const f16* q) HWY_ATTR { return LoadF16(q); });
   }
   // Arenas are padded, so a full vector read at any element is in bounds.
   template <class T>
@@ -525,12 +522,16 @@ class LanePack {
   // a pack is two integers, which a lane body that is not inlined takes in one register. With
   // a vector-sized buffer as a member it took 128 bytes on the stack, built with 32-bit stores
   // and copied with vector loads: a store-forwarding stall on every call.)
-  template <class D, class T>
-  HWY_INLINE hn::Vec<D> LoadTail(D d, const T* p) const {
-    if (kFull || HWY_LIKELY(count_ == kWidth)) return hn::LoadU(d, p);
+  template <class T, class Load>
+  HWY_INLINE auto LoadActive(const T* p, const Load& load) const {
+    if (kFull || HWY_LIKELY(count_ == kWidth)) return load(p);
     HWY_ALIGN T buffer[kWidth];
     CopyActive<1>(p, buffer);
-    return hn::LoadU(d, buffer);
+    return load(static_cast<const T*>(buffer));
+  }
+  template <class D, class T>
+  HWY_INLINE hn::Vec<D> LoadTail(D d, const T* p) const {
+    return LoadActive(p, [d](const T* q) HWY_ATTR { return hn::LoadU(d, q); });
   }
   template <class D, class T>
   void StoreTail(D d, hn::Vec<D> v, T* p) const {
