@@ -2,6 +2,12 @@
 // exactly the scalar definitions of convert.h (tests/convert_test.cc checks every 16-bit
 // pattern and the rounding boundaries on every compiled target). Values travel as u32 lanes
 // holding the 16-bit pattern in their low half.
+//
+// On AVX-512 targets, where the CPU has AVX512_BF16 (detail/cpu.h), NarrowBF16 and RoundBF16
+// convert with its VCVTNEPS2BF16: it rounds to nearest even and quiets a NaN (keeping the top
+// of its payload) exactly as BF16FromF32 does, but it reads a subnormal input as zero. A vector
+// without subnormals takes it (5 operations for RoundBF16 instead of 10: kkt's staging of k·β,
+// 5% of its time in cache on Zen 4); a vector with any takes the integer path.
 
 #if defined(TGK_CONVERT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TGK_CONVERT_INL_H_
@@ -13,6 +19,7 @@
 #include <hwy/highway.h>
 
 #include "tgk/convert.h"
+#include "tgk/detail/cpu.h"
 #include "tgk/ops-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -34,9 +41,30 @@ HWY_API auto WidenBF16(VU bits) {
   return FloatFromBits(hn::IfThenElse(is_nan, hn::Or(u, hn::Set(du, 0x00400000u)), u));
 }
 
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+namespace convert_detail {
+// The CPU's conversion of f to bf16 patterns (16 u16 lanes) into `narrow`; false, with `narrow`
+// unset, where the CPU has none or f holds a subnormal (fpclass category 0x20).
+HWY_INLINE bool NarrowBF16ByCpu(__m512 f, __m256i& narrow) {
+  if (!detail::kCpuHasAvx512Bf16 || _mm512_fpclass_ps_mask(f, 0x20) != 0) return false;
+  // Inline assembly: the instruction needs no target attribute that the AVX3 targets lack.
+  asm("vcvtneps2bf16 {%1, %0|%0, %1}" : "=v"(narrow) : "v"(f));
+  return true;
+}
+}  // namespace convert_detail
+#endif
+
 template <class VF, hwy::EnableIf<hwy::IsFloat<hn::TFromV<VF>>()>* = nullptr>
 HWY_API auto NarrowBF16(VF f) {
   const hn::RebindToUnsigned<hn::DFromV<VF>> du;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  if constexpr (sizeof(VF) == 64) {
+    __m256i narrow;
+    if (convert_detail::NarrowBF16ByCpu(f.raw, narrow)) {
+      return decltype(hn::Zero(du)){_mm512_cvtepu16_epi32(narrow)};
+    }
+  }
+#endif
   const auto u = BitsOf(f);
   const auto upper = hn::ShiftRight<16>(u);
   const auto is_nan = hn::Gt(hn::And(u, hn::Set(du, 0x7FFFFFFFu)), hn::Set(du, 0x7F800000u));
@@ -47,6 +75,19 @@ HWY_API auto NarrowBF16(VF f) {
 
 template <class VF, hwy::EnableIf<hwy::IsFloat<hn::TFromV<VF>>()>* = nullptr>
 HWY_API VF RoundBF16(VF f) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  if constexpr (sizeof(VF) == 64) {
+    __m256i narrow;
+    if (convert_detail::NarrowBF16ByCpu(f.raw, narrow)) {
+      // Pattern k into the upper half of lane k: one word permute, the lower halves zeroed.
+      const __m512i upper_words =
+          _mm512_set_epi16(15, 0, 14, 0, 13, 0, 12, 0, 11, 0, 10, 0, 9, 0, 8, 0, 7, 0, 6, 0, 5, 0,
+                           4, 0, 3, 0, 2, 0, 1, 0, 0, 0);
+      return VF{_mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(
+          0xAAAAAAAAu, upper_words, _mm512_castsi256_si512(narrow)))};
+    }
+  }
+#endif
   return FloatFromBits(hn::ShiftLeft<16>(NarrowBF16(f)));
 }
 

@@ -31,6 +31,7 @@
 #include "kernel_command.h"
 #include "npy.h"
 #include "plot.h"
+#include "tgk/detail/cpu.h"
 #include "tgk/error.h"
 #include "tgk/target.h"
 #include "tgk/version.h"
@@ -101,11 +102,18 @@ std::string Count(int n, const std::string& noun) {
 }
 std::string Threads(int threads) { return Count(threads, "thread"); }
 
+// convert-inl.h: the AVX-512 targets narrow f32 to bf16 with the CPU's instruction, if it has it.
+bool ConvertsBF16ByCpu(const Target& t) {
+  return detail::kCpuHasAvx512Bf16 && t.name().starts_with("avx3");
+}
+
 int ListTargets() {
   const Target best = BestTarget();
   for (const Target& t : AvailableTargets()) {
     std::cout << t.name() << (t.is_scalar() ? "  (the oracle)" : "")
-              << (t == best ? "  (default)" : "") << '\n';
+              << (t == best ? "  (default)" : "")
+              << (ConvertsBF16ByCpu(t) ? "  (bf16 conversions by the CPU: AVX512_BF16)" : "")
+              << '\n';
   }
   return 0;
 }

@@ -24,6 +24,7 @@
 #include "npy_testing.h"
 #include "safetensors.h"
 #include "tgk/convert.h"
+#include "tgk/detail/cpu.h"
 #include "tgk/error.h"
 #include "tgk/target.h"
 
@@ -1761,6 +1762,11 @@ TEST_F(ToolRunTest, Targets) {
     EXPECT_NE(r.out.find(t.name()), std::string::npos) << r.out;
   }
   EXPECT_NE(r.out.find(BestTarget().name() + "  (default)"), std::string::npos) << r.out;
+  // The AVX-512 targets say whether they convert to bf16 with the CPU's AVX512_BF16.
+  const bool avx512 = r.out.find("avx3") != std::string::npos;
+  EXPECT_EQ(r.out.find("(bf16 conversions by the CPU: AVX512_BF16)") != std::string::npos,
+            avx512 && detail::kCpuHasAvx512Bf16)
+      << r.out;
 }
 
 }  // namespace

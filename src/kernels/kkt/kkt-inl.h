@@ -194,7 +194,10 @@ struct KktKernel {
           if (i > j0) {
             const auto gate = Exp(g_i - g_j[t]);
             const auto cell = lane.load(acc, size_t{r * kTileColumns + t} * kLanes + lane.first());
-            v = Select(column + lane.splat(kSpan * t) < lane.splat(i), cell * gate, lane.zero());
+            // Columns j0 .. j0 + count − 1: the mask matters only where one reaches row i.
+            v = i >= j0 + lane.count() ? cell * gate
+                                       : Select(column + lane.splat(kSpan * t) < lane.splat(i),
+                                                cell * gate, lane.zero());
           }
           lane.store_stream(a_chunk + size_t{i} * a.H * kBT + j0, v);
         }
