@@ -56,7 +56,8 @@ namespace convert_detail {
 // unset, where the CPU has none or f holds a subnormal (fpclass category 0x20).
 HWY_INLINE bool NarrowBF16ByCpu(__m512 f, __m256i& narrow) {
   if (!detail::kCpuHasAvx512Bf16 || _mm512_fpclass_ps_mask(f, 0x20) != 0) return false;
-  // Inline assembly: the instruction needs no target attribute that the AVX3 targets lack.
+  // Inline assembly: the AVX3 targets' functions are not compiled for AVX512_BF16, so its
+  // intrinsic cannot be called from them.
   asm("vcvtneps2bf16 {%1, %0|%0, %1}" : "=v"(narrow) : "v"(f));
   return true;
 }
