@@ -4,8 +4,9 @@
 //   - tq_dequantize_hb_kv_seq, 8-bit, 8 KV heads × 32768 tokens × D = 256 (the speed goal:
 //     >= 70 % of copy with 2 threads), and 5-bit at the same shape;
 //   - tq_dequantize_kv (4-bit) at a decode step, 8 heads × D = 256, one position;
-//   - the encoders: the 4-bit and 8-bit sequence encoders on 4096 tokens × 8 heads × D = 256,
-//     the 8-bit encoder on 4096 heads × D = 256 (one token), the 4-bit fallback at D = 128;
+//   - the encoders: the 4-bit and 8-bit sequence encoders on 4096 tokens × 8 heads × D = 256
+//     and on 64 tokens (in cache: their arithmetic alone), the 8-bit encoder on 4096 heads ×
+//     D = 256 (one token), the 4-bit fallback at D = 128;
 //   - the inverse rotation of 32768 rows × D = 256.
 #include <benchmark/benchmark.h>
 
@@ -56,7 +57,8 @@ void DequantizeSeq(benchmark::State& state, uint32_t bits, uint32_t n_tokens) {
     tgk::TqDequantizeHbKvSeq(queue, params,
                              tgk::ConstView::Of<uint8_t>(cache.packed.data(), cache.packed.size()),
                              tgk::ConstView::Of<float>(cache.norms.data(), cache.norms.size()),
-                             tgk::View::Of<float>(cache.dst.data(), cache.dst.size()));
+                             tgk::View::Of<float>(cache.dst.data(), size_t{SeqCache::kHeads} *
+                                                                        n_tokens * SeqCache::kDim));
   });
 }
 
@@ -98,34 +100,38 @@ BENCHMARK(BM_TqDequantizeKvDecodeStep)->Apply(tgk::perf::ThreadArgs);
 
 // ---- encoders --------------------------------------------------------------------------------
 
-void BM_HadamardQuantizeKvSeqPrefill(benchmark::State& state) {
-  constexpr uint32_t kHeads = 8, kDim = 256, kTokens = 4096;
-  static const tgk::test::AlignedVector<float> src = Normals(size_t{kTokens} * kHeads * kDim);
-  static tgk::test::AlignedVector<uint8_t> packed(size_t{kHeads} * kTokens * kDim / 2);
-  static tgk::test::AlignedVector<float> norms(size_t{kHeads} * kTokens);
+// The 4-bit sequence encoder on n_tokens tokens × 8 heads × D = 256.
+void EncodeSeq4(benchmark::State& state, uint32_t n_tokens) {
+  constexpr uint32_t kHeads = 8, kDim = 256;
+  const tgk::test::AlignedVector<float> src = Normals(size_t{n_tokens} * kHeads * kDim);
+  tgk::test::AlignedVector<uint8_t> packed(size_t{kHeads} * n_tokens * kDim / 2);
+  tgk::test::AlignedVector<float> norms(size_t{kHeads} * n_tokens);
   const tgk::HadamardQuantizeKvSeqParams params{.num_kv_heads = kHeads,
                                                 .head_dim = kDim,
-                                                .cache_capacity = kTokens,
+                                                .cache_capacity = n_tokens,
                                                 .write_pos_start = 0,
-                                                .n_tokens = kTokens};
+                                                .n_tokens = n_tokens};
   Run(state, tgk::HadamardQuantizeKvSeqBytes(params), [&](tgk::Queue& queue) {
     tgk::HadamardQuantizeKvSeq(queue, params, tgk::ConstView::Of<float>(src.data(), src.size()),
                                tgk::View::Of<uint8_t>(packed.data(), packed.size()),
                                tgk::View::Of<float>(norms.data(), norms.size()));
   });
 }
+
+void BM_HadamardQuantizeKvSeqPrefill(benchmark::State& state) { EncodeSeq4(state, 4096); }
 BENCHMARK(BM_HadamardQuantizeKvSeqPrefill)->Apply(tgk::perf::ThreadArgs);
 
-void BM_HadamardQuantizeKvHbSeq8BitPrefill(benchmark::State& state) {
-  constexpr uint32_t kHeads = 8, kDim = 256, kTokens = 4096;
-  static const tgk::test::AlignedVector<float> src = Normals(size_t{kTokens} * kHeads * kDim);
-  static tgk::test::AlignedVector<uint8_t> packed(size_t{kHeads} * kTokens * kDim);
-  static tgk::test::AlignedVector<float> norms(size_t{kHeads} * kTokens);
+// The 8-bit sequence encoder on n_tokens tokens × 8 heads × D = 256.
+void EncodeHbSeq8(benchmark::State& state, uint32_t n_tokens) {
+  constexpr uint32_t kHeads = 8, kDim = 256;
+  const tgk::test::AlignedVector<float> src = Normals(size_t{n_tokens} * kHeads * kDim);
+  tgk::test::AlignedVector<uint8_t> packed(size_t{kHeads} * n_tokens * kDim);
+  tgk::test::AlignedVector<float> norms(size_t{kHeads} * n_tokens);
   const tgk::HadamardQuantizeKvHbSeqParams params{.num_kv_heads = kHeads,
                                                   .head_dim = kDim,
-                                                  .cache_capacity = kTokens,
+                                                  .cache_capacity = n_tokens,
                                                   .write_pos_start = 0,
-                                                  .n_tokens = kTokens,
+                                                  .n_tokens = n_tokens,
                                                   .codebook_bits = 8};
   Run(state, tgk::HadamardQuantizeKvHbSeqBytes(params), [&](tgk::Queue& queue) {
     tgk::HadamardQuantizeKvHbSeq(queue, params, tgk::ConstView::Of<float>(src.data(), src.size()),
@@ -133,7 +139,16 @@ void BM_HadamardQuantizeKvHbSeq8BitPrefill(benchmark::State& state) {
                                  tgk::View::Of<float>(norms.data(), norms.size()));
   });
 }
+
+void BM_HadamardQuantizeKvHbSeq8BitPrefill(benchmark::State& state) { EncodeHbSeq8(state, 4096); }
 BENCHMARK(BM_HadamardQuantizeKvHbSeq8BitPrefill)->Apply(tgk::perf::ThreadArgs);
+
+// 64 tokens (512 KiB of src): the encoders' arithmetic alone, from the caches.
+void BM_HadamardQuantizeKvSeqInCache(benchmark::State& state) { EncodeSeq4(state, 64); }
+BENCHMARK(BM_HadamardQuantizeKvSeqInCache)->Apply(tgk::perf::ThreadArgs);
+
+void BM_HadamardQuantizeKvHbSeq8BitInCache(benchmark::State& state) { EncodeHbSeq8(state, 64); }
+BENCHMARK(BM_HadamardQuantizeKvHbSeq8BitInCache)->Apply(tgk::perf::ThreadArgs);
 
 void BM_HadamardQuantizeKvHb8Bit(benchmark::State& state) {
   constexpr uint32_t kHeads = 4096, kDim = 256;
