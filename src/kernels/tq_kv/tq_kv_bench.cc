@@ -1,8 +1,8 @@
 // The tq_kv family in GB/s (bytes read + bytes written, tq_kv.h's *Bytes functions) and as a
 // fraction of the STREAM-copy ceiling measured in the same process just before each call
 // (bench_support.h), for threads 1..nproc on the best target:
-//   - tq_dequantize_hb_kv_seq, 8-bit, 8 KV heads × 32768 tokens × D = 256 (the speed goal:
-//     >= 70 % of copy with 2 threads), and 5-bit at the same shape;
+//   - tq_dequantize_hb_kv_seq, 8-bit, 8 KV heads × 32768 tokens × D = 256 (a speed goal's shape,
+//     `tgk bench`), and 5-bit at the same shape, and both on the first 64 tokens (in cache);
 //   - tq_dequantize_kv (4-bit) at a decode step, 8 heads × D = 256, one position;
 //   - the encoders: the 4-bit and 8-bit sequence encoders on 4096 tokens × 8 heads × D = 256
 //     and on 64 tokens (in cache: their arithmetic alone), the 8-bit encoder on 4096 heads ×
