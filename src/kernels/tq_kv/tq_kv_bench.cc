@@ -54,11 +54,11 @@ void DequantizeSeq(benchmark::State& state, uint32_t bits, uint32_t n_tokens) {
                                               .n_tokens = n_tokens,
                                               .codebook_bits = bits};
   Run(state, tgk::TqDequantizeHbKvSeqBytes(params), [&](tgk::Queue& queue) {
-    tgk::TqDequantizeHbKvSeq(queue, params,
-                             tgk::ConstView::Of<uint8_t>(cache.packed.data(), cache.packed.size()),
-                             tgk::ConstView::Of<float>(cache.norms.data(), cache.norms.size()),
-                             tgk::View::Of<float>(cache.dst.data(), size_t{SeqCache::kHeads} *
-                                                                        n_tokens * SeqCache::kDim));
+    tgk::TqDequantizeHbKvSeq(
+        queue, params, tgk::ConstView::Of<uint8_t>(cache.packed.data(), cache.packed.size()),
+        tgk::ConstView::Of<float>(cache.norms.data(), cache.norms.size()),
+        tgk::View::Of<float>(cache.dst.data(),
+                             tgk::TqDequantizeHbKvSeqRequiredElements(params).dst));
   });
 }
 
@@ -102,15 +102,15 @@ BENCHMARK(BM_TqDequantizeKvDecodeStep)->Apply(tgk::perf::ThreadArgs);
 
 // The 4-bit sequence encoder on n_tokens tokens × 8 heads × D = 256.
 void EncodeSeq4(benchmark::State& state, uint32_t n_tokens) {
-  constexpr uint32_t kHeads = 8, kDim = 256;
-  const tgk::test::AlignedVector<float> src = Normals(size_t{n_tokens} * kHeads * kDim);
-  tgk::test::AlignedVector<uint8_t> packed(size_t{kHeads} * n_tokens * kDim / 2);
-  tgk::test::AlignedVector<float> norms(size_t{kHeads} * n_tokens);
-  const tgk::HadamardQuantizeKvSeqParams params{.num_kv_heads = kHeads,
-                                                .head_dim = kDim,
+  const tgk::HadamardQuantizeKvSeqParams params{.num_kv_heads = 8,
+                                                .head_dim = 256,
                                                 .cache_capacity = n_tokens,
                                                 .write_pos_start = 0,
                                                 .n_tokens = n_tokens};
+  const tgk::TqEncodeElements sizes = tgk::HadamardQuantizeKvSeqRequiredElements(params);
+  const tgk::test::AlignedVector<float> src = Normals(sizes.src);
+  tgk::test::AlignedVector<uint8_t> packed(sizes.packed);
+  tgk::test::AlignedVector<float> norms(sizes.norms);
   Run(state, tgk::HadamardQuantizeKvSeqBytes(params), [&](tgk::Queue& queue) {
     tgk::HadamardQuantizeKvSeq(queue, params, tgk::ConstView::Of<float>(src.data(), src.size()),
                                tgk::View::Of<uint8_t>(packed.data(), packed.size()),
@@ -123,16 +123,16 @@ BENCHMARK(BM_HadamardQuantizeKvSeqPrefill)->Apply(tgk::perf::ThreadArgs);
 
 // The 8-bit sequence encoder on n_tokens tokens × 8 heads × D = 256.
 void EncodeHbSeq8(benchmark::State& state, uint32_t n_tokens) {
-  constexpr uint32_t kHeads = 8, kDim = 256;
-  const tgk::test::AlignedVector<float> src = Normals(size_t{n_tokens} * kHeads * kDim);
-  tgk::test::AlignedVector<uint8_t> packed(size_t{kHeads} * n_tokens * kDim);
-  tgk::test::AlignedVector<float> norms(size_t{kHeads} * n_tokens);
-  const tgk::HadamardQuantizeKvHbSeqParams params{.num_kv_heads = kHeads,
-                                                  .head_dim = kDim,
+  const tgk::HadamardQuantizeKvHbSeqParams params{.num_kv_heads = 8,
+                                                  .head_dim = 256,
                                                   .cache_capacity = n_tokens,
                                                   .write_pos_start = 0,
                                                   .n_tokens = n_tokens,
                                                   .codebook_bits = 8};
+  const tgk::TqEncodeElements sizes = tgk::HadamardQuantizeKvHbSeqRequiredElements(params);
+  const tgk::test::AlignedVector<float> src = Normals(sizes.src);
+  tgk::test::AlignedVector<uint8_t> packed(sizes.packed);
+  tgk::test::AlignedVector<float> norms(sizes.norms);
   Run(state, tgk::HadamardQuantizeKvHbSeqBytes(params), [&](tgk::Queue& queue) {
     tgk::HadamardQuantizeKvHbSeq(queue, params, tgk::ConstView::Of<float>(src.data(), src.size()),
                                  tgk::View::Of<uint8_t>(packed.data(), packed.size()),
