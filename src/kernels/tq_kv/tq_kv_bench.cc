@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <vector>
 
 #include "bench_support.h"
@@ -100,47 +101,64 @@ BENCHMARK(BM_TqDequantizeKvDecodeStep)->Apply(tgk::perf::ThreadArgs);
 
 // ---- encoders --------------------------------------------------------------------------------
 
+// The sequence encoders' rows: at most 4096 tokens × 8 heads × D = 256.
+constexpr uint32_t kEncodeMaxTokens = 4096, kEncodeHeads = 8, kEncodeDim = 256;
+
+// The first `elements` of the encoders' src, drawn once for every row: a row of n_tokens tokens
+// reads its prefix (src is [token][head][D]), so that each call of a row's function allocates
+// only its outputs. A row of more than kEncodeMaxTokens tokens throws (the program aborts).
+tgk::ConstView EncoderSrc(size_t elements) {
+  static const tgk::test::AlignedVector<float> src =
+      Normals(size_t{kEncodeMaxTokens} * kEncodeHeads * kEncodeDim);
+  if (elements > src.size()) throw std::length_error("tq_kv_bench: more encoder src than drawn");
+  return tgk::ConstView::Of<float>(src.data(), elements);
+}
+
 // The 4-bit sequence encoder on n_tokens tokens × 8 heads × D = 256.
 void EncodeSeq4(benchmark::State& state, uint32_t n_tokens) {
-  const tgk::HadamardQuantizeKvSeqParams params{.num_kv_heads = 8,
-                                                .head_dim = 256,
+  const tgk::HadamardQuantizeKvSeqParams params{.num_kv_heads = kEncodeHeads,
+                                                .head_dim = kEncodeDim,
                                                 .cache_capacity = n_tokens,
                                                 .write_pos_start = 0,
                                                 .n_tokens = n_tokens};
   const tgk::TqEncodeElements sizes = tgk::HadamardQuantizeKvSeqRequiredElements(params);
-  const tgk::test::AlignedVector<float> src = Normals(sizes.src);
+  const tgk::ConstView src = EncoderSrc(sizes.src);
   tgk::test::AlignedVector<uint8_t> packed(sizes.packed);
   tgk::test::AlignedVector<float> norms(sizes.norms);
   Run(state, tgk::HadamardQuantizeKvSeqBytes(params), [&](tgk::Queue& queue) {
-    tgk::HadamardQuantizeKvSeq(queue, params, tgk::ConstView::Of<float>(src.data(), src.size()),
+    tgk::HadamardQuantizeKvSeq(queue, params, src,
                                tgk::View::Of<uint8_t>(packed.data(), packed.size()),
                                tgk::View::Of<float>(norms.data(), norms.size()));
   });
 }
 
-void BM_HadamardQuantizeKvSeqPrefill(benchmark::State& state) { EncodeSeq4(state, 4096); }
+void BM_HadamardQuantizeKvSeqPrefill(benchmark::State& state) {
+  EncodeSeq4(state, kEncodeMaxTokens);
+}
 BENCHMARK(BM_HadamardQuantizeKvSeqPrefill)->Apply(tgk::perf::ThreadArgs);
 
 // The 8-bit sequence encoder on n_tokens tokens × 8 heads × D = 256.
 void EncodeHbSeq8(benchmark::State& state, uint32_t n_tokens) {
-  const tgk::HadamardQuantizeKvHbSeqParams params{.num_kv_heads = 8,
-                                                  .head_dim = 256,
+  const tgk::HadamardQuantizeKvHbSeqParams params{.num_kv_heads = kEncodeHeads,
+                                                  .head_dim = kEncodeDim,
                                                   .cache_capacity = n_tokens,
                                                   .write_pos_start = 0,
                                                   .n_tokens = n_tokens,
                                                   .codebook_bits = 8};
   const tgk::TqEncodeElements sizes = tgk::HadamardQuantizeKvHbSeqRequiredElements(params);
-  const tgk::test::AlignedVector<float> src = Normals(sizes.src);
+  const tgk::ConstView src = EncoderSrc(sizes.src);
   tgk::test::AlignedVector<uint8_t> packed(sizes.packed);
   tgk::test::AlignedVector<float> norms(sizes.norms);
   Run(state, tgk::HadamardQuantizeKvHbSeqBytes(params), [&](tgk::Queue& queue) {
-    tgk::HadamardQuantizeKvHbSeq(queue, params, tgk::ConstView::Of<float>(src.data(), src.size()),
+    tgk::HadamardQuantizeKvHbSeq(queue, params, src,
                                  tgk::View::Of<uint8_t>(packed.data(), packed.size()),
                                  tgk::View::Of<float>(norms.data(), norms.size()));
   });
 }
 
-void BM_HadamardQuantizeKvHbSeq8BitPrefill(benchmark::State& state) { EncodeHbSeq8(state, 4096); }
+void BM_HadamardQuantizeKvHbSeq8BitPrefill(benchmark::State& state) {
+  EncodeHbSeq8(state, kEncodeMaxTokens);
+}
 BENCHMARK(BM_HadamardQuantizeKvHbSeq8BitPrefill)->Apply(tgk::perf::ThreadArgs);
 
 // 64 tokens (512 KiB of src): the encoders' arithmetic alone, from the caches.
