@@ -17,9 +17,14 @@ namespace tgk {
 enum class Reuse { kOnce = 1, kSoon = 2, kFirst = 3 };
 
 namespace detail {
+// The empty volatile asm that takes the address keeps the hint a side effect. Without it GCC 12
+// at -O3 dropped whole loops of hints (its interprocedural mod-ref analysis: -fno-ipa-modref
+// kept them): those of kkt, gdn_solve and gdn_output, and after an unrelated change every hint
+// of flash_attn_vec, 35% slower from memory with the same bits (perf/RESULTS.md).
 template <int kWrite, Reuse kReuse>
 inline void Prefetch(const void* p) {
   __builtin_prefetch(p, kWrite, int(kReuse));
+  asm volatile("" : : "r"(p));
 }
 }  // namespace detail
 
