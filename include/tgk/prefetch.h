@@ -1,8 +1,11 @@
 // Cache hints for kernels: ask for a line before a lane body reads or writes it. A hint never
 // changes a result, so it has no scalar definition to test against; the scalar oracle issues the
 // same hints. Kernels call these instead of a compiler builtin, so that a kernel file names only
-// the model's operations.
+// the model's operations. They are always inlined: Clang 14 had made PrefetchRows a call, and a
+// call from a lane body spills every live vector register (all are caller-saved).
 #pragma once
+
+#include <hwy/base.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -22,7 +25,7 @@ namespace detail {
 // kept them): those of kkt, gdn_solve and gdn_output, and after an unrelated change every hint
 // of flash_attn_vec, 35% slower from memory with the same bits (perf/RESULTS.md).
 template <int kWrite, Reuse kReuse>
-inline void Prefetch(const void* p) {
+HWY_INLINE void Prefetch(const void* p) {
   __builtin_prefetch(p, kWrite, int(kReuse));
   asm volatile("" : : "r"(p));
 }
@@ -31,21 +34,21 @@ inline void Prefetch(const void* p) {
 // The cache line holding `p`, to be read. An address given as an integer may lie past the end
 // of a tensor, where a pointer may not point: a hint for it never faults.
 template <Reuse kReuse = Reuse::kSoon>
-inline void PrefetchRead(const void* p) {
+HWY_INLINE void PrefetchRead(const void* p) {
   detail::Prefetch<0, kReuse>(p);
 }
 template <Reuse kReuse = Reuse::kSoon>
-inline void PrefetchRead(uintptr_t address) {
+HWY_INLINE void PrefetchRead(uintptr_t address) {
   PrefetchRead<kReuse>(reinterpret_cast<const void*>(address));
 }
 
 // The cache line holding `p`, to be written (fetched for ownership).
 template <Reuse kReuse = Reuse::kSoon>
-inline void PrefetchWrite(const void* p) {
+HWY_INLINE void PrefetchWrite(const void* p) {
   detail::Prefetch<1, kReuse>(p);
 }
 template <Reuse kReuse = Reuse::kSoon>
-inline void PrefetchWrite(uintptr_t address) {
+HWY_INLINE void PrefetchWrite(uintptr_t address) {
   PrefetchWrite<kReuse>(reinterpret_cast<const void*>(address));
 }
 
@@ -87,7 +90,7 @@ inline RowRun RowRunOf(const T* base, size_t stride, uint32_t rows, size_t count
 // rows·(part + 1)/parts)), for reading or for writing. Spread over the packs or calls of a
 // phase, so that few requests wait at a time.
 template <Reuse kReuse = Reuse::kSoon, size_t N>
-inline void PrefetchRows(const RowRun (&runs)[N], uint32_t part, uint32_t parts) {
+HWY_INLINE void PrefetchRows(const RowRun (&runs)[N], uint32_t part, uint32_t parts) {
   for (const RowRun& run : runs) {
     const uint32_t first = uint32_t(uint64_t{run.rows} * part / parts);
     const uint32_t last = uint32_t(uint64_t{run.rows} * (part + 1) / parts);
