@@ -6,3 +6,5 @@ set(TGK_flash_attn_vec_BENCHMARKS ${CMAKE_CURRENT_LIST_DIR}/flash_attn_vec_bench
 # The `tgk run` commands of this family (tools/tgk builds them in) and their factories.
 set(TGK_flash_attn_vec_COMMANDS ${CMAKE_CURRENT_LIST_DIR}/flash_attn_vec_command.cc)
 set(TGK_flash_attn_vec_COMMAND_FACTORIES "MakeFlashAttnVecCommand")
+# Kernels whose cache hints must survive compilation (tests/codegen/keeps_cache_hints.sh).
+set(TGK_flash_attn_vec_HINTED_KERNELS "fav::VecKernel<[0-9]+u>::Run<[0-9]+u")

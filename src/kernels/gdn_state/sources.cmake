@@ -5,3 +5,5 @@ set(TGK_gdn_state_TESTS ${CMAKE_CURRENT_LIST_DIR}/gdn_state_test.cc
 set(TGK_gdn_state_BENCHMARKS ${CMAKE_CURRENT_LIST_DIR}/gdn_state_bench.cc)
 set(TGK_gdn_state_COMMANDS ${CMAKE_CURRENT_LIST_DIR}/gdn_state_command.cc)
 set(TGK_gdn_state_COMMAND_FACTORIES "MakeGdnStateCommand")
+# Kernels whose cache hints must survive compilation (tests/codegen/keeps_cache_hints.sh).
+set(TGK_gdn_state_HINTED_KERNELS GdnStateKernel)

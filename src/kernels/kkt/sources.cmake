@@ -6,3 +6,5 @@ set(TGK_kkt_TEST_DEFINITIONS TGK_KKT_TESTDATA="${CMAKE_CURRENT_LIST_DIR}/testdat
 # The `tgk run` commands of this family (tools/tgk builds them in) and their factories.
 set(TGK_kkt_COMMANDS ${CMAKE_CURRENT_LIST_DIR}/kkt_command.cc)
 set(TGK_kkt_COMMAND_FACTORIES "MakeKktCommand")
+# Kernels whose cache hints must survive compilation (tests/codegen/keeps_cache_hints.sh).
+set(TGK_kkt_HINTED_KERNELS KktKernel)

@@ -9,3 +9,5 @@ set(TGK_tq_kv_BENCHMARKS ${CMAKE_CURRENT_LIST_DIR}/tq_kv_bench.cc)
 # The `tgk run` commands of this family (tools/tgk builds them in) and their factories.
 set(TGK_tq_kv_COMMANDS ${CMAKE_CURRENT_LIST_DIR}/tq_kv_command.cc)
 set(TGK_tq_kv_COMMAND_FACTORIES "MakeTqEncodeCommand;MakeTqDequantCommand")
+# Kernels whose cache hints must survive compilation (tests/codegen/keeps_cache_hints.sh).
+set(TGK_tq_kv_HINTED_KERNELS "TqEncodeFastKernel<[0-9u, ]+>")
