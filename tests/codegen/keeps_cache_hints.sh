@@ -20,7 +20,7 @@ shift
 kernels=$(printf '%s\n' "$@")
 "${OBJDUMP:-objdump}" -d --no-show-raw-insn -C "$library" | awk -v kernels="$kernels" '
   BEGIN { n = split(kernels, kernel, "\n") }
-  /^[0-9a-f]+ <.*>:$/ { name = $0; names[name] = names[name] + 0; next }
+  /^[0-9a-f]+ <.*>:$/ { name = $0; names[name] = 1; next }
   /\tprefetch/ { hints[name]++ }
   END {
     for (name in names) {
