@@ -8,6 +8,7 @@
 //   store_interleaved    lane k writes v[i] to p[N·k + i] (f32, N = 1..16; bytes, N = 4..16)
 //   RoundF16             F32FromF16(F16FromF32(x))
 //   store_stream         store: the same bits wherever p points, through the caches or past them
+//   store_interleaved_stream  store_interleaved of bytes: the same, wherever p points
 // Group sizes include partial last simdgroups and partial last packs. Inputs mix specials (NaN
 // payloads, ±inf, ±0, subnormals) with values of spread exponents, whose sums change bits under
 // any other combination order.
@@ -24,16 +25,17 @@
 namespace tgk {
 
 enum class GroupOp : uint32_t {
-  kSumRows,          // in [rows][lanes] -> out [lanes]: simd_sum_rows of rows [first, first+32)
-  kSum,              // in [lanes] -> out [lanes]
-  kHadamard,         // in [rows][lanes] -> out [rows][lanes]: simd_hadamard of rows [3, 12)
-  kMax,              // in [lanes] -> out [lanes]
-  kDeinterleaveF32,  // in f32 [N·lanes] -> out [N][lanes]
-  kDeinterleaveF16,  // in f16 [4·lanes] -> out [4][lanes] (load_deinterleaved4)
-  kInterleaveF32,    // in f32 [N][lanes] -> out [N·lanes]
-  kInterleaveU8,     // in u32 [N][lanes] (values below 256) -> out u8 [N·lanes]
-  kRoundF16,         // in [lanes] -> out [lanes]
-  kStoreStream,      // in [lanes] -> out [lanes], out at any alignment
+  kSumRows,             // in [rows][lanes] -> out [lanes]: simd_sum_rows of rows [first, first+32)
+  kSum,                 // in [lanes] -> out [lanes]
+  kHadamard,            // in [rows][lanes] -> out [rows][lanes]: simd_hadamard of rows [3, 12)
+  kMax,                 // in [lanes] -> out [lanes]
+  kDeinterleaveF32,     // in f32 [N·lanes] -> out [N][lanes]
+  kDeinterleaveF16,     // in f16 [4·lanes] -> out [4][lanes] (load_deinterleaved4)
+  kInterleaveF32,       // in f32 [N][lanes] -> out [N·lanes]
+  kInterleaveU8,        // in u32 [N][lanes] (values below 256) -> out u8 [N·lanes]
+  kInterleaveU8Stream,  // the same through store_interleaved_stream
+  kRoundF16,            // in [lanes] -> out [lanes]
+  kStoreStream,         // in [lanes] -> out [lanes], out at any alignment
 };
 
 inline constexpr uint32_t kSumRowsTotal = 40;  // rows in the lane state
@@ -78,7 +80,12 @@ struct GroupOpKernel {
         const uint32_t* in = static_cast<const uint32_t*>(a.in);
         typename Lane::VU v[N];
         for (uint32_t i = 0; i < N; ++i) v[i] = lane.load(in + i * n + lane.first());
-        lane.store_interleaved(static_cast<uint8_t*>(a.out) + N * lane.first(), v);
+        uint8_t* out = static_cast<uint8_t*>(a.out) + N * lane.first();
+        if (a.op == GroupOp::kInterleaveU8Stream) {
+          lane.store_interleaved_stream(out, v);
+        } else {
+          lane.store_interleaved(out, v);
+        }
       }
     });
   }
@@ -134,6 +141,7 @@ struct GroupOpKernel {
       case GroupOp::kDeinterleaveF32:
       case GroupOp::kInterleaveF32:
       case GroupOp::kInterleaveU8:
+      case GroupOp::kInterleaveU8Stream:
         switch (a.group) {
           case 1:
             return Interleaving<1>(g);
@@ -188,6 +196,7 @@ HWY_AFTER_NAMESPACE();
 #include <vector>
 
 #include "testing/aligned.h"
+#include "testing/compare.h"
 #include "tgk/convert.h"
 #include "tgk/detail/collectives.h"
 #include "tgk/dtype.h"
@@ -441,6 +450,35 @@ TEST_P(GroupOpsTest, StoreStreamStoresTheValues) {
       std::copy(in.begin(), in.end(), want.begin() + kLead + offset);
       ExpectSameBits(want, std::vector<float>(out.begin(), out.end()),
                      "offset " + std::to_string(offset) + ", group size " + std::to_string(n));
+    }
+  }
+}
+
+// Full packs at vector-aligned addresses take the path past the caches; the byte offsets put
+// the same packs at other alignments, and partial last packs store.
+TEST_P(GroupOpsTest, StoreInterleavedStreamStoresTheBytes) {
+  for (uint32_t group : {4u, 8u, 16u}) {
+    for (uint32_t offset : {0u, 1u, 4u, 32u}) {
+      for (uint32_t n : kGroupSizes) {
+        std::vector<uint32_t> bytes(group * size_t{n});
+        for (size_t k = 0; k < bytes.size(); ++k) bytes[k] = uint32_t(k * 41 + n + offset) & 0xFFu;
+        // A cache line before the lanes' bytes and one byte after them keep their poison.
+        constexpr uint32_t kLead = 64;
+        test::AlignedVector<uint8_t> out(kLead + offset + group * size_t{n} + 1, Poison<uint8_t>());
+        Queue queue(QueueOptions{.threads = 1, .target = GetParam()});
+        queue.dispatch(GroupOpKernelEntry(), Dim3{1}, n, ArenaSizes{},
+                       GroupOpArgs{GroupOp::kInterleaveU8Stream, bytes.data(),
+                                   out.data() + kLead + offset, group});
+        queue.commit_and_wait();
+        std::vector<uint8_t> want(out.size(), Poison<uint8_t>());
+        for (uint32_t l = 0; l < n; ++l) {
+          for (uint32_t i = 0; i < group; ++i) {
+            want[kLead + offset + group * l + i] = uint8_t(bytes[i * n + l]);
+          }
+        }
+        EXPECT_TRUE(test::BitsEqual(want, std::vector<uint8_t>(out.begin(), out.end())))
+            << "N = " << group << ", offset " << offset << ", group size " << n;
+      }
     }
   }
 }

@@ -9,7 +9,8 @@
 //   BucketIndex (16, 32, 64, 256 levels) the bucket of a value among sorted boundaries, also
 //     over a BinnedBucketTable (the tq_kv tables T_4, T_5, T_6, T_8 in 32, 64, 128 or 256, 512
 //     bins)
-//   StoreBucketIndices                  the same buckets as interleaved bytes, 4, 8, 16 a lane
+//   StoreBucketIndices                  the same buckets as interleaved bytes, 4, 8, 16 a lane,
+//                                       through the caches and past them (RowStore::kStream)
 // Tables hold NaN payloads, signed zeros (where the table allows them) and subnormals, which a
 // lookup through arithmetic instead of data movement would change. Group sizes include partial
 // last packs.
@@ -60,7 +61,7 @@ struct TableOpArgs {
   void* out;
   const void* bucket_table;  // BucketTable<levels> or BinnedBucketTable of the bucket ops
   uint32_t per_lane;         // binned ops: 0 (BucketIndex) or StoreBucketIndices' 4, 8, 16
-  RowStore store;            // the row decoders'
+  RowStore store;            // the row decoders' and StoreBucketIndices'
 };
 
 }  // namespace tgk
@@ -95,7 +96,7 @@ struct TableOpKernel {
     g.for_each_lane([&](auto lane) HWY_ATTR {
       typename decltype(lane)::VF z[kN];
       lane.load_deinterleaved(in + kN * lane.first(), z);
-      StoreBucketIndices(lane, table, z, out + kN * lane.first());
+      StoreBucketIndices(lane, table, z, out + kN * lane.first(), a.store);
     });
   }
 
@@ -265,17 +266,18 @@ std::vector<float> OddTable(uint32_t seed) {
 class TableOpsTest : public ::testing::TestWithParam<Target> {
  public:
   template <class T>
+  // The output starts `offset` elements past a cache line.
   std::vector<T> Run(TableOpArgs args, uint32_t group_size, size_t out_size, size_t arena = 0,
-                     uint32_t groups = 1) {
-    std::vector<T> out(out_size);
+                     uint32_t groups = 1, size_t offset = 0) {
+    test::AlignedVector<T> out(offset + out_size);
     for (T& x : out) std::memcpy(&x, &kPoison, sizeof(T));
-    args.out = out.data();
+    args.out = out.data() + offset;
     Queue queue(QueueOptions{.threads = 1, .target = GetParam()});
     ArenaSizes arenas{};
     if (arena > 0) arenas = ArenaSizes{arena};
     queue.dispatch(TableOpKernelEntry(), Dim3{groups}, group_size, arenas, args);
     queue.commit_and_wait();
-    return out;
+    return std::vector<T>(out.begin() + offset, out.end());
   }
 
   // A row decoder's n values, written through the caches and past them, the row starting
@@ -525,15 +527,22 @@ void ExpectBinnedBucketIndex(TableOpsTest& test, TableOp op, const float (&bound
   EXPECT_TRUE(BitsEqual(want, test.Run<uint32_t>(args, kGroup, in.size(), 0, kGroups)))
       << kLevels << " levels in " << kBins << " bins";
   const std::vector<uint8_t> want_bytes(want.begin(), want.end());
+  // Through the caches and past them (at a cache line, where packs stream, and one byte on).
   for (const uint32_t per_lane : {4u, 8u, 16u}) {
     for (const uint32_t group : {1024u, 37u}) {
-      args.per_lane = per_lane;
-      const uint32_t groups = uint32_t(in.size() / (per_lane * group));
-      const size_t n = size_t{groups} * per_lane * group;
-      EXPECT_TRUE(BitsEqual(std::vector<uint8_t>(want_bytes.begin(), want_bytes.begin() + n),
-                            test.Run<uint8_t>(args, group, n, 0, groups)))
-          << "StoreBucketIndices, " << kLevels << " levels in " << kBins << " bins, " << per_lane
-          << " a lane, group size " << group;
+      for (const RowStore store : {RowStore::kCached, RowStore::kStream}) {
+        for (const size_t offset : {0u, 1u}) {
+          args.per_lane = per_lane;
+          args.store = store;
+          const uint32_t groups = uint32_t(in.size() / (per_lane * group));
+          const size_t n = size_t{groups} * per_lane * group;
+          EXPECT_TRUE(BitsEqual(std::vector<uint8_t>(want_bytes.begin(), want_bytes.begin() + n),
+                                test.Run<uint8_t>(args, group, n, 0, groups, offset)))
+              << "StoreBucketIndices, " << kLevels << " levels in " << kBins << " bins, "
+              << per_lane << " a lane, group size " << group
+              << (store == RowStore::kStream ? ", streamed" : "") << ", offset " << offset;
+        }
+      }
     }
   }
 }

@@ -38,8 +38,9 @@
 // consecutive f32 values, or four f16 values, e.g. its N-element chunk of a row, as N varying
 // values: register transposes, even/odd splits on AVX-512; f16 two 16-bit permutes and F16C)
 // and its inverse store_interleaved (f32, and bytes packed four to a word), f16 loads through
-// F16C on x86 (AVX2 and up), transpose (kWidth × kWidth blocks), store_stream (a store that
-// bypasses the caches where it can, for outputs no group reads again soon); rows-inl.h adds the
+// F16C on x86 (AVX2 and up), transpose (kWidth × kWidth blocks), store_stream and
+// store_interleaved_stream (a store of f32 values, and one of interleaved bytes, that bypasses
+// the caches where it can, for outputs no group reads again soon); rows-inl.h adds the
 // row/column moves StageColumns, StoreColumns and WidenRow.
 // tests/group_ops_test.cc and convert_test.cc hold each to its scalar definition on every compiled
 // target.
@@ -216,6 +217,11 @@ class ScalarLane {
   template <size_t N>
   void store_interleaved(uint8_t* p, const uint32_t (&v)[N]) const {
     for (uint32_t i = 0; i < N; ++i) p[i] = uint8_t(v[i]);
+  }
+  // store_interleaved of bytes for an output no group reads again soon: the same bytes.
+  template <size_t N>
+  void store_interleaved_stream(uint8_t* p, const uint32_t (&v)[N]) const {
+    store_interleaved(p, v);
   }
 
   float gather(const float* base, uint32_t index) const { return base[index]; }
@@ -461,28 +467,15 @@ class LanePack {
   // the words are interleaved like floats.
   template <size_t N>
   void store_interleaved(uint8_t* p, const VU (&v)[N]) const {
-    static_assert(N % 4 == 0 && ((N / 4) & (N / 4 - 1)) == 0, "N is 4 times a power of two");
-    constexpr size_t kWords = N / 4;
-    VU words[kWords];
-    for (size_t t = 0; t < kWords; ++t) {
-      words[t] = hn::Or(hn::Or(v[4 * t], hn::ShiftLeft<8>(v[4 * t + 1])),
-                        hn::Or(hn::ShiftLeft<16>(v[4 * t + 2]), hn::ShiftLeft<24>(v[4 * t + 3])));
-    }
-#if HWY_TARGET != HWY_SCALAR
-    Interleave(words);
-#endif
-    // Highway stores through intrinsics or byte copies, so the words may go to byte memory.
-    if (kFull || HWY_LIKELY(count_ == kWidth)) {
-      for (size_t m = 0; m < kWords; ++m) {
-        hn::StoreU(words[m], DU(), reinterpret_cast<uint32_t*>(p) + m * kWidth);
-      }
-      return;
-    }
-    HWY_ALIGN uint32_t buffer[kWords * kWidth];
-    for (size_t m = 0; m < kWords; ++m) hn::Store(words[m], DU(), buffer + m * kWidth);
-    std::memcpy(p, buffer, N * std::min<size_t>(count_, kWidth));
+    StoreInterleavedBytes</*kStream=*/false>(p, v);
   }
-
+  // The same for an output no group reads again soon (an encoder's codes of a long sequence):
+  // a full pack at an address aligned to its vector writes past the caches, as store_stream,
+  // so that no line is first fetched for ownership; other packs store.
+  template <size_t N>
+  void store_interleaved_stream(uint8_t* p, const VU (&v)[N]) const {
+    StoreInterleavedBytes</*kStream=*/true>(p, v);
+  }
   // Inactive lanes read element 0.
   VF gather(const SimdArenaView<float>& view, VU index) const { return gather(view.data(), index); }
   VF gather(const float* base, VU index) const {
@@ -613,6 +606,37 @@ class LanePack {
   }
 
   // Deinterleave of N·kWidth values (groups of N) at p: e[i] lane k = p[N·k + i].
+  // store_interleaved of bytes, past the caches (kStream) where the pack is full and aligned.
+  template <bool kStream, size_t N>
+  HWY_INLINE void StoreInterleavedBytes(uint8_t* p, const VU (&v)[N]) const {
+    static_assert(N % 4 == 0 && ((N / 4) & (N / 4 - 1)) == 0, "N is 4 times a power of two");
+    constexpr size_t kWords = N / 4;
+    VU words[kWords];
+    for (size_t t = 0; t < kWords; ++t) {
+      words[t] = hn::Or(hn::Or(v[4 * t], hn::ShiftLeft<8>(v[4 * t + 1])),
+                        hn::Or(hn::ShiftLeft<16>(v[4 * t + 2]), hn::ShiftLeft<24>(v[4 * t + 3])));
+    }
+#if HWY_TARGET != HWY_SCALAR
+    Interleave(words);
+#endif
+    // Highway stores through intrinsics or byte copies, so the words may go to byte memory.
+    if (kFull || HWY_LIKELY(count_ == kWidth)) {
+      uint32_t* out = reinterpret_cast<uint32_t*>(p);
+      const bool stream = kStream && reinterpret_cast<uintptr_t>(p) % (kWidth * 4) == 0;
+      for (size_t m = 0; m < kWords; ++m) {
+        if (stream) {
+          hn::Stream(words[m], DU(), out + m * kWidth);
+        } else {
+          hn::StoreU(words[m], DU(), out + m * kWidth);
+        }
+      }
+      return;
+    }
+    HWY_ALIGN uint32_t buffer[kWords * kWidth];
+    for (size_t m = 0; m < kWords; ++m) hn::Store(words[m], DU(), buffer + m * kWidth);
+    std::memcpy(p, buffer, N * std::min<size_t>(count_, kWidth));
+  }
+
   template <class T, size_t N>
   HWY_INLINE void Deinterleave(const T* p, VF (&e)[N]) const {
     if constexpr (N == 4 && (!std::is_same_v<T, float> || kWidth == 4 || kWidth == 8)) {

@@ -27,6 +27,8 @@
 //                                    writes past the caches where it can (as store_stream).
 //   StoreAs(store, lanes, p, v)      lanes.store(p, v), or lanes.store_stream(p, v) for
 //                                    RowStore::kStream: a lane body's share of such a row.
+//   StoreInterleavedAs(store, lane, p, v)  lane.store_interleaved(p, v) of bytes, or
+//                                    lane.store_interleaved_stream(p, v) for RowStore::kStream.
 //   BucketIndex(lane, table, z, index)  index[k] = #{i : z[k] > table.boundary[i]} for kN values
 //                                    and a BucketTable of sorted boundaries, as the binary search
 //                                    finds it (a NaN compares false everywhere: bucket 0). Packs
@@ -36,9 +38,11 @@
 //                                    AVX-512 looks the bucket up directly: the value's bin, base
 //                                    and one comparison; 16 values in registers for 32 bins, VBMI
 //                                    byte permutes for 64 values (AVX3_DL, 64 bins or more).
-//   StoreBucketIndices(lane, table, z, p)  BucketIndex, then lane.store_interleaved(p, index):
-//                                    lane k writes the bucket of z[i] to byte p[kN·k + i]. On
-//                                    AVX3_DL over a BinnedBucketTable the indices stay bytes.
+//   StoreBucketIndices(lane, table, z, p, store)  BucketIndex, then StoreInterleavedAs(store,
+//                                    lane, p, index): lane k writes the bucket of z[i] to byte
+//                                    p[kN·k + i], past the caches where it can for
+//                                    RowStore::kStream (default kCached). On AVX3_DL over a
+//                                    BinnedBucketTable the indices stay bytes.
 //
 // Per-target header: include it inside a foreach_target pass.
 
@@ -377,6 +381,11 @@ template <class L, class V>
 HWY_INLINE void StoreAs(RowStore store, const L& lanes, float* p, V v) {
   if (store == RowStore::kStream) return lanes.store_stream(p, v);
   lanes.store(p, v);
+}
+template <class L, class V, size_t kN>
+HWY_INLINE void StoreInterleavedAs(RowStore store, const L& lane, uint8_t* p, const V (&v)[kN]) {
+  if (store == RowStore::kStream) return lane.store_interleaved_stream(p, v);
+  lane.store_interleaved(p, v);
 }
 
 // ---- DecodeTableRow -----------------------------------------------------------------------
@@ -757,13 +766,13 @@ HWY_INLINE void BucketIndex(
 // ---- StoreBucketIndices -------------------------------------------------------------------
 
 // The scalar definition, also that of every pack but AVX3_DL's over a BinnedBucketTable:
-// BucketIndex, then store_interleaved of the indices as bytes.
+// BucketIndex, then the indices stored as interleaved bytes.
 template <class L, class Table, size_t kN>
 HWY_INLINE void StoreBucketIndices(const L& lane, const Table& table, const typename L::VF (&z)[kN],
-                                   uint8_t* p) {
+                                   uint8_t* p, RowStore store = RowStore::kCached) {
   typename L::VU index[kN];
   BucketIndex(lane, table, z, index);
-  lane.store_interleaved(p, index);
+  StoreInterleavedAs(store, lane, p, index);
 }
 
 #if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX3_DL
@@ -773,8 +782,8 @@ template <bool kFull, uint32_t kLevels, uint32_t kBins, size_t kN>
 HWY_INLINE void StoreBucketIndices(
     const LanePack<hn::ScalableTag<float>, kFull>& lane,
     const BinnedBucketTable<kLevels, kBins>& table,
-    const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN],
-    uint8_t* p) requires(kBins >= 64) {
+    const typename LanePack<hn::ScalableTag<float>, kFull>::VF (&z)[kN], uint8_t* p,
+    RowStore store = RowStore::kCached) requires(kBins >= 64) {
   constexpr uint32_t kWidth = LanePack<hn::ScalableTag<float>, kFull>::kWidth;
   static_assert(kWidth == 16 && (kN == 4 || kN == 8 || kN == 16), "kN values a lane: 4, 8 or 16");
   constexpr size_t kGroups = kN / 4;
@@ -792,6 +801,9 @@ HWY_INLINE void StoreBucketIndices(
   const auto& order = table_detail::kInterleavedByteOrder<kN>;
   HWY_ALIGN uint8_t buffer[kFull ? 1 : kWidth * kN];
   uint8_t* out = kFull || lane.count() == kWidth ? p : buffer;
+  // Past the caches as lane.store_interleaved_stream: a full pack at a vector-aligned address.
+  const bool stream =
+      store == RowStore::kStream && out == p && reinterpret_cast<uintptr_t>(p) % 64 == 0;
   for (size_t m = 0; m < kGroups; ++m) {
     const __m512i index = _mm512_load_si512(order.index[m]);
     __m512i bytes;
@@ -804,7 +816,11 @@ HWY_INLINE void StoreBucketIndices(
                                        _mm512_permutex2var_epi8(natural[2], index, natural[3]));
       }
     }
-    _mm512_storeu_si512(out + 64 * m, bytes);
+    if (stream) {
+      _mm512_stream_si512(reinterpret_cast<__m512i*>(out + 64 * m), bytes);
+    } else {
+      _mm512_storeu_si512(out + 64 * m, bytes);
+    }
   }
   if (out != p) std::memcpy(p, buffer, kN * lane.count());
 }
