@@ -166,7 +166,8 @@ struct TqEncodeFastKernel {
         a.norms[rows[s] * kBlocks + b] = n;
       }
     }
-    // 7, 8. z_j = y_j·c, its index idx_b(z_j) (a NaN's is 0), written as nibbles or bytes.
+    // 7, 8. z_j = y_j·c, its index idx_b(z_j) (a NaN's is 0), written as nibbles or bytes
+    // (past the caches for a long sequence's codes, which no group reads).
     const auto& buckets = TqBucketsFor<kBits>();
     g.for_each_lane([&](auto lane) HWY_ATTR {
       const uint32_t s = head_of(lane), l = lane_in_head(lane);
@@ -177,9 +178,11 @@ struct TqEncodeFastKernel {
         typename decltype(lane)::VU q[kE], bytes[kE / 2];
         BucketIndex(lane, buckets, z, q);
         for (uint32_t i = 0; i < kE / 2; ++i) bytes[i] = q[2 * i] | Shl<4>(q[2 * i + 1]);
-        lane.store_interleaved(a.packed + rows[s] * (kD / 2) + size_t{l} * (kE / 2), bytes);
+        StoreInterleavedAs(a.packed_store, lane,
+                           a.packed + rows[s] * (kD / 2) + size_t{l} * (kE / 2), bytes);
       } else {
-        StoreBucketIndices(lane, buckets, z, a.packed + rows[s] * kD + size_t{l} * kE);
+        StoreBucketIndices(lane, buckets, z, a.packed + rows[s] * kD + size_t{l} * kE,
+                           a.packed_store);
       }
     });
   }

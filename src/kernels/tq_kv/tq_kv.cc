@@ -225,13 +225,32 @@ constexpr std::string_view kDequantizeHbPrefix = "dispatch_tq_dequantize_hb_kv";
 constexpr std::string_view kDequantizeHbSeqPrefix = "dispatch_tq_dequantize_hb_kv_seq";
 constexpr std::string_view kRotatePrefix = "tq_inverse_rotate";
 
+// A dequantised dst of more than this many bytes is written past the caches (RowStore::kStream):
+// the caches would not keep it for its reader, and each line written through them is first read
+// from memory. Below it (one position, a short run) the reader may find dst in cache.
+constexpr uint64_t kTqStreamDstBytes = uint64_t{32} << 20;
+// The same for an encoder's codes, at a lower bound: their reader is a later decode step, not
+// the next dispatch. 32768 tokens × 8 heads × D = 256 encode 5-6% faster so on Zen 4, 4096
+// tokens 8-bit 7% and 4-bit the same (perf/RESULTS.md, seventeenth session).
+constexpr uint64_t kTqStreamCodeBytes = uint64_t{16} << 20;
+
 // Records the encoder for `tokens` tokens, token t at position first_pos + t (groups as in
 // tq_kv_args.h).
 void RecordEncode(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_t cap,
                   uint64_t first_pos, uint32_t tokens, bool is_sliding, float sf, const float* src,
                   View packed, View norms) {
-  const TqEncodeArgs args{src,       packed.as<uint8_t>(), norms.as<float>(),  nkv, d, cap,
-                          first_pos, is_sliding,           TqRotationScale(d), sf};
+  const uint64_t code_bytes = uint64_t{tokens} * nkv * (bits == 4 ? d / 2 : d);
+  const TqEncodeArgs args{src,
+                          packed.as<uint8_t>(),
+                          norms.as<float>(),
+                          nkv,
+                          d,
+                          cap,
+                          first_pos,
+                          is_sliding,
+                          TqRotationScale(d),
+                          sf,
+                          code_bytes > kTqStreamCodeBytes ? RowStore::kStream : RowStore::kCached};
   const uint32_t heads = d == 256 || d == 512 ? TqEncodeHeadsPerGroup(nkv) : 1;
   const Dim3 grid{nkv / heads, tokens, 1};
   if (d == 256) {
@@ -295,11 +314,6 @@ void CheckCodebookBits(std::string_view prefix, uint32_t bits) {
     Fail(prefix, "codebook_bits must be 5, 6, or 8, got ", bits);
   }
 }
-
-// A dequantised dst of more than this many bytes is written past the caches (RowStore::kStream):
-// the caches would not keep it for its reader, and each line written through them is first read
-// from memory. Below it (one position, a short run) the reader may find dst in cache.
-constexpr uint64_t kTqStreamDstBytes = uint64_t{32} << 20;
 
 void RecordDequantize(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_t cap,
                       uint32_t start_pos, uint32_t n_tokens, float sf, ConstView packed,

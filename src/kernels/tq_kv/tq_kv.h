@@ -142,6 +142,9 @@ TqEncodeElements HadamardQuantizeKvRequiredElements(const HadamardQuantizeKvPara
 
 // dispatch_hadamard_quantize_kv_seq: n_tokens tokens of src f32 [src_tok_offset + n_tokens,
 // nkv, D], token src_tok_offset + i into position write_pos_start + i (computed in 64 bits).
+// Codes of more than 16 MiB (n_tokens·nkv·D/2 bytes) are written past the caches where their
+// rows are aligned to the vector (D = 256, 512; non-temporal stores: a reader finds them in
+// memory, not in cache).
 struct HadamardQuantizeKvSeqParams {
   uint32_t num_kv_heads = 0;
   uint32_t head_dim = 0;
@@ -192,7 +195,8 @@ TqEncodeElements HadamardQuantizeKvHbRequiredElements(const HadamardQuantizeKvHb
 // n_tokens, nkv, D], token src_tok_offset + i into position write_pos_start + i (computed in
 // 64 bits), bit for bit n_tokens HadamardQuantizeKvHb calls in order, recorded as one dispatch.
 // A sliding cache given more than cap tokens encodes only the last cap, as the 4-bit sequence
-// encoder does.
+// encoder does. Codes of more than 16 MiB (n_tokens·nkv·D bytes) are written past the caches
+// where their rows are aligned to the vector, as there.
 struct HadamardQuantizeKvHbSeqParams {
   uint32_t num_kv_heads = 0;
   uint32_t head_dim = 0;

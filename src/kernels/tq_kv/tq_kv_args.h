@@ -59,6 +59,7 @@ struct TqEncodeArgs {
   bool is_sliding;
   float r_d;  // binary32 nearest 1/√head_dim
   float scale_factor_d512;
+  RowStore packed_store;  // kStream for codes too many to stay in the caches (tq_kv.cc)
 };
 
 // tq_dequantize_kv / tq_dequantize_hb_kv_seq: group (τ, h) decodes head h at cache row

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "kernels/tq_kv/tq_kv.h"
 #include "kernels/tq_kv/tq_kv_test_support.h"
 #include "testing/aligned.h"
+#include "testing/compare.h"
 #include "tgk/convert.h"
 #include "tgk/error.h"
 #include "tgk/queue.h"
@@ -400,6 +402,63 @@ TEST_P(TqKvParity, SequenceDequantizersWriteALargeDstPastTheCaches) {
                           In(c.packed), In(c.norms), Out(seq));
     });
     ExpectSameFloats(seq, want);
+  }
+}
+
+// Codes of more than 16 MiB, their rows vector-aligned, are written past the caches
+// (RowStore::kStream, tq_kv.cc) by the sequence encoders, with the same bits: one call against
+// the same tokens in calls of 4096 (codes of 1-2 MiB, written through the caches; the other
+// tests hold those to the reference). Scalar lanes have no such path (their
+// store_interleaved_stream is store_interleaved) and would take seconds here: skipped.
+TEST_P(TqKvParity, SequenceEncodersWriteLongCodesPastTheCaches) {
+  if (GetParam().target.is_scalar()) GTEST_SKIP() << "no stores past the caches on scalar lanes";
+  constexpr uint32_t kNkv = 2, kDim = 256, kChunk = 4096;
+  for (const uint32_t bits : {4u, 8u}) {
+    // Codes: n_tokens·2·128 (4-bit) or n_tokens·2·256 bytes, 16.0 MiB + 25 KiB.
+    const uint32_t n_tokens = (bits == 4 ? 65536 : 32768) + 100;
+    SCOPED_TRACE("bits=" + std::to_string(bits));
+    Rng rng(20 + bits);
+    const std::vector<float> src = Normals(rng, size_t{n_tokens} * kNkv * kDim, 1.0f);
+    const size_t code_bytes = size_t{n_tokens} * kNkv * (bits == 4 ? kDim / 2 : kDim);
+    ASSERT_GT(code_bytes, size_t{16} << 20);
+    test::AlignedVector<uint8_t> packed(code_bytes), chunked_packed(code_bytes);
+    std::vector<float> norms(size_t{n_tokens} * kNkv), chunked_norms(norms.size());
+    const auto encode = [&](Queue& q, uint32_t first, uint32_t count, auto& codes, auto& n) {
+      // src holds exactly the tokens up to the call's last.
+      const ConstView tokens =
+          ConstView::Of<float>(src.data(), size_t{first + count} * kNkv * kDim);
+      if (bits == 4) {
+        HadamardQuantizeKvSeq(q,
+                              {.num_kv_heads = kNkv,
+                               .head_dim = kDim,
+                               .cache_capacity = n_tokens,
+                               .write_pos_start = first,
+                               .n_tokens = count,
+                               .src_tok_offset = first},
+                              tokens, Out(codes), Out(n));
+        return;
+      }
+      HadamardQuantizeKvHbSeq(q,
+                              {.num_kv_heads = kNkv,
+                               .head_dim = kDim,
+                               .cache_capacity = n_tokens,
+                               .write_pos_start = first,
+                               .n_tokens = count,
+                               .src_tok_offset = first,
+                               .codebook_bits = bits},
+                              tokens, Out(codes), Out(n));
+    };
+    RunOn(GetParam(), {Bytes(packed), Bytes(norms)},
+          [&](Queue& q) { encode(q, 0, n_tokens, packed, norms); });
+    RunOn(GetParam(), {Bytes(chunked_packed), Bytes(chunked_norms)}, [&](Queue& q) {
+      for (uint32_t first = 0; first < n_tokens; first += kChunk) {
+        encode(q, first, std::min(kChunk, n_tokens - first), chunked_packed, chunked_norms);
+      }
+    });
+    EXPECT_TRUE(
+        test::BitsEqual(std::span<const uint8_t>(chunked_packed), std::span<const uint8_t>(packed)))
+        << "codes";
+    EXPECT_TRUE(test::BitsEqual(chunked_norms, norms)) << "norms";
   }
 }
 
