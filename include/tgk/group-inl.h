@@ -476,6 +476,7 @@ class LanePack {
   void store_interleaved_stream(uint8_t* p, const VU (&v)[N]) const {
     StoreInterleavedBytes</*kStream=*/true>(p, v);
   }
+
   // Inactive lanes read element 0.
   VF gather(const SimdArenaView<float>& view, VU index) const { return gather(view.data(), index); }
   VF gather(const float* base, VU index) const {
@@ -605,7 +606,6 @@ class LanePack {
     for (uint32_t i = 0; i < 4; ++i) e[i] = LoadFull(static_cast<const T*>(lanes[i]));
   }
 
-  // Deinterleave of N·kWidth values (groups of N) at p: e[i] lane k = p[N·k + i].
   // store_interleaved of bytes, past the caches (kStream) where the pack is full and aligned.
   template <bool kStream, size_t N>
   HWY_INLINE void StoreInterleavedBytes(uint8_t* p, const VU (&v)[N]) const {
@@ -637,6 +637,7 @@ class LanePack {
     std::memcpy(p, buffer, N * std::min<size_t>(count_, kWidth));
   }
 
+  // Deinterleave of N·kWidth values (groups of N) at p: e[i] lane k = p[N·k + i].
   template <class T, size_t N>
   HWY_INLINE void Deinterleave(const T* p, VF (&e)[N]) const {
     if constexpr (N == 4 && (!std::is_same_v<T, float> || kWidth == 4 || kWidth == 8)) {
