@@ -265,8 +265,8 @@ std::vector<float> OddTable(uint32_t seed) {
 
 class TableOpsTest : public ::testing::TestWithParam<Target> {
  public:
-  template <class T>
   // The output starts `offset` elements past a cache line.
+  template <class T>
   std::vector<T> Run(TableOpArgs args, uint32_t group_size, size_t out_size, size_t arena = 0,
                      uint32_t groups = 1, size_t offset = 0) {
     test::AlignedVector<T> out(offset + out_size);
