@@ -225,15 +225,6 @@ constexpr std::string_view kDequantizeHbPrefix = "dispatch_tq_dequantize_hb_kv";
 constexpr std::string_view kDequantizeHbSeqPrefix = "dispatch_tq_dequantize_hb_kv_seq";
 constexpr std::string_view kRotatePrefix = "tq_inverse_rotate";
 
-// A dequantised dst of more than this many bytes is written past the caches (RowStore::kStream):
-// the caches would not keep it for its reader, and each line written through them is first read
-// from memory. Below it (one position, a short run) the reader may find dst in cache.
-constexpr uint64_t kTqStreamDstBytes = uint64_t{32} << 20;
-// The same for an encoder's codes, at a lower bound: their reader is a later decode step, not
-// the next dispatch. 32768 tokens × 8 heads × D = 256 encode 5-6% faster so on Zen 4, 4096
-// tokens 8-bit 7% and 4-bit the same (perf/RESULTS.md, seventeenth session).
-constexpr uint64_t kTqStreamCodeBytes = uint64_t{16} << 20;
-
 // Records the encoder for `tokens` tokens, token t at position first_pos + t (groups as in
 // tq_kv_args.h).
 void RecordEncode(Queue& queue, uint32_t bits, uint32_t nkv, uint32_t d, uint32_t cap,

@@ -34,6 +34,15 @@ inline uint32_t TqDequantizeGroupSize(uint32_t head_dim) {
   return std::min(head_dim, kMaxGroupSize);
 }
 
+// A dequantised dst of more than this many bytes is written past the caches (RowStore::kStream):
+// the caches would not keep it for its reader, and each line written through them is first read
+// from memory. Below it (one position, a short run) the reader may find dst in cache.
+inline constexpr uint64_t kTqStreamDstBytes = uint64_t{32} << 20;
+// The same for an encoder's codes, at a lower bound: their reader is a later decode step, not
+// the next dispatch. 32768 tokens × 8 heads × D = 256 encode 5-6% faster so on Zen 4, 4096
+// tokens 8-bit 7% and 4-bit the same (perf/RESULTS.md, seventeenth session).
+inline constexpr uint64_t kTqStreamCodeBytes = uint64_t{16} << 20;
+
 // The fallback encoder and rotation groups' one arena (the 32-lane kernels and the dequantisers
 // have none), f32 [2][D], whose halves one butterfly stage reads and writes in turn (then the
 // encoder's indices).

@@ -15,6 +15,7 @@
 
 #include "kernels/tq_kv/tq_codebooks.h"
 #include "kernels/tq_kv/tq_kv.h"
+#include "kernels/tq_kv/tq_kv_args.h"
 #include "kernels/tq_kv/tq_kv_test_support.h"
 #include "testing/aligned.h"
 #include "testing/compare.h"
@@ -365,9 +366,9 @@ TEST_P(TqKvParity, SequenceDequantizerMatchesTheReferenceAndPerPosition) {
   }
 }
 
-// A dst of more than 32 MiB, cache-line aligned, is written past the caches (RowStore::kStream,
-// tq_kv.cc) by the sequence dequantisers, with the same values. The caches and their expected
-// rows are made once for every configuration.
+// A dst of more than kTqStreamDstBytes, cache-line aligned, is written past the caches
+// (RowStore::kStream, tq_kv_args.h) by the sequence dequantisers, with the same values. The caches
+// and their expected rows are made once for every configuration.
 TEST_P(TqKvParity, SequenceDequantizersWriteALargeDstPastTheCaches) {
   static const std::vector<std::pair<DequantCase, std::vector<float>>> cases = [] {
     Rng rng(10);
@@ -385,6 +386,7 @@ TEST_P(TqKvParity, SequenceDequantizersWriteALargeDstPastTheCaches) {
     const DequantCase& c = made.first;  // not a structured binding: the lambda below takes it
     const std::vector<float>& want = made.second;
     SCOPED_TRACE("bits=" + std::to_string(c.bits));
+    ASSERT_GT(want.size() * sizeof(float), kTqStreamDstBytes);
     test::AlignedVector<float> seq(want.size());
     RunOn(GetParam(), {Bytes(seq)}, [&](Queue& q) {
       if (c.bits == 4) {
@@ -405,8 +407,8 @@ TEST_P(TqKvParity, SequenceDequantizersWriteALargeDstPastTheCaches) {
   }
 }
 
-// Codes of more than 16 MiB, their rows vector-aligned, are written past the caches
-// (RowStore::kStream, tq_kv.cc) by the sequence encoders, with the same bits: one call against
+// Codes of more than kTqStreamCodeBytes, their rows vector-aligned, are written past the caches
+// (RowStore::kStream, tq_kv_args.h) by the sequence encoders, with the same bits: one call against
 // the same tokens in calls of 4096 (codes of 1-2 MiB, written through the caches; the other
 // tests hold those to the reference). Scalar lanes have no such path (their
 // store_interleaved_stream is store_interleaved) and would take seconds here: skipped.
@@ -414,13 +416,15 @@ TEST_P(TqKvParity, SequenceEncodersWriteLongCodesPastTheCaches) {
   if (GetParam().target.is_scalar()) GTEST_SKIP() << "no stores past the caches on scalar lanes";
   constexpr uint32_t kNkv = 2, kDim = 256, kChunk = 4096;
   for (const uint32_t bits : {4u, 8u}) {
-    // Codes: n_tokens·2·128 (4-bit) or n_tokens·2·256 bytes, 16.0 MiB + 25 KiB.
-    const uint32_t n_tokens = (bits == 4 ? 65536 : 32768) + 100;
+    // 100 tokens' codes more than the bound in one call; a call of kChunk tokens stays below.
+    const uint32_t token_bytes = kNkv * (bits == 4 ? kDim / 2 : kDim);
+    const uint32_t n_tokens = uint32_t(kTqStreamCodeBytes / token_bytes) + 100;
+    ASSERT_LE(uint64_t{kChunk} * token_bytes, kTqStreamCodeBytes);
     SCOPED_TRACE("bits=" + std::to_string(bits));
     Rng rng(20 + bits);
     const std::vector<float> src = Normals(rng, size_t{n_tokens} * kNkv * kDim, 1.0f);
-    const size_t code_bytes = size_t{n_tokens} * kNkv * (bits == 4 ? kDim / 2 : kDim);
-    ASSERT_GT(code_bytes, size_t{16} << 20);
+    const size_t code_bytes = size_t{n_tokens} * token_bytes;
+    ASSERT_GT(code_bytes, kTqStreamCodeBytes);
     test::AlignedVector<uint8_t> packed(code_bytes), chunked_packed(code_bytes);
     std::vector<float> norms(size_t{n_tokens} * kNkv), chunked_norms(norms.size());
     const auto encode = [&](Queue& q, uint32_t first, uint32_t count, auto& codes, auto& n) {
